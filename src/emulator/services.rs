@@ -1,0 +1,592 @@
+//! The api_v3 actions the console uses, with the server's check order: service/action lookup, KS parse, argument
+//! parsing, KS expiry and blocked partners, permission.
+
+use super::params::Params;
+use super::reports;
+use super::seed::split_name;
+use super::store::{self, FEATURE_VAR_CONSOLE_LOGIN, Filter, GROUP_PUBLISHER, Pager, Partner, STATUS_ACTIVE, Store};
+use super::wire::{ApiError, V};
+use crate::kaltura::ks::{self, Ks, KsParams};
+
+pub const SESSION_USER: i64 = 0;
+pub const SESSION_ADMIN: i64 = 2;
+/// Longest KS lifetime session.start and session.impersonate grant.
+const MAX_EXPIRY: i64 = 86_400;
+
+/// The actions the emulator implements, by wire service name (lowercase) and canonical names.
+const SERVICES: &[(&str, &str, &[&str])] = &[
+    ("partner", "partner", &["get", "getInfo", "list", "count", "register", "update"]),
+    ("varconsole_varconsole", "varconsole_varconsole", &["updateStatus"]),
+    ("session", "session", &["start", "impersonate", "get"]),
+    ("user", "user", &["loginByLoginId"]),
+    ("report", "report", &["getTable", "getTotal"]),
+    ("system", "system", &["ping"]),
+];
+
+/// Resolves names case-insensitively to their canonical spelling.
+pub fn resolve(service: &str, action: &str) -> Result<(&'static str, &'static str), ApiError> {
+    let (_, canonical, actions) = SERVICES
+        .iter()
+        .find(|(wire, _, _)| wire.eq_ignore_ascii_case(service))
+        .ok_or_else(|| ApiError::new("SERVICE_DOES_NOT_EXISTS", &[service]))?;
+    let action = actions
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(action))
+        .ok_or_else(|| ApiError::new("ACTION_DOES_NOT_EXISTS", &[action, service]))?;
+    Ok((canonical, action))
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "emulator database error");
+        ApiError::new("INTERNAL_SERVERL_ERROR", &[])
+    }
+}
+
+/// A verified KS and the partner it belongs to (expiry not yet checked: the server reports bad arguments first).
+struct Session {
+    ks: Ks,
+    raw: String,
+    partner: Partner,
+}
+
+/// The arguments session.start and session.impersonate share.
+struct SessionArgs {
+    secret: String,
+    user_id: String,
+    session_type: i64,
+    partner_id: Option<i64>,
+    expiry: i64,
+    privileges: String,
+}
+
+pub struct Call<'a> {
+    pub store: &'a Store,
+    pub params: &'a Params,
+    pub service: &'static str,
+    pub action: &'static str,
+    pub now: i64,
+    session: Option<Session>,
+}
+
+/// Verifies a KS string against its partner's admin secret.
+pub async fn authenticate(store: &Store, raw: &str) -> Result<(Ks, Partner), ApiError> {
+    let invalid = || ApiError::invalid_ks(raw, "INVALID_STR");
+    let (_, pid) = ks::peek(raw).map_err(|_| invalid())?;
+    let partner = store.get(pid).await?.ok_or_else(invalid)?;
+    let ks =
+        ks::verify(raw, &partner.admin_secret).or_else(|_| ks::verify(raw, &partner.secret)).map_err(|_| invalid())?;
+    Ok((ks, partner))
+}
+
+impl<'a> Call<'a> {
+    /// Step two of the server's order: a KS that is present must parse and carry a valid signature.
+    pub async fn new(
+        store: &'a Store,
+        params: &'a Params,
+        service: &'static str,
+        action: &'static str,
+        now: i64,
+    ) -> Result<Call<'a>, ApiError> {
+        let session = match params.non_empty("ks") {
+            Some(raw) => {
+                let (ks, partner) = authenticate(store, &raw).await?;
+                Some(Session { ks, raw, partner })
+            }
+            None => None,
+        };
+        Ok(Call { store, params, service, action, now, session })
+    }
+
+    fn forbidden(&self) -> ApiError {
+        ApiError::new("SERVICE_FORBIDDEN", &[&format!("{}->{}", self.service, self.action)])
+    }
+
+    /// Expiry and blocked partners, for a KS if one was sent.
+    fn check_session(&self) -> Result<Option<&Session>, ApiError> {
+        let Some(s) = &self.session else {
+            return Ok(None);
+        };
+        if s.ks.is_expired(self.now) {
+            return Err(ApiError::invalid_ks(&s.raw, "EXPIRED"));
+        }
+        if !s.partner.is_usable() {
+            return Err(ApiError::new("SERVICE_FORBIDDEN_CONTENT_BLOCKED", &[]));
+        }
+        Ok(Some(s))
+    }
+
+    /// A valid session of any type.
+    fn user(&self) -> Result<&Session, ApiError> {
+        self.check_session()?.ok_or_else(|| self.forbidden())
+    }
+
+    /// A valid admin session (type 2).
+    fn admin(&self) -> Result<&Session, ApiError> {
+        let s = self.user()?;
+        if i64::from(s.ks.session_type) != SESSION_ADMIN {
+            return Err(self.forbidden());
+        }
+        Ok(s)
+    }
+
+    pub async fn run(&self) -> Result<V, ApiError> {
+        match (self.service, self.action) {
+            ("partner", "get") => self.partner_get().await,
+            ("partner", "getInfo") => {
+                let s = self.user()?;
+                Ok(partner_v(&s.partner, s.ks.session_type == 2, None))
+            }
+            ("partner", "list") => self.partner_list().await,
+            ("partner", "count") => {
+                let filter = Filter::new(self.params.object("filter"));
+                let s = self.admin()?;
+                Ok(V::Int(self.store.count(s.partner.id, &filter).await?))
+            }
+            ("partner", "register") => self.partner_register().await,
+            ("partner", "update") => self.partner_update().await,
+            ("varconsole_varconsole", "updateStatus") => self.update_status().await,
+            ("session", "start") => self.session_start().await,
+            ("session", "impersonate") => self.session_impersonate().await,
+            ("session", "get") => self.session_get().await,
+            ("user", "loginByLoginId") => self.login_by_login_id().await,
+            ("report", "getTable") => self.report(true).await,
+            ("report", "getTotal") => self.report(false).await,
+            ("system", "ping") => Ok(V::Bool(true)),
+            _ => Err(ApiError::new("ACTION_DOES_NOT_EXISTS", &[self.action, self.service])),
+        }
+    }
+
+    async fn partner_get(&self) -> Result<V, ApiError> {
+        let id = self.params.required_int("id")?;
+        let s = self.admin()?;
+        match self.store.get_in_scope(s.partner.id, id).await? {
+            Some(p) => Ok(partner_v(&p, true, None)),
+            None => Err(ApiError::new("INVALID_PARTNER_ID", &[&id.to_string()])),
+        }
+    }
+
+    async fn partner_list(&self) -> Result<V, ApiError> {
+        let filter = Filter::new(self.params.object("filter"));
+        let pager = Pager::from_params(self.params.object("pager").as_ref(), 30);
+        let s = self.admin()?;
+        let (rows, total) = self.store.list(s.partner.id, &filter, pager).await?;
+        Ok(V::Obj(
+            "KalturaPartnerListResponse",
+            vec![
+                ("objects", V::Arr(rows.iter().map(|p| partner_v(p, true, None)).collect())),
+                ("totalCount", V::Int(total)),
+            ],
+        ))
+    }
+
+    async fn partner_register(&self) -> Result<V, ApiError> {
+        let input = self.params.object("partner").ok_or_else(|| missing("partner"))?;
+        let cms_password = self.params.non_empty("cmsPassword");
+        let template = self.params.int("templatePartnerId");
+        let session = self.check_session()?;
+        reject_read_only(&input)?;
+        for prop in ["name", "adminName", "adminEmail", "description"] {
+            if input.text(prop).is_none() {
+                return Err(ApiError::new("PROPERTY_VALIDATION_CANNOT_BE_NULL", &[&format!("KalturaPartner::{prop}")]));
+            }
+        }
+        for prop in ["country", "state"] {
+            if input.text(prop).is_some_and(|v| v.chars().count() > 2) {
+                return Err(ApiError::new(
+                    "PROPERTY_VALIDATION_MAX_LENGTH",
+                    &[&format!("KalturaPartner::{prop}"), "2"],
+                ));
+            }
+        }
+        let parent = match session {
+            Some(s) if i64::from(s.ks.session_type) == SESSION_ADMIN => {
+                if !s.partner.can_have_children() {
+                    return Err(ApiError::new(
+                        "NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD",
+                        &[&s.partner.id.to_string()],
+                    ));
+                }
+                Some(&s.partner)
+            }
+            _ => None,
+        };
+        let email = input.text("adminEmail").unwrap_or_default().trim().to_string();
+        if !is_email(&email) {
+            return Err(ApiError::registration("Invalid email address"));
+        }
+        if let Some(t) = template.filter(|t| *t != 0) {
+            let is_child = match parent {
+                Some(parent) => self.store.get_in_scope(parent.id, t).await?.is_some_and(|p| p.id != parent.id),
+                None => false,
+            };
+            if !is_child {
+                let owner = parent.map(|p| p.id.to_string()).unwrap_or_default();
+                return Err(ApiError::registration(&format!(
+                    "Template partner [{t}] is not a sub-partner of partner [{owner}]"
+                )));
+            }
+        }
+        let admin_name = input.text("adminName").unwrap_or_default();
+        let (first, last) = split_name(&admin_name);
+        let password = cms_password.unwrap_or_else(|| store::new_secret()[..12].to_string());
+        let mut partner = Partner {
+            id: 0,
+            name: input.text("name").unwrap_or_default(),
+            website: input.text("website"),
+            created_at: self.now,
+            admin_name: Some(admin_name),
+            admin_email: Some(email.clone()),
+            description: input.text("description"),
+            phone: input.text("phone"),
+            partner_type: input.int("type").unwrap_or(1),
+            status: STATUS_ACTIVE,
+            partner_package: parent.map(|p| p.partner_package).unwrap_or(1),
+            secret: store::new_secret(),
+            admin_secret: store::new_secret(),
+            admin_login_users_quota: 3,
+            admin_user_id: Some(email.clone()),
+            first_name: input.text("firstName").or(Some(first)),
+            last_name: input.text("lastName").or(Some(last)),
+            country: input.text("country"),
+            state: input.text("state"),
+            publishers_quota: 0,
+            partner_group_type: GROUP_PUBLISHER,
+            template_partner_id: template,
+            partner_parent_id: parent.map(|p| p.id),
+            reference_id: input.text("referenceId"),
+            monitor_usage: 0,
+            features: String::new(),
+        };
+        // Id allocation and the unique login email are settled in one transaction, so concurrent registrations
+        // neither collide nor both succeed with one email.
+        let mut tx = self.store.pool.begin().await?;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login WHERE login_email = ?")
+            .bind(&email)
+            .fetch_one(&mut *tx)
+            .await?;
+        if taken > 0 {
+            return Err(duplicate_email(&email));
+        }
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM partner").fetch_one(&mut *tx).await?;
+        partner.id = max.unwrap_or(100) + 1;
+        store::insert_partner(&mut tx, &partner).await?;
+        if let Err(e) = store::insert_login(&mut tx, &email, partner.id, &password).await {
+            return Err(if is_unique_violation(&e) { duplicate_email(&email) } else { e.into() });
+        }
+        tx.commit().await?;
+        Ok(partner_v(&partner, true, Some(password)))
+    }
+
+    async fn partner_update(&self) -> Result<V, ApiError> {
+        let input = self.params.object("partner").ok_or_else(|| missing("partner"))?;
+        let allow_empty = self.params.bool("allowEmpty").unwrap_or(false);
+        let s = self.admin()?;
+        reject_read_only(&input)?;
+        let mut p = s.partner.clone();
+        let fields: [(&str, &mut Option<String>); 10] = [
+            ("website", &mut p.website),
+            ("adminName", &mut p.admin_name),
+            ("adminEmail", &mut p.admin_email),
+            ("description", &mut p.description),
+            ("phone", &mut p.phone),
+            ("firstName", &mut p.first_name),
+            ("lastName", &mut p.last_name),
+            ("country", &mut p.country),
+            ("state", &mut p.state),
+            ("referenceId", &mut p.reference_id),
+        ];
+        for (name, slot) in fields {
+            if let Some(v) = input.text(name) {
+                *slot = Some(v);
+            } else if allow_empty && input.is_nulled(name) {
+                *slot = None;
+            }
+        }
+        if let Some(name) = input.text("name") {
+            p.name = name;
+        } else if allow_empty && input.is_nulled("name") {
+            return Err(ApiError::new("PROPERTY_VALIDATION_CANNOT_BE_NULL", &["KalturaPartner::name"]));
+        }
+        self.store.update(&p).await?;
+        Ok(partner_v(&p, true, None))
+    }
+
+    async fn update_status(&self) -> Result<V, ApiError> {
+        let id = self.params.required_int("id")?;
+        let status = self.params.non_empty("status").ok_or_else(|| missing("status"))?;
+        let status_value = enum_value(&status, &[0, 1, 2, 3, 4], "status", "KalturaPartnerStatus")?;
+        let s = self.admin()?;
+        if !s.partner.has_feature(FEATURE_VAR_CONSOLE_LOGIN) {
+            return Err(ApiError::new("FEATURE_FORBIDDEN", &["varConsole"]));
+        }
+        if self.store.get_in_scope(s.partner.id, id).await?.is_none() {
+            return Err(ApiError::new("UNKNOWN_PARTNER_ID", &[&id.to_string()]));
+        }
+        self.store.set_status(id, status_value).await?;
+        Ok(V::Null)
+    }
+
+    /// Reads the arguments shared by session.start and session.impersonate.
+    fn session_args(&self) -> Result<SessionArgs, ApiError> {
+        let secret = self.params.text("secret").ok_or_else(|| missing("secret"))?;
+        let user_id = self.params.text("userId").unwrap_or_default();
+        let session_type = match self.params.non_empty("type") {
+            Some(t) => enum_value(&t, &[SESSION_USER, SESSION_ADMIN], "type", "KalturaSessionType")?,
+            None => SESSION_USER,
+        };
+        let partner_id = self.params.int("partnerId");
+        let expiry = match self.params.int("expiry").unwrap_or(MAX_EXPIRY) {
+            0 => MAX_EXPIRY,
+            e => e.min(MAX_EXPIRY),
+        };
+        let privileges = self.params.text("privileges").unwrap_or_default();
+        Ok(SessionArgs { secret, user_id, session_type, partner_id, expiry, privileges })
+    }
+
+    /// The partner whose admin secret (or, for user sessions, user secret) was given.
+    async fn partner_by_secret(&self, a: &SessionArgs) -> Result<Partner, ApiError> {
+        let (partner_id, secret, session_type) = (a.partner_id, a.secret.as_str(), a.session_type);
+        let pid = partner_id.unwrap_or(0);
+        let error = || ApiError::new("START_SESSION_ERROR", &[&partner_id.map(|p| p.to_string()).unwrap_or_default()]);
+        let partner = self.store.get(pid).await?.ok_or_else(error)?;
+        let matches = secret == partner.admin_secret || (session_type == SESSION_USER && secret == partner.secret);
+        if !matches {
+            return Err(error());
+        }
+        if !partner.is_usable() {
+            return Err(ApiError::new("SERVICE_FORBIDDEN_CONTENT_BLOCKED", &[]));
+        }
+        Ok(partner)
+    }
+
+    async fn session_start(&self) -> Result<V, ApiError> {
+        let a = self.session_args()?;
+        self.check_session()?;
+        let partner = self.partner_by_secret(&a).await?;
+        Ok(V::Str(mint(&partner, &a.user_id, a.session_type, self.now + a.expiry, &a.privileges, None)))
+    }
+
+    async fn session_impersonate(&self) -> Result<V, ApiError> {
+        let a = self.session_args()?;
+        let target = self.params.required_int("impersonatedPartnerId")?;
+        self.check_session()?;
+        let parent = self.partner_by_secret(&a).await?;
+        let child = self
+            .store
+            .get_in_scope(parent.id, target)
+            .await?
+            .ok_or_else(|| ApiError::new("START_SESSION_ERROR", &[&parent.id.to_string()]))?;
+        Ok(V::Str(mint(&child, &a.user_id, a.session_type, self.now + a.expiry, &a.privileges, Some(parent.id))))
+    }
+
+    async fn session_get(&self) -> Result<V, ApiError> {
+        let given = self.params.non_empty("session");
+        let s = self.user()?;
+        let (ks, raw) = match given {
+            Some(raw) => {
+                let (ks, _) = authenticate(self.store, &raw).await?;
+                (ks, raw)
+            }
+            None => (s.ks.clone(), s.raw.clone()),
+        };
+        Ok(V::Obj(
+            "KalturaSessionInfo",
+            vec![
+                ("ks", V::Str(raw)),
+                ("sessionType", V::Int(i64::from(ks.session_type))),
+                ("partnerId", V::Int(ks.partner_id)),
+                ("userId", V::Str(ks.user_id.clone())),
+                ("expiry", V::Int(ks.valid_until)),
+                ("privileges", V::Str(ks.privileges.clone())),
+            ],
+        ))
+    }
+
+    async fn login_by_login_id(&self) -> Result<V, ApiError> {
+        let login = self.params.text("loginId").ok_or_else(|| missing("loginId"))?;
+        let password = self.params.text("password").ok_or_else(|| missing("password"))?;
+        let partner_id = self.params.int("partnerId");
+        let expiry = self.params.int("expiry").filter(|e| *e > 0).unwrap_or(MAX_EXPIRY).min(MAX_EXPIRY);
+        let privileges = self.params.non_empty("privileges").unwrap_or_else(|| "*".into());
+        self.check_session()?;
+        let wrong = || ApiError::new("USER_WRONG_PASSWORD", &[]);
+        let pid = self.store.check_login(&login, &password).await?.ok_or_else(wrong)?;
+        if partner_id.is_some_and(|p| p != pid) {
+            return Err(wrong());
+        }
+        let partner = self.store.get(pid).await?.filter(Partner::is_usable).ok_or_else(wrong)?;
+        Ok(V::Str(mint(&partner, &login, SESSION_ADMIN, self.now + expiry, &privileges, None)))
+    }
+
+    async fn report(&self, table: bool) -> Result<V, ApiError> {
+        let report_type = self.params.non_empty("reportType").ok_or_else(|| missing("reportType"))?;
+        let kind = reports::ReportKind::parse(&report_type)
+            .ok_or_else(|| ApiError::new("INVALID_ENUM_VALUE", &[&report_type, "reportType", "KalturaReportType"]))?;
+        let input = self.params.object("reportInputFilter").ok_or_else(|| missing("reportInputFilter"))?;
+        let s = self.admin()?;
+        let request = reports::Request {
+            kind,
+            from: input.int("fromDate").unwrap_or(self.now - 30 * 86_400),
+            to: input.int("toDate").unwrap_or(self.now),
+            object_ids: self.params.non_empty("objectIds"),
+            delimiter: self
+                .params
+                .object("responseOptions")
+                .and_then(|o| o.text("delimiter"))
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| ",".into()),
+            pager: Pager::from_params(self.params.object("pager").as_ref(), 25),
+        };
+        reports::run(self.store, &s.partner, &request, table).await
+    }
+}
+
+fn missing(name: &str) -> ApiError {
+    ApiError::new("MISSING_MANDATORY_PARAMETER", &[name])
+}
+
+fn duplicate_email(email: &str) -> ApiError {
+    ApiError::registration(&format!("User with email [{email}] already exists in system."))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// An enum argument given as a number; anything else is INVALID_ENUM_VALUE.
+fn enum_value(value: &str, allowed: &[i64], param: &str, enum_type: &str) -> Result<i64, ApiError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| allowed.contains(v))
+        .ok_or_else(|| ApiError::new("INVALID_ENUM_VALUE", &[value, param, enum_type]))
+}
+
+/// Read-only KalturaPartner properties a client may not set.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "createdAt",
+    "status",
+    "secret",
+    "adminSecret",
+    "cmsPassword",
+    "adminLoginUsersQuota",
+    "publishersQuota",
+    "partnerGroupType",
+    "templatePartnerId",
+    "isFirstLogin",
+];
+
+fn reject_read_only(input: &Params) -> Result<(), ApiError> {
+    match READ_ONLY.iter().find(|p| input.text(p).is_some()) {
+        Some(p) => Err(ApiError::new("PROPERTY_VALIDATION_NOT_UPDATABLE", &[&format!("KalturaPartner::{p}")])),
+        None => Ok(()),
+    }
+}
+
+/// Kaltura's e-mail check (`kString::isEmailString`): a plain local part, dotted domain labels, a TLD of letters.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '\''));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && labels.last().is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_alphabetic()));
+    local_ok && domain_ok
+}
+
+/// Mints a v2 KS for `partner`, signed with its admin secret.
+fn mint(
+    partner: &Partner,
+    user: &str,
+    session_type: i64,
+    valid_until: i64,
+    privileges: &str,
+    master: Option<i64>,
+) -> String {
+    ks::generate_v2_random(
+        &partner.admin_secret,
+        &KsParams {
+            partner_id: partner.id,
+            user_id: user,
+            session_type: session_type as i32,
+            valid_until,
+            privileges,
+            master_partner_id: master,
+        },
+    )
+}
+
+/// KalturaPartner as the server writes it. `partnerGroupType` is never returned to ordinary sessions; secrets
+/// only to admin sessions; `cmsPassword` only from register.
+pub fn partner_v(p: &Partner, secrets: bool, cms_password: Option<String>) -> V {
+    let secret = |s: &String| if secrets { V::Str(s.clone()) } else { V::Null };
+    V::Obj(
+        "KalturaPartner",
+        vec![
+            ("id", V::Int(p.id)),
+            ("name", V::Str(p.name.clone())),
+            ("website", V::opt_str(p.website.clone())),
+            ("notificationUrl", V::Null),
+            ("appearInSearch", V::Int(2)),
+            ("createdAt", V::Int(p.created_at)),
+            ("adminName", V::opt_str(p.admin_name.clone())),
+            ("adminEmail", V::opt_str(p.admin_email.clone())),
+            ("description", V::opt_str(p.description.clone())),
+            ("commercialUse", V::Int(1)),
+            ("type", V::Int(p.partner_type)),
+            ("phone", V::opt_str(p.phone.clone())),
+            ("adultContent", V::Bool(false)),
+            ("notify", V::Int(0)),
+            ("status", V::Int(p.status)),
+            ("allowQuickEdit", V::Int(1)),
+            ("mergeEntryLists", V::Int(0)),
+            ("maxUploadSize", V::Int(2048)),
+            ("partnerPackage", V::Int(p.partner_package)),
+            ("secret", secret(&p.secret)),
+            ("adminSecret", secret(&p.admin_secret)),
+            ("cmsPassword", V::opt_str(cms_password)),
+            ("allowMultiNotification", V::Int(0)),
+            ("adminLoginUsersQuota", V::Int(p.admin_login_users_quota)),
+            ("adminUserId", V::opt_str(p.admin_user_id.clone())),
+            ("firstName", V::opt_str(p.first_name.clone())),
+            ("lastName", V::opt_str(p.last_name.clone())),
+            ("country", V::opt_str(p.country.clone())),
+            ("state", V::opt_str(p.state.clone())),
+            ("publishersQuota", V::Int(p.publishers_quota)),
+            ("templatePartnerId", V::opt_int(p.template_partner_id)),
+            ("isFirstLogin", V::Bool(false)),
+            ("partnerParentId", V::opt_int(p.partner_parent_id)),
+            ("referenceId", V::opt_str(p.reference_id.clone())),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_case_insensitively() {
+        assert_eq!(resolve("Partner", "GETINFO").unwrap(), ("partner", "getInfo"));
+        assert_eq!(
+            resolve("VarConsole_VarConsole", "updatestatus").unwrap(),
+            ("varconsole_varconsole", "updateStatus")
+        );
+        assert_eq!(resolve("nope", "list").unwrap_err().message(), "Service \"nope\" does not exists");
+        assert_eq!(resolve("partner", "fly").unwrap_err().code, "ACTION_DOES_NOT_EXISTS");
+    }
+
+    #[test]
+    fn emails_are_checked_like_kaltura() {
+        assert!(is_email("a.b+c@x-y.example"));
+        for bad in ["", "a", "a@", "@b.com", "a@b", "a b@c.com", "a@b.c0m", "a@.com"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+pub mod cli;
+pub mod emulator;
+pub mod kaltura;
