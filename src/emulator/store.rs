@@ -311,15 +311,15 @@ pub struct Filter {
     pub params: Params,
 }
 
-/// The columns orderBy may name.
+/// The columns orderBy may name; text sorts without regard to case, as Kaltura's MySQL collation does.
 fn order_column(token: &str) -> Option<&'static str> {
     Some(match token {
         "id" => "id",
-        "name" => "name",
-        "website" => "website",
+        "name" => "name COLLATE NOCASE",
+        "website" => "website COLLATE NOCASE",
         "createdAt" => "created_at",
-        "adminName" => "admin_name",
-        "adminEmail" => "admin_email",
+        "adminName" => "admin_name COLLATE NOCASE",
+        "adminEmail" => "admin_email COLLATE NOCASE",
         "status" => "status",
         _ => return None,
     })
