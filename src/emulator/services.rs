@@ -71,7 +71,7 @@ pub struct Call<'a> {
 
 /// Verifies a KS string against its partner's admin secret.
 pub async fn authenticate(store: &Store, raw: &str) -> Result<(Ks, Partner), ApiError> {
-    let invalid = || ApiError::invalid_ks(raw, "INVALID_STR");
+    let invalid = || ApiError::invalid_ks(raw);
     let (_, pid) = ks::peek(raw).map_err(|_| invalid())?;
     let partner = store.get(pid).await?.ok_or_else(invalid)?;
     let ks =
@@ -108,7 +108,7 @@ impl<'a> Call<'a> {
             return Ok(None);
         };
         if s.ks.is_expired(self.now) {
-            return Err(ApiError::invalid_ks(&s.raw, "EXPIRED"));
+            return Err(ApiError::expired_ks(&s.raw));
         }
         if !s.partner.is_usable() {
             return Err(ApiError::new("SERVICE_FORBIDDEN_CONTENT_BLOCKED", &[]));

@@ -26,8 +26,14 @@ impl ApiError {
         text
     }
 
-    pub fn invalid_ks(ks: &str, desc: &str) -> Self {
-        ApiError::new("INVALID_KS", &[ks, "-1", desc])
+    /// INVALID_KS for an unparsable or badly signed KS (`-1,INVALID_STR`).
+    pub fn invalid_ks(ks: &str) -> Self {
+        ApiError::new("INVALID_KS", &[ks, "-1", "INVALID_STR"])
+    }
+
+    /// INVALID_KS for an expired KS: the server's `ks::EXPIRED` code.
+    pub fn expired_ks(ks: &str) -> Self {
+        ApiError::new("INVALID_KS", &[ks, "-5", "EXPIRED"])
     }
 
     pub fn registration(message: &str) -> Self {

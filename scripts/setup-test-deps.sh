@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the conformance tests (tests/it/conformance.rs) run: the official Kaltura clients.
+#   - .venv/ with tests/conformance/requirements.txt (Python client, XML)
+#   - tests/conformance/node_modules/ from package-lock.json (Node client, JSON)
+# Needs python3 (with venv) and node/npm. Safe to re-run.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== Python: .venv + tests/conformance/requirements.txt"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
+
+echo "== Node: npm ci in tests/conformance"
+(cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== Installed kalturaapiclient" \
+    "$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('kalturaapiclient'))"), kaltura-client" \
+    "$(node -p "require('./tests/conformance/node_modules/kaltura-client/package.json').version")"

@@ -1,0 +1,616 @@
+"""Conformance checks: the official Python client (kalturaapiclient 23.10.0) against the emulator.
+
+Reads KALTURA_SERVICE_URL, KALTURA_PARTNER_ID and KALTURA_ADMIN_SECRET, expects the demo seed,
+prints `ok <name>` or `FAIL <name>: <detail>` per check, then `N passed, M failed`.
+Safe to run more than once against one emulator: it restores what it changes and uses unique emails.
+"""
+
+import base64
+import functools
+import hashlib
+import os
+import secrets
+import sys
+import traceback
+import urllib.parse
+
+from Crypto.Cipher import AES  # pycryptodome, which the client itself needs for generateSessionV2
+from KalturaClient import KalturaClient, KalturaConfiguration
+from KalturaClient.Base import KalturaParams
+from KalturaClient.exceptions import KalturaException
+from KalturaClient.Plugins.Core import (
+    KalturaEndUserReportInputFilter,
+    KalturaFilterPager,
+    KalturaPartner,
+    KalturaPartnerFilter,
+    KalturaPartnerGroupType,
+    KalturaPartnerOrderBy,
+    KalturaPartnerStatus,
+    KalturaPartnerType,
+    KalturaReportResponseOptions,
+    KalturaSessionType,
+)
+
+SERVICE_URL = os.environ["KALTURA_SERVICE_URL"]
+PARENT_ID = int(os.environ["KALTURA_PARTNER_ID"])
+ADMIN_SECRET = os.environ["KALTURA_ADMIN_SECRET"]
+
+# The demo seed (src/emulator/seed.rs, `demo()`).
+PARENT_NAME = "Debbie Techpubs"
+PARENT_ADMIN = "debbie@techpubs.example"
+PARENT_PASSWORD = "Demo-Passw0rd!"
+SHANGHAI, DOWN_UNDER, ADTEST, TEMPLATE_STD, TEMPLATE_LEGACY = 6475, 6474, 6472, 6478, 6479
+NORTHWIND, NORTHWIND_SALES = 7001, 7002
+SEED_IDS = [PARENT_ID, SHANGHAI, DOWN_UNDER, ADTEST, TEMPLATE_STD, TEMPLATE_LEGACY, NORTHWIND, NORTHWIND_SALES]
+SEED_ID_IN = ",".join(map(str, SEED_IDS))
+
+RUN = secrets.token_hex(4)  # makes emails and names unique per run
+REPORT_FROM, REPORT_TO = 1704067200, 1706745600  # 2024-01-01 .. 2024-02-01 UTC
+
+
+# ---------------------------------------------------------------- helpers
+
+def client(ks=None):
+    """A fresh client (so a failed multirequest never leaks state into the next check)."""
+    c = KalturaClient(KalturaConfiguration(serviceUrl=SERVICE_URL))
+    if ks is not None:
+        c.setKs(ks)
+    return c
+
+
+def value(x):
+    """Enum objects carry .value; plain values pass through."""
+    return getattr(x, "value", x)
+
+
+def expect(cond, detail):
+    if not cond:
+        raise AssertionError(detail)
+
+
+def eq(got, want, what):
+    expect(got == want, f"{what}: expected {want!r}, got {got!r}")
+
+
+def expect_error(code, call, *args, contains=None, message=None, **kwargs):
+    """Run call(*args) expecting a KalturaException with `code` (a str or a set of str)."""
+    try:
+        result = call(*args, **kwargs)
+    except KalturaException as e:
+        codes = {code} if isinstance(code, str) else code
+        expect(e.code in codes, f"expected error {code}, got {e.code}: {e.message}")
+        if contains is not None:
+            expect(contains in e.message, f"{e.code} message {e.message!r} lacks {contains!r}")
+        if message is not None:
+            eq(e.message, message, f"{e.code} message")
+        return e
+    raise AssertionError(f"expected error {code}, got a result: {describe(result)}")
+
+
+def describe(obj):
+    if hasattr(obj, "__dict__"):
+        fields = {k: value(v) for k, v in vars(obj).items() if v is not NotImplemented and v is not None}
+        return f"{type(obj).__name__}{fields}"
+    return repr(obj)
+
+
+def ids(list_response):
+    return [p.id for p in list_response.objects]
+
+
+def list_partners(ks, pager=None, **filter_fields):
+    return client(ks).partner.list(KalturaPartnerFilter(**filter_fields), pager or KalturaFilterPager(pageSize=500))
+
+
+def new_partner(name, email, **extra):
+    fields = dict(
+        name=name,
+        adminName="Conformance Admin",
+        adminEmail=email,
+        description="Multi-publishers console",
+        phone="+1-555-0100",
+        website="https://conformance.example",
+        referenceId=f"conf-{RUN}",
+        type=KalturaPartnerType.ADMIN_CONSOLE,
+    )
+    fields.update(extra)
+    return KalturaPartner(**fields)
+
+
+def impersonate(child_id, expiry=3600):
+    return client().session.impersonate(ADMIN_SECRET, child_id, "", KalturaSessionType.ADMIN, PARENT_ID, expiry, "")
+
+
+@functools.cache
+def parent_ks():
+    return client().session.start(ADMIN_SECRET, PARENT_ADMIN, KalturaSessionType.ADMIN, PARENT_ID, 3600, "")
+
+
+@functools.cache
+def child_ks():
+    """A KS of the parent impersonating Shanghai: a non-VAR partner without the VAR console feature."""
+    return impersonate(SHANGHAI)
+
+
+@functools.cache
+def registered():
+    """One child registered by this run (shared by the checks that need a fresh partner)."""
+    p = new_partner(f"Conformance py {RUN}", f"py-{RUN}@conformance.example")
+    return client(parent_ks()).partner.register(p, "", TEMPLATE_STD)
+
+
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+# ---------------------------------------------------------------- sessions
+
+@check
+def session_start_returns_a_working_ks():
+    ks = parent_ks()
+    expect(isinstance(ks, str) and len(ks) > 20, f"not a KS: {ks!r}")
+    info = client(ks).partner.getInfo()
+    eq(info.id, PARENT_ID, "getInfo id")
+    eq(info.name, PARENT_NAME, "getInfo name")
+
+
+@check
+def session_start_with_wrong_secret_is_start_session_error():
+    expect_error("START_SESSION_ERROR", client().session.start, "wrong-" + ADMIN_SECRET, "",
+                 KalturaSessionType.ADMIN, PARENT_ID, 3600,
+                 message=f"Error while starting session for partner [{PARENT_ID}]")
+
+
+@check
+def session_get_describes_the_ks():
+    ks = parent_ks()
+    info = client(ks).session.get(ks)
+    expect(info is not None, "session.get returned no object (objectType missing?)")
+    eq(info.partnerId, PARENT_ID, "partnerId")
+    eq(info.userId, PARENT_ADMIN, "userId")
+    eq(value(info.sessionType), KalturaSessionType.ADMIN, "sessionType")
+    eq(info.ks, ks, "ks")
+
+
+@check
+def session_impersonate_acts_as_the_child():
+    ks = child_ks()
+    info = client(ks).partner.getInfo()
+    eq(info.id, SHANGHAI, "getInfo id")
+    eq(info.name, "Shanghai", "getInfo name")
+    eq(info.partnerParentId, PARENT_ID, "partnerParentId")
+
+
+@check
+def session_impersonate_of_a_non_child_is_start_session_error():
+    for target in (NORTHWIND, NORTHWIND_SALES, 999999):
+        expect_error("START_SESSION_ERROR", impersonate, target,
+                     message=f"Error while starting session for partner [{PARENT_ID}]")
+
+
+@check
+def impersonating_a_removed_child_gives_a_ks_that_is_blocked():
+    ks = impersonate(ADTEST)
+    expect_error("SERVICE_FORBIDDEN_CONTENT_BLOCKED", client(ks).partner.getInfo)
+
+
+# ---------------------------------------------------------------- locally generated KS
+
+def local_ks_v2(secret=ADMIN_SECRET, expiry=3600, privileges=""):
+    return KalturaClient.generateSessionV2(secret, PARENT_ADMIN, KalturaSessionType.ADMIN, PARENT_ID,
+                                           expiry, privileges).decode()
+
+
+@check
+def locally_generated_ks_v2_is_accepted():
+    info = client(local_ks_v2()).partner.getInfo()
+    eq(info.id, PARENT_ID, "getInfo id")
+    eq(info.publishersQuota, 5, "publishersQuota")
+
+
+@check
+def locally_generated_ks_v2_with_privileges_is_accepted():
+    ks = local_ks_v2(privileges="disableentitlement,enablechangeaccount:6464")
+    eq(client(ks).partner.get(SHANGHAI).name, "Shanghai", "partner.get name")
+
+
+@check
+def locally_generated_ks_v1_is_accepted():
+    ks = KalturaClient.generateSession(ADMIN_SECRET, PARENT_ADMIN, KalturaSessionType.ADMIN, PARENT_ID, 3600).decode()
+    eq(client(ks).partner.getInfo().id, PARENT_ID, "getInfo id")
+
+
+@check
+def locally_generated_ks_for_a_child_uses_the_childs_secret():
+    child_secret = client(parent_ks()).partner.get(SHANGHAI).adminSecret
+    expect(child_secret and child_secret != ADMIN_SECRET, f"child adminSecret: {child_secret!r}")
+    ks = KalturaClient.generateSessionV2(child_secret, "", KalturaSessionType.ADMIN, SHANGHAI, 600, "").decode()
+    eq(client(ks).partner.getInfo().id, SHANGHAI, "getInfo id")
+
+
+@check
+def impersonation_ks_is_signed_by_the_child_and_names_the_parent():
+    """kmc-ng's "Rich Media CMS Login" KS: decrypted here with the child's admin secret (kaltura-api.md §6, §7)."""
+    privileges = f"disableentitlement,enablechangeaccount:{SHANGHAI}"
+    admin = "muh.wih@shanghai.techpubs.example"
+    ks = client().session.impersonate(ADMIN_SECRET, SHANGHAI, admin, KalturaSessionType.ADMIN, PARENT_ID, 600, privileges)
+    raw = base64.urlsafe_b64decode(ks + "=" * (-len(ks) % 4))
+    version, pid, encrypted = raw.split(b"|", 2)
+    eq((version, pid), (b"v2", str(SHANGHAI).encode()), "KS prefix")
+    key = hashlib.sha1(client(parent_ks()).partner.get(SHANGHAI).adminSecret.encode()).digest()[:16]
+    plain = AES.new(key, AES.MODE_CBC, b"\0" * 16).decrypt(encrypted).rstrip(b"\0")
+    eq(hashlib.sha1(plain[20:]).digest(), plain[:20], "SHA1 of the decrypted fields")
+    fields = urllib.parse.parse_qs(plain[36:].decode(), keep_blank_values=True)
+    eq({k: v[0] for k, v in fields.items() if k != "_e"},
+       {"disableentitlement": "", "enablechangeaccount": str(SHANGHAI), "_t": "2", "_u": admin, "_m": str(PARENT_ID)},
+       "KS fields")
+    eq(client(ks).partner.getInfo().id, SHANGHAI, "getInfo id")
+
+
+@check
+def expired_ks_is_invalid_ks_expired():
+    ks = local_ks_v2(expiry=-3600)
+    expect_error("INVALID_KS", client(ks).partner.getInfo, contains="EXPIRED")
+
+
+@check
+def ks_signed_with_a_wrong_secret_is_invalid_ks():
+    ks = local_ks_v2(secret="0123456789abcdef0123456789abcdef")
+    expect_error("INVALID_KS", client(ks).partner.getInfo, message=f'Invalid KS "{ks}", Error "-1,INVALID_STR"')
+
+
+@check
+def ks_v1_signed_with_a_wrong_secret_is_invalid_ks():
+    ks = KalturaClient.generateSession("not-the-secret", PARENT_ADMIN, KalturaSessionType.ADMIN, PARENT_ID, 3600).decode()
+    expect_error("INVALID_KS", client(ks).partner.list, contains="INVALID_STR")
+
+
+# ---------------------------------------------------------------- partner.list / count / get / getInfo
+
+@check
+def partner_list_status_in_keeps_the_parent_and_its_active_or_blocked_children():
+    r = list_partners(parent_ks(), idIn=SEED_ID_IN, statusIn="1,2")
+    eq(sorted(ids(r)), sorted([PARENT_ID, SHANGHAI, DOWN_UNDER, TEMPLATE_STD, TEMPLATE_LEGACY]), "ids")
+    eq(r.totalCount, 5, "totalCount")
+    statuses = {p.id: value(p.status) for p in r.objects}
+    eq(statuses[TEMPLATE_LEGACY], KalturaPartnerStatus.BLOCKED, "status of 6479")
+
+
+@check
+def partner_list_is_scoped_to_the_parent_and_its_children():
+    r = list_partners(parent_ks())
+    expect(PARENT_ID in ids(r), "the parent itself is missing")
+    for p in r.objects:
+        expect(p.id == PARENT_ID or p.partnerParentId == PARENT_ID, f"out of scope: {p.id} (parent {p.partnerParentId})")
+    expect(NORTHWIND not in ids(r) and NORTHWIND_SALES not in ids(r), "unrelated partners listed")
+    eq(r.totalCount, len(r.objects), "totalCount")
+
+
+@check
+def partner_list_id_in_ignores_partners_out_of_scope():
+    r = list_partners(parent_ks(), idIn=f"{SHANGHAI},{ADTEST},{NORTHWIND}")
+    eq(sorted(ids(r)), [ADTEST, SHANGHAI], "ids")
+    adtest = next(p for p in r.objects if p.id == ADTEST)
+    eq(value(adtest.status), KalturaPartnerStatus.FULL_BLOCK, "status of 6472")
+    eq(adtest.referenceId, "reference-adtest", "referenceId of 6472")
+
+
+@check
+def partner_list_name_like():
+    r = list_partners(parent_ks(), nameLike="Template")
+    eq(sorted(ids(r)), [TEMPLATE_STD, TEMPLATE_LEGACY], "ids")
+
+
+@check
+def partner_list_name_multi_like_or():
+    r = list_partners(parent_ks(), nameMultiLikeOr="Shang, Down Under")
+    eq(sorted(ids(r)), [DOWN_UNDER, SHANGHAI], "ids")
+
+
+@check
+def partner_list_partner_group_type_equal_template():
+    r = list_partners(parent_ks(), partnerGroupTypeEqual=KalturaPartnerGroupType.TEMPLATE, statusIn="1,2")
+    eq(sorted(ids(r)), [TEMPLATE_STD, TEMPLATE_LEGACY], "ids")
+
+
+@check
+def partner_list_free_text_matches_admin_name_and_email():
+    r = list_partners(parent_ks(), partnerNameDescriptionWebsiteAdminNameAdminEmailLike="Renee Dvir")
+    eq(ids(r), [DOWN_UNDER], "ids by admin name")
+    r = list_partners(parent_ks(), partnerNameDescriptionWebsiteAdminNameAdminEmailLike="muh.wih@shanghai")
+    eq(ids(r), [SHANGHAI], "ids by admin email")
+    eq(r.objects[0].adminName, "Muh Wih", "adminName")
+
+
+@check
+def partner_list_order_by_name_ascending():
+    r = list_partners(parent_ks(), idIn=SEED_ID_IN, statusIn="1,2", orderBy=KalturaPartnerOrderBy.NAME_ASC)
+    eq([p.name for p in r.objects],
+       ["Debbie Techpubs", "Down Under", "Shanghai", "Template - Legacy", "Template - Standard"], "names")
+
+
+@check
+def partner_list_order_by_created_at_descending():
+    registered()  # at least one partner newer than the seed
+    r = list_partners(parent_ks(), orderBy=KalturaPartnerOrderBy.CREATED_AT_DESC)
+    created = [p.createdAt for p in r.objects]
+    expect(all(isinstance(c, int) and c > 0 for c in created), f"createdAt not unix seconds: {created}")
+    eq(created, sorted(created, reverse=True), "createdAt order")
+    eq(r.objects[0].createdAt, max(created), "first row is the newest")
+
+
+@check
+def partner_list_pager_counts_before_paging():
+    f = dict(idIn=SEED_ID_IN, statusIn="1,2", orderBy=KalturaPartnerOrderBy.ID_ASC)
+    page2 = list_partners(parent_ks(), KalturaFilterPager(pageSize=2, pageIndex=2), **f)
+    eq(ids(page2), [SHANGHAI, TEMPLATE_STD], "page 2 ids")
+    eq(page2.totalCount, 5, "totalCount")
+    page3 = list_partners(parent_ks(), KalturaFilterPager(pageSize=2, pageIndex=3), **f)
+    eq(ids(page3), [TEMPLATE_LEGACY], "page 3 ids")
+    page9 = list_partners(parent_ks(), KalturaFilterPager(pageSize=2, pageIndex=9), **f)
+    eq((ids(page9), page9.totalCount), ([], 5), "page beyond the end")
+
+
+@check
+def partner_count_matches_list():
+    c = client(parent_ks())
+    eq(c.partner.count(KalturaPartnerFilter(idIn=SEED_ID_IN)), 6, "count of the seed in scope")
+    eq(c.partner.count(KalturaPartnerFilter(statusIn="3")), 1, "count of removed")
+    everything = c.partner.list(KalturaPartnerFilter(), KalturaFilterPager(pageSize=500))
+    eq(c.partner.count(), everything.totalCount, "count() vs list().totalCount")
+
+
+@check
+def partner_get_child():
+    p = client(parent_ks()).partner.get(DOWN_UNDER)
+    eq((p.id, p.name, p.partnerParentId), (DOWN_UNDER, "Down Under", PARENT_ID), "id, name, parent")
+    eq((p.adminName, p.adminEmail), ("Renee Dvir", "renee.dvir@downunder.techpubs.example"), "admin")
+    eq(value(p.status), KalturaPartnerStatus.ACTIVE, "status")
+
+
+@check
+def partner_get_outside_scope_is_invalid_partner_id():
+    for pid in (NORTHWIND, 999999):
+        expect_error("INVALID_PARTNER_ID", client(parent_ks()).partner.get, pid, message=f'Invalid partner id "{pid}"')
+
+
+@check
+def partner_get_info_has_the_quotas():
+    p = client(parent_ks()).partner.getInfo()
+    eq((p.id, p.name), (PARENT_ID, PARENT_NAME), "id, name")
+    eq(p.publishersQuota, 5, "publishersQuota")
+    eq(p.adminLoginUsersQuota, 3, "adminLoginUsersQuota")
+    eq(p.adminEmail, PARENT_ADMIN, "adminEmail")
+    expect(p.adminSecret, "adminSecret missing")
+
+
+@check
+def partner_update_renames_the_current_partner():
+    """partner.update has no id: a child is renamed with a KS impersonating it."""
+    child = client(parent_ks()).partner.register(
+        new_partner(f"Conformance py upd {RUN}", f"py-upd-{RUN}@conformance.example"))
+    new_name = f"Conformance py renamed {RUN}"
+    updated = client(impersonate(child.id)).partner.update(KalturaPartner(name=new_name, website="https://renamed.example"))
+    eq((updated.id, updated.name), (child.id, new_name), "update result")
+    back = client(parent_ks()).partner.get(child.id)
+    eq((back.name, back.website), (new_name, "https://renamed.example"), "read back by the parent")
+    eq(back.adminEmail, child.adminEmail, "untouched field")
+
+
+# ---------------------------------------------------------------- partner.register
+
+@check
+def partner_register_creates_a_child():
+    p = registered()
+    expect(isinstance(p.id, int) and p.id > 0, f"no id: {describe(p)}")
+    eq(p.partnerParentId, PARENT_ID, "partnerParentId")
+    eq(value(p.status), KalturaPartnerStatus.ACTIVE, "status")
+    eq((p.name, p.adminEmail), (f"Conformance py {RUN}", f"py-{RUN}@conformance.example"), "name, adminEmail")
+    for field in ("secret", "adminSecret", "cmsPassword"):
+        expect(getattr(p, field), f"{field} missing")
+    back = client(parent_ks()).partner.get(p.id)
+    eq((back.name, back.referenceId), (p.name, f"conf-{RUN}"), "read back")
+
+
+@check
+def partner_register_without_template_uses_the_default():
+    p = client(parent_ks()).partner.register(new_partner(f"Conformance py b {RUN}", f"py-b-{RUN}@conformance.example"))
+    eq(p.partnerParentId, PARENT_ID, "partnerParentId")
+    expect(p.id != registered().id, "same id twice")
+
+
+@check
+def partner_register_duplicate_admin_email_already_exists():
+    email = "renee.dvir@downunder.techpubs.example"
+    expect_error("PARTNER_REGISTRATION_ERROR", client(parent_ks()).partner.register,
+                 new_partner("Dup seed", email),
+                 message=f'Error while registering partner with message "User with email [{email}] already exists in system."')
+    mine = registered().adminEmail
+    expect_error("PARTNER_REGISTRATION_ERROR", client(parent_ks()).partner.register,
+                 new_partner("Dup mine", mine), contains="already exists in system")
+
+
+@check
+def partner_register_invalid_email():
+    expect_error("PARTNER_REGISTRATION_ERROR", client(parent_ks()).partner.register,
+                 new_partner("Bad email", f"not-an-email-{RUN}"), contains="Invalid email address")
+
+
+@check
+def partner_register_with_a_template_that_is_not_a_child_fails():
+    c = client(parent_ks())
+    before = c.partner.count()
+    e = expect_error({"PARTNER_REGISTRATION_ERROR", "INVALID_PARTNER_ID", "UNKNOWN_PARTNER_ID"}, c.partner.register,
+                     new_partner("Bad template", f"py-tpl-{RUN}@conformance.example"), "", NORTHWIND)
+    expect(e.message, "empty message")
+    eq(c.partner.count(), before, "partner count after the failed register")
+
+
+@check
+def partner_register_without_a_mandatory_field_fails():
+    # The real server answers PROPERTY_VALIDATION_CANNOT_BE_NULL for a missing property.
+    p = new_partner("No admin name", f"py-noadmin-{RUN}@conformance.example")
+    p.adminName = NotImplemented
+    expect_error({"PROPERTY_VALIDATION_CANNOT_BE_NULL", "MISSING_MANDATORY_PARAMETER"},
+                 client(parent_ks()).partner.register, p, contains="adminName")
+
+
+@check
+def partner_register_without_the_partner_argument_is_missing_mandatory_parameter():
+    # PartnerService.register demands `partner`; queue the call by hand, as the client's services do.
+    c = client(parent_ks())
+    params = KalturaParams()
+    params.addStringIfDefined("cmsPassword", "")
+    c.queueServiceActionCall("partner", "register", "KalturaPartner", params)
+    expect_error("MISSING_MANDATORY_PARAMETER", c.doQueue, message='Missing parameter "partner"')
+
+
+@check
+def partner_register_from_a_non_var_partner_is_refused():
+    expect_error("NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD", client(child_ks()).partner.register,
+                 new_partner("From child", f"py-child-{RUN}@conformance.example"),
+                 message=f"Partner id [{SHANGHAI}] is not a VAR/GROUP, but is attempting to create child partner")
+
+
+# ---------------------------------------------------------------- varConsole
+
+@check
+def var_console_update_status_blocks_and_unblocks():
+    c = client(parent_ks())
+    try:
+        eq(c.varConsole.varConsole.updateStatus(DOWN_UNDER, KalturaPartnerStatus.BLOCKED), None, "void result")
+        eq(value(c.partner.get(DOWN_UNDER).status), KalturaPartnerStatus.BLOCKED, "status after block")
+    finally:
+        c.varConsole.varConsole.updateStatus(DOWN_UNDER, KalturaPartnerStatus.ACTIVE)
+    eq(value(c.partner.get(DOWN_UNDER).status), KalturaPartnerStatus.ACTIVE, "status after unblock")
+
+
+@check
+def var_console_without_the_feature_is_feature_forbidden():
+    expect_error("FEATURE_FORBIDDEN", client(child_ks()).varConsole.varConsole.updateStatus,
+                 SHANGHAI, KalturaPartnerStatus.BLOCKED, message="The usage of feature [varConsole] is forbidden")
+    eq(value(client(parent_ks()).partner.get(SHANGHAI).status), KalturaPartnerStatus.ACTIVE, "status unchanged")
+
+
+@check
+def var_console_unknown_partner():
+    for pid in (NORTHWIND, 999999):
+        expect_error("UNKNOWN_PARTNER_ID", client(parent_ks()).varConsole.varConsole.updateStatus,
+                     pid, KalturaPartnerStatus.BLOCKED, message=f"Unknown partner_id [{pid}]")
+
+
+# ---------------------------------------------------------------- multirequest
+
+@check
+def multirequest_with_a_result_reference():
+    c = client(parent_ks())
+    c.startMultiRequest()
+    first = c.partner.get(SHANGHAI)
+    c.partner.get(first.id)  # sent as "{1:result:id}"
+    c.partner.count(KalturaPartnerFilter(idIn=SEED_ID_IN))
+    results = c.doMultiRequest()
+    eq(len(results), 3, "result count")
+    eq([getattr(r, "id", r) for r in results[:2]], [SHANGHAI, SHANGHAI], "ids")
+    eq(results[1].name, "Shanghai", "referenced result name")
+    eq(str(results[2]), "6", "count in a multirequest")
+
+
+@check
+def multirequest_errors_are_per_item():
+    c = client(parent_ks())
+    c.startMultiRequest()
+    c.partner.get(DOWN_UNDER)
+    c.partner.get(999999)
+    c.partner.getInfo()
+    results = c.doMultiRequest()
+    eq(len(results), 3, "result count")
+    eq(getattr(results[0], "id", None), DOWN_UNDER, "item 1")
+    expect(isinstance(results[1], KalturaException), f"item 2 not an error: {describe(results[1])}")
+    eq((results[1].code, results[1].message), ("INVALID_PARTNER_ID", 'Invalid partner id "999999"'), "item 2")
+    eq(getattr(results[2], "publishersQuota", None), 5, "item 3 publishersQuota")
+
+
+# ---------------------------------------------------------------- user.loginByLoginId
+
+@check
+def user_login_by_login_id_returns_a_working_ks():
+    ks = client().user.loginByLoginId(PARENT_ADMIN, PARENT_PASSWORD, PARENT_ID)
+    expect(isinstance(ks, str) and len(ks) > 20, f"not a KS: {ks!r}")
+    eq(client(ks).partner.getInfo().id, PARENT_ID, "getInfo id")
+
+
+@check
+def user_login_by_login_id_wrong_password():
+    expect_error("USER_WRONG_PASSWORD", client().user.loginByLoginId, PARENT_ADMIN, "wrong-password", PARENT_ID,
+                 message="Wrong password supplied")
+
+
+# ---------------------------------------------------------------- reports and system
+
+def report_args():
+    return (KalturaEndUserReportInputFilter(fromDate=REPORT_FROM, toDate=REPORT_TO),
+            KalturaReportResponseOptions(delimiter="|"))
+
+
+@check
+def report_get_table_multi_account():
+    flt, opts = report_args()
+    c = client(parent_ks())
+    table = c.report.getTable("20001", flt, KalturaFilterPager(pageSize=100, pageIndex=1),
+                         responseOptions=opts)
+    expect(table is not None and table.header and table.data, f"empty table: {describe(table)}")
+    columns = table.header.split("|")
+    expect(len(columns) > 1, f"header not split by '|': {table.header!r}")
+    rows = table.data.split(";")
+    rows = [r for r in rows if r]
+    expect(rows and all(len(r.split("|")) == len(columns) for r in rows), f"rows do not match the header: {table.data!r}")
+    expect(table.totalCount >= len(rows), f"totalCount {table.totalCount} < {len(rows)} rows")
+    again = c.report.getTable("20001", flt, KalturaFilterPager(pageSize=100, pageIndex=1),
+                         responseOptions=opts)
+    eq((again.header, again.data), (table.header, table.data), "second answer")
+
+
+@check
+def report_get_total_multi_account():
+    flt, opts = report_args()
+    c = client(parent_ks())
+    total = c.report.getTotal("20001", flt, responseOptions=opts)
+    expect(total is not None and total.header and total.data, f"empty total: {describe(total)}")
+    eq(len(total.data.split("|")), len(total.header.split("|")), "columns in data vs header")
+    expect(";" not in total.data.strip(";"), f"getTotal has more than one row: {total.data!r}")
+    again = c.report.getTotal("20001", flt, responseOptions=opts)
+    eq((again.header, again.data), (total.header, total.data), "second answer")
+
+
+@check
+def system_ping():
+    eq(client().system.ping(), True, "ping")
+
+
+# ---------------------------------------------------------------- runner
+
+def main():
+    passed = failed = 0
+    for fn in CHECKS:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - every failure is reported, never raised
+            failed += 1
+            detail = f"{type(e).__name__}: {e}" if not isinstance(e, AssertionError) else str(e)
+            if not isinstance(e, (AssertionError, KalturaException)):
+                here = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
+                detail += f" (at line {here[-1].lineno})" if here else ""
+            print(f"FAIL {fn.__name__}: {detail}", flush=True)
+        else:
+            passed += 1
+            print(f"ok {fn.__name__}", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
