@@ -17,6 +17,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the Kaltura API emulator: partner, varConsole, session, user and report services on api_v3.
     Emulator(EmulatorArgs),
+    /// Benchmark the emulator with many children: prints timings and large/small ratios.
+    Bench(crate::bench::BenchArgs),
+    /// Serve the console (in demo mode, with the emulator in-process, when no Kaltura settings are given).
+    Serve(crate::config::ServeArgs),
+    /// Manage the console's users: add, list, set-password, remove.
+    User(crate::user_cmd::UserArgs),
+    /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +61,10 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Emulator(args) => run_emulator(args).await,
+            Command::Bench(args) => crate::bench::run(args).await,
+            Command::Serve(args) => crate::serve::run(args).await,
+            Command::User(args) => crate::user_cmd::run(args).await,
+            Command::Doctor(args) => crate::doctor::run(args).await,
         }
     });
     match result {

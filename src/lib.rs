@@ -1,3 +1,12 @@
+pub mod bench;
 pub mod cli;
+pub mod config;
+pub mod db;
+pub mod doctor;
 pub mod emulator;
+pub mod error;
 pub mod kaltura;
+pub mod password;
+pub mod serve;
+pub mod user_cmd;
+pub mod web;

@@ -1,0 +1,173 @@
+//! Settings for `serve` and the `user` commands: flags, each with an `MA_*` environment variable.
+
+use reqwest::Url;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// The console's SQLite database: `sqlite://PATH` or a plain path (created if missing).
+    #[arg(long = "database", env = "MA_DATABASE_URL", default_value = "sqlite://multi-account.db", global = true)]
+    pub database: String,
+}
+
+impl DatabaseArgs {
+    /// The file path inside `--database`.
+    pub fn path(&self) -> Result<String, ConfigError> {
+        let raw = self.database.trim();
+        let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if path.is_empty() {
+            return Err(ConfigError::new("--database", raw, "give a file path, e.g. sqlite://multi-account.db"));
+        }
+        if path == ":memory:" {
+            return Err(ConfigError::new("--database", raw, "the console needs a file, not an in-memory database"));
+        }
+        if path.contains("://") {
+            return Err(ConfigError::new("--database", raw, "only SQLite is supported: sqlite://PATH or a plain path"));
+        }
+        Ok(path.to_owned())
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The URL users reach the console at (default `http://<listen>`); `https://…` makes session cookies Secure.
+    #[arg(long, env = "MA_PUBLIC_URL", value_parser = |s: &str| parse_http_url("--public-url", s).map_err(|e| e.to_string()))]
+    pub public_url: Option<Url>,
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "MA_SESSION_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=10_080))]
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in at which a session ends however active it is.
+    #[arg(long, env = "MA_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_max_hours: u32,
+    #[command(flatten)]
+    pub kaltura: crate::kaltura::KalturaSettings,
+}
+
+/// What the web layer needs to know about where and how it is served.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub public_url: Url,
+    /// Where "Rich Media CMS Login" sends the browser; allowed as a form target by the CSP.
+    pub kmc_url: Url,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+}
+
+impl WebSettings {
+    pub fn new(public_url: Url, kmc_url: Url) -> WebSettings {
+        WebSettings {
+            public_url,
+            kmc_url,
+            session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    /// Cookies are `Secure` when users reach the console over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+impl ServeArgs {
+    pub fn web_settings(&self, kmc_url: Url) -> Result<WebSettings, ConfigError> {
+        let public_url = match &self.public_url {
+            Some(url) => url.clone(),
+            None => parse_http_url("--listen", &format!("http://{}", self.listen))?,
+        };
+        Ok(WebSettings {
+            public_url,
+            kmc_url,
+            session_idle: Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
+            session_max: Duration::from_secs(u64::from(self.session_max_hours) * 3600),
+        })
+    }
+}
+
+/// An `http`/`https` URL with a host.
+pub fn parse_http_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(name, raw, &e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(name, raw, "expected an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+/// The first administrator, from `MA_BOOTSTRAP_ADMIN_EMAIL` and `MA_BOOTSTRAP_ADMIN_PASSWORD` (environment only, so
+/// the password never shows in a process list).
+pub struct Bootstrap {
+    pub email: String,
+    pub password: String,
+}
+
+impl Bootstrap {
+    pub fn from_env() -> Result<Option<Bootstrap>, ConfigError> {
+        let email = std::env::var("MA_BOOTSTRAP_ADMIN_EMAIL").ok().filter(|v| !v.trim().is_empty());
+        let password = std::env::var("MA_BOOTSTRAP_ADMIN_PASSWORD").ok().filter(|v| !v.is_empty());
+        match (email, password) {
+            (None, None) => Ok(None),
+            (Some(email), Some(password)) => Ok(Some(Bootstrap { email: email.trim().to_owned(), password })),
+            (Some(_), None) => Err(ConfigError {
+                name: "MA_BOOTSTRAP_ADMIN_PASSWORD",
+                reason: "is required when MA_BOOTSTRAP_ADMIN_EMAIL is set".into(),
+            }),
+            (None, Some(_)) => Err(ConfigError {
+                name: "MA_BOOTSTRAP_ADMIN_EMAIL",
+                reason: "is required when MA_BOOTSTRAP_ADMIN_PASSWORD is set".into(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name} {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    reason: String,
+}
+
+impl ConfigError {
+    fn new(name: &'static str, value: &str, why: &str) -> ConfigError {
+        ConfigError { name, reason: format!("{value:?} is not valid: {why}") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(s: &str) -> Result<String, ConfigError> {
+        DatabaseArgs { database: s.into() }.path()
+    }
+
+    #[test]
+    fn database_accepts_sqlite_urls_and_plain_paths() {
+        assert_eq!(db("sqlite://multi-account.db").unwrap(), "multi-account.db");
+        assert_eq!(db("sqlite:///data/ma.db").unwrap(), "/data/ma.db");
+        assert_eq!(db("sqlite:ma.db?mode=rwc").unwrap(), "ma.db");
+        assert_eq!(db("/var/lib/ma.db").unwrap(), "/var/lib/ma.db");
+    }
+
+    #[test]
+    fn database_refuses_other_engines_and_memory() {
+        assert!(db("postgres://localhost/ma").unwrap_err().to_string().contains("only SQLite"));
+        assert!(db("sqlite::memory:").is_err());
+        assert!(db("").is_err());
+    }
+
+    #[test]
+    fn public_url_must_be_http_or_https() {
+        assert!(parse_http_url("--public-url", "ftp://example.com").is_err());
+        assert!(parse_http_url("--public-url", "not a url").is_err());
+        assert_eq!(parse_http_url("--public-url", "https://ma.example.com").unwrap().scheme(), "https");
+    }
+}

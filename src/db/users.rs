@@ -1,0 +1,269 @@
+//! The `users` table. Rules that must hold under concurrent requests (the quota, the last Publisher Administrator)
+//! are checked inside the SQL statement that makes the change.
+
+use serde::Deserialize;
+use sqlx::{FromRow, SqlitePool};
+
+/// The KMC's user roles. Only Publisher Administrators may manage accounts and users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Deserialize)]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    PublisherAdministrator,
+    Manager,
+    ContentManager,
+    ContentModerator,
+    PlayerDesigner,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::PublisherAdministrator,
+        Role::Manager,
+        Role::ContentManager,
+        Role::ContentModerator,
+        Role::PlayerDesigner,
+    ];
+
+    /// The KMC's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::PublisherAdministrator => "Publisher Administrator",
+            Role::Manager => "Manager",
+            Role::ContentManager => "Content Manager",
+            Role::ContentModerator => "Content Moderator",
+            Role::PlayerDesigner => "Player Designer",
+        }
+    }
+
+    /// The value used in forms, the database and the CLI.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::PublisherAdministrator => "publisher_administrator",
+            Role::Manager => "manager",
+            Role::ContentManager => "content_manager",
+            Role::ContentModerator => "content_moderator",
+            Role::PlayerDesigner => "player_designer",
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self == Role::PublisherAdministrator
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Role::ALL.into_iter().find(|r| r.key() == wanted).ok_or_else(|| {
+            let keys: Vec<&str> = Role::ALL.iter().map(|r| r.key()).collect();
+            format!("unknown role {s:?}; expected one of {}", keys.join(", "))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Blocked,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Active => "Active",
+            Status::Blocked => "Blocked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub publisher_user_id: String,
+    pub role: Role,
+    pub status: Status,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+impl User {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    /// The KMC uses the login email when no Publisher User ID is given.
+    pub publisher_user_id: Option<&'a str>,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("Email address already exists in the system")]
+    DuplicateEmail,
+    #[error("Publisher User ID already exists in the system")]
+    DuplicatePublisherUserId,
+    #[error("the user quota is used up")]
+    QuotaReached,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// What became of a change that the last-administrator rule guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Done,
+    NotFound,
+    /// Refused: it would leave no active Publisher Administrator.
+    LastAdmin,
+}
+
+/// A deliberately loose check: one `@`, something before it, a dotted domain after, no spaces.
+pub fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !s.chars().any(char::is_whitespace)
+                && s.len() <= 254
+        }
+        None => false,
+    }
+}
+
+const COLUMNS: &str =
+    "id, email, first_name, last_name, publisher_user_id, role, status, password_hash, created_at, last_login_at";
+
+/// True when the row is the only active Publisher Administrator left.
+const IS_LAST_ADMIN: &str = "(role = 'publisher_administrator' AND status = 'active' AND \
+     (SELECT COUNT(*) FROM users WHERE role = 'publisher_administrator' AND status = 'active') <= 1)";
+
+pub async fn list(pool: &SqlitePool) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY id")).fetch_all(pool).await
+}
+
+pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_optional(pool).await
+}
+
+/// Case-insensitive, as the column's collation is.
+pub async fn find_by_email(pool: &SqlitePool, email: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?")).bind(email).fetch_optional(pool).await
+}
+
+/// Users counted against the parent's `adminLoginUsersQuota`: every user that can be given access, blocked or not.
+pub async fn count(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await
+}
+
+pub async fn count_active_admins(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'publisher_administrator' AND status = 'active'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Inserts the user unless that would take the number of users past `quota` (when known).
+pub async fn add(pool: &SqlitePool, u: &NewUser<'_>, quota: Option<i64>, now: i64) -> Result<i64, AddError> {
+    let result = sqlx::query(
+        "INSERT INTO users (email, first_name, last_name, publisher_user_id, role, status, password_hash, created_at)
+         SELECT ?, ?, ?, ?, ?, 'active', ?, ?
+         WHERE ? IS NULL OR (SELECT COUNT(*) FROM users) < ?",
+    )
+    .bind(u.email)
+    .bind(u.first_name)
+    .bind(u.last_name)
+    .bind(u.publisher_user_id.unwrap_or(u.email))
+    .bind(u.role)
+    .bind(u.password_hash)
+    .bind(now)
+    .bind(quota)
+    .bind(quota)
+    .execute(pool)
+    .await;
+    let result = match result {
+        Ok(r) => r,
+        // Both columns may clash (the Publisher User ID defaults to the email): the email is the one to report.
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            return Err(if find_by_email(pool, u.email).await?.is_some() {
+                AddError::DuplicateEmail
+            } else {
+                AddError::DuplicatePublisherUserId
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if result.rows_affected() == 0 {
+        return Err(AddError::QuotaReached);
+    }
+    Ok(result.last_insert_rowid())
+}
+
+/// Runs a guarded `UPDATE`/`DELETE` on user `id`: `guard` true means the last-administrator rule applies.
+async fn guarded(
+    pool: &SqlitePool,
+    sql: &str,
+    bind: Option<&str>,
+    id: i64,
+    guard: bool,
+) -> Result<Change, sqlx::Error> {
+    let mut q = sqlx::query(sql);
+    if let Some(value) = bind {
+        q = q.bind(value);
+    }
+    let affected = q.bind(id).bind(!guard).execute(pool).await?.rows_affected();
+    if affected > 0 {
+        Ok(Change::Done)
+    } else if get(pool, id).await?.is_some() {
+        Ok(Change::LastAdmin)
+    } else {
+        Ok(Change::NotFound)
+    }
+}
+
+pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> Result<Change, sqlx::Error> {
+    let sql = format!("UPDATE users SET role = ? WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+    guarded(pool, &sql, Some(role.key()), id, !role.is_admin()).await
+}
+
+pub async fn set_status(pool: &SqlitePool, id: i64, status: Status) -> Result<Change, sqlx::Error> {
+    let value = match status {
+        Status::Active => "active",
+        Status::Blocked => "blocked",
+    };
+    let sql = format!("UPDATE users SET status = ? WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+    guarded(pool, &sql, Some(value), id, status == Status::Blocked).await
+}
+
+pub async fn remove(pool: &SqlitePool, id: i64) -> Result<Change, sqlx::Error> {
+    let sql = format!("DELETE FROM users WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+    guarded(pool, &sql, None, id, true).await
+}
+
+pub async fn set_password_hash(pool: &SqlitePool, id: i64, hash: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(pool).await?;
+    Ok(r.rows_affected() > 0)
+}
+
+pub async fn touch_last_login(pool: &SqlitePool, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?").bind(now).bind(id).execute(pool).await?;
+    Ok(())
+}

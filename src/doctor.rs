@@ -1,0 +1,281 @@
+//! `multi-account doctor`: checks the Kaltura settings against the real service, one line per check, each failure
+//! saying what to fix.
+//!
+//! Whether the partner may have children is asked honestly: `partnerGroupType` is not returned to ordinary
+//! sessions, but partner.list filters on it, so listing the partner itself with `partnerGroupTypeEqual` 2 (VAR) or
+//! 3 (GROUP) finds it exactly when Kaltura would let it register children. (A plain partner.list proves nothing:
+//! every partner lists at least itself. A partner.register probe would be a write on the real service.)
+
+use serde_json::json;
+use std::fmt;
+
+use crate::kaltura::{
+    KalturaClient, KalturaError, KalturaSettings, ListResponse, MultiRequest, Pager, Partner, PartnerFilter,
+    PartnerGroupType, ReportQuery,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub kaltura: KalturaSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Works, but something the console offers will be limited.
+    Warn,
+    Fail,
+    /// Not run because an earlier check failed.
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub outcome: Outcome,
+    pub text: String,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.outcome {
+            Outcome::Ok => "ok  ",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "skip",
+        };
+        write!(f, "{tag} {}", self.text)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// No check failed (warnings pass).
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| matches!(c.outcome, Outcome::Ok | Outcome::Warn))
+    }
+
+    fn push(&mut self, outcome: Outcome, text: impl Into<String>) {
+        self.checks.push(Check { outcome, text: text.into() });
+    }
+
+    fn skip(&mut self, names: &[&str]) {
+        for name in names {
+            self.push(Outcome::Skip, format!("{name} (needs the checks above)"));
+        }
+    }
+}
+
+/// Reports a multi-account analytics type (top content across accounts).
+const ANALYTICS_REPORT: i64 = 20001;
+const ANALYTICS_DAYS: i64 = 30;
+
+/// Runs every check in order; a failure that makes the later ones meaningless skips them.
+pub async fn diagnose(settings: &KalturaSettings) -> Report {
+    let mut report = Report::default();
+    if !settings.is_configured() {
+        report.push(Outcome::Fail, crate::kaltura::SettingsError::NotConfigured.to_string());
+        return report;
+    }
+    let client = match settings.client() {
+        Ok(c) => c,
+        Err(e) => {
+            report.push(Outcome::Fail, format!("settings: {e}"));
+            return report;
+        }
+    };
+    let cfg = client.config();
+    let (url, pid) = (cfg.service_url.clone(), cfg.partner_id);
+    report.push(Outcome::Ok, format!("settings: partner {pid} at {url}"));
+
+    if let Err(e) = client.ping().await {
+        report.push(Outcome::Fail, format!("service not reachable (system.ping): {e}. Check KALTURA_SERVICE_URL."));
+        report.skip(&["admin secret", "VAR/GROUP", "varConsole", "quota", "analytics"]);
+        return report;
+    }
+    report.push(Outcome::Ok, format!("service reachable: {url} answered system.ping"));
+
+    let parent = match client.partner_info().await {
+        Ok(p) if p.id == pid => p,
+        Ok(p) => {
+            report.push(
+                Outcome::Fail,
+                format!("admin secret: the session made for partner {pid} belongs to partner {}", p.id),
+            );
+            report.skip(&["VAR/GROUP", "varConsole", "quota", "analytics"]);
+            return report;
+        }
+        Err(e) => {
+            report.push(Outcome::Fail, secret_diagnosis(pid, &e));
+            report.skip(&["VAR/GROUP", "varConsole", "quota", "analytics"]);
+            return report;
+        }
+    };
+    let name = parent.name.clone().unwrap_or_default();
+    report.push(Outcome::Ok, format!("admin secret accepted: partner {pid} is {name:?} (partner.getInfo)"));
+
+    let (outcome, text) = group_check(&client, pid).await;
+    report.push(outcome, text);
+    let (outcome, text) = var_console_check(&client, &parent).await;
+    report.push(outcome, text);
+    let (outcome, text) = quota_check(&client).await;
+    report.push(outcome, text);
+    let (outcome, text) = analytics_check(&client).await;
+    report.push(outcome, text);
+    report
+}
+
+fn secret_diagnosis(pid: i64, e: &KalturaError) -> String {
+    if e.is_invalid_ks() {
+        format!(
+            "admin secret refused: Kaltura did not accept a session signed with the configured secret for partner \
+             {pid} ({e}). Check that KALTURA_PARTNER_ID is the parent account and KALTURA_ADMIN_SECRET its *admin* \
+             secret (KMC > Settings > Integration Settings), and that this machine's clock is right."
+        )
+    } else {
+        format!("admin secret: partner.getInfo failed: {e}")
+    }
+}
+
+/// Lists the partner itself filtered on each group type that may have children, plus the count of its scope.
+async fn group_check(client: &KalturaClient, pid: i64) -> (Outcome, String) {
+    let probe = |group: PartnerGroupType| {
+        let filter =
+            PartnerFilter { id_equal: Some(pid), partner_group_type_equal: Some(group), ..PartnerFilter::default() };
+        json!({ "filter": filter.to_wire(), "pager": Pager::new(1, 1).to_wire() })
+    };
+    let mut mr = MultiRequest::new();
+    let var = mr.add("partner", "list", probe(PartnerGroupType::VarGroup));
+    let group = mr.add("partner", "list", probe(PartnerGroupType::Group));
+    let all = mr.add("partner", "list", json!({ "pager": Pager::new(1, 1).to_wire() }));
+    let answer = match client.multirequest(&mr).await {
+        Ok(r) => r,
+        Err(e) => return (Outcome::Fail, format!("VAR/GROUP: partner.list failed: {e}")),
+    };
+    let count = |r| answer.get::<ListResponse<Partner>>(r).map(|l| l.total_count);
+    match (count(var), count(group), count(all)) {
+        (Ok(v), Ok(g), Ok(total)) if v + g > 0 => {
+            let kind = if v > 0 { "a VAR group" } else { "a group" };
+            let children = total - 1;
+            (
+                Outcome::Ok,
+                format!("partner {pid} is {kind}: it may have child accounts, and has {children} (partner.list)"),
+            )
+        }
+        (Ok(_), Ok(_), Ok(_)) => (
+            Outcome::Fail,
+            format!(
+                "partner {pid} is not a VAR/GROUP account: Kaltura will refuse to create child accounts for it \
+                 (NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD). Use the multi-account parent's id and admin secret, \
+                 or ask Kaltura to make this account a multi-account parent."
+            ),
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            (Outcome::Fail, format!("VAR/GROUP: partner.list failed: {e}"))
+        }
+    }
+}
+
+/// Sets the parent's status to what it already is: a no-op where varConsole is allowed, FEATURE_FORBIDDEN
+/// elsewhere.
+async fn var_console_check(client: &KalturaClient, parent: &Partner) -> (Outcome, String) {
+    let Some(status) = parent.status else {
+        return (
+            Outcome::Fail,
+            "varConsole: partner.getInfo did not say the partner's status, so it was not probed".into(),
+        );
+    };
+    match client.update_status(parent.id, status).await {
+        Ok(()) => (
+            Outcome::Ok,
+            format!(
+                "varConsole allowed: Block, Unblock and Remove will work (status {} left as it was)",
+                status.label()
+            ),
+        ),
+        Err(e) if e.code() == Some("FEATURE_FORBIDDEN") => (
+            Outcome::Fail,
+            format!(
+                "varConsole forbidden ({e}): the partner lacks FEATURE_VAR_CONSOLE_LOGIN, so Block, Unblock and \
+                 Remove will fail. Ask Kaltura to enable the Multi-Account console for partner {}.",
+                parent.id
+            ),
+        ),
+        Err(e) => (Outcome::Fail, format!("varConsole: varconsole_varconsole.updateStatus failed: {e}")),
+    }
+}
+
+async fn quota_check(client: &KalturaClient) -> (Outcome, String) {
+    match client.accounts_page(&PartnerFilter::in_use(), &Pager::new(1, 1)).await {
+        Ok(page) => {
+            let q = page.quota();
+            let text = format!(
+                "quota: {} accounts in use, publishersQuota {}, {} more can be added",
+                q.used, q.publishers_quota, q.available
+            );
+            if q.available > 0 {
+                (Outcome::Ok, text)
+            } else {
+                (Outcome::Warn, format!("{text}: Add Account stays disabled until Kaltura raises the quota"))
+            }
+        }
+        Err(e) => (Outcome::Fail, format!("quota: the Accounts page's requests failed: {e}")),
+    }
+}
+
+async fn analytics_check(client: &KalturaClient) -> (Outcome, String) {
+    let now = client.config().clock.now();
+    let query = ReportQuery {
+        report_type: ANALYTICS_REPORT,
+        from_date: now - ANALYTICS_DAYS * 86_400,
+        to_date: now,
+        object_ids: None,
+    };
+    match client.report_total(&query).await {
+        Ok(total) if !total.is_empty() => {
+            (Outcome::Ok, format!("analytics: multi-account reports have data for the last {ANALYTICS_DAYS} days"))
+        }
+        Ok(_) => (
+            Outcome::Warn,
+            format!(
+                "analytics: multi-account reports are empty for the last {ANALYTICS_DAYS} days: either no traffic, \
+                 or the partner lacks FEATURE_MULTI_ACCOUNT_ANALYTICS (ask Kaltura); the Usage view will be empty"
+            ),
+        ),
+        Err(e) => (Outcome::Fail, format!("analytics: report.getTotal failed: {e}")),
+    }
+}
+
+/// The `doctor` command: prints the checks; an error when any failed.
+pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
+    let report = diagnose(&args.kaltura).await;
+    for check in &report.checks {
+        println!("{check}");
+    }
+    let failed = report.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+    anyhow::ensure!(report.passed(), "{failed} Kaltura check(s) failed");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_print_with_a_fixed_width_tag() {
+        let ok = Check { outcome: Outcome::Ok, text: "service reachable".into() };
+        let fail = Check { outcome: Outcome::Fail, text: "quota".into() };
+        assert_eq!(ok.to_string(), "ok   service reachable");
+        assert_eq!(fail.to_string(), "FAIL quota");
+        let mut r = Report::default();
+        assert!(!r.passed(), "an empty report proves nothing");
+        r.push(Outcome::Warn, "analytics empty");
+        assert!(r.passed());
+        r.push(Outcome::Skip, "x");
+        assert!(!r.passed());
+    }
+}

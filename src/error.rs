@@ -1,0 +1,96 @@
+//! One error type for every handler. Its response carries only a status and a message safe to show; the
+//! [`render_errors`] middleware turns it into a full page, or a fragment for htmx, with the request id, so a user can
+//! quote it and an operator can find the logged details.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::web::{Nav, is_htmx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("session store: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What the user is told; set on the response by [`AppError`] for [`render_errors`] to render.
+#[derive(Debug, Clone)]
+struct ErrorNotice {
+    status: StatusCode,
+    message: &'static str,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let notice = match &self {
+            AppError::NotFound => {
+                ErrorNotice { status: StatusCode::NOT_FOUND, message: "There is nothing at this address." }
+            }
+            _ => {
+                // Inside the request's trace span, so the log line carries the request id.
+                tracing::error!(error = %self, "request failed");
+                ErrorNotice {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: "Something went wrong on our side. Please try again; if it keeps happening, give your \
+                              administrator the request id below.",
+                }
+            }
+        };
+        let mut res = notice.status.into_response();
+        res.extensions_mut().insert(notice);
+        res
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Nav,
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "partials/error.html")]
+struct ErrorFragment<'a> {
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// Renders responses that carry an [`ErrorNotice`]: a page, or for htmx a notice swapped into `#flash`.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let htmx = is_htmx(req.headers());
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_owned();
+    let mut res = next.run(req).await;
+    let Some(notice) = res.extensions_mut().remove::<ErrorNotice>() else {
+        return res;
+    };
+    let title = notice.status.canonical_reason().unwrap_or("Error");
+    let body = if htmx {
+        ErrorFragment { message: notice.message, request_id: &request_id }.render()
+    } else {
+        ErrorPage { nav: Nav::anonymous(), title, message: notice.message, request_id: &request_id }.render()
+    };
+    let body = body.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot render the error page");
+        format!("{title} (request id {request_id})")
+    });
+    let mut out = (notice.status, Html(body)).into_response();
+    if htmx {
+        out.headers_mut().insert("hx-retarget", HeaderValue::from_static("#flash"));
+        out.headers_mut().insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    }
+    out
+}

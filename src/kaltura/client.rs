@@ -1,0 +1,502 @@
+//! The console's Kaltura client: typed calls over `api_v3` JSON, one pooled HTTP client, and an admin session
+//! (KS) minted locally from the parent's admin secret and renewed before it runs out.
+//!
+//! Retries are deliberate: a read is sent again once if no connection could be made, and once with a fresh KS if
+//! Kaltura refuses the session. partner.register is never sent twice by the client (an account must not be
+//! created twice): a timeout there leaves the outcome unknown, and the caller reconciles.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::error::KalturaError;
+use super::ks::{self, KsParams};
+use super::multirequest::{MultiRequest, MultiResponse};
+use super::secret::{ImpersonatedKs, Secret, SecretUrl};
+use super::settings::{SettingsError, normalize_url};
+use super::types::{
+    AccountsPage, ListResponse, NewAccount, Pager, Partner, PartnerFilter, PartnerGroupType, PartnerStatus,
+    REPORT_DELIMITER, ReportQuery, ReportTable, ReportTotal,
+};
+
+pub const USER_AGENT: &str = concat!("multi-account/", env!("CARGO_PKG_VERSION"));
+const CLIENT_TAG: &str = concat!("multi-account:", env!("CARGO_PKG_VERSION"));
+const SESSION_ADMIN: i32 = 2;
+/// Entitlement checks would hide content the parent administers.
+const ADMIN_PRIVILEGES: &str = "disableentitlement";
+/// A moment for a restarting proxy or a flapping link before the one retry of a refused connection.
+const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(300);
+/// Kaltura caps page sizes at 500: enough for every template an organisation has.
+const TEMPLATES_PAGE: Pager = Pager::new(500, 1);
+
+/// The current time in unix seconds; replaceable so tests can move the client's clock.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        }))
+    }
+
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Everything the client needs; [`super::settings::KalturaSettings`] builds one from flags.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Without a trailing `/` or `/api_v3`.
+    pub service_url: String,
+    /// The parent account.
+    pub partner_id: i64,
+    pub admin_secret: Secret,
+    /// The user id in the console's admin KS (may be empty).
+    pub admin_user_id: String,
+    /// Base of the Rich Media CMS sign-in address.
+    pub kmc_url: String,
+    /// Every call but partner.register.
+    pub timeout: Duration,
+    pub register_timeout: Duration,
+    /// Lifetime of a KS made for "Rich Media CMS Login".
+    pub impersonation_lifetime: Duration,
+    /// Lifetime of the console's own admin KS…
+    pub session_lifetime: Duration,
+    /// …which is replaced once less than this is left.
+    pub session_renew_before: Duration,
+    pub clock: Clock,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but where Kaltura is and which parent to act for.
+    pub fn new(service_url: &str, partner_id: i64, admin_secret: Secret) -> Result<ClientConfig, SettingsError> {
+        let url = normalize_url("the Kaltura service URL", service_url)?;
+        Ok(ClientConfig::with_normalized_url(url, partner_id, admin_secret))
+    }
+
+    pub(crate) fn with_normalized_url(service_url: String, partner_id: i64, admin_secret: Secret) -> ClientConfig {
+        ClientConfig {
+            kmc_url: service_url.clone(),
+            service_url,
+            partner_id,
+            admin_secret,
+            admin_user_id: String::new(),
+            timeout: Duration::from_secs(15),
+            register_timeout: Duration::from_secs(120),
+            impersonation_lifetime: Duration::from_secs(120),
+            session_lifetime: Duration::from_secs(3600),
+            session_renew_before: Duration::from_secs(300),
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// Cheap to clone: clones share the HTTP connection pool and the admin session.
+#[derive(Clone)]
+pub struct KalturaClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    /// The admin KS and its expiry; minting is local and quick, so a plain mutex is enough.
+    session: Mutex<Option<(Secret, i64)>>,
+}
+
+impl fmt::Debug for KalturaClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KalturaClient")
+            .field("service_url", &self.inner.cfg.service_url)
+            .field("partner_id", &self.inner.cfg.partner_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a call is made.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Sends the admin KS.
+    session: bool,
+    timeout: Duration,
+    /// Safe to send twice: retried once on a failed connection and once with a fresh KS.
+    repeatable: bool,
+}
+
+impl KalturaClient {
+    pub fn new(cfg: ClientConfig) -> Result<KalturaClient, KalturaError> {
+        let http = reqwest::Client::builder().user_agent(USER_AGENT).build().map_err(|e| KalturaError::Connect {
+            url: cfg.service_url.clone(),
+            reason: format!("cannot set up HTTPS: {e}"),
+        })?;
+        Ok(KalturaClient { inner: Arc::new(Inner { http, cfg, session: Mutex::new(None) }) })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
+    /// system.ping: is the service there at all (needs no session).
+    pub async fn ping(&self) -> Result<(), KalturaError> {
+        let answer = self.call("system", "ping", Map::new(), self.read().without_session()).await?;
+        match answer {
+            Value::Bool(true) => Ok(()),
+            other => Err(KalturaError::BadResponse(format!("system.ping answered {}", shape(&other)))),
+        }
+    }
+
+    /// partner.getInfo: the parent account (with `publishersQuota` and `adminLoginUsersQuota`).
+    pub async fn partner_info(&self) -> Result<Partner, KalturaError> {
+        self.call_as("partner", "getInfo", Map::new(), self.read()).await
+    }
+
+    /// partner.get: the parent or one of its children.
+    pub async fn get_partner(&self, id: i64) -> Result<Partner, KalturaError> {
+        self.call_as("partner", "get", params(json!({ "id": id })), self.read()).await
+    }
+
+    /// partner.list: the parent and its children that match.
+    pub async fn list_partners(
+        &self,
+        filter: &PartnerFilter,
+        pager: &Pager,
+    ) -> Result<ListResponse<Partner>, KalturaError> {
+        let p = params(json!({ "filter": filter.to_wire(), "pager": pager.to_wire() }));
+        self.call_as("partner", "list", p, self.read()).await
+    }
+
+    /// Everything the Accounts page shows, in one HTTP request: the page, the templates, the count of accounts in
+    /// use and the parent (for its quota).
+    pub async fn accounts_page(&self, filter: &PartnerFilter, pager: &Pager) -> Result<AccountsPage, KalturaError> {
+        let templates_filter =
+            PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
+        let mut mr = MultiRequest::new();
+        let page = mr.add("partner", "list", json!({ "filter": filter.to_wire(), "pager": pager.to_wire() }));
+        let templates = mr.add(
+            "partner",
+            "list",
+            json!({ "filter": templates_filter.to_wire(), "pager": TEMPLATES_PAGE.to_wire() }),
+        );
+        let used = mr.add(
+            "partner",
+            "list",
+            json!({ "filter": PartnerFilter::in_use().to_wire(), "pager": Pager::new(1, 1).to_wire() }),
+        );
+        let info = mr.add("partner", "getInfo", Value::Null);
+        let r = self.multirequest(&mr).await?;
+        Ok(AccountsPage {
+            page: r.get(page)?,
+            templates: r.get::<ListResponse<Partner>>(templates)?.objects,
+            used_total: r.get::<ListResponse<Partner>>(used)?.total_count,
+            parent: r.get(info)?,
+        })
+    }
+
+    /// varconsole_varconsole.updateStatus: Block (2), Unblock (1), Remove (3).
+    pub async fn update_status(&self, id: i64, status: PartnerStatus) -> Result<(), KalturaError> {
+        let p = params(json!({ "id": id, "status": status.code() }));
+        self.call("varconsole_varconsole", "updateStatus", p, self.read()).await.map(drop)
+    }
+
+    /// partner.register: creates a child account, copying `template_id`'s content (`Some(0)`: the default
+    /// template). Sent once, whatever happens: on a timeout the account may or may not exist.
+    pub async fn register(&self, account: &NewAccount, template_id: Option<i64>) -> Result<Partner, KalturaError> {
+        let mut p = params(json!({ "partner": account.to_wire() }));
+        if let Some(t) = template_id {
+            p.insert("templatePartnerId".into(), json!(t));
+        }
+        let mode = Mode { session: true, timeout: self.inner.cfg.register_timeout, repeatable: false };
+        self.call_as("partner", "register", p, mode).await
+    }
+
+    /// session.impersonate: a KS for `partner_id` as `user_id`, signed by Kaltura, limited to that account.
+    pub async fn impersonate(&self, partner_id: i64, user_id: &str) -> Result<ImpersonatedKs, KalturaError> {
+        let (p, valid_until) = self.impersonation_params(partner_id, json!(user_id));
+        let answer = self.call("session", "impersonate", p, self.read().without_session()).await?;
+        let ks = ks_from(&answer)?;
+        Ok(ImpersonatedKs::new(partner_id, user_id.to_string(), valid_until, ks))
+    }
+
+    /// "Rich Media CMS Login" for a child in one HTTP request: partner.get (which also proves it is a child) and
+    /// session.impersonate as its `adminUserId`, read by Kaltura from the first result.
+    pub async fn impersonate_child(&self, child_id: i64) -> Result<ImpersonatedKs, KalturaError> {
+        let mut mr = MultiRequest::new();
+        let child = mr.add("partner", "get", json!({ "id": child_id }));
+        let (p, valid_until) = self.impersonation_params(child_id, json!(child.field("adminUserId")));
+        let session = mr.add("session", "impersonate", Value::Object(p));
+        let r = self.multirequest(&mr).await?;
+        let partner: Partner = r.get(child)?;
+        let ks = ks_from(r.item(session)?)?;
+        Ok(ImpersonatedKs::new(partner.id, partner.admin_user_id.unwrap_or_default(), valid_until, ks))
+    }
+
+    /// `{kmcUrl}/index.php/kmcng/actions/persist-login-by-ks/{KS}`: opens the child's Rich Media CMS in the
+    /// browser tab it is sent to.
+    pub fn kmc_login_url(&self, ks: &ImpersonatedKs) -> SecretUrl {
+        SecretUrl::new(format!(
+            "{}/index.php/kmcng/actions/persist-login-by-ks/{}",
+            self.inner.cfg.kmc_url,
+            ks.expose()
+        ))
+    }
+
+    /// report.getTable: one row per account (or per dimension value) across the children.
+    pub async fn report_table(&self, query: &ReportQuery, pager: &Pager) -> Result<ReportTable, KalturaError> {
+        let mut p = query.to_wire();
+        p.insert("pager".into(), pager.to_wire());
+        let answer = self.call("report", "getTable", p, self.read()).await?;
+        Ok(ReportTable::from_wire(&answer, REPORT_DELIMITER))
+    }
+
+    /// report.getTotal: the totals across the children.
+    pub async fn report_total(&self, query: &ReportQuery) -> Result<ReportTotal, KalturaError> {
+        let answer = self.call("report", "getTotal", query.to_wire(), self.read()).await?;
+        Ok(ReportTotal::from_wire(&answer, REPORT_DELIMITER))
+    }
+
+    /// Sends the calls in one HTTP request with the admin KS. Fails as a whole only for transport problems; each
+    /// call's own error is in its result.
+    pub async fn multirequest(&self, mr: &MultiRequest) -> Result<MultiResponse, KalturaError> {
+        let url = format!("{}/api_v3/service/multirequest", self.inner.cfg.service_url);
+        let timeout = if mr.is_repeatable() { self.inner.cfg.timeout } else { self.inner.cfg.register_timeout };
+        let mode = Mode { session: true, timeout, repeatable: mr.is_repeatable() };
+        let names = mr.names();
+        let mut renewed = false;
+        loop {
+            let ks = self.admin_ks();
+            let mut body = mr.to_wire();
+            body.insert("ks".into(), json!(ks.expose()));
+            let answer = self.post(&url, &names, body, mode).await?;
+            let items = match answer {
+                Value::Array(items) => items,
+                other => {
+                    return Err(KalturaError::from_answer(&other).unwrap_or_else(|| {
+                        KalturaError::BadResponse(format!(
+                            "a multirequest answered {} instead of a list",
+                            shape(&other)
+                        ))
+                    }));
+                }
+            };
+            let response = MultiResponse::from_items(items);
+            if !response.has_invalid_ks() {
+                return Ok(response);
+            }
+            self.forget_ks(&ks);
+            if renewed || !mode.repeatable {
+                return Ok(response);
+            }
+            renewed = true;
+            tracing::warn!(calls = %names, "Kaltura refused the admin session; sending again with a new one");
+        }
+    }
+
+    fn read(&self) -> Mode {
+        Mode { session: true, timeout: self.inner.cfg.timeout, repeatable: true }
+    }
+
+    fn impersonation_params(&self, partner_id: i64, user_id: Value) -> (Map<String, Value>, i64) {
+        let cfg = &self.inner.cfg;
+        let expiry = cfg.impersonation_lifetime.as_secs().max(1);
+        let p = params(json!({
+            "secret": cfg.admin_secret.expose(),
+            "impersonatedPartnerId": partner_id,
+            "userId": user_id,
+            "type": SESSION_ADMIN,
+            "partnerId": cfg.partner_id,
+            "expiry": expiry,
+            "privileges": format!("disableentitlement,enablechangeaccount:{partner_id}"),
+        }));
+        (p, cfg.clock.now() + expiry as i64)
+    }
+
+    /// The admin KS, minted anew when there is none or it is about to run out.
+    fn admin_ks(&self) -> Secret {
+        let cfg = &self.inner.cfg;
+        let mut slot = self.inner.session.lock().unwrap_or_else(|e| e.into_inner());
+        let now = cfg.clock.now();
+        if let Some((ks, valid_until)) = &*slot
+            && now + (cfg.session_renew_before.as_secs() as i64) < *valid_until
+        {
+            return ks.clone();
+        }
+        let valid_until = now + cfg.session_lifetime.as_secs() as i64;
+        let ks = Secret::new(ks::generate_v2_random(
+            cfg.admin_secret.expose(),
+            &KsParams {
+                partner_id: cfg.partner_id,
+                user_id: &cfg.admin_user_id,
+                session_type: SESSION_ADMIN,
+                valid_until,
+                privileges: ADMIN_PRIVILEGES,
+                master_partner_id: None,
+            },
+        ));
+        tracing::debug!(partner_id = cfg.partner_id, valid_until, "minted a new admin session");
+        *slot = Some((ks.clone(), valid_until));
+        ks
+    }
+
+    /// Drops a KS Kaltura refused, unless another task has already replaced it.
+    fn forget_ks(&self, refused: &Secret) {
+        let mut slot = self.inner.session.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|(ks, _)| ks == refused) {
+            *slot = None;
+        }
+    }
+
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        service: &str,
+        action: &str,
+        params: Map<String, Value>,
+        mode: Mode,
+    ) -> Result<T, KalturaError> {
+        let answer = self.call(service, action, params, mode).await?;
+        let kind = shape(&answer);
+        serde_json::from_value(answer).map_err(|_| {
+            KalturaError::BadResponse(format!("{service}.{action} answered {kind}, which does not read as expected"))
+        })
+    }
+
+    /// One call; an API error in the answer becomes `Err`.
+    async fn call(
+        &self,
+        service: &str,
+        action: &str,
+        params: Map<String, Value>,
+        mode: Mode,
+    ) -> Result<Value, KalturaError> {
+        let url = format!("{}/api_v3/service/{service}/action/{action}", self.inner.cfg.service_url);
+        let name = format!("{service}.{action}");
+        let mut renewed = false;
+        loop {
+            let mut body = params.clone();
+            let ks = mode.session.then(|| self.admin_ks());
+            if let Some(ks) = &ks {
+                body.insert("ks".into(), json!(ks.expose()));
+            }
+            let answer = self.post(&url, &name, body, mode).await?;
+            let Some(error) = KalturaError::from_answer(&answer) else {
+                return Ok(answer);
+            };
+            match &ks {
+                Some(ks) if error.is_invalid_ks() => {
+                    self.forget_ks(ks);
+                    if renewed || !mode.repeatable {
+                        return Err(error);
+                    }
+                    renewed = true;
+                    tracing::warn!(call = %name, "Kaltura refused the admin session; sending again with a new one");
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// POSTs a JSON body (`format=1`) and reads a JSON answer; retries once if no connection could be made.
+    async fn post(
+        &self,
+        url: &str,
+        name: &str,
+        mut body: Map<String, Value>,
+        mode: Mode,
+    ) -> Result<Value, KalturaError> {
+        body.insert("format".into(), json!(1));
+        body.insert("clientTag".into(), json!(CLIENT_TAG));
+        let body = Value::Object(body);
+        let mut attempt = 1;
+        let response = loop {
+            let started = Instant::now();
+            match self.inner.http.post(url).timeout(mode.timeout).json(&body).send().await {
+                Ok(r) => {
+                    tracing::debug!(call = %name, status = r.status().as_u16(), ms = started.elapsed().as_millis() as u64, "kaltura call");
+                    break r;
+                }
+                // The request never left: sending it again cannot do anything twice.
+                Err(e) if e.is_connect() && !e.is_timeout() && mode.repeatable && attempt == 1 => {
+                    tracing::warn!(call = %name, error = %root_cause(&e), "could not connect to Kaltura; trying once more");
+                    attempt += 1;
+                    tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
+                }
+                Err(e) => return Err(self.transport_error(&e, mode.timeout)),
+            }
+        };
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.transport_error(&e, mode.timeout))?;
+        if !status.is_success() {
+            return Err(KalturaError::BadResponse(format!("HTTP status {status} from {url}")));
+        }
+        serde_json::from_slice(&bytes).map_err(|_| {
+            let start: String = String::from_utf8_lossy(&bytes).chars().take(60).collect();
+            KalturaError::BadResponse(format!(
+                "the answer to {name} is not JSON (it starts with {:?})",
+                super::error::redact(start.trim())
+            ))
+        })
+    }
+
+    fn transport_error(&self, e: &reqwest::Error, timeout: Duration) -> KalturaError {
+        if e.is_timeout() {
+            KalturaError::Timeout { secs: timeout.as_secs_f64().ceil() as u64 }
+        } else {
+            KalturaError::Connect { url: self.inner.cfg.service_url.clone(), reason: root_cause(e) }
+        }
+    }
+}
+
+impl Mode {
+    fn without_session(self) -> Mode {
+        Mode { session: false, ..self }
+    }
+}
+
+fn params(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A KS answer is a bare JSON string.
+fn ks_from(answer: &Value) -> Result<Secret, KalturaError> {
+    match answer.as_str().filter(|s| !s.is_empty()) {
+        Some(ks) => Ok(Secret::new(ks)),
+        None => Err(KalturaError::BadResponse(format!("session.impersonate answered {}", shape(answer)))),
+    }
+}
+
+/// What kind of JSON value arrived, without its content (which may be secret).
+pub(crate) fn shape(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The innermost error ("Connection refused (os error 111)") rather than reqwest's wrapper.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    super::error::redact(&cause.to_string())
+}

@@ -1,0 +1,359 @@
+//! How the console finds its Kaltura parent account: flags and environment variables, checked with messages that
+//! say what to fix.
+
+use reqwest::Url;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::client::{ClientConfig, KalturaClient};
+use super::secret::Secret;
+
+/// The Kaltura flags, for `#[command(flatten)]`. With none of them given the console runs its demo on the
+/// embedded emulator.
+#[derive(clap::Args, Debug, Clone)]
+pub struct KalturaSettings {
+    /// Kaltura's service URL, e.g. https://www.kaltura.com (a trailing /api_v3 is accepted).
+    #[arg(long = "kaltura-service-url", env = "KALTURA_SERVICE_URL")]
+    pub service_url: Option<String>,
+    /// The parent (VAR/GROUP) account's partner id.
+    #[arg(long = "kaltura-partner-id", env = "KALTURA_PARTNER_ID")]
+    pub partner_id: Option<String>,
+    /// The parent account's admin secret; prefer --kaltura-admin-secret-file.
+    #[arg(long = "kaltura-admin-secret", env = "KALTURA_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<Secret>,
+    /// A file holding the parent account's admin secret (e.g. a Docker secret).
+    #[arg(long = "kaltura-admin-secret-file", env = "KALTURA_ADMIN_SECRET_FILE")]
+    pub admin_secret_file: Option<PathBuf>,
+    /// The user id the console's own admin sessions carry (empty by default).
+    #[arg(long = "kaltura-admin-user-id", env = "KALTURA_ADMIN_USER_ID", default_value = "")]
+    pub admin_user_id: String,
+    /// Where "Rich Media CMS Login" opens the KMC (default: the service URL).
+    #[arg(long = "kaltura-kmc-url", env = "KALTURA_KMC_URL")]
+    pub kmc_url: Option<String>,
+    /// Seconds to wait for an ordinary Kaltura call.
+    #[arg(long = "kaltura-timeout-secs", env = "KALTURA_TIMEOUT_SECS", default_value_t = 15)]
+    pub timeout_secs: u64,
+    /// Seconds to wait for partner.register (creating an account can take a minute).
+    #[arg(long = "kaltura-register-timeout-secs", env = "KALTURA_REGISTER_TIMEOUT_SECS", default_value_t = 120)]
+    pub register_timeout_secs: u64,
+    /// Lifetime in seconds of the session "Rich Media CMS Login" opens a child account with.
+    #[arg(long = "kaltura-impersonation-secs", env = "KALTURA_IMPERSONATION_SECS", default_value_t = 120)]
+    pub impersonation_secs: u64,
+}
+
+/// The same defaults as the flags.
+impl Default for KalturaSettings {
+    fn default() -> KalturaSettings {
+        KalturaSettings {
+            service_url: None,
+            partner_id: None,
+            admin_secret: None,
+            admin_secret_file: None,
+            admin_user_id: String::new(),
+            kmc_url: None,
+            timeout_secs: 15,
+            register_timeout_secs: 120,
+            impersonation_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "Kaltura is not configured: set KALTURA_SERVICE_URL, KALTURA_PARTNER_ID and KALTURA_ADMIN_SECRET (or \
+         KALTURA_ADMIN_SECRET_FILE); without them the console runs its demo on the embedded emulator"
+    )]
+    NotConfigured,
+    #[error("{0} is required when any other Kaltura setting is given")]
+    Missing(&'static str),
+    #[error("{name} {value:?} is not valid: {reason}")]
+    Invalid { name: &'static str, value: String, reason: String },
+    #[error(
+        "the admin secret is given twice (KALTURA_ADMIN_SECRET and KALTURA_ADMIN_SECRET_FILE): keep only one of them"
+    )]
+    SecretTwice,
+    #[error("the admin secret is empty: give the parent account's admin secret")]
+    SecretEmpty,
+    #[error("cannot use the admin secret file {path}: {reason}")]
+    SecretFile { path: String, reason: String },
+    #[error("cannot set up the Kaltura client: {0}")]
+    Client(String),
+}
+
+const SERVICE_URL: &str = "--kaltura-service-url (KALTURA_SERVICE_URL)";
+const PARTNER_ID: &str = "--kaltura-partner-id (KALTURA_PARTNER_ID)";
+const ADMIN_SECRET: &str = "--kaltura-admin-secret (KALTURA_ADMIN_SECRET) or --kaltura-admin-secret-file";
+const KMC_URL: &str = "--kaltura-kmc-url (KALTURA_KMC_URL)";
+
+impl KalturaSettings {
+    /// Whether any Kaltura setting is given; if none is, the console runs its demo on the embedded emulator.
+    pub fn is_configured(&self) -> bool {
+        self.service_url.is_some()
+            || self.partner_id.is_some()
+            || self.admin_secret.is_some()
+            || self.admin_secret_file.is_some()
+            || self.kmc_url.is_some()
+    }
+
+    /// Checks every setting and reads the secret file.
+    pub fn client_config(&self) -> Result<ClientConfig, SettingsError> {
+        if !self.is_configured() {
+            return Err(SettingsError::NotConfigured);
+        }
+        let service_url = self.service_url.as_deref().ok_or(SettingsError::Missing(SERVICE_URL))?;
+        let service_url = normalize_url(SERVICE_URL, service_url)?;
+        let partner_id = self.partner_id.as_deref().ok_or(SettingsError::Missing(PARTNER_ID))?;
+        let partner_id = parse_partner_id(partner_id)?;
+        let admin_secret = self.admin_secret()?;
+        let mut cfg = self.apply(ClientConfig::with_normalized_url(service_url, partner_id, admin_secret))?;
+        if let Some(kmc) = &self.kmc_url {
+            cfg.kmc_url = normalize_url(KMC_URL, kmc)?;
+        }
+        Ok(cfg)
+    }
+
+    pub fn client(&self) -> Result<KalturaClient, SettingsError> {
+        KalturaClient::new(self.client_config()?).map_err(|e| SettingsError::Client(e.to_string()))
+    }
+
+    /// Where "Rich Media CMS Login" sends browsers (the web layer allows it as a form target).
+    pub fn kmc_url(&self) -> Result<Url, SettingsError> {
+        let cfg = self.client_config()?;
+        Url::parse(&cfg.kmc_url).map_err(|e| SettingsError::Invalid {
+            name: KMC_URL,
+            value: cfg.kmc_url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// A client for the embedded emulator, keeping these settings' timeouts and lifetimes.
+    pub fn demo_client(
+        &self,
+        service_url: &str,
+        partner_id: i64,
+        admin_secret: &str,
+    ) -> Result<KalturaClient, SettingsError> {
+        let cfg = ClientConfig::new(service_url, partner_id, Secret::new(admin_secret))?;
+        KalturaClient::new(self.apply(cfg)?).map_err(|e| SettingsError::Client(e.to_string()))
+    }
+
+    /// The timeouts, lifetimes and admin user id.
+    fn apply(&self, mut cfg: ClientConfig) -> Result<ClientConfig, SettingsError> {
+        cfg.timeout = seconds("--kaltura-timeout-secs (KALTURA_TIMEOUT_SECS)", self.timeout_secs)?;
+        cfg.register_timeout =
+            seconds("--kaltura-register-timeout-secs (KALTURA_REGISTER_TIMEOUT_SECS)", self.register_timeout_secs)?;
+        cfg.impersonation_lifetime =
+            seconds("--kaltura-impersonation-secs (KALTURA_IMPERSONATION_SECS)", self.impersonation_secs)?;
+        cfg.admin_user_id = self.admin_user_id.trim().to_string();
+        Ok(cfg)
+    }
+
+    fn admin_secret(&self) -> Result<Secret, SettingsError> {
+        let secret = match (&self.admin_secret, &self.admin_secret_file) {
+            (Some(_), Some(_)) => return Err(SettingsError::SecretTwice),
+            (None, None) => return Err(SettingsError::Missing(ADMIN_SECRET)),
+            (Some(s), None) => s.expose().trim().to_string(),
+            (None, Some(path)) => {
+                let file_error =
+                    |reason: String| SettingsError::SecretFile { path: path.display().to_string(), reason };
+                let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+                let text = text.trim().to_string();
+                if text.is_empty() {
+                    return Err(file_error("it is empty".into()));
+                }
+                text
+            }
+        };
+        if secret.is_empty() {
+            return Err(SettingsError::SecretEmpty);
+        }
+        Ok(Secret::new(secret))
+    }
+}
+
+fn seconds(name: &'static str, secs: u64) -> Result<Duration, SettingsError> {
+    if secs == 0 {
+        return Err(SettingsError::Invalid { name, value: "0".into(), reason: "give at least 1 second".into() });
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_partner_id(raw: &str) -> Result<i64, SettingsError> {
+    match raw.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(SettingsError::Invalid {
+            name: PARTNER_ID,
+            value: raw.to_string(),
+            reason: "a partner id is a positive whole number, e.g. 6464".into(),
+        }),
+    }
+}
+
+/// An http(s) URL with a host, without a trailing `/` or `/api_v3`.
+pub(crate) fn normalize_url(name: &'static str, raw: &str) -> Result<String, SettingsError> {
+    let invalid = |reason: &str| SettingsError::Invalid { name, value: raw.to_string(), reason: reason.to_string() };
+    let trimmed = raw.trim();
+    if !trimmed.contains("://") {
+        return Err(invalid("add the scheme, e.g. https://www.kaltura.com"));
+    }
+    let url = Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("expected an http:// or https:// URL, e.g. https://www.kaltura.com"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("give the service URL without ?query or #fragment"));
+    }
+    let mut s = url.as_str().trim_end_matches('/').to_string();
+    if s.to_ascii_lowercase().ends_with("/api_v3") {
+        s.truncate(s.len() - "/api_v3".len());
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(url: &str, pid: &str, secret: &str) -> KalturaSettings {
+        KalturaSettings {
+            service_url: Some(url.into()),
+            partner_id: Some(pid.into()),
+            admin_secret: Some(Secret::new(secret)),
+            ..KalturaSettings::default()
+        }
+    }
+
+    #[test]
+    fn service_urls_are_accepted_with_or_without_slash_and_api_v3() {
+        for raw in [
+            "https://www.kaltura.com",
+            "https://www.kaltura.com/",
+            "https://www.kaltura.com/api_v3",
+            "https://www.kaltura.com/api_v3/",
+            " https://www.kaltura.com//API_V3 ",
+        ] {
+            assert_eq!(normalize_url(SERVICE_URL, raw).unwrap(), "https://www.kaltura.com", "{raw}");
+        }
+        assert_eq!(
+            normalize_url(SERVICE_URL, "http://127.0.0.1:8081/kaltura/").unwrap(),
+            "http://127.0.0.1:8081/kaltura"
+        );
+    }
+
+    #[test]
+    fn bad_service_urls_say_what_to_fix() {
+        let e = normalize_url(SERVICE_URL, "www.kaltura.com").unwrap_err().to_string();
+        assert!(e.contains("add the scheme"), "{e}");
+        let e = normalize_url(SERVICE_URL, "ftp://www.kaltura.com").unwrap_err().to_string();
+        assert!(e.contains("http:// or https://"), "{e}");
+    }
+
+    #[test]
+    fn a_complete_configuration_gives_a_client_config_with_the_defaults() {
+        let cfg = settings("https://www.kaltura.com/api_v3/", " 6464 ", "abc\n").client_config().unwrap();
+        assert_eq!(cfg.service_url, "https://www.kaltura.com");
+        assert_eq!(cfg.kmc_url, "https://www.kaltura.com", "the KMC defaults to the service URL");
+        assert_eq!(cfg.partner_id, 6464);
+        assert_eq!(cfg.admin_secret.expose(), "abc");
+        assert_eq!(cfg.timeout, Duration::from_secs(15));
+        assert_eq!(cfg.register_timeout, Duration::from_secs(120));
+        assert_eq!(cfg.impersonation_lifetime, Duration::from_secs(120));
+        assert!(!format!("{cfg:?}").contains("abc"), "{cfg:?}");
+
+        let with_kmc = KalturaSettings {
+            kmc_url: Some("https://kmc.example.com/".into()),
+            ..settings("https://a.example", "1", "s")
+        };
+        assert_eq!(with_kmc.kmc_url().unwrap().as_str(), "https://kmc.example.com/");
+    }
+
+    #[test]
+    fn no_settings_at_all_means_demo_mode() {
+        let none = KalturaSettings::default();
+        assert!(!none.is_configured());
+        assert_eq!(none.client_config().unwrap_err(), SettingsError::NotConfigured);
+        assert!(none.client_config().unwrap_err().to_string().contains("demo"));
+    }
+
+    #[test]
+    fn partial_settings_name_what_is_missing() {
+        let only_url =
+            KalturaSettings { service_url: Some("https://www.kaltura.com".into()), ..KalturaSettings::default() };
+        assert!(only_url.is_configured());
+        assert_eq!(only_url.client_config().unwrap_err(), SettingsError::Missing(PARTNER_ID));
+        let no_secret = KalturaSettings { admin_secret: None, ..settings("https://www.kaltura.com", "6464", "") };
+        assert!(no_secret.client_config().unwrap_err().to_string().contains("KALTURA_ADMIN_SECRET"));
+        let no_url = KalturaSettings { service_url: None, ..settings("", "6464", "s") };
+        assert!(no_url.client_config().unwrap_err().to_string().contains("KALTURA_SERVICE_URL"));
+    }
+
+    #[test]
+    fn partner_ids_must_be_positive_numbers() {
+        for bad in ["abc", "0", "-5", "64.5", ""] {
+            let e = settings("https://www.kaltura.com", bad, "s").client_config().unwrap_err().to_string();
+            assert!(e.contains("positive whole number"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn secrets_must_be_given_once_and_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+
+        let twice =
+            KalturaSettings { admin_secret_file: Some(file.clone()), ..settings("https://k.example", "1", "s") };
+        assert_eq!(twice.client_config().unwrap_err(), SettingsError::SecretTwice);
+
+        let from_file = KalturaSettings {
+            admin_secret: None,
+            admin_secret_file: Some(file.clone()),
+            ..settings("https://k.example", "1", "")
+        };
+        assert_eq!(from_file.client_config().unwrap().admin_secret.expose(), "from-file");
+
+        std::fs::write(&file, " \n").unwrap();
+        let e = from_file.client_config().unwrap_err().to_string();
+        assert!(e.contains("is empty") && e.contains("secret"), "{e}");
+
+        let missing = KalturaSettings { admin_secret_file: Some(dir.path().join("nope")), ..from_file.clone() };
+        let e = missing.client_config().unwrap_err().to_string();
+        assert!(e.starts_with("cannot use the admin secret file") && e.contains("nope"), "{e}");
+
+        assert_eq!(settings("https://k.example", "1", "  ").client_config().unwrap_err(), SettingsError::SecretEmpty);
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        let s = KalturaSettings { timeout_secs: 0, ..settings("https://k.example", "1", "s") };
+        assert!(s.client_config().unwrap_err().to_string().contains("at least 1 second"));
+    }
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kaltura: KalturaSettings,
+    }
+
+    #[test]
+    fn the_flags_flatten_into_a_command() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--kaltura-service-url",
+            "https://www.kaltura.com",
+            "--kaltura-partner-id",
+            "6464",
+            "--kaltura-admin-secret",
+            "top-secret",
+            "--kaltura-timeout-secs",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(cli.kaltura.partner_id.as_deref(), Some("6464"));
+        assert_eq!(cli.kaltura.timeout_secs, 5);
+        assert_eq!(cli.kaltura.register_timeout_secs, 120);
+        assert!(!format!("{:?}", cli.kaltura).contains("top-secret"));
+    }
+}

@@ -1,0 +1,645 @@
+//! The Kaltura objects the console reads and sends.
+//!
+//! Reading is tolerant: a property of an unexpected type becomes `None` (and a list item that is not an object is
+//! skipped) instead of failing a whole page, since servers and versions differ in what they send.
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde_json::{Map, Value, json};
+use std::fmt;
+
+use super::secret::Secret;
+
+/// KalturaPartnerStatus. The UI calls FULL_BLOCK (3) "Removed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartnerStatus {
+    Deleted,
+    Active,
+    Blocked,
+    Removed,
+    ReadOnly,
+}
+
+impl PartnerStatus {
+    pub const fn code(self) -> i64 {
+        match self {
+            PartnerStatus::Deleted => 0,
+            PartnerStatus::Active => 1,
+            PartnerStatus::Blocked => 2,
+            PartnerStatus::Removed => 3,
+            PartnerStatus::ReadOnly => 4,
+        }
+    }
+
+    pub const fn from_code(code: i64) -> Option<PartnerStatus> {
+        Some(match code {
+            0 => PartnerStatus::Deleted,
+            1 => PartnerStatus::Active,
+            2 => PartnerStatus::Blocked,
+            3 => PartnerStatus::Removed,
+            4 => PartnerStatus::ReadOnly,
+            _ => return None,
+        })
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            PartnerStatus::Deleted => "Deleted",
+            PartnerStatus::Active => "Active",
+            PartnerStatus::Blocked => "Blocked",
+            PartnerStatus::Removed => "Removed",
+            PartnerStatus::ReadOnly => "Read-only",
+        }
+    }
+}
+
+impl fmt::Display for PartnerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// KalturaPartnerGroupType: only VAR_GROUP and GROUP partners may have children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartnerGroupType {
+    Publisher,
+    VarGroup,
+    Group,
+    Template,
+}
+
+impl PartnerGroupType {
+    pub const fn code(self) -> i64 {
+        match self {
+            PartnerGroupType::Publisher => 1,
+            PartnerGroupType::VarGroup => 2,
+            PartnerGroupType::Group => 3,
+            PartnerGroupType::Template => 4,
+        }
+    }
+
+    pub const fn from_code(code: i64) -> Option<PartnerGroupType> {
+        Some(match code {
+            1 => PartnerGroupType::Publisher,
+            2 => PartnerGroupType::VarGroup,
+            3 => PartnerGroupType::Group,
+            4 => PartnerGroupType::Template,
+            _ => return None,
+        })
+    }
+}
+
+/// KalturaPartner, the properties the console uses (kaltura-api.md §3). Secrets are [`Secret`]s so a `{:?}` of a
+/// partner is safe to log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Partner {
+    /// 0 if the server sent none (or garbage).
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: i64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub website: Option<String>,
+    /// Unix seconds.
+    #[serde(deserialize_with = "lenient::int")]
+    pub created_at: Option<i64>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub admin_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub admin_email: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub description: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub phone: Option<String>,
+    /// KalturaPartnerType; the console registers with 109 (ADMIN_CONSOLE).
+    #[serde(rename = "type", deserialize_with = "lenient::int")]
+    pub partner_type: Option<i64>,
+    #[serde(deserialize_with = "lenient::status")]
+    pub status: Option<PartnerStatus>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub partner_package: Option<i64>,
+    #[serde(deserialize_with = "lenient::secret")]
+    pub secret: Option<Secret>,
+    #[serde(deserialize_with = "lenient::secret")]
+    pub admin_secret: Option<Secret>,
+    /// Only in partner.register's answer.
+    #[serde(deserialize_with = "lenient::secret")]
+    pub cms_password: Option<Secret>,
+    /// How many Rich Media CMS users the partner may have.
+    #[serde(deserialize_with = "lenient::int")]
+    pub admin_login_users_quota: Option<i64>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub admin_user_id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub first_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub last_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub country: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub state: Option<String>,
+    /// How many child accounts the parent may have.
+    #[serde(deserialize_with = "lenient::int")]
+    pub publishers_quota: Option<i64>,
+    /// Not returned to ordinary sessions (but filterable).
+    #[serde(deserialize_with = "lenient::group_type")]
+    pub partner_group_type: Option<PartnerGroupType>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub template_partner_id: Option<i64>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub partner_parent_id: Option<i64>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub reference_id: Option<String>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub is_first_login: Option<bool>,
+}
+
+impl Partner {
+    /// Active or blocked: the statuses that count against the quota.
+    pub fn is_in_use(&self) -> bool {
+        matches!(self.status, Some(PartnerStatus::Active | PartnerStatus::Blocked))
+    }
+}
+
+/// A `Kaltura…ListResponse`: one page of objects and the count of all matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListResponse<T> {
+    pub objects: Vec<T>,
+    pub total_count: i64,
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for ListResponse<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(default, rename_all = "camelCase")]
+        struct Raw {
+            objects: Value,
+            #[serde(deserialize_with = "lenient::int")]
+            total_count: Option<i64>,
+        }
+        impl Default for Raw {
+            fn default() -> Raw {
+                Raw { objects: Value::Null, total_count: None }
+            }
+        }
+        let raw = Raw::deserialize(d)?;
+        let items = match raw.objects {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        };
+        let count = items.len();
+        let objects: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
+        if objects.len() < count {
+            // The item itself is not logged: it may hold secrets.
+            tracing::warn!(skipped = count - objects.len(), "Kaltura sent list items of an unexpected shape");
+        }
+        let total_count = raw.total_count.unwrap_or(objects.len() as i64);
+        Ok(ListResponse { objects, total_count })
+    }
+}
+
+/// KalturaPartnerFilter: every field of kaltura-api.md §4. `None` fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartnerFilter {
+    pub id_equal: Option<i64>,
+    /// Comma list of ids (what a user types in the Partner ID search works as is).
+    pub id_in: Option<String>,
+    pub id_not_in: Option<String>,
+    pub id_greater_than: Option<i64>,
+    pub name_like: Option<String>,
+    /// Comma list; any token matches.
+    pub name_multi_like_or: Option<String>,
+    /// Comma list; every token must match.
+    pub name_multi_like_and: Option<String>,
+    pub name_equal: Option<String>,
+    pub status_equal: Option<PartnerStatus>,
+    pub status_in: Option<Vec<PartnerStatus>>,
+    pub partner_package_equal: Option<i64>,
+    pub partner_package_greater_than_or_equal: Option<i64>,
+    pub partner_package_less_than_or_equal: Option<i64>,
+    pub partner_package_in: Option<String>,
+    pub partner_group_type_equal: Option<PartnerGroupType>,
+    /// Free text over name, description, website, admin name and email.
+    pub partner_name_description_website_admin_name_admin_email_like: Option<String>,
+    pub created_at_greater_than_or_equal: Option<i64>,
+    pub monitor_usage_equal: Option<i64>,
+    /// Comma list of `±id ±name ±website ±createdAt ±adminName ±adminEmail ±status`.
+    pub order_by: Option<String>,
+}
+
+impl PartnerFilter {
+    /// Active and blocked partners: the Accounts page's default and the quota's count.
+    pub fn in_use() -> PartnerFilter {
+        PartnerFilter {
+            status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked]),
+            ..PartnerFilter::default()
+        }
+    }
+
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("objectType".into(), json!("KalturaPartnerFilter"));
+        let mut put = |name: &str, value: Option<Value>| {
+            if let Some(v) = value {
+                m.insert(name.into(), v);
+            }
+        };
+        let text = |s: &Option<String>| s.as_ref().map(|s| json!(s));
+        put("idEqual", self.id_equal.map(|v| json!(v)));
+        put("idIn", text(&self.id_in));
+        put("idNotIn", text(&self.id_not_in));
+        put("idGreaterThan", self.id_greater_than.map(|v| json!(v)));
+        put("nameLike", text(&self.name_like));
+        put("nameMultiLikeOr", text(&self.name_multi_like_or));
+        put("nameMultiLikeAnd", text(&self.name_multi_like_and));
+        put("nameEqual", text(&self.name_equal));
+        put("statusEqual", self.status_equal.map(|s| json!(s.code())));
+        put(
+            "statusIn",
+            self.status_in
+                .as_ref()
+                .map(|list| json!(list.iter().map(|s| s.code().to_string()).collect::<Vec<_>>().join(","))),
+        );
+        put("partnerPackageEqual", self.partner_package_equal.map(|v| json!(v)));
+        put("partnerPackageGreaterThanOrEqual", self.partner_package_greater_than_or_equal.map(|v| json!(v)));
+        put("partnerPackageLessThanOrEqual", self.partner_package_less_than_or_equal.map(|v| json!(v)));
+        put("partnerPackageIn", text(&self.partner_package_in));
+        put("partnerGroupTypeEqual", self.partner_group_type_equal.map(|g| json!(g.code())));
+        put(
+            "partnerNameDescriptionWebsiteAdminNameAdminEmailLike",
+            text(&self.partner_name_description_website_admin_name_admin_email_like),
+        );
+        put("createdAtGreaterThanOrEqual", self.created_at_greater_than_or_equal.map(|v| json!(v)));
+        put("monitorUsageEqual", self.monitor_usage_equal.map(|v| json!(v)));
+        put("orderBy", text(&self.order_by));
+        Value::Object(m)
+    }
+}
+
+/// KalturaFilterPager: `page_index` is 1-based; Kaltura caps `page_size` at 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pager {
+    pub page_size: u32,
+    pub page_index: u32,
+}
+
+impl Pager {
+    pub const fn new(page_size: u32, page_index: u32) -> Pager {
+        Pager { page_size, page_index }
+    }
+
+    pub(crate) fn to_wire(self) -> Value {
+        json!({ "objectType": "KalturaFilterPager", "pageSize": self.page_size, "pageIndex": self.page_index })
+    }
+}
+
+/// Kaltura's defaults.
+impl Default for Pager {
+    fn default() -> Pager {
+        Pager::new(30, 1)
+    }
+}
+
+/// A new child account, as the Add Account form collects it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAccount {
+    pub admin_name: String,
+    pub name: String,
+    pub admin_email: String,
+    pub phone: String,
+    pub website: Option<String>,
+    pub reference_id: Option<String>,
+}
+
+impl NewAccount {
+    /// The `partner` argument of partner.register, as the KMC's Multi Account tab sends it.
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut partner = json!({
+            "objectType": "KalturaPartner",
+            "name": self.name,
+            "adminName": self.admin_name,
+            "adminEmail": self.admin_email,
+            "phone": self.phone,
+            "description": "Multi-publishers console",
+            "type": 109,
+        });
+        for (name, value) in [("website", &self.website), ("referenceId", &self.reference_id)] {
+            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                partner[name] = json!(v);
+            }
+        }
+        partner
+    }
+}
+
+/// The question a report.getTable / report.getTotal asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// KalturaReportType: 20001–20023 multi-account variants; 60, 201, 19, 42 per account.
+    pub report_type: i64,
+    /// Unix seconds.
+    pub from_date: i64,
+    pub to_date: i64,
+    /// Comma list of child partner ids to narrow to.
+    pub object_ids: Option<String>,
+}
+
+/// Columns are split on this; Kaltura always splits rows on `;`. Names with commas are common, pipes are not.
+pub(crate) const REPORT_DELIMITER: &str = "|";
+
+impl ReportQuery {
+    pub(crate) fn to_wire(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("reportType".into(), json!(self.report_type));
+        m.insert(
+            "reportInputFilter".into(),
+            json!({ "objectType": "KalturaReportInputFilter", "fromDate": self.from_date, "toDate": self.to_date }),
+        );
+        m.insert(
+            "responseOptions".into(),
+            json!({ "objectType": "KalturaReportResponseOptions", "delimiter": REPORT_DELIMITER }),
+        );
+        if let Some(ids) = self.object_ids.as_deref().filter(|s| !s.is_empty()) {
+            m.insert("objectIds".into(), json!(ids));
+        }
+        m
+    }
+}
+
+/// KalturaReportTable: `header` split on the delimiter, `data` into rows on `;` and each row on the delimiter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub total_count: i64,
+}
+
+impl ReportTable {
+    pub(crate) fn from_wire(v: &Value, delimiter: &str) -> ReportTable {
+        let rows: Vec<Vec<String>> =
+            text_field(v, "data").split(';').filter(|r| !r.is_empty()).map(|r| split(r, delimiter)).collect();
+        let total_count = v.get("totalCount").and_then(lenient::as_int).unwrap_or(rows.len() as i64);
+        ReportTable { header: split(&text_field(v, "header"), delimiter), rows, total_count }
+    }
+}
+
+/// KalturaReportTotal: one value per header column (empty when there is no data).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportTotal {
+    pub header: Vec<String>,
+    pub values: Vec<String>,
+}
+
+impl ReportTotal {
+    pub(crate) fn from_wire(v: &Value, delimiter: &str) -> ReportTotal {
+        ReportTotal {
+            header: split(&text_field(v, "header"), delimiter),
+            values: split(&text_field(v, "data"), delimiter),
+        }
+    }
+
+    /// The value of a column, by header name.
+    pub fn get(&self, column: &str) -> Option<&str> {
+        self.header.iter().position(|h| h == column).and_then(|i| self.values.get(i)).map(String::as_str)
+    }
+
+    /// No data, or only zeros: what a partner without multi-account analytics gets.
+    pub fn is_empty(&self) -> bool {
+        self.values.iter().all(|v| v.trim().is_empty() || v.trim().parse::<f64>().is_ok_and(|n| n == 0.0))
+    }
+}
+
+fn text_field(v: &Value, name: &str) -> String {
+    v.get(name).and_then(lenient::as_string).unwrap_or_default()
+}
+
+fn split(s: &str, delimiter: &str) -> Vec<String> {
+    if s.is_empty() { Vec::new() } else { s.split(delimiter).map(str::to_string).collect() }
+}
+
+/// What the Accounts page shows, from one multirequest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsPage {
+    /// The filtered, sorted page of accounts (the parent included, as Kaltura scopes it).
+    pub page: ListResponse<Partner>,
+    /// Active and blocked template accounts (group type 4).
+    pub templates: Vec<Partner>,
+    /// How many partners are active or blocked, the parent included.
+    pub used_total: i64,
+    /// The parent, from partner.getInfo (it carries `publishersQuota`).
+    pub parent: Partner,
+}
+
+impl AccountsPage {
+    pub fn quota(&self) -> Quota {
+        let templates = self.templates.iter().filter(|t| t.is_in_use()).count() as i64;
+        Quota::compute(self.used_total, templates, self.parent.publishers_quota.unwrap_or(0))
+    }
+}
+
+/// The quota banner: "{used} accounts in use*, {available} additional remaining".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub used: i64,
+    pub available: i64,
+    pub publishers_quota: i64,
+}
+
+impl Quota {
+    /// Templates and the parent itself do not count; both numbers are floored at 0, as the KMC does.
+    pub fn compute(used_total: i64, templates_in_use: i64, publishers_quota: i64) -> Quota {
+        let used = (used_total - templates_in_use - 1).max(0);
+        Quota { used, available: (publishers_quota - used).max(0), publishers_quota }
+    }
+}
+
+/// Deserializers that turn a value of an unexpected type into `None` instead of an error.
+mod lenient {
+    use super::{PartnerGroupType, PartnerStatus, Secret};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub fn as_int(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Empty strings count as absent: the XML format sends them for nulls.
+    pub fn as_string(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn as_bool(v: &Value) -> Option<bool> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => n.as_f64().map(|f| f != 0.0),
+            Value::String(s) => Some(!(s.is_empty() || s == "0" || s.eq_ignore_ascii_case("false"))),
+            _ => None,
+        }
+    }
+
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(as_int(&Value::deserialize(d)?))
+    }
+
+    pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        Ok(as_int(&Value::deserialize(d)?).unwrap_or(0))
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(as_string(&Value::deserialize(d)?))
+    }
+
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(as_bool(&Value::deserialize(d)?))
+    }
+
+    pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+        Ok(as_string(&Value::deserialize(d)?).map(Secret::new))
+    }
+
+    pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PartnerStatus>, D::Error> {
+        Ok(as_int(&Value::deserialize(d)?).and_then(PartnerStatus::from_code))
+    }
+
+    pub fn group_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PartnerGroupType>, D::Error> {
+        Ok(as_int(&Value::deserialize(d)?).and_then(PartnerGroupType::from_code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_have_kaltura_codes_and_ui_labels() {
+        for (code, label) in [(1, "Active"), (2, "Blocked"), (3, "Removed"), (0, "Deleted"), (4, "Read-only")] {
+            let s = PartnerStatus::from_code(code).expect("a known status");
+            assert_eq!((s.code(), s.label(), s.to_string()), (code, label, label.to_string()));
+        }
+        assert_eq!(PartnerStatus::from_code(9), None);
+    }
+
+    #[test]
+    fn a_partner_with_odd_property_types_still_reads() {
+        let p: Partner = serde_json::from_value(json!({
+            "objectType": "KalturaPartner",
+            "id": "6475",
+            "name": 42,
+            "createdAt": "1558444680",
+            "status": "weird",
+            "publishersQuota": {"unexpected": true},
+            "website": "",
+            "isFirstLogin": "0",
+            "partnerGroupType": 4,
+            "adminSecret": "abc",
+            "someFutureProperty": [1, 2],
+        }))
+        .expect("a lenient partner");
+        assert_eq!(p.id, 6475);
+        assert_eq!(p.name.as_deref(), Some("42"));
+        assert_eq!(p.created_at, Some(1_558_444_680));
+        assert_eq!(p.status, None);
+        assert_eq!(p.publishers_quota, None);
+        assert_eq!(p.website, None);
+        assert_eq!(p.is_first_login, Some(false));
+        assert_eq!(p.partner_group_type, Some(PartnerGroupType::Template));
+        assert!(!format!("{p:?}").contains("abc"), "secrets stay out of Debug");
+    }
+
+    #[test]
+    fn a_list_skips_items_that_are_not_objects_and_keeps_the_rest() {
+        let list: ListResponse<Partner> = serde_json::from_value(json!({
+            "objects": [{"id": 1, "status": 1}, "garbage", {"id": 2, "status": 2}],
+            "totalCount": "7",
+            "objectType": "KalturaPartnerListResponse",
+        }))
+        .expect("a lenient list");
+        assert_eq!(list.objects.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(list.total_count, 7);
+        let empty: ListResponse<Partner> = serde_json::from_value(json!({"objectType": "X"})).expect("an empty list");
+        assert_eq!((empty.objects.len(), empty.total_count), (0, 0));
+    }
+
+    #[test]
+    fn filters_send_only_what_is_set_in_kalturas_names() {
+        let f = PartnerFilter {
+            id_in: Some("6475,6474".into()),
+            status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked]),
+            partner_group_type_equal: Some(PartnerGroupType::Template),
+            partner_name_description_website_admin_name_admin_email_like: Some("techpubs".into()),
+            order_by: Some("-createdAt".into()),
+            ..PartnerFilter::default()
+        };
+        assert_eq!(
+            f.to_wire(),
+            json!({
+                "objectType": "KalturaPartnerFilter",
+                "idIn": "6475,6474",
+                "statusIn": "1,2",
+                "partnerGroupTypeEqual": 4,
+                "partnerNameDescriptionWebsiteAdminNameAdminEmailLike": "techpubs",
+                "orderBy": "-createdAt",
+            })
+        );
+        assert_eq!(
+            Pager::new(50, 2).to_wire(),
+            json!({"objectType": "KalturaFilterPager", "pageSize": 50, "pageIndex": 2})
+        );
+    }
+
+    #[test]
+    fn report_tables_split_columns_on_the_delimiter_and_rows_on_semicolons() {
+        let t = ReportTable::from_wire(
+            &json!({"header": "partner_id|count_plays", "data": "6475|12;6474|0", "totalCount": 2}),
+            "|",
+        );
+        assert_eq!(t.header, ["partner_id", "count_plays"]);
+        assert_eq!(t.rows, [vec!["6475", "12"], vec!["6474", "0"]]);
+        assert_eq!(t.total_count, 2);
+        let empty = ReportTable::from_wire(&json!({"header": "a|b", "data": ""}), "|");
+        assert_eq!((empty.rows.len(), empty.total_count), (0, 0));
+
+        let total = ReportTotal::from_wire(&json!({"header": "count_plays|count_loads", "data": "10|0"}), "|");
+        assert_eq!(total.get("count_plays"), Some("10"));
+        assert!(!total.is_empty());
+        assert!(ReportTotal::from_wire(&json!({"header": "count_plays", "data": ""}), "|").is_empty());
+    }
+
+    #[test]
+    fn the_quota_leaves_out_templates_and_the_parent_and_never_goes_negative() {
+        // The demo: 5 active or blocked (parent, 2 children, 2 templates), quota 5.
+        assert_eq!(Quota::compute(5, 2, 5), Quota { used: 2, available: 3, publishers_quota: 5 });
+        assert_eq!(Quota::compute(9, 1, 5), Quota { used: 7, available: 0, publishers_quota: 5 });
+        assert_eq!(Quota::compute(1, 0, 0), Quota { used: 0, available: 0, publishers_quota: 0 });
+        assert_eq!(Quota::compute(0, 3, 2), Quota { used: 0, available: 2, publishers_quota: 2 });
+    }
+
+    #[test]
+    fn new_accounts_are_sent_as_the_kmc_sends_them() {
+        let a = NewAccount {
+            admin_name: "Bob Admin".into(),
+            name: "Child Co".into(),
+            admin_email: "bob@child.example".into(),
+            phone: "+1-555-0199".into(),
+            website: Some(" ".into()),
+            reference_id: Some("crm-42".into()),
+        };
+        assert_eq!(
+            a.to_wire(),
+            json!({
+                "objectType": "KalturaPartner", "name": "Child Co", "adminName": "Bob Admin",
+                "adminEmail": "bob@child.example", "phone": "+1-555-0199",
+                "description": "Multi-publishers console", "type": 109, "referenceId": "crm-42",
+            })
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Password hashing with argon2id. Hashing is slow on purpose, so it runs on the blocking thread pool.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use rand::RngExt as _;
+use std::sync::LazyLock;
+
+pub const MIN_LENGTH: usize = 10;
+/// Bounds the work an attacker can make one sign-in attempt cost.
+pub const MAX_LENGTH: usize = 1024;
+
+/// Why a new password is not acceptable, in words for the form.
+pub fn check_new(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_LENGTH {
+        Err(format!("Password must be at least {MIN_LENGTH} characters long"))
+    } else if password.len() > MAX_LENGTH {
+        Err(format!("Password must be at most {MAX_LENGTH} bytes long"))
+    } else {
+        Ok(())
+    }
+}
+
+pub async fn hash(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+    })
+    .await?
+}
+
+/// Verifies against `hash`, or against a dummy hash when there is no user, so both cases take the same time.
+pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let (hash, real) = match hash {
+            Some(h) => (h, true),
+            None => (DUMMY_HASH.clone(), false),
+        };
+        let matches = password.len() <= MAX_LENGTH
+            && Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        real && matches
+    })
+    .await
+    .map_err(Into::into)
+}
+
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| Argon2::default().hash_password(generate().as_bytes()).map(|h| h.to_string()).unwrap_or_default());
+
+/// A random password for generated accounts: 20 characters without look-alikes.
+pub fn generate() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}

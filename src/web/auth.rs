@@ -1,0 +1,198 @@
+//! Who is signed in, and the guard in front of every page: anonymous requests go to the sign-in page, and only
+//! Publisher Administrators get past it (other roles may only sign out).
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::{AppState, Flash, Nav, is_htmx, render};
+use crate::db::unix_now;
+use crate::db::users::{self, Role};
+use crate::error::AppError;
+
+const USER_ID: &str = "user_id";
+const SIGNED_IN_AT: &str = "signed_in_at";
+const FLASH: &str = "flash";
+
+/// The signed-in user, as the guard found them for this request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// A signed-in Publisher Administrator: the extractor for every multi-account and users page.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<CurrentUser>().cloned().ok_or_else(|| sign_in_first(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.role.is_admin() { Ok(AdminUser(user)) } else { Err(role_not_allowed(&user, is_htmx(&parts.headers))) }
+    }
+}
+
+/// Starts a fresh session for `user_id` (a new id, so one planted before sign-in is worthless).
+pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.insert(USER_ID, user_id).await?;
+    session.insert(SIGNED_IN_AT, unix_now()).await?;
+    Ok(())
+}
+
+/// The user this session belongs to, if it is still valid: within the absolute limit, and the user still exists and
+/// is active. An invalid session is emptied, which removes its cookie.
+pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+    let Some(id) = session.get::<i64>(USER_ID).await? else {
+        return Ok(None);
+    };
+    let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
+    let max_secs = i64::try_from(state.settings.session_max.as_secs()).unwrap_or(i64::MAX);
+    let user = if unix_now().saturating_sub(signed_in_at) > max_secs {
+        None
+    } else {
+        users::get(&state.db, id).await?.filter(|u| u.is_active())
+    };
+    match user {
+        Some(u) => Ok(Some(CurrentUser { id: u.id, name: u.full_name(), email: u.email, role: u.role })),
+        None => {
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn set_flash(session: &Session, flash: Flash) -> Result<(), AppError> {
+    Ok(session.insert(FLASH, flash).await?)
+}
+
+pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
+    Ok(session.remove::<Flash>(FLASH).await?)
+}
+
+/// Middleware on every page route. `/login` is open; `/logout` needs any signed-in user; everything else needs a
+/// Publisher Administrator, so a page or fragment added later is protected without doing anything.
+pub async fn guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/login" {
+        return next.run(req).await;
+    }
+    let user = match current_user(&state, &session).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            let (mut parts, _) = req.into_parts();
+            return sign_in_first(&mut parts);
+        }
+        Err(e) => return e.into_response(),
+    };
+    if !user.role.is_admin() && path != "/logout" {
+        return role_not_allowed(&user, is_htmx(req.headers()));
+    }
+    req.extensions_mut().insert(user);
+    next.run(req).await
+}
+
+/// To the sign-in page, coming back here afterwards. htmx gets `HX-Redirect`, as it would swap a 303's target into
+/// the page.
+fn sign_in_first(parts: &mut Parts) -> Response {
+    let htmx = is_htmx(&parts.headers);
+    // For a fragment, come back to the page it was part of, not to the fragment.
+    let here = if htmx {
+        parts
+            .headers
+            .get("hx-current-url")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Uri>().ok())
+            .and_then(|u| u.path_and_query().map(|pq| pq.as_str().to_owned()))
+    } else {
+        parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
+    };
+    let login = match here.as_deref().and_then(local_path) {
+        Some(next) if next != "/" => {
+            format!("/login?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
+        }
+        _ => "/login".to_owned(),
+    };
+    if htmx {
+        let mut res = StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&login) {
+            res.headers_mut().insert("hx-redirect", v);
+        }
+        res
+    } else {
+        Redirect::to(&login).into_response()
+    }
+}
+
+/// `next` if it is a path on this site; `None` for anything that could lead elsewhere (`//host`, `http:`,
+/// backslashes, which some browsers read as slashes, and control characters).
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then_some(next)
+}
+
+#[derive(Template)]
+#[template(path = "no_access.html")]
+struct NoAccessPage {
+    nav: Nav,
+    role: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "partials/no_access.html")]
+struct NoAccessFragment {
+    role: &'static str,
+}
+
+/// What a signed-in user whose role may not manage accounts gets, for pages and fragments alike.
+fn role_not_allowed(user: &CurrentUser, htmx: bool) -> Response {
+    let role = user.role.label();
+    let body = if htmx {
+        render(&NoAccessFragment { role })
+    } else {
+        render(&NoAccessPage { nav: Nav::for_user(user, ""), role })
+    };
+    match body {
+        Ok(html) => {
+            let mut res = (StatusCode::FORBIDDEN, html).into_response();
+            if htmx {
+                res.headers_mut().insert("hx-retarget", HeaderValue::from_static("#flash"));
+                res.headers_mut().insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+            }
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_accepts_local_paths_only() {
+        assert_eq!(local_path("/users?page=2"), Some("/users?page=2"));
+        for bad in
+            ["//evil.example", "http://evil.example", "https:evil", "/\\evil.example", "\\\\evil", "evil", "/a\nb", ""]
+        {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! Administration › Users: the console's users, their roles and status, within the parent's
+//! `adminLoginUsersQuota`. Every action works as a plain form (redirect back with a message) and, under htmx, swaps
+//! the users panel in place.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use std::time::Duration;
+use tower_sessions::Session;
+
+use super::auth::{self, AdminUser, CurrentUser};
+use super::{AppState, ClientIp, Flash, Htmx, Nav, render};
+use crate::db::audit::{self, Entry, Outcome};
+use crate::db::unix_now;
+use crate::db::users::{self, AddError, Change, NewUser, Role, Status, User};
+use crate::error::AppError;
+use crate::password;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(show).post(add))
+        .route("/users/new", get(new_form))
+        .route("/users/{id}/role", post(change_role))
+        .route("/users/{id}/block", post(block))
+        .route("/users/{id}/unblock", post(unblock))
+        .route("/users/{id}/remove", post(remove))
+        .route("/users/{id}/password", get(password_form).post(set_password))
+}
+
+/// How long the page waits for Kaltura's answer before showing the quota as unknown.
+const QUOTA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Users in use against the parent's quota; `limit` is `None` when Kaltura could not be asked.
+struct Quota {
+    used: i64,
+    limit: Option<i64>,
+}
+
+impl Quota {
+    fn available(&self) -> Option<i64> {
+        self.limit.map(|l| (l - self.used).max(0))
+    }
+
+    fn is_used_up(&self) -> bool {
+        self.available() == Some(0)
+    }
+}
+
+async fn quota_limit(state: &AppState) -> Option<i64> {
+    match tokio::time::timeout(QUOTA_TIMEOUT, state.kaltura.partner_info()).await {
+        Ok(Ok(partner)) => partner.admin_login_users_quota,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read adminLoginUsersQuota from Kaltura");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("Kaltura did not answer partner.getInfo in time; the user quota is unknown");
+            None
+        }
+    }
+}
+
+struct UserRow {
+    id: i64,
+    name: String,
+    email: String,
+    publisher_user_id: String,
+    role: Role,
+    status: Status,
+    last_login: String,
+    is_me: bool,
+}
+
+impl UserRow {
+    fn new(u: User, me: &CurrentUser) -> UserRow {
+        UserRow {
+            id: u.id,
+            name: u.full_name(),
+            last_login: u.last_login_at.map_or_else(|| "Never".to_owned(), format_time),
+            is_me: u.id == me.id,
+            email: u.email,
+            publisher_user_id: u.publisher_user_id,
+            role: u.role,
+            status: u.status,
+        }
+    }
+
+    fn blocked(&self) -> bool {
+        self.status == Status::Blocked
+    }
+}
+
+/// `MM/DD/YYYY HH:mm` in UTC, as the KMC shows dates.
+fn format_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]");
+    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "partials/users_panel.html")]
+struct UsersPanel {
+    users: Vec<UserRow>,
+    quota: Quota,
+    roles: &'static [Role],
+    add_form: Option<AddUserForm>,
+    password_form: Option<PasswordForm>,
+    /// Sent with htmx answers, swapped into the page's `#flash` out of band.
+    oob_flash: Option<Flash>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    nav: Nav,
+    panel: UsersPanel,
+}
+
+#[derive(Default)]
+struct AddErrors {
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    publisher_user_id: Option<String>,
+    role: Option<String>,
+    password: Option<String>,
+    form: Option<String>,
+}
+
+impl AddErrors {
+    fn any(&self) -> bool {
+        [
+            &self.email,
+            &self.first_name,
+            &self.last_name,
+            &self.publisher_user_id,
+            &self.role,
+            &self.password,
+            &self.form,
+        ]
+        .iter()
+        .any(|e| e.is_some())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "partials/user_form.html")]
+struct AddUserForm {
+    input: AddUserInput,
+    errors: AddErrors,
+    roles: &'static [Role],
+}
+
+#[derive(Template)]
+#[template(path = "partials/password_form.html")]
+struct PasswordForm {
+    id: i64,
+    name: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AddUserInput {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    publisher_user_id: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+impl AddUserInput {
+    fn selected(&self, role: &Role) -> bool {
+        self.role == role.key() || (self.role.is_empty() && role.is_admin())
+    }
+}
+
+async fn panel(state: &AppState, me: &CurrentUser) -> Result<UsersPanel, AppError> {
+    let users: Vec<UserRow> = users::list(&state.db).await?.into_iter().map(|u| UserRow::new(u, me)).collect();
+    let quota = Quota { used: users.len() as i64, limit: quota_limit(state).await };
+    Ok(UsersPanel { users, quota, roles: &Role::ALL, add_form: None, password_form: None, oob_flash: None })
+}
+
+fn page(me: &CurrentUser, panel: UsersPanel, flash: Option<Flash>) -> UsersPage {
+    UsersPage { nav: Nav { flash, ..Nav::for_user(me, "users") }, panel }
+}
+
+async fn show(State(state): State<AppState>, session: Session, AdminUser(me): AdminUser) -> Result<Response, AppError> {
+    let flash = auth::take_flash(&session).await?;
+    Ok(render(&page(&me, panel(&state, &me).await?, flash))?.into_response())
+}
+
+/// The form alone for htmx; without JavaScript, the users page with the form open.
+async fn with_form(
+    state: &AppState,
+    me: &CurrentUser,
+    htmx: bool,
+    status: StatusCode,
+    add_form: Option<AddUserForm>,
+    password_form: Option<PasswordForm>,
+) -> Result<Response, AppError> {
+    if htmx {
+        let (html, target) = match (add_form, password_form) {
+            (Some(f), _) => (render(&f)?, "#user-form"),
+            (None, Some(f)) => (render(&f)?, "#password-form"),
+            (None, None) => return Err(AppError::NotFound),
+        };
+        let mut res = (status, html).into_response();
+        // A first GET fills the empty slot; a form with errors replaces itself.
+        if status != StatusCode::OK {
+            res.headers_mut().insert("hx-retarget", HeaderValue::from_static(target));
+            res.headers_mut().insert("hx-reswap", HeaderValue::from_static("outerHTML"));
+        }
+        return Ok(res);
+    }
+    let mut p = panel(state, me).await?;
+    p.add_form = add_form;
+    p.password_form = password_form;
+    Ok((status, render(&page(me, p, None))?).into_response())
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    Htmx(htmx): Htmx,
+) -> Result<Response, AppError> {
+    let form = AddUserForm { input: AddUserInput::default(), errors: AddErrors::default(), roles: &Role::ALL };
+    with_form(&state, &me, htmx, StatusCode::OK, Some(form), None).await
+}
+
+const REQUIRED: &str = "Value is required and can't be empty";
+
+fn validate(input: &AddUserInput) -> (AddErrors, Option<Role>) {
+    let mut errors = AddErrors::default();
+    let email = input.email.trim();
+    if email.is_empty() {
+        errors.email = Some(REQUIRED.into());
+    } else if !users::is_email(email) {
+        errors.email = Some("Invalid email format".into());
+    }
+    for (value, slot) in [(&input.first_name, &mut errors.first_name), (&input.last_name, &mut errors.last_name)] {
+        if value.trim().is_empty() {
+            *slot = Some(REQUIRED.into());
+        } else if value.trim().chars().count() > 100 {
+            *slot = Some("At most 100 characters".into());
+        }
+    }
+    if input.publisher_user_id.trim().chars().count() > 100 {
+        errors.publisher_user_id = Some("At most 100 characters".into());
+    }
+    let role = input.role.parse::<Role>().ok();
+    if role.is_none() {
+        errors.role = Some("Choose a user role".into());
+    }
+    if let Err(e) = password::check_new(&input.password) {
+        errors.password = Some(e);
+    }
+    (errors, role)
+}
+
+async fn add(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    Htmx(htmx): Htmx,
+    Form(input): Form<AddUserInput>,
+) -> Result<Response, AppError> {
+    let (mut errors, role) = validate(&input);
+    let role = match role {
+        Some(role) if !errors.any() => role,
+        _ => return form_errors(&state, &me, htmx, input, errors).await,
+    };
+    let limit = quota_limit(&state).await;
+    let hash = password::hash(input.password.clone()).await?;
+    let email = input.email.trim();
+    let new = NewUser {
+        email,
+        first_name: input.first_name.trim(),
+        last_name: input.last_name.trim(),
+        publisher_user_id: Some(input.publisher_user_id.trim()).filter(|s| !s.is_empty()),
+        role,
+        password_hash: &hash,
+    };
+    match users::add(&state.db, &new, limit, unix_now()).await {
+        Ok(_) => {
+            let details = format!("role {}", role.label());
+            record(&state, &me, &ip, "user.add", email, Outcome::Ok, &details).await?;
+            let name = format!("{} {}", new.first_name, new.last_name);
+            done(&state, &session, &me, htmx, Flash::ok(format!("{name} ({email}) was added as {}.", role.label())))
+                .await
+        }
+        Err(AddError::QuotaReached) => {
+            let limit = limit.unwrap_or_default();
+            let details = format!("quota of {limit} users reached");
+            record(&state, &me, &ip, "user.add", email, Outcome::Refused, &details).await?;
+            errors.form = Some(format!(
+                "You have reached your quota of {limit} users. Remove a user, or contact Kaltura to raise the quota."
+            ));
+            form_errors(&state, &me, htmx, input, errors).await
+        }
+        Err(e @ AddError::DuplicateEmail) => {
+            errors.email = Some(e.to_string());
+            form_errors(&state, &me, htmx, input, errors).await
+        }
+        Err(e @ AddError::DuplicatePublisherUserId) => {
+            errors.publisher_user_id = Some(e.to_string());
+            form_errors(&state, &me, htmx, input, errors).await
+        }
+        Err(AddError::Db(e)) => Err(e.into()),
+    }
+}
+
+async fn record(
+    state: &AppState,
+    me: &CurrentUser,
+    ip: &str,
+    action: &str,
+    target: &str,
+    result: Outcome,
+    details: &str,
+) -> Result<(), AppError> {
+    Ok(audit::record(&state.db, Entry { actor: &me.email, ip, action, target, result, details }).await?)
+}
+
+async fn form_errors(
+    state: &AppState,
+    me: &CurrentUser,
+    htmx: bool,
+    mut input: AddUserInput,
+    errors: AddErrors,
+) -> Result<Response, AppError> {
+    // The password is never sent back to the browser.
+    input.password.clear();
+    let form = AddUserForm { input, errors, roles: &Role::ALL };
+    with_form(state, me, htmx, StatusCode::UNPROCESSABLE_ENTITY, Some(form), None).await
+}
+
+/// After an action: htmx gets the refreshed panel and the message; a plain form is sent back to the users page,
+/// which shows the message once.
+async fn done(
+    state: &AppState,
+    session: &Session,
+    me: &CurrentUser,
+    htmx: bool,
+    flash: Flash,
+) -> Result<Response, AppError> {
+    if !htmx {
+        auth::set_flash(session, flash).await?;
+        return Ok(Redirect::to("/users").into_response());
+    }
+    let status = if flash.ok { StatusCode::OK } else { StatusCode::CONFLICT };
+    let mut p = panel(state, me).await?;
+    p.oob_flash = Some(flash);
+    Ok((status, render(&p)?).into_response())
+}
+
+async fn target(state: &AppState, id: i64) -> Result<User, AppError> {
+    users::get(&state.db, id).await?.ok_or(AppError::NotFound)
+}
+
+fn last_admin(user: &User, what: &str) -> Flash {
+    Flash::error(format!(
+        "{} is the last active Publisher Administrator and cannot be {what}: the console needs at least one.",
+        user.full_name()
+    ))
+}
+
+#[derive(Deserialize)]
+struct RoleInput {
+    #[serde(default)]
+    role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    Htmx(htmx): Htmx,
+    Path(id): Path<i64>,
+    Form(input): Form<RoleInput>,
+) -> Result<Response, AppError> {
+    let user = target(&state, id).await?;
+    let Ok(role) = input.role.parse::<Role>() else {
+        return done(&state, &session, &me, htmx, Flash::error("Choose a user role.")).await;
+    };
+    let details = format!("{} → {}", user.role.label(), role.label());
+    let flash = match users::set_role(&state.db, id, role).await? {
+        Change::Done => {
+            record(&state, &me, &ip, "user.role", &user.email, Outcome::Ok, &details).await?;
+            Flash::ok(format!("{} is now a {}.", user.full_name(), role.label()))
+        }
+        Change::LastAdmin => {
+            record(&state, &me, &ip, "user.role", &user.email, Outcome::Refused, &details).await?;
+            last_admin(&user, "given another role")
+        }
+        Change::NotFound => return Err(AppError::NotFound),
+    };
+    done(&state, &session, &me, htmx, flash).await
+}
+
+async fn set_status(
+    state: AppState,
+    session: Session,
+    me: CurrentUser,
+    ip: String,
+    htmx: bool,
+    id: i64,
+    status: Status,
+) -> Result<Response, AppError> {
+    let user = target(&state, id).await?;
+    let action = match status {
+        Status::Active => "user.unblock",
+        Status::Blocked => "user.block",
+    };
+    let flash = match users::set_status(&state.db, id, status).await? {
+        Change::Done => {
+            record(&state, &me, &ip, action, &user.email, Outcome::Ok, "").await?;
+            match status {
+                Status::Active => Flash::ok(format!("{} is active again.", user.full_name())),
+                Status::Blocked => Flash::ok(format!("{} is blocked and can no longer sign in.", user.full_name())),
+            }
+        }
+        Change::LastAdmin => {
+            record(&state, &me, &ip, action, &user.email, Outcome::Refused, "last active Publisher Administrator")
+                .await?;
+            last_admin(&user, "blocked")
+        }
+        Change::NotFound => return Err(AppError::NotFound),
+    };
+    done(&state, &session, &me, htmx, flash).await
+}
+
+async fn block(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    Htmx(htmx): Htmx,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    set_status(state, session, me, ip, htmx, id, Status::Blocked).await
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    Htmx(htmx): Htmx,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    set_status(state, session, me, ip, htmx, id, Status::Active).await
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    Htmx(htmx): Htmx,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = target(&state, id).await?;
+    let flash = match users::remove(&state.db, id).await? {
+        Change::Done => {
+            record(&state, &me, &ip, "user.remove", &user.email, Outcome::Ok, "").await?;
+            Flash::ok(format!("{} ({}) was removed.", user.full_name(), user.email))
+        }
+        Change::LastAdmin => {
+            record(
+                &state,
+                &me,
+                &ip,
+                "user.remove",
+                &user.email,
+                Outcome::Refused,
+                "last active Publisher Administrator",
+            )
+            .await?;
+            last_admin(&user, "removed")
+        }
+        Change::NotFound => return Err(AppError::NotFound),
+    };
+    done(&state, &session, &me, htmx, flash).await
+}
+
+async fn password_form(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    Htmx(htmx): Htmx,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = target(&state, id).await?;
+    let form = PasswordForm { id, name: user.full_name(), email: user.email, error: None };
+    with_form(&state, &me, htmx, StatusCode::OK, None, Some(form)).await
+}
+
+#[derive(Deserialize)]
+struct PasswordInput {
+    #[serde(default)]
+    password: String,
+}
+
+async fn set_password(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    Htmx(htmx): Htmx,
+    Path(id): Path<i64>,
+    Form(input): Form<PasswordInput>,
+) -> Result<Response, AppError> {
+    let user = target(&state, id).await?;
+    if let Err(error) = password::check_new(&input.password) {
+        let form = PasswordForm { id, name: user.full_name(), email: user.email, error: Some(error) };
+        return with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await;
+    }
+    let hash = password::hash(input.password).await?;
+    if !users::set_password_hash(&state.db, id, &hash).await? {
+        return Err(AppError::NotFound);
+    }
+    record(&state, &me, &ip, "user.password", &user.email, Outcome::Ok, "").await?;
+    done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", user.full_name()))).await
+}

@@ -1,0 +1,180 @@
+//! Shared test harness: the console on a real port with a fresh SQLite file and an in-process demo emulator.
+
+use multi_account::config::WebSettings;
+use multi_account::db::{self, users};
+use multi_account::emulator::{self, EmulatorConfig, RunningEmulator, Seed};
+use multi_account::kaltura::{KalturaClient, KalturaSettings};
+use multi_account::password;
+use multi_account::web::{AppState, build_router};
+use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
+use reqwest::{StatusCode, Url};
+use sqlx::SqlitePool;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tempfile::TempDir;
+
+pub use multi_account::db::users::Role;
+
+/// The Publisher Administrator every app starts with.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    pub addr: SocketAddr,
+    pub db_path: PathBuf,
+    pub db: SqlitePool,
+    emulator: Option<RunningEmulator>,
+    settings: WebSettings,
+    dir: TempDir,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// A console with one Publisher Administrator ([`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`]), against the demo emulator
+/// (parent 6464, `adminLoginUsersQuota` 3).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with changed settings (e.g. a short session limit).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut WebSettings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let emulator = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() })
+        .await
+        .expect("the emulator starts");
+    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), configure).await;
+    app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
+    app
+}
+
+async fn serve(
+    dir: TempDir,
+    emulator: RunningEmulator,
+    addr: SocketAddr,
+    configure: impl FnOnce(&mut WebSettings),
+) -> TestApp {
+    let db_path = dir.path().join("console.db");
+    let db = db::connect(db_path.to_str().expect("a UTF-8 path")).await.expect("the database opens");
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("a free port");
+    let addr = listener.local_addr().expect("a local address");
+    let url = format!("http://{addr}");
+    let mut settings = WebSettings::new(
+        Url::parse(&url).expect("the console URL"),
+        Url::parse(&emulator.url).expect("the emulator URL"),
+    );
+    configure(&mut settings);
+    let state = AppState { db: db.clone(), kaltura: kaltura_client(&emulator), settings: Arc::new(settings.clone()) };
+    let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("the console serves");
+    });
+    TestApp { url, addr, db_path, db, emulator: Some(emulator), settings, dir, shutdown, server }
+}
+
+fn kaltura_client(emu: &RunningEmulator) -> KalturaClient {
+    KalturaSettings::default()
+        .demo_client(&emu.url, emu.parent_id, &emu.admin_secret)
+        .expect("a client for the emulator")
+}
+
+impl TestApp {
+    /// Stops the server and starts a new one on the same port, database file and emulator.
+    pub async fn restart(self) -> TestApp {
+        let TestApp { addr, db, emulator, settings, dir, shutdown, server, .. } = self;
+        let _ = shutdown.send(());
+        server.await.expect("the server stops");
+        db.close().await;
+        let emulator = emulator.expect("the emulator is running");
+        serve(dir, emulator, addr, |s| *s = settings).await
+    }
+
+    pub fn emulator(&self) -> &RunningEmulator {
+        self.emulator.as_ref().expect("the emulator is running")
+    }
+
+    /// Stops the emulator, so Kaltura cannot be reached (the console keeps its client pointing there).
+    pub async fn stop_emulator(&mut self) {
+        if let Some(emu) = self.emulator.take() {
+            emu.stop().await;
+        }
+    }
+
+    /// Adds a user straight to the database and returns its id.
+    pub async fn create_user(&self, email: &str, role: Role, password: &str) -> i64 {
+        let hash = password::hash(password.to_owned()).await.expect("hashing works");
+        let new = users::NewUser {
+            email,
+            first_name: "Test",
+            last_name: role.label(),
+            publisher_user_id: None,
+            role,
+            password_hash: &hash,
+        };
+        users::add(&self.db, &new, None, db::unix_now()).await.expect("the user is added")
+    }
+
+    /// A browser-like client: keeps cookies, sends this site's `Origin`, does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN, HeaderValue::from_str(&self.url).expect("an origin"));
+        client_with(headers)
+    }
+
+    /// A client sending only the headers it is given (no `Origin`), with a cookie store and no redirects.
+    pub fn bare_client(&self) -> reqwest::Client {
+        client_with(HeaderMap::new())
+    }
+
+    /// A client signed in as `email`.
+    pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let res = self.login(&client, email, password).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "signing in as {email} redirects");
+        client
+    }
+
+    /// A client signed in as the Publisher Administrator.
+    pub async fn admin(&self) -> reqwest::Client {
+        self.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        client
+            .post(self.at("/login"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .expect("POST /login answers")
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Where the database lives, for the CLI tests.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.db_path.display())
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        users::find_by_email(&self.db, email).await.expect("the database answers").expect("the user exists").id
+    }
+}
+
+fn client_with(headers: HeaderMap) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
