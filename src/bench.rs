@@ -21,13 +21,16 @@ pub struct BenchArgs {
 }
 
 /// The calls the Accounts page and its search make, as form fields for partner.list / partner.count.
-const CASES: &[(&str, &str, &[(&str, &str)])] = &[
-    (
+/// One timed call: its label, the partner action and its form fields.
+struct Case(&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const CASES: &[Case] = &[
+    Case(
         "first page, newest first",
         "list",
         &[("filter[statusIn]", "1,2"), ("filter[orderBy]", "-createdAt"), ("pager[pageSize]", "50")],
     ),
-    (
+    Case(
         "page 40, newest first",
         "list",
         &[
@@ -37,21 +40,25 @@ const CASES: &[(&str, &str, &[(&str, &str)])] = &[
             ("pager[pageIndex]", "40"),
         ],
     ),
-    ("sorted by name", "list", &[("filter[statusIn]", "1,2"), ("filter[orderBy]", "+name"), ("pager[pageSize]", "50")]),
-    (
+    Case(
+        "sorted by name",
+        "list",
+        &[("filter[statusIn]", "1,2"), ("filter[orderBy]", "+name"), ("pager[pageSize]", "50")],
+    ),
+    Case(
         "templates",
         "list",
         &[("filter[partnerGroupTypeEqual]", "4"), ("filter[statusIn]", "1,2"), ("pager[pageSize]", "500")],
     ),
-    ("used count", "count", &[("filter[statusIn]", "1,2")]),
-    ("by partner ids", "list", &[("filter[idIn]", "100010,100020,100030"), ("pager[pageSize]", "50")]),
-    ("by name", "list", &[("filter[nameMultiLikeOr]", "History"), ("pager[pageSize]", "50")]),
-    (
+    Case("used count", "count", &[("filter[statusIn]", "1,2")]),
+    Case("by partner ids", "list", &[("filter[idIn]", "100010,100020,100030"), ("pager[pageSize]", "50")]),
+    Case("by name", "list", &[("filter[nameMultiLikeOr]", "History"), ("pager[pageSize]", "50")]),
+    Case(
         "free text",
         "list",
         &[("filter[partnerNameDescriptionWebsiteAdminNameAdminEmailLike]", "tanaka"), ("pager[pageSize]", "50")],
     ),
-    ("removed only", "list", &[("filter[statusIn]", "3"), ("pager[pageSize]", "50")]),
+    Case("removed only", "list", &[("filter[statusIn]", "3"), ("pager[pageSize]", "50")]),
 ];
 
 struct Figures {
@@ -76,7 +83,7 @@ async fn measure(children: u32, iterations: u32) -> anyhow::Result<(Vec<Figures>
         },
     );
     let mut out = Vec::new();
-    for (_, action, fields) in CASES {
+    for Case(_, action, fields) in CASES {
         let url = format!("{}/api_v3/service/partner/action/{action}", emu.url);
         let mut form: Vec<(&str, &str)> = vec![("ks", &ks), ("format", "1")];
         form.extend_from_slice(fields);
@@ -124,7 +131,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         format!("p95 @{}", args.children),
         "ratio"
     );
-    for (((name, _, _), s), l) in CASES.iter().zip(&small).zip(&large) {
+    for ((Case(name, _, _), s), l) in CASES.iter().zip(&small).zip(&large) {
         println!(
             "{:<26} {:>12.2?} {:>12.2?} {:>12.2?} {:>12.2?} {:>7.1}x",
             name,

@@ -205,14 +205,12 @@ impl Store {
 
     /// partner.list: the scope (`scope` itself and its direct children) narrowed by the filter, counted before paging.
     pub async fn list(&self, scope: i64, filter: &Filter, pager: Pager) -> Result<(Vec<Partner>, i64), sqlx::Error> {
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM partner WHERE ");
-        filter.push_where(&mut count, scope);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total = self.count(scope, filter).await?;
         if pager.page_size == 0 {
             return Ok((Vec::new(), total));
         }
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM partner WHERE "));
-        filter.push_where(&mut q, scope);
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        filter.push_scoped(&mut q, scope, &format!("SELECT {COLUMNS}"), true);
         q.push(" ORDER BY ").push(filter.order_sql());
         q.push(" LIMIT ").push_bind(pager.page_size).push(" OFFSET ").push_bind(pager.offset());
         let rows = q.build_query_as::<Partner>().fetch_all(&self.pool).await?;
@@ -220,8 +218,9 @@ impl Store {
     }
 
     pub async fn count(&self, scope: i64, filter: &Filter) -> Result<i64, sqlx::Error> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM partner WHERE ");
-        filter.push_where(&mut q, scope);
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (");
+        filter.push_scoped(&mut q, scope, "SELECT 1", false);
+        q.push(")");
         q.build_query_scalar().fetch_one(&self.pool).await
     }
 
@@ -351,8 +350,17 @@ impl Filter {
         self.params.non_empty(name)
     }
 
-    fn push_where(&self, q: &mut QueryBuilder<Sqlite>, scope: i64) {
-        q.push("(partner_parent_id = ").push_bind(scope).push(" OR id = ").push_bind(scope).push(")");
+    /// `select` over the scope as two arms, the children and the partner itself, so each arm can use an index
+    /// (an `OR` of the two would make SQLite sort every child for each page). `ordered` arms read status without
+    /// its index, so that the creation-date index gives rows in page order and LIMIT stops early.
+    fn push_scoped(&self, q: &mut QueryBuilder<Sqlite>, scope: i64, select: &str, ordered: bool) {
+        q.push(select).push(" FROM partner WHERE partner_parent_id = ").push_bind(scope);
+        self.push_conditions(q, ordered);
+        q.push(" UNION ALL ").push(select).push(" FROM partner WHERE id = ").push_bind(scope);
+        self.push_conditions(q, ordered);
+    }
+
+    fn push_conditions(&self, q: &mut QueryBuilder<Sqlite>, ordered: bool) {
         if let Some(v) = self.v("idEqual") {
             q.push(" AND id = ").push_bind(super::params::php_int(&v));
         }
@@ -383,7 +391,8 @@ impl Filter {
         if let Some(v) = self.v("statusEqual") {
             q.push(" AND status = ").push_bind(super::params::php_int(&v));
         }
-        push_in(q, "status", self.v("statusIn").map(|v| int_list(&v)), false);
+        // `+status` keeps SQLite from choosing the status index over the one that delivers the requested order.
+        push_in(q, if ordered { "+status" } else { "status" }, self.v("statusIn").map(|v| int_list(&v)), false);
         if let Some(v) = self.v("partnerPackageEqual") {
             q.push(" AND partner_package = ").push_bind(super::params::php_int(&v));
         }
