@@ -267,3 +267,17 @@ pub async fn touch_last_login(pool: &SqlitePool, id: i64, now: i64) -> Result<()
     sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?").bind(now).bind(id).execute(pool).await?;
     Ok(())
 }
+
+/// The Accounts page size this user chose last, if any.
+pub async fn accounts_page_size(pool: &SqlitePool, id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT accounts_page_size FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map(Option::flatten)
+}
+
+pub async fn set_accounts_page_size(pool: &SqlitePool, id: i64, size: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET accounts_page_size = ? WHERE id = ?").bind(size).bind(id).execute(pool).await?;
+    Ok(())
+}
