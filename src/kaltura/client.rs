@@ -152,7 +152,7 @@ impl KalturaClient {
 
     /// system.ping: is the service there at all (needs no session).
     pub async fn ping(&self) -> Result<(), KalturaError> {
-        let answer = self.call("system", "ping", Map::new(), self.read().without_session()).await?;
+        let answer = self.call("system", "ping", Map::new(), Mode { session: false, ..self.read() }).await?;
         match answer {
             Value::Bool(true) => Ok(()),
             other => Err(KalturaError::BadResponse(format!("system.ping answered {}", shape(&other)))),
@@ -226,7 +226,8 @@ impl KalturaClient {
     /// session.impersonate: a KS for `partner_id` as `user_id`, signed by Kaltura, limited to that account.
     pub async fn impersonate(&self, partner_id: i64, user_id: &str) -> Result<ImpersonatedKs, KalturaError> {
         let (p, valid_until) = self.impersonation_params(partner_id, json!(user_id));
-        let answer = self.call("session", "impersonate", p, self.read().without_session()).await?;
+        // With the admin KS, as kmc-ng and the official clients send it.
+        let answer = self.call("session", "impersonate", p, self.read()).await?;
         let ks = ks_from(&answer)?;
         Ok(ImpersonatedKs::new(partner_id, user_id.to_string(), valid_until, ks))
     }
@@ -424,12 +425,14 @@ impl KalturaClient {
             let started = Instant::now();
             match self.inner.http.post(url).timeout(mode.timeout).json(&body).send().await {
                 Ok(r) => {
-                    tracing::debug!(call = %name, status = r.status().as_u16(), ms = started.elapsed().as_millis() as u64, "kaltura call");
+                    let ms = started.elapsed().as_millis() as u64;
+                    tracing::debug!(call = %name, status = r.status().as_u16(), ms, "kaltura call");
                     break r;
                 }
                 // The request never left: sending it again cannot do anything twice.
                 Err(e) if e.is_connect() && !e.is_timeout() && mode.repeatable && attempt == 1 => {
-                    tracing::warn!(call = %name, error = %root_cause(&e), "could not connect to Kaltura; trying once more");
+                    let error = root_cause(&e);
+                    tracing::warn!(call = %name, %error, "could not connect to Kaltura; trying once more");
                     attempt += 1;
                     tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
                 }
@@ -456,12 +459,6 @@ impl KalturaClient {
         } else {
             KalturaError::Connect { url: self.inner.cfg.service_url.clone(), reason: root_cause(e) }
         }
-    }
-}
-
-impl Mode {
-    fn without_session(self) -> Mode {
-        Mode { session: false, ..self }
     }
 }
 

@@ -134,10 +134,6 @@ impl MultiResponse {
     pub(crate) fn has_invalid_ks(&self) -> bool {
         self.items.iter().any(|i| i.as_ref().is_err_and(KalturaError::is_invalid_ks))
     }
-
-    pub fn into_items(self) -> Vec<Result<Value, KalturaError>> {
-        self.items
-    }
 }
 
 /// Results are left out: they may hold secrets (admin secrets, a KS).
@@ -174,7 +170,10 @@ mod tests {
     fn each_result_is_its_own_success_or_error() {
         let r = MultiResponse::from_items(vec![
             json!({"objectType": "KalturaPartner", "id": 6475}),
-            json!({"code": "INVALID_PARTNER_ID", "message": "Invalid partner id \"7001\"", "objectType": "KalturaAPIException", "args": {"PID": "7001"}}),
+            json!({
+                "code": "INVALID_PARTNER_ID", "message": "Invalid partner id \"7001\"",
+                "objectType": "KalturaAPIException", "args": {"PID": "7001"},
+            }),
         ]);
         let id: serde_json::Map<String, Value> = r.get(ResultRef(1)).expect("the first result");
         assert_eq!(id["id"], 6475);

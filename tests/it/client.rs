@@ -13,6 +13,7 @@ use multi_account::kaltura::{
     PartnerFilter, PartnerStatus, Quota, ReportQuery, Secret,
 };
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -427,6 +428,11 @@ async fn a_session_kaltura_refuses_is_renewed_and_the_call_sent_exactly_once_mor
     assert!(!e.to_string().contains("djJ8") && !format!("{e:?}").contains("djJ8"), "{e:?}");
     assert_eq!(requests(&emu), 2, "one renewal, no loop");
 
+    emu.reset_stats();
+    let e = client.accounts_page(&PartnerFilter::default(), &Pager::default()).await.expect_err("still expired");
+    assert!(e.is_invalid_ks(), "{e}");
+    assert_eq!(requests(&emu), 2, "a multirequest is renewed once too");
+
     offset.store(0, Ordering::SeqCst);
     emu.reset_stats();
     client.partner_info().await.expect("a fresh KS works");
@@ -442,9 +448,10 @@ async fn a_session_that_expired_at_kaltura_is_renewed_and_the_call_succeeds() {
     client.partner_info().await.expect("the KS is still valid");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     emu.reset_stats();
-    let parent = client.partner_info().await.expect("renewed after INVALID_KS");
-    assert_eq!(parent.id, 6464);
-    assert_eq!(calls(&emu, "partner.getInfo"), 2, "refused once, then accepted with a new KS");
+    let page = client.accounts_page(&PartnerFilter::default(), &Pager::default()).await.expect("renewed");
+    assert_eq!(page.parent.id, 6464);
+    assert_eq!(requests(&emu), 2, "refused once, then accepted with a new KS");
+    assert_eq!(calls(&emu, "partner.getInfo"), 2);
 }
 
 #[tokio::test]
@@ -490,9 +497,13 @@ async fn the_admin_session_is_made_locally_reused_and_renewed_before_it_ends() {
 #[tokio::test]
 async fn a_refused_session_is_replaced_by_a_new_one_for_the_retry() {
     let leaked = "djJ8NjQ2NHzVf2o3XJv0yAq9Yl1lR0vX9mK3c2Jm8a1s4c6q0Wd9pZ7hT5uV3bN1xE";
-    let invalid = format!(
-        r#"{{"code":"INVALID_KS","message":"Invalid KS \"{leaked}\", Error \"-1,INVALID_STR\"","objectType":"KalturaAPIException","args":{{"KSID":"{leaked}","ERR_CODE":"-1","ERR_DESC":"INVALID_STR"}}}}"#
-    );
+    let invalid = json!({
+        "code": "INVALID_KS",
+        "message": format!("Invalid KS \"{leaked}\", Error \"-1,INVALID_STR\""),
+        "objectType": "KalturaAPIException",
+        "args": {"KSID": leaked, "ERR_CODE": "-1", "ERR_DESC": "INVALID_STR"},
+    })
+    .to_string();
     let fake = FakeKaltura::start(Duration::ZERO, move |n, _| {
         if n == 1 { (200, invalid.clone()) } else { (200, r#"{"objectType":"KalturaPartner","id":6464}"#.into()) }
     })
@@ -520,6 +531,38 @@ async fn a_server_that_is_down_is_a_connect_error() {
     let shown = e.to_string();
     assert!(shown.starts_with(&format!("Kaltura could not be reached at {url}: ")), "{shown}");
     assert!(shown.to_lowercase().contains("refused"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_tried_once_more() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let client =
+        KalturaClient::new(ClientConfig::new(&format!("http://{addr}"), 6464, Secret::new("s")).unwrap()).unwrap();
+    // Nothing listens for the first attempt; a server is there 100 ms later, before the retry (300 ms).
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        FakeKaltura::start_at(addr, Duration::ZERO, |_, _| (200, "true".into())).await
+    });
+    client.ping().await.expect("the second attempt connects");
+    let fake = server.await.unwrap();
+    assert_eq!(fake.seen().len(), 1);
+    assert_eq!(fake.seen()[0].path, "/api_v3/service/system/action/ping");
+}
+
+#[tokio::test]
+async fn a_registration_is_not_sent_again_when_the_connection_is_refused() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let client =
+        KalturaClient::new(ClientConfig::new(&format!("http://{addr}"), 6464, Secret::new("s")).unwrap()).unwrap();
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        FakeKaltura::start_at(addr, Duration::ZERO, |_, _| (200, r#"{"id":1}"#.into())).await
+    });
+    let e = client.register(&new_account("x@child.example"), None).await.expect_err("refused");
+    assert!(matches!(e, KalturaError::Connect { .. }), "{e:?}");
+    let fake = server.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(fake.seen().is_empty(), "register was not retried");
 }
 
 #[tokio::test]
@@ -678,7 +721,15 @@ impl FakeKaltura {
         delay: Duration,
         answer: impl Fn(usize, &Value) -> (u16, String) + Send + Sync + 'static,
     ) -> FakeKaltura {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FakeKaltura::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), delay, answer).await
+    }
+
+    async fn start_at(
+        addr: SocketAddr,
+        delay: Duration,
+        answer: impl Fn(usize, &Value) -> (u16, String) + Send + Sync + 'static,
+    ) -> FakeKaltura {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state = FakeState { seen: seen.clone(), answer: Arc::new(answer), delay };

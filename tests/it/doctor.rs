@@ -59,7 +59,7 @@ async fn doctor_passes_every_check_against_the_demo_emulator() {
     assert!(!run.stdout.contains(&emu.admin_secret) && !run.stderr.contains(&emu.admin_secret));
     assert!(!run.stdout.contains("djJ8") && !run.stderr.contains("djJ8"), "no KS printed");
 
-    let parent = multi_account::kaltura::KalturaSettings::default()
+    let parent = KalturaSettings::default()
         .demo_client(&emu.url, 6464, &emu.admin_secret)
         .unwrap()
         .get_partner(6464)
