@@ -222,13 +222,16 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     if let Some(rest) = path.strip_prefix("emulator/") {
         return control(&emu, req.method(), rest, req.uri().query().unwrap_or(""));
     }
-    let latency = emu.latency_ms.load(Ordering::Relaxed);
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
     if path == "api_v3" || path.starts_with("api_v3/") {
-        return api(&emu, req, &path).await;
+        // A call runs to the end even if the client hangs up, as on the real server: a partner.register whose
+        // caller timed out may still create the account.
+        let task = tokio::spawn(async move {
+            delay(&emu).await;
+            api(&emu, req, &path).await
+        });
+        return task.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
+    delay(&emu).await;
     if let Some(rest) = path.strip_prefix("index.php/kmcng/actions/") {
         return kmc::page(&emu.store, rest).await;
     }
@@ -240,6 +243,14 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             .into_response();
     }
     (StatusCode::NOT_FOUND, "Not found\n").into_response()
+}
+
+/// The configured network latency, before every answer.
+async fn delay(emu: &Emu) {
+    let latency = emu.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
 }
 
 fn control(emu: &Emu, method: &Method, rest: &str, query: &str) -> Response {

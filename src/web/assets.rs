@@ -13,6 +13,7 @@ pub fn router() -> Router {
 /// (path under /static/, content type, body, cache policy)
 const FILES: &[(&str, &str, &[u8], &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../static/style.css"), "no-cache"),
+    ("accounts.js", "text/javascript; charset=utf-8", include_bytes!("../../static/accounts.js"), "no-cache"),
     (
         "vendor/htmx-2.0.11.min.js",
         "text/javascript; charset=utf-8",

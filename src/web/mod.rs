@@ -55,6 +55,7 @@ pub fn build_router(state: AppState) -> Router {
         .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(idle));
 
+    accounts::spawn_background(state.clone());
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
         .merge(login::router())

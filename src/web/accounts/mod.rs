@@ -1,6 +1,7 @@
 //! Administration › Multi Account: the parent's accounts, searched, filtered, sorted and paged, with the quota
 //! banner, CSV export and the row actions. Every view costs one upstream multirequest; the URL holds the view.
 
+mod create;
 mod csv;
 mod rows;
 pub mod view;
@@ -24,11 +25,18 @@ use view::{DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUS_CHOICES, SearchBy, Sort, View};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/accounts", get(show))
+        .route("/accounts", get(show).post(create::create))
+        .route("/accounts/new", get(create::new_form))
+        .route("/accounts/creations/{id}", get(create::status))
         .route("/accounts.csv", get(csv::export))
         .route("/accounts/{id}/kmc-login", post(kmc_login))
         .route("/accounts/{id}/confirm/{action}", get(confirm))
         .route("/accounts/{id}/{action}", post(change_status))
+}
+
+/// Starts the background work the accounts pages rely on: settling account creations that got no answer.
+pub fn spawn_background(state: AppState) {
+    create::spawn_reconciler(state);
 }
 
 /// What the page knows after its one upstream request, or why it knows nothing.
@@ -261,7 +269,10 @@ async fn show(
         return Ok(res);
     }
     let mut nav = Nav::for_user(&me, "accounts");
-    nav.flash = auth::take_flash(&session).await?;
+    nav.flash = match (auth::take_flash(&session).await?, create::unreported_flash(&state, &me).await?) {
+        (Some(a), Some(b)) => Some(Flash { ok: a.ok && b.ok, message: format!("{} {}", a.message, b.message) }),
+        (a, b) => a.or(b),
+    };
     let can_add = banner.can_add();
     Ok(render(&FullPage {
         nav,
