@@ -11,10 +11,17 @@ echo "== Python: .venv + tests/conformance/requirements.txt"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
+# Reinstall only when the pinned requirements changed since the last install.
+if [ ! -f .venv/.requirements-installed ] || [ tests/conformance/requirements.txt -nt .venv/.requirements-installed ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
+    touch .venv/.requirements-installed
+fi
 
 echo "== Node: npm ci in tests/conformance"
-(cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+if [ ! -f tests/conformance/node_modules/.package-lock.json ] \
+    || [ tests/conformance/package-lock.json -nt tests/conformance/node_modules/.package-lock.json ]; then
+    (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 echo "== Installed kalturaapiclient" \
     "$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('kalturaapiclient'))"), kaltura-client" \
