@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per area.
 
+mod add_account;
 mod client;
 mod conformance;
 mod doctor;

@@ -3,7 +3,7 @@
 use multi_account::config::WebSettings;
 use multi_account::db::{self, users};
 use multi_account::emulator::{self, EmulatorConfig, RunningEmulator, Seed};
-use multi_account::kaltura::{KalturaClient, KalturaSettings};
+use multi_account::kaltura::KalturaSettings;
 use multi_account::password;
 use multi_account::web::{AppState, build_router};
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
@@ -28,6 +28,7 @@ pub struct TestApp {
     pub db: SqlitePool,
     emulator: Option<RunningEmulator>,
     settings: WebSettings,
+    kaltura: KalturaSettings,
     dir: TempDir,
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
@@ -45,7 +46,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut WebSettings)) -> TestApp
     let emulator = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() })
         .await
         .expect("the emulator starts");
-    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), configure).await;
+    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), configure, KalturaSettings::default()).await;
+    app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
+    app
+}
+
+/// [`spawn_app`] with changed Kaltura client settings (e.g. a short register timeout).
+pub async fn spawn_app_with_kaltura(configure: impl FnOnce(&mut KalturaSettings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let emulator = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() })
+        .await
+        .expect("the emulator starts");
+    let mut kaltura = KalturaSettings::default();
+    configure(&mut kaltura);
+    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), |_| {}, kaltura).await;
     app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
     app
 }
@@ -55,6 +69,7 @@ async fn serve(
     emulator: RunningEmulator,
     addr: SocketAddr,
     configure: impl FnOnce(&mut WebSettings),
+    kaltura: KalturaSettings,
 ) -> TestApp {
     let db_path = dir.path().join("console.db");
     let db = db::connect(db_path.to_str().expect("a UTF-8 path")).await.expect("the database opens");
@@ -66,7 +81,8 @@ async fn serve(
         Url::parse(&emulator.url).expect("the emulator URL"),
     );
     configure(&mut settings);
-    let state = AppState { db: db.clone(), kaltura: kaltura_client(&emulator), settings: Arc::new(settings.clone()) };
+    let client = kaltura.demo_client(&emulator.url, emulator.parent_id, &emulator.admin_secret).expect("a client");
+    let state = AppState { db: db.clone(), kaltura: client, settings: Arc::new(settings.clone()) };
     let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -77,24 +93,18 @@ async fn serve(
             .await
             .expect("the console serves");
     });
-    TestApp { url, addr, db_path, db, emulator: Some(emulator), settings, dir, shutdown, server }
-}
-
-fn kaltura_client(emu: &RunningEmulator) -> KalturaClient {
-    KalturaSettings::default()
-        .demo_client(&emu.url, emu.parent_id, &emu.admin_secret)
-        .expect("a client for the emulator")
+    TestApp { url, addr, db_path, db, emulator: Some(emulator), settings, kaltura, dir, shutdown, server }
 }
 
 impl TestApp {
     /// Stops the server and starts a new one on the same port, database file and emulator.
     pub async fn restart(self) -> TestApp {
-        let TestApp { addr, db, emulator, settings, dir, shutdown, server, .. } = self;
+        let TestApp { addr, db, emulator, settings, kaltura, dir, shutdown, server, .. } = self;
         let _ = shutdown.send(());
         server.await.expect("the server stops");
         db.close().await;
         let emulator = emulator.expect("the emulator is running");
-        serve(dir, emulator, addr, |s| *s = settings).await
+        serve(dir, emulator, addr, |s| *s = settings, kaltura).await
     }
 
     pub fn emulator(&self) -> &RunningEmulator {
