@@ -441,15 +441,15 @@ async fn change_status(
     let audit_action = format!("account.{}", action.key());
     let target = id.to_string();
     let outcome: Result<String, String> = async {
-        let (partner, parent) = match tokio::try_join!(state.kaltura.get_partner(id), state.kaltura.partner_info()) {
-            Ok(pair) => pair,
+        let partner = match state.kaltura.get_partner(id).await {
+            Ok(p) => p,
             Err(e) if e.code() == Some("INVALID_PARTNER_ID") => {
                 return Err(format!("Account {id} is not one of your accounts."));
             }
             Err(e) => return Err(e.to_string()),
         };
         let name = partner.name.clone().unwrap_or_else(|| id.to_string());
-        if let Some(why) = refusal(action, partner.status, partner.id == parent.id) {
+        if let Some(why) = refusal(action, partner.status, partner.id == state.kaltura.config().partner_id) {
             return Err(why);
         }
         state.kaltura.update_status(id, action.target()).await.map_err(|e| e.to_string())?;
