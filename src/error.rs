@@ -20,6 +20,12 @@ pub enum AppError {
     Session(#[from] tower_sessions::session::Error),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
+    /// Kaltura could not do what was asked; the text (already free of any KS) is shown as is.
+    #[error("{0}")]
+    Kaltura(String),
+    /// The request itself was wrong; the text says how.
+    #[error("{0}")]
+    BadRequest(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -28,22 +34,28 @@ pub enum AppError {
 #[derive(Debug, Clone)]
 struct ErrorNotice {
     status: StatusCode,
-    message: &'static str,
+    message: String,
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let notice = match &self {
             AppError::NotFound => {
-                ErrorNotice { status: StatusCode::NOT_FOUND, message: "There is nothing at this address." }
+                ErrorNotice { status: StatusCode::NOT_FOUND, message: "There is nothing at this address.".into() }
             }
+            AppError::Kaltura(message) => {
+                tracing::warn!(error = %message, "Kaltura failed a request");
+                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: message.clone() }
+            }
+            AppError::BadRequest(message) => ErrorNotice { status: StatusCode::BAD_REQUEST, message: message.clone() },
             _ => {
                 // Inside the request's trace span, so the log line carries the request id.
                 tracing::error!(error = %self, "request failed");
                 ErrorNotice {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     message: "Something went wrong on our side. Please try again; if it keeps happening, give your \
-                              administrator the request id below.",
+                              administrator the request id below."
+                        .into(),
                 }
             }
         };
@@ -79,9 +91,9 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     };
     let title = notice.status.canonical_reason().unwrap_or("Error");
     let body = if htmx {
-        ErrorFragment { message: notice.message, request_id: &request_id }.render()
+        ErrorFragment { message: &notice.message, request_id: &request_id }.render()
     } else {
-        ErrorPage { nav: Nav::anonymous(), title, message: notice.message, request_id: &request_id }.render()
+        ErrorPage { nav: Nav::anonymous(), title, message: &notice.message, request_id: &request_id }.render()
     };
     let body = body.unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot render the error page");

@@ -274,7 +274,7 @@ pub async fn create(
 ) -> Result<Response, AppError> {
     let form = AddForm { request_key: form.request_key.trim().to_string(), ..form };
     if form.request_key.is_empty() || form.request_key.len() > 64 {
-        return Err(AppError::Internal(anyhow::anyhow!("the Add Account form is incomplete: open it again")));
+        return Err(AppError::BadRequest("The Add Account form is incomplete: open it again.".into()));
     }
     // A second submission of the same form never sends a second registration.
     if let Some(existing) = creations::by_key(&state.db, &form.request_key).await? {

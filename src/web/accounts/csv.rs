@@ -81,7 +81,7 @@ pub async fn export(
         .kaltura
         .accounts_page(&filter, &Pager::new(UPSTREAM_PAGE, 1))
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{}", failure_text(&e))))?;
+        .map_err(|e| AppError::Kaltura(failure_text(&e)))?;
     let parent_id = first.parent.id;
     let total = first.page.total_count;
     let mut head = line(&HEADER.map(String::from));

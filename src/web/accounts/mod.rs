@@ -383,7 +383,7 @@ async fn confirm(
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
     let partner = match state.kaltura.get_partner(id).await {
         Ok(p) => p,
-        Err(e) => return Err(AppError::Internal(anyhow::anyhow!("{}", failure_text(&e)))),
+        Err(e) => return Err(AppError::Kaltura(failure_text(&e))),
     };
     let name = partner.name.clone().unwrap_or_else(|| id.to_string());
     Ok(render(&ConfirmPage {
