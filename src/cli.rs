@@ -1,6 +1,7 @@
 //! The command line: `multi-account <command>`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -20,11 +21,47 @@ pub enum Command {
     /// Benchmark the emulator with many children: prints timings and large/small ratios.
     Bench(crate::bench::BenchArgs),
     /// Serve the console (in demo mode, with the emulator in-process, when no Kaltura settings are given).
+    #[command(after_help = SERVE_ENVIRONMENT_ONLY)]
     Serve(crate::config::ServeArgs),
     /// Manage the console's users: add, list, set-password, remove.
     User(crate::user_cmd::UserArgs),
     /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
     Doctor(crate::doctor::DoctorArgs),
+    /// Ask a running console (or --url) whether it answers: exit 0 if it does, 1 if not (Docker's HEALTHCHECK).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
+    /// Write a consistent copy of the console's database to OUTPUT, safe while the console runs.
+    Backup(crate::backup::BackupArgs),
+}
+
+const SERVE_ENVIRONMENT_ONLY: &str = "Environment only:
+  MA_BOOTSTRAP_ADMIN_EMAIL, MA_BOOTSTRAP_ADMIN_PASSWORD
+      The first Publisher Administrator, created (or reactivated) at start while no active one exists
+  MA_LOG_FORMAT  `json` for one JSON object per log line [default: text]
+  RUST_LOG       Log level and filters, e.g. `info,tower_http=debug` [default: info]";
+
+/// The command line, with the `--config` file's settings as defaults (see [`crate::config::file`]).
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = Cli::try_parse_from(&args)?;
+    let (subcommand, config) = match &cli.command {
+        Command::Serve(a) => ("serve", &a.config),
+        Command::Healthcheck(a) => ("healthcheck", &a.config),
+        Command::Backup(a) => ("backup", &a.config),
+        _ => return Ok(cli),
+    };
+    let Some(path) = config else {
+        return Ok(cli);
+    };
+    let matches = crate::config::file::matches_with_file(Cli::command(), subcommand, path, &args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,6 +102,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(args) => crate::serve::run(args).await,
             Command::User(args) => crate::user_cmd::run(args).await,
             Command::Doctor(args) => crate::doctor::run(args).await,
+            Command::Healthcheck(args) => crate::healthcheck::run(args).await,
+            Command::Backup(args) => crate::backup::run(args).await,
         }
     });
     match result {
@@ -86,6 +125,7 @@ async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         latency_ms: args.latency_ms,
     })
     .await?;
+    let signal = shutdown_signal();
     println!("Kaltura API emulator listening on {}", emu.url);
     println!("  service URL:        {}", emu.url);
     println!("  parent partner id:  {}", emu.parent_id);
@@ -93,36 +133,37 @@ async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     println!("  stand-in KMC:       {}/index.php/kmcng/actions/persist-login-by-ks/{{KS}}", emu.url);
     println!("  request counts:     {}/emulator/stats", emu.url);
     println!("Press Ctrl-C to stop.");
-    emu.wait(shutdown_signal()).await;
+    emu.wait(signal).await;
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. The handlers are installed by the call, not at the first poll, so a signal that comes before
+/// the server starts waiting is not left to the default action, which kills the process at once.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::terminate()).and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        if let Ok((mut term, mut interrupt)) = handlers {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = interrupt.recv() => {},
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, not in `docker logs` or a journal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if std::env::var("MA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
         let _ = builder.json().try_init();
     } else {

@@ -1,7 +1,10 @@
 //! Settings for `serve` and the `user` commands: flags, each with an `MA_*` environment variable.
 
+pub mod file;
+
 use reqwest::Url;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -48,6 +51,14 @@ pub struct ServeArgs {
     #[arg(long, env = "MA_SESSION_MAX_HOURS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=720))]
     pub session_max_hours: u32,
+    /// Seconds to let requests in flight finish after SIGTERM or Ctrl-C (an account creation can wait for the
+    /// Kaltura register timeout); a container's stop grace period must be longer.
+    #[arg(long, env = "MA_SHUTDOWN_TIMEOUT_SECS", default_value_t = 150)]
+    pub shutdown_timeout_secs: u64,
+    /// A TOML file of these settings, keyed by flag name without the dashes (e.g. `listen = "0.0.0.0:8080"`). A flag
+    /// or environment variable overrides the file; an unknown key is an error.
+    #[arg(long, env = "MA_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub kaltura: crate::kaltura::KalturaSettings,
 }

@@ -1,3 +1,4 @@
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -5,6 +6,7 @@ pub mod db;
 pub mod doctor;
 pub mod emulator;
 pub mod error;
+pub mod healthcheck;
 pub mod kaltura;
 pub mod password;
 pub mod serve;

@@ -71,14 +71,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
              or run `multi-account user add EMAIL --first-name … --last-name …`."
         );
     }
+    // Listening for signals before saying so: a SIGTERM right after this line still shuts down gracefully.
+    let signal = shutdown_signal();
     println!("Press Ctrl-C to stop.");
 
     let app = web::build_router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    serve_until_drained(listener, app, signal, Duration::from_secs(args.shutdown_timeout_secs)).await?;
+    // Requests that outlived the drain period may still hold a connection: do not wait for them forever.
+    if tokio::time::timeout(Duration::from_secs(5), pool.close()).await.is_err() {
+        tracing::warn!("database connections still busy at exit");
+    }
+    // Last: requests in flight were still talking to it.
     if let Some(emu) = demo {
         emu.stop().await;
     }
-    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves until `signal`, then stops accepting connections and lets requests in flight finish, for at most `drain`.
+async fn serve_until_drained(
+    listener: tokio::net::TcpListener,
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signal.await;
+        tracing::info!(drain_secs = drain.as_secs(), "shutting down: finishing requests in flight");
+        let _ = stopping.send(());
+    });
+    let deadline = async move {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(drain).await,
+            // The server ended by itself.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = server.into_future() => result?,
+        () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain period: stopping anyway"),
+    }
     Ok(())
 }
 

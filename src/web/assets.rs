@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub fn router() -> Router {
-    Router::new().route("/static/{*path}", get(serve)).route("/healthz", get(|| async { "ok" }))
+    Router::new().route("/static/{*path}", get(serve))
 }
 
 /// (path under /static/, content type, body, cache policy)

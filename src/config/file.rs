@@ -1,0 +1,164 @@
+//! The optional TOML settings file (`--config FILE` or `MA_CONFIG`). Its keys are `serve`'s long flag names without
+//! the dashes (`listen`, `database`, `kaltura-partner-id`, …). Its values become the flags' defaults, so clap checks
+//! them like any flag and the precedence is flag > environment > file > built-in default. Other commands that take
+//! `--config` (`healthcheck`, `backup`) use the keys they share with `serve` and ignore the rest.
+
+use clap::Command;
+use clap::error::ErrorKind;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The command whose flags define the file's keys.
+const SETTINGS_COMMAND: &str = "serve";
+/// Flags that are not settings.
+const NOT_KEYS: &[&str] = &["config", "help"];
+
+/// Parses `args` again with the file's values as the defaults of `subcommand`'s flags.
+pub fn matches_with_file(
+    cmd: Command,
+    subcommand: &str,
+    path: &Path,
+    args: &[OsString],
+) -> Result<clap::ArgMatches, clap::Error> {
+    let fail = |kind: ErrorKind, msg: String| cmd.clone().error(kind, format!("config file {}: {msg}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| fail(ErrorKind::Io, e.to_string()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| fail(ErrorKind::InvalidValue, e.to_string()))?;
+
+    let keys = setting_keys(&cmd);
+    let mut values = Vec::with_capacity(table.len());
+    for (key, value) in table {
+        if !keys.contains(&key) {
+            let msg = format!("unknown key `{key}`; the keys are: {}", keys.join(", "));
+            return Err(fail(ErrorKind::UnknownArgument, msg));
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => value.to_string(),
+            _ => return Err(fail(ErrorKind::InvalidValue, format!("`{key}` must be a string or a number"))),
+        };
+        values.push((key, value));
+    }
+
+    match with_defaults(cmd.clone(), subcommand, &values).try_get_matches_from(args) {
+        Ok(matches) => Ok(matches),
+        // The command line parsed without the file, so a file value is wrong: find which, to name it.
+        Err(e) => {
+            let culprit = values.iter().find_map(|(key, value)| {
+                let one = [(key.clone(), value.clone())];
+                with_defaults(cmd.clone(), subcommand, &one).try_get_matches_from(args).err().map(|e| (key, e))
+            });
+            match culprit {
+                Some((key, e)) => Err(fail(ErrorKind::ValueValidation, format!("`{key}`: {}", first_line(&e)))),
+                None => Err(e),
+            }
+        }
+    }
+}
+
+/// `serve`'s long flag names that the file may set.
+fn setting_keys(cmd: &Command) -> Vec<String> {
+    cmd.find_subcommand(SETTINGS_COMMAND)
+        .map(|serve| {
+            serve
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .filter(|l| !NOT_KEYS.contains(l))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn with_defaults(cmd: Command, subcommand: &str, values: &[(String, String)]) -> Command {
+    cmd.mut_subcommand(subcommand, |mut sub| {
+        for (key, value) in values {
+            let Some(id) = sub.get_arguments().find(|a| a.get_long() == Some(key)).map(|a| a.get_id().clone()) else {
+                continue;
+            };
+            sub = sub.mut_arg(id, |arg| arg.default_value(value.clone()));
+        }
+        sub
+    })
+}
+
+/// clap's message without its `error: ` prefix and usage hint.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Command, parse_from};
+    use std::path::PathBuf;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multi-account.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn serve(args: &[&str]) -> Result<crate::config::ServeArgs, clap::Error> {
+        let argv = ["multi-account", "serve"].iter().chain(args);
+        match parse_from(argv.map(|a| a.to_string()))?.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn file_values_replace_the_defaults_and_flags_replace_file_values() {
+        let (_dir, path) = file(
+            "listen = \"0.0.0.0:9000\"\nsession-idle-minutes = 45\nkaltura-partner-id = 6464\n\
+             kaltura-admin-secret = \"from-the-file\"\n",
+        );
+        let path = path.to_str().unwrap();
+
+        let from_file = serve(&["--config", path]).unwrap();
+        assert_eq!(from_file.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(from_file.session_idle_minutes, 45);
+        assert_eq!(from_file.kaltura.partner_id.as_deref(), Some("6464"));
+        assert_eq!(from_file.session_max_hours, 12, "keys the file leaves out keep the built-in default");
+
+        let flag_wins = serve(&["--config", path, "--listen", "127.0.0.1:9001"]).unwrap();
+        assert_eq!(flag_wins.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(flag_wins.session_idle_minutes, 45);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it_and_the_file() {
+        let (_dir, path) = file("listen = \"0.0.0.0:9000\"\ncolour = \"red\"\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("unknown key `colour`") && e.contains("multi-account.toml"), "{e}");
+        assert!(e.contains("kaltura-service-url"), "the message lists the keys: {e}");
+    }
+
+    #[test]
+    fn a_bad_value_in_the_file_names_its_key() {
+        let (_dir, path) = file("session-idle-minutes = 0\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("`session-idle-minutes`") && e.contains("multi-account.toml"), "{e}");
+
+        let (_dir, path) = file("listen = [1, 2]\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("`listen` must be a string or a number"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let e = serve(&["--config", "/nonexistent/multi-account.toml"]).unwrap_err().to_string();
+        assert!(e.contains("config file /nonexistent/multi-account.toml"), "{e}");
+    }
+
+    #[test]
+    fn healthcheck_takes_the_listen_address_from_the_file() {
+        let (_dir, path) = file("listen = \"0.0.0.0:9000\"\nsession-idle-minutes = 45\n");
+        let cli = parse_from(["multi-account", "healthcheck", "--config", path.to_str().unwrap()]).unwrap();
+        match cli.command {
+            Command::Healthcheck(args) => assert_eq!(args.listen.to_string(), "0.0.0.0:9000"),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

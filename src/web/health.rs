@@ -1,0 +1,47 @@
+//! Probes for Docker, orchestrators and load balancers, open without signing in and free of secrets: `/healthz`
+//! says the process answers, `/readyz` that it can do its work (the database takes writes and Kaltura accepts the
+//! console's session). Details go to the log, never into the answer.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use sqlx::SqlitePool;
+
+use super::AppState;
+use crate::kaltura::KalturaError;
+
+pub fn router(state: AppState) -> Router {
+    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    if let Err(e) = database_writable(&state.db).await {
+        tracing::warn!(error = %e, "not ready: the database does not take writes");
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: the database does not take writes".into());
+    }
+    if let Err(e) = state.kaltura.partner_info().await {
+        tracing::warn!(error = %e, "not ready: Kaltura");
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", kaltura_reason(&e)));
+    }
+    (StatusCode::OK, "ready".into())
+}
+
+/// Takes SQLite's write lock and lets it go, writing nothing: fails when the file is read-only, the pool is closed,
+/// or another writer holds the lock past the busy timeout.
+async fn database_writable(db: &SqlitePool) -> Result<(), sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await?.rollback().await
+}
+
+/// A fixed phrase per kind of failure: Kaltura's own messages can name accounts.
+fn kaltura_reason(e: &KalturaError) -> String {
+    match e {
+        KalturaError::Connect { .. } => "Kaltura cannot be reached".into(),
+        KalturaError::Timeout { .. } => "Kaltura does not answer in time".into(),
+        KalturaError::BadResponse(_) => "Kaltura's answer cannot be read".into(),
+        KalturaError::Api { .. } if e.is_invalid_ks() => {
+            "Kaltura refuses the console's session (check the partner id and admin secret)".into()
+        }
+        KalturaError::Api { code, .. } => format!("Kaltura answered {code}"),
+    }
+}
