@@ -1,6 +1,8 @@
-//! The append-only audit log: sign-ins, failures, lock-outs and every change to users.
+//! The append-only audit log: sign-ins, failures, lock-outs, every change to users and every account action; read
+//! back, filtered and paged, by the Audit page.
 
-use sqlx::SqlitePool;
+use futures_util::{Stream, stream};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// One line of the log. `actor` is the signed-in user's email (or `cli` / `system`), `ip` where the request came from.
 #[derive(Debug, Clone)]
@@ -40,4 +42,121 @@ pub async fn record(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// A line as stored, for the Audit page and its export.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Logged {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub ip: String,
+    pub action: String,
+    pub target: String,
+    pub result: String,
+    pub details: String,
+}
+
+impl Logged {
+    pub fn is_ok(&self) -> bool {
+        self.result == Outcome::Ok.as_str()
+    }
+}
+
+/// Which lines to read; each field that is set narrows the selection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Part of the actor's email, in any case.
+    pub actor_contains: Option<String>,
+    /// An action code (`account.block`), or a family written `account.*`: the code `account` and every `account.…`.
+    pub action: Option<String>,
+    /// The whole target in any case: a partner id for account actions, an email for user actions and sign-ins.
+    pub target: Option<String>,
+    /// [`Outcome::Refused`] selects every line that is not ok.
+    pub result: Option<Outcome>,
+    /// Unix time, inclusive.
+    pub since: Option<i64>,
+    /// Unix time, exclusive.
+    pub before: Option<i64>,
+}
+
+const COLUMNS: &str = "SELECT id, at, actor, ip, action, target, result, details FROM audit_log";
+
+/// `%` and `_` typed by a user are literal characters, not wildcards.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn push_where(q: &mut QueryBuilder<'_, Sqlite>, f: &Filter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(actor) = &f.actor_contains {
+        q.push(" AND actor LIKE ").push_bind(format!("%{}%", escape_like(actor))).push(" ESCAPE '\\'");
+    }
+    match f.action.as_deref().map(|a| (a, a.strip_suffix(".*"))) {
+        Some((_, Some(family))) => {
+            q.push(" AND (action = ").push_bind(family.to_owned());
+            q.push(" OR action LIKE ").push_bind(format!("{}.%", escape_like(family))).push(" ESCAPE '\\')");
+        }
+        Some((code, None)) => {
+            q.push(" AND action = ").push_bind(code.to_owned());
+        }
+        None => {}
+    }
+    if let Some(target) = &f.target {
+        q.push(" AND target = ").push_bind(target.clone()).push(" COLLATE NOCASE");
+    }
+    match f.result {
+        Some(Outcome::Ok) => q.push(" AND result = 'ok'"),
+        Some(Outcome::Refused) => q.push(" AND result <> 'ok'"),
+        None => q,
+    };
+    if let Some(since) = f.since {
+        q.push(" AND at >= ").push_bind(since);
+    }
+    if let Some(before) = f.before {
+        q.push(" AND at < ").push_bind(before);
+    }
+}
+
+/// How many lines match.
+pub async fn count(pool: &SqlitePool, f: &Filter) -> Result<i64, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
+    push_where(&mut q, f);
+    q.build_query_scalar().fetch_one(pool).await
+}
+
+/// One page of matching lines, newest first.
+pub async fn page(pool: &SqlitePool, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Logged>, sqlx::Error> {
+    let mut q = QueryBuilder::new(COLUMNS);
+    push_where(&mut q, f);
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    q.build_query_as().fetch_all(pool).await
+}
+
+/// Lines per query when streaming.
+const BATCH: i64 = 500;
+
+/// Every matching line, newest first, in batches. Each batch is a short query of its own (the next starts below the
+/// last id seen), so a slow download holds no connection, and lines logged meanwhile do not shift it. The batches walk
+/// down the rowid without other indexes: an index would make each batch gather and sort every match again, while the
+/// walk reads each line once over the whole export.
+pub fn stream(pool: SqlitePool, f: Filter) -> impl Stream<Item = Result<Vec<Logged>, sqlx::Error>> + Send + 'static {
+    stream::try_unfold(Some(i64::MAX), move |below| {
+        let (pool, f) = (pool.clone(), f.clone());
+        async move {
+            let Some(below) = below else { return Ok(None) };
+            let mut q = QueryBuilder::new(COLUMNS);
+            q.push(" NOT INDEXED");
+            push_where(&mut q, &f);
+            q.push(" AND id < ").push_bind(below).push(" ORDER BY id DESC LIMIT ").push_bind(BATCH);
+            let batch: Vec<Logged> = q.build_query_as().fetch_all(&pool).await?;
+            let next = if batch.len() < BATCH as usize { None } else { batch.last().map(|l| l.id) };
+            Ok((!batch.is_empty()).then_some((batch, next)))
+        }
+    })
+}
+
+/// The action codes the log holds, in order.
+pub async fn actions(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action").fetch_all(pool).await
 }

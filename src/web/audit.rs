@@ -1,0 +1,622 @@
+//! Administration › Audit log: every sign-in and action, filtered by user, action, account, result and date, paged
+//! newest first, and exported as CSV. The URL holds the whole view, so reload, bookmarks and Back reproduce it; values
+//! it cannot use are dropped with a note rather than failing the page.
+
+use askama::Template;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::{StreamExt, stream};
+use time::{Date, Month, OffsetDateTime};
+
+use super::auth::AdminUser;
+use super::{AppState, Nav, render};
+use crate::db::audit::{self, Filter, Logged, Outcome};
+use crate::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/audit", get(show)).route("/audit.csv", get(export))
+}
+
+const PAGE_SIZE: u32 = 50;
+const MAX_TEXT: usize = 200;
+const MAX_ACTION: usize = 64;
+
+/// What the codes in the log mean, in the words the rest of the console uses.
+const ACTION_LABELS: [(&str, &str); 17] = [
+    ("login", "Sign-in"),
+    ("login.failure", "Failed sign-in"),
+    ("login.lockout", "Sign-in locked after failures"),
+    ("login.refused", "Sign-in refused while locked"),
+    ("logout", "Sign-out"),
+    ("user.add", "User added"),
+    ("user.role", "User role changed"),
+    ("user.block", "User blocked"),
+    ("user.unblock", "User unblocked"),
+    ("user.remove", "User removed"),
+    ("user.password", "User password changed"),
+    ("user.bootstrap", "First administrator set up"),
+    ("account.create", "Account created"),
+    ("account.block", "Account blocked"),
+    ("account.unblock", "Account unblocked"),
+    ("account.remove", "Account removed"),
+    ("account.kmc_login", "Rich Media CMS Login"),
+];
+
+/// Offered above the single actions: each selects a code and everything under it.
+const ACTION_FAMILIES: [(&str, &str); 3] =
+    [("login.*", "All sign-in events"), ("user.*", "All user changes"), ("account.*", "All account actions")];
+
+fn action_label(code: &str) -> Option<&'static str> {
+    ACTION_LABELS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum ResultChoice {
+    #[default]
+    All,
+    Ok,
+    Failed,
+}
+
+impl ResultChoice {
+    const ALL: [ResultChoice; 3] = [ResultChoice::All, ResultChoice::Ok, ResultChoice::Failed];
+
+    fn key(self) -> &'static str {
+        match self {
+            ResultChoice::All => "",
+            ResultChoice::Ok => "ok",
+            ResultChoice::Failed => "failed",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            ResultChoice::All => "All results",
+            ResultChoice::Ok => "OK",
+            ResultChoice::Failed => "Failed or refused",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ResultChoice> {
+        match s {
+            "" | "all" => Some(ResultChoice::All),
+            "ok" => Some(ResultChoice::Ok),
+            // The log writes `refused`; the page says "failed".
+            "failed" | "refused" => Some(ResultChoice::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// The view the URL asks for, cleaned: what the page shows and what the export writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct View {
+    /// Part of the user's email.
+    user: String,
+    /// An action code, a family such as `account.*`, or empty for all.
+    action: String,
+    /// A whole target: a partner id, or a user's email.
+    account: String,
+    result: ResultChoice,
+    from: Option<Date>,
+    /// Inclusive: the whole day.
+    to: Option<Date>,
+    page: u32,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            user: String::new(),
+            action: String::new(),
+            account: String::new(),
+            result: ResultChoice::All,
+            from: None,
+            to: None,
+            page: 1,
+        }
+    }
+}
+
+impl View {
+    /// Reads a query string; returns the view and a note for each value it had to drop or change.
+    fn parse(query: &str) -> (View, Vec<String>) {
+        let mut v = View::default();
+        let mut notes = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.trim();
+            match key.as_ref() {
+                "user" => v.user = clip(value, "user", &mut notes),
+                "account" => v.account = clip(value, "account", &mut notes),
+                "action" => {
+                    if value.is_empty() || is_action_code(value) {
+                        v.action = value.to_owned();
+                    } else {
+                        notes.push(format!(
+                            "\u{201c}{}\u{201d} is not an action code; all actions are shown.",
+                            short(value)
+                        ));
+                    }
+                }
+                "result" => match ResultChoice::parse(value) {
+                    Some(r) => v.result = r,
+                    None => notes.push(format!(
+                        "Unknown result \u{201c}{}\u{201d} ignored; all results are shown.",
+                        short(value)
+                    )),
+                },
+                "from" | "to" => {
+                    let date = parse_date(value);
+                    if date.is_none() && !value.is_empty() {
+                        notes.push(format!("\u{201c}{}\u{201d} is not a date (YYYY-MM-DD); ignored.", short(value)));
+                    }
+                    if key == "from" { v.from = date } else { v.to = date }
+                }
+                "page" => match value.parse::<u32>() {
+                    Ok(p) if p >= 1 => v.page = p,
+                    _ => notes.push(format!("Page \u{201c}{}\u{201d} does not exist; showing page 1.", short(value))),
+                },
+                _ => {}
+            }
+        }
+        if let (Some(from), Some(to)) = (v.from, v.to)
+            && from > to
+        {
+            notes.push("The dates were the wrong way round and have been swapped.".to_owned());
+            (v.from, v.to) = (Some(to), Some(from));
+        }
+        (v, notes)
+    }
+
+    fn filter(&self) -> Filter {
+        let text = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+        Filter {
+            actor_contains: text(&self.user),
+            action: text(&self.action),
+            target: text(&self.account),
+            result: match self.result {
+                ResultChoice::All => None,
+                ResultChoice::Ok => Some(Outcome::Ok),
+                ResultChoice::Failed => Some(Outcome::Refused),
+            },
+            since: self.from.map(start_of),
+            before: self.to.and_then(|d| d.next_day()).map(start_of),
+        }
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.filter() != Filter::default()
+    }
+
+    /// The canonical query string (defaults left out), without `?`.
+    fn query(&self, with_page: bool) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [("user", &self.user), ("action", &self.action), ("account", &self.account)] {
+            if !value.is_empty() {
+                s.append_pair(key, value);
+            }
+        }
+        if self.result != ResultChoice::All {
+            s.append_pair("result", self.result.key());
+        }
+        for (key, date) in [("from", self.from), ("to", self.to)] {
+            if let Some(d) = date {
+                s.append_pair(key, &format_date(d));
+            }
+        }
+        if with_page && self.page > 1 {
+            s.append_pair("page", &self.page.to_string());
+        }
+        s.finish()
+    }
+
+    fn href(&self) -> String {
+        with_query("/audit", self.query(true))
+    }
+
+    /// The export of this view: every page of it.
+    fn csv_href(&self) -> String {
+        with_query("/audit.csv", self.query(false))
+    }
+
+    fn with_page(&self, page: u32) -> View {
+        View { page, ..self.clone() }
+    }
+}
+
+fn clip(value: &str, what: &str, notes: &mut Vec<String>) -> String {
+    if value.chars().count() > MAX_TEXT {
+        notes.push(format!("The {what} filter was cut to {MAX_TEXT} characters."));
+    }
+    value.chars().take(MAX_TEXT).collect()
+}
+
+fn with_query(path: &str, query: String) -> String {
+    if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
+}
+
+/// Letters, digits, `.`, `_` and `-`, optionally ending in `.*` for a family.
+fn is_action_code(s: &str) -> bool {
+    let code = s.strip_suffix(".*").unwrap_or(s);
+    s.len() <= MAX_ACTION
+        && !code.is_empty()
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `YYYY-MM-DD`, as `<input type="date">` sends it.
+fn parse_date(s: &str) -> Option<Date> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let month = Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+}
+
+fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Midnight UTC, as a Unix time.
+fn start_of(d: Date) -> i64 {
+    d.midnight().assume_utc().unix_timestamp()
+}
+
+/// `MM/DD/YYYY HH:mm:ss` in UTC: the KMC's date format, to the second.
+fn format_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");
+    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
+}
+
+/// A value quoted back in a note, kept short.
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+struct Row {
+    when: String,
+    actor: String,
+    actor_href: String,
+    ip: String,
+    label: Option<&'static str>,
+    code: String,
+    target: String,
+    target_href: String,
+    ok: bool,
+    details: String,
+}
+
+impl Row {
+    fn new(l: Logged, view: &View) -> Row {
+        Row {
+            when: format_time(l.at),
+            actor_href: View { user: l.actor.clone(), page: 1, ..view.clone() }.href(),
+            target_href: View { account: l.target.clone(), page: 1, ..view.clone() }.href(),
+            ok: l.is_ok(),
+            label: action_label(&l.action),
+            actor: l.actor,
+            ip: l.ip,
+            code: l.action,
+            target: l.target,
+            details: l.details,
+        }
+    }
+}
+
+struct PageLink {
+    number: u32,
+    href: String,
+    current: bool,
+    /// Pages are left out between this link and the one before.
+    gap_before: bool,
+}
+
+/// The table and its pager: the part htmx swaps.
+#[derive(Template)]
+#[template(path = "partials/audit_panel.html")]
+struct Panel {
+    notes: Vec<String>,
+    filtered: bool,
+    total: i64,
+    rows: Vec<Row>,
+    csv_href: String,
+    pages: Vec<PageLink>,
+    prev: Option<String>,
+    next: Option<String>,
+    first_shown: i64,
+    last_shown: i64,
+}
+
+impl Panel {
+    fn count_label(&self) -> String {
+        format!("{} {}", thousands(self.total), if self.total == 1 { "entry" } else { "entries" })
+    }
+
+    fn range_label(&self) -> String {
+        format!("{}–{} of {}", thousands(self.first_shown), thousands(self.last_shown), thousands(self.total))
+    }
+}
+
+/// `100,012`: a long log's counts, readable at a glance.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+struct ActionOption {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    nav: Nav,
+    view: View,
+    from: String,
+    to: String,
+    families: Vec<ActionOption>,
+    /// The codes in the log, and one the URL asked for that is not (yet) there.
+    actions: Vec<ActionOption>,
+    results: [ResultChoice; 3],
+    panel: Panel,
+}
+
+/// The first, the last, and up to three pages either side of the current one.
+fn page_links(view: &View, last_page: u32) -> Vec<PageLink> {
+    let near = view.page.saturating_sub(3).max(1)..=view.page.saturating_add(3).min(last_page);
+    let mut numbers: Vec<u32> = near.collect();
+    numbers.insert(0, 1);
+    numbers.push(last_page);
+    numbers.dedup();
+    let mut links = Vec::with_capacity(numbers.len());
+    let mut before = 0;
+    for n in numbers {
+        links.push(PageLink {
+            number: n,
+            href: view.with_page(n).href(),
+            current: n == view.page,
+            gap_before: before != 0 && n > before + 1,
+        });
+        before = n;
+    }
+    links
+}
+
+async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Result<(View, Panel), AppError> {
+    let filter = view.filter();
+    let total = audit::count(&state.db, &filter).await?;
+    let last_page = u32::try_from((total.max(1) as u64).div_ceil(u64::from(PAGE_SIZE))).unwrap_or(u32::MAX);
+    if view.page > last_page {
+        notes.push(format!("Page {} does not exist; showing page {last_page}, the last.", view.page));
+        view.page = last_page;
+    }
+    let offset = i64::from(view.page - 1) * i64::from(PAGE_SIZE);
+    let logged = audit::page(&state.db, &filter, i64::from(PAGE_SIZE), offset).await?;
+    let rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
+    let panel = Panel {
+        notes,
+        filtered: view.is_filtered(),
+        total,
+        csv_href: view.csv_href(),
+        pages: if last_page > 1 { page_links(&view, last_page) } else { Vec::new() },
+        prev: (view.page > 1).then(|| view.with_page(view.page - 1).href()),
+        next: (view.page < last_page).then(|| view.with_page(view.page + 1).href()),
+        first_shown: if rows.is_empty() { 0 } else { offset + 1 },
+        last_shown: offset + rows.len() as i64,
+        rows,
+    };
+    Ok((view, panel))
+}
+
+fn action_options(view: &View, in_log: Vec<String>) -> (Vec<ActionOption>, Vec<ActionOption>) {
+    let families = ACTION_FAMILIES
+        .iter()
+        .map(|(value, label)| ActionOption {
+            value: (*value).to_owned(),
+            label: (*label).to_owned(),
+            selected: view.action == *value,
+        })
+        .collect::<Vec<_>>();
+    let asked_elsewhere = !view.action.is_empty()
+        && !in_log.contains(&view.action)
+        && !ACTION_FAMILIES.iter().any(|(v, _)| *v == view.action);
+    let mut actions: Vec<ActionOption> = in_log
+        .into_iter()
+        .map(|code| ActionOption {
+            label: action_label(&code).map_or_else(|| code.clone(), |l| format!("{l} ({code})")),
+            selected: view.action == code,
+            value: code,
+        })
+        .collect();
+    // Shown selected, so the form says what the table is filtered by.
+    if asked_elsewhere {
+        actions.push(ActionOption {
+            label: format!("{} (not in the log)", view.action),
+            value: view.action.clone(),
+            selected: true,
+        });
+    }
+    (families, actions)
+}
+
+/// True for an htmx request that wants only the table (not a history restore, which needs the whole page).
+fn wants_fragment(headers: &HeaderMap) -> bool {
+    super::is_htmx(headers)
+        && headers.get("hx-history-restore-request").is_none()
+        && headers.get("hx-target").is_some_and(|t| t.as_bytes() == b"audit-panel")
+}
+
+async fn show(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let (view, notes) = View::parse(query.as_deref().unwrap_or(""));
+    let (view, panel) = panel(&state, view, notes).await?;
+    if wants_fragment(&headers) {
+        let mut res = render(&panel)?.into_response();
+        // The canonical URL, not the form's raw fields, goes in the address bar.
+        if let Ok(v) = HeaderValue::from_str(&view.href()) {
+            res.headers_mut().insert("hx-push-url", v);
+        }
+        return Ok(res);
+    }
+    let (families, actions) = action_options(&view, audit::actions(&state.db).await?);
+    let page = AuditPage {
+        nav: Nav::for_user(&me, "audit"),
+        from: view.from.map(format_date).unwrap_or_default(),
+        to: view.to.map(format_date).unwrap_or_default(),
+        view,
+        families,
+        actions,
+        results: ResultChoice::ALL,
+        panel,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+const CSV_HEADER: [&str; 9] =
+    ["When (UTC)", "Unix Time", "Who", "From", "Action", "Action Code", "Account / Target", "Result", "Details"];
+
+/// One log row as a CSV record; what a user typed (a failed sign-in logs the email as typed) is never run as a
+/// formula by a spreadsheet.
+fn csv_record(l: &Logged) -> String {
+    let result = if l.is_ok() { "OK" } else { "Failed" };
+    super::csv::line([
+        format_time(l.at).as_str(),
+        &l.at.to_string(),
+        &l.actor,
+        &l.ip,
+        action_label(&l.action).unwrap_or(&l.action),
+        &l.action,
+        &l.target,
+        result,
+        &l.details,
+    ])
+}
+
+/// Every entry of the view (all pages), streamed from the database a batch at a time.
+async fn export(State(state): State<AppState>, AdminUser(_): AdminUser, RawQuery(query): RawQuery) -> Response {
+    let (view, _) = View::parse(query.as_deref().unwrap_or(""));
+    let rows = audit::stream(state.db.clone(), view.filter()).map(|batch| match batch {
+        Ok(batch) => Ok(Bytes::from(batch.iter().map(csv_record).collect::<String>())),
+        Err(e) => {
+            // Ending the body with an error makes the browser report a failed download, not a short file.
+            tracing::warn!(error = %e, "audit CSV export stopped");
+            Err(std::io::Error::other(e))
+        }
+    });
+    let head = stream::iter([Ok(Bytes::from(super::csv::line(CSV_HEADER)))]);
+    let mut res = Body::from_stream(head.chain(rows)).into_response();
+    let stamp = OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year][month][day]-[hour][minute]"))
+        .unwrap_or_default();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"audit-{stamp}.csv\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_round_trip_through_their_urls() {
+        let (v, notes) =
+            View::parse("user=renee&action=account.*&account=6475&result=failed&from=2026-01-02&to=2026-01-31&page=3");
+        assert!(notes.is_empty(), "{notes:?}");
+        let url = v.href();
+        assert_eq!(
+            url,
+            "/audit?user=renee&action=account.*&account=6475&result=failed&from=2026-01-02&to=2026-01-31&page=3"
+        );
+        assert_eq!(View::parse(url.trim_start_matches("/audit?")).0, v);
+        assert_eq!(View::default().href(), "/audit");
+        assert_eq!(v.csv_href(), url.replace("/audit?", "/audit.csv?").replace("&page=3", ""));
+    }
+
+    #[test]
+    fn the_date_range_covers_whole_utc_days() {
+        let f = View::parse("from=2026-03-01&to=2026-03-01").0.filter();
+        assert_eq!(f.since, Some(1_772_323_200));
+        assert_eq!(f.before, Some(1_772_323_200 + 86_400));
+    }
+
+    #[test]
+    fn bad_values_are_dropped_with_a_note() {
+        let long = "x".repeat(500);
+        let (v, notes) = View::parse(&format!(
+            "page=abc&result=maybe&action=%3Cscript%3E&from=2026-02-30&to=yesterday&user={long}&account={long}"
+        ));
+        assert_eq!(v.page, 1);
+        assert_eq!(v.result, ResultChoice::All);
+        assert_eq!(v.action, "");
+        assert_eq!((v.from, v.to), (None, None));
+        assert_eq!((v.user.len(), v.account.len()), (MAX_TEXT, MAX_TEXT));
+        assert_eq!(notes.len(), 7, "{notes:?}");
+        assert_eq!(View::parse("page=0").0.page, 1);
+    }
+
+    #[test]
+    fn dates_the_wrong_way_round_are_swapped() {
+        let (v, notes) = View::parse("from=2026-05-10&to=2026-05-01");
+        assert_eq!(v.from.map(format_date).as_deref(), Some("2026-05-01"));
+        assert_eq!(v.to.map(format_date).as_deref(), Some("2026-05-10"));
+        assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn page_links_show_the_ends_and_the_neighbourhood() {
+        let numbers = |page: u32, last: u32| -> Vec<(u32, bool)> {
+            page_links(&View::default().with_page(page), last).iter().map(|l| (l.number, l.gap_before)).collect()
+        };
+        assert_eq!(numbers(1, 2), vec![(1, false), (2, false)]);
+        assert_eq!(
+            numbers(10, 40),
+            vec![
+                (1, false),
+                (7, true),
+                (8, false),
+                (9, false),
+                (10, false),
+                (11, false),
+                (12, false),
+                (13, false),
+                (40, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn counts_are_grouped_in_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(100_012), "100,012");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
+    }
+}
