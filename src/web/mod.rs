@@ -2,7 +2,10 @@
 
 pub mod accounts;
 mod assets;
+mod audit;
 pub mod auth;
+pub mod csv;
+mod health;
 pub mod login;
 pub mod users;
 
@@ -56,11 +59,13 @@ pub fn build_router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
 
     accounts::spawn_background(state.clone());
+    let probes = health::router(state.clone());
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
         .merge(login::router())
         .merge(users::router())
         .merge(accounts::router())
+        .merge(audit::router())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(sessions)
@@ -73,6 +78,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(pages)
         .merge(assets::router())
+        .merge(probes)
         .layer(middleware::from_fn(error::render_errors))
         .layer(csrf)
         // Pages show who is signed in and what they may do: never cache them. Static files set their own.
@@ -80,7 +86,8 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, content_security_policy(&settings)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        // A handler may ask for stricter (the Rich Media CMS redirect carries a KS: `no-referrer`).
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
@@ -150,7 +157,7 @@ impl Flash {
 #[derive(Debug, Clone, Default)]
 pub struct Nav {
     pub user_name: Option<String>,
-    /// `accounts`, `users` or empty.
+    /// `accounts`, `users`, `audit` or empty.
     pub section: &'static str,
     pub flash: Option<Flash>,
     /// Whether the navigation to the admin pages is shown.

@@ -1,8 +1,12 @@
 //! The single integration-test binary: one module per area.
 
+mod accounts_page;
 mod add_account;
+mod audit_page;
+mod browser;
 mod client;
 mod conformance;
+mod deploy;
 mod doctor;
 mod emulator;
 mod sign_in;

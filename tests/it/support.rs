@@ -51,6 +51,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut WebSettings)) -> TestApp
     app
 }
 
+/// [`spawn_app`] against an emulator configured by `configure` (e.g. `|cfg| cfg.children = 300` for synthetic
+/// children of the parent, on top of the demo seed).
+pub async fn spawn_app_with_emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut cfg = EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() };
+    configure(&mut cfg);
+    let emulator = emulator::start(cfg).await.expect("the emulator starts");
+    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), |_| {}, KalturaSettings::default()).await;
+    app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
+    app
+}
+
 /// [`spawn_app`] with changed Kaltura client settings (e.g. a short register timeout).
 pub async fn spawn_app_with_kaltura(configure: impl FnOnce(&mut KalturaSettings)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temp dir");

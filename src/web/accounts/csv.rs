@@ -12,6 +12,7 @@ use super::view::View;
 use super::{AdminUser, AppState, failure_text};
 use crate::error::AppError;
 use crate::kaltura::{Pager, Partner, PartnerFilter};
+use crate::web::csv;
 
 const UPSTREAM_PAGE: u32 = 500;
 
@@ -30,21 +31,9 @@ const HEADER: [&str; 12] = [
     "Parent Account",
 ];
 
-/// One CSV field: quoted when needed, and with spreadsheet formulas neutralised (a leading `=`, `+`, `-`, `@`).
-fn field(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_string() };
-    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
-}
-
-fn line(fields: &[String]) -> String {
-    let mut s = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
-    s.push_str("\r\n");
-    s
-}
-
 fn record(p: &Partner, parent_id: i64) -> String {
     let row = Row::new(p, parent_id);
-    line(&[
+    let fields = [
         row.plain_name().to_string(),
         p.id.to_string(),
         row.status_label.to_string(),
@@ -57,7 +46,8 @@ fn record(p: &Partner, parent_id: i64) -> String {
         format_date(p.created_at),
         p.created_at.map(|t| t.to_string()).unwrap_or_default(),
         if row.is_parent { "yes" } else { "no" }.to_string(),
-    ])
+    ];
+    csv::line(fields.iter().map(String::as_str))
 }
 
 /// Where the export stands between upstream pages.
@@ -84,7 +74,7 @@ pub async fn export(
         .map_err(|e| AppError::Kaltura(failure_text(&e)))?;
     let parent_id = first.parent.id;
     let total = first.page.total_count;
-    let mut head = line(&HEADER.map(String::from));
+    let mut head = csv::line(HEADER);
     for p in &first.page.objects {
         head.push_str(&record(p, parent_id));
     }
@@ -120,19 +110,4 @@ pub async fn export(
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_quoted_and_formulas_neutralised() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(field("+972501234567"), "'+972501234567");
-        assert_eq!(field("two\nlines"), "\"two\nlines\"");
-    }
 }

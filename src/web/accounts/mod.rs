@@ -194,13 +194,16 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         Loaded::Failed(e) => (Vec::new(), 0, Some(failure_text(e))),
     };
     let last_page = u32::try_from(((total.max(0) as u64).div_ceil(u64::from(size))).max(1)).unwrap_or(u32::MAX);
-    let window_start = view.page.saturating_sub(3).max(1);
-    let window_end = (window_start + 6).min(last_page.max(view.page));
+    // A page past the end (an old bookmark, accounts removed since) links back to pages that exist.
+    let current = view.page.min(last_page);
+    let window_start = current.saturating_sub(3).max(1);
+    let window_end = (window_start + 6).min(last_page);
+    let rows_empty = rows.is_empty();
     let pages = (window_start..=window_end)
         .map(|n| PageLink { number: n, href: view.with_page(n).href(size), current: n == view.page })
         .collect();
     let first_shown = (i64::from(view.page) - 1) * i64::from(size) + 1;
-    let last_shown = (first_shown + rows.len() as i64 - 1).max(0);
+    let last_shown = first_shown + rows.len() as i64 - 1;
     Panel {
         notes,
         sort_key: view.sort.key(),
@@ -210,12 +213,12 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         csv_href,
         total,
         columns,
-        prev: (view.page > 1).then(|| view.with_page(view.page - 1).href(size)),
+        prev: (view.page > 1).then(|| view.with_page((view.page - 1).min(last_page)).href(size)),
         next: (view.page < last_page).then(|| view.with_page(view.page + 1).href(size)),
         pages,
         rows,
-        first_shown: if total == 0 { 0 } else { first_shown },
-        last_shown,
+        first_shown: if rows_empty { 0 } else { first_shown },
+        last_shown: if rows_empty { 0 } else { last_shown },
     }
 }
 
@@ -263,7 +266,9 @@ async fn show(
     let canonical = panel.href.clone();
     if wants_fragment(&headers) {
         let mut res = render(&Fragment { banner_oob: true, row_oob: false, banner, panel })?.into_response();
-        if let Ok(v) = HeaderValue::from_str(&canonical) {
+        // The panel refreshing itself (after an account was added) shows the same view: no new history entry.
+        let refresh = headers.get("hx-trigger").is_some_and(|t| t.as_bytes() == b"accounts-panel");
+        if let (false, Ok(v)) = (refresh, HeaderValue::from_str(&canonical)) {
             res.headers_mut().insert("hx-push-url", v);
         }
         return Ok(res);
@@ -368,12 +373,15 @@ struct ConfirmPage {
     id: i64,
     title: String,
     question: String,
+    /// Why the action cannot be done, instead of the question.
+    refused: Option<String>,
     action: &'static str,
     label: &'static str,
     next: String,
 }
 
-/// Without JavaScript, Block, Unblock and Remove ask on a page of their own (htmx asks in a dialog).
+/// Without JavaScript, Block, Unblock and Remove ask on a page of their own (htmx asks in a dialog). An action the
+/// server would refuse is not asked about: the page says why instead.
 async fn confirm(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
@@ -381,21 +389,30 @@ async fn confirm(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
-    let partner = match state.kaltura.get_partner(id).await {
-        Ok(p) => p,
-        Err(e) => return Err(AppError::Kaltura(failure_text(&e))),
-    };
-    let name = partner.name.clone().unwrap_or_else(|| id.to_string());
-    Ok(render(&ConfirmPage {
+    let next = back_to(query_next(&query).as_deref());
+    let page = |question: String, refused: Option<String>| ConfirmPage {
         nav: Nav::for_user(&me, "accounts"),
         id,
         title: format!("Confirm {}", action.label()),
-        question: action.question(&name),
+        question,
+        refused,
         action: action.key(),
         label: action.label(),
-        next: back_to(query_next(&query).as_deref()),
-    })?
-    .into_response())
+        next: next.clone(),
+    };
+    let partner = match state.kaltura.get_partner(id).await {
+        Ok(p) => p,
+        Err(e) if e.code() == Some("INVALID_PARTNER_ID") => {
+            let why = format!("Account {id} is not one of your accounts.");
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page(String::new(), Some(why)))?).into_response());
+        }
+        Err(e) => return Err(AppError::Kaltura(failure_text(&e))),
+    };
+    if let Some(why) = refusal(action, partner.status, partner.id == state.kaltura.config().partner_id) {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page(String::new(), Some(why)))?).into_response());
+    }
+    let name = partner.name.clone().unwrap_or_else(|| id.to_string());
+    Ok(render(&page(action.question(&name), None))?.into_response())
 }
 
 #[derive(Template)]

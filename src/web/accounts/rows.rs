@@ -80,6 +80,25 @@ impl Row {
         super::StatusAction::parse(action).map(|a| a.question(self.plain_name())).unwrap_or_default()
     }
 
+    /// An email or address as HTML that may wrap after `@`, `.` and `/` rather than mid-word.
+    pub fn breakable(value: &str) -> String {
+        let mut out = String::with_capacity(value.len() + 16);
+        for c in value.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+            if matches!(c, '@' | '.' | '/') {
+                out.push_str("<wbr>");
+            }
+        }
+        out
+    }
+
     /// The name without the parent suffix, for confirmations.
     pub fn plain_name(&self) -> &str {
         self.name.strip_suffix(" (Parent Account)").unwrap_or(&self.name)
@@ -117,6 +136,12 @@ mod tests {
         assert_eq!(r.reference_id, "N/A");
         assert_eq!(r.website, "www.kaltura.com");
         assert_eq!(r.status_label, "Active");
+    }
+
+    #[test]
+    fn long_addresses_wrap_at_separators_and_stay_escaped() {
+        assert_eq!(Row::breakable("a.b@c.example"), "a.<wbr>b@<wbr>c.<wbr>example");
+        assert_eq!(Row::breakable("<x>&\"'"), "&lt;x&gt;&amp;&quot;&#39;");
     }
 
     #[test]

@@ -1,0 +1,1205 @@
+//! Administration › Multi Account: the accounts table as Kaltura's Multi Account tab shows it (quota banner,
+//! columns, search, status filter, sort, paging), one upstream request per view, URLs that reproduce a view, the
+//! CSV export, and the row actions with the rules the server enforces whatever the page offered.
+
+use multi_account::kaltura::{KalturaClient, KalturaSettings, NewAccount, Pager, PartnerFilter, PartnerStatus};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, LOCATION, REFERRER_POLICY};
+use std::collections::BTreeSet;
+
+use crate::support::{ADMIN_EMAIL, Role, TestApp, spawn_app, spawn_app_with_emulator};
+
+/// The demo organisation as `/accounts` lists it by default (Active and Blocked), newest first.
+const DEFAULT_ORDER: [i64; 5] = [6479, 6478, 6475, 6474, 6464];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn answer(res: reqwest::Response) -> Answer {
+    let (status, headers) = (res.status(), res.headers().clone());
+    Answer { status, headers, body: res.text().await.expect("a text body") }
+}
+
+async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {
+    answer(client.get(app.at(path)).send().await.expect("the console answers")).await
+}
+
+/// A GET the way htmx sends it when the filter form, a sort header or a pager link swaps the panel.
+async fn htmx_get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {
+    let req = client
+        .get(app.at(path))
+        .header("HX-Request", "true")
+        .header("HX-Target", "accounts-panel")
+        .header("HX-Current-URL", app.at("/accounts"));
+    answer(req.send().await.expect("the console answers")).await
+}
+
+/// The full page at `path`, which must answer 200.
+async fn open(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    let a = get(app, client, path).await;
+    assert_eq!(a.status, StatusCode::OK, "GET {path}: {}", a.body);
+    a.body
+}
+
+async fn post(app: &TestApp, client: &reqwest::Client, path: &str, htmx: bool) -> Answer {
+    let mut req = client.post(app.at(path));
+    if htmx {
+        req = req.header("HX-Request", "true").header("HX-Current-URL", app.at("/accounts"));
+    }
+    answer(req.send().await.expect("the console answers")).await
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kaltura, asked directly (as the parent's administrator), and the emulator's counters
+
+fn kaltura(app: &TestApp) -> KalturaClient {
+    let emu = app.emulator();
+    KalturaSettings::default().demo_client(&emu.url, emu.parent_id, &emu.admin_secret).expect("a Kaltura client")
+}
+
+async fn status_at_kaltura(app: &TestApp, id: i64) -> PartnerStatus {
+    kaltura(app).get_partner(id).await.expect("partner.get").status.expect("a status")
+}
+
+async fn set_status(app: &TestApp, id: i64, status: PartnerStatus) {
+    kaltura(app).update_status(id, status).await.expect("varconsole.updateStatus");
+}
+
+/// Registers a child of the parent straight at Kaltura; returns its id.
+async fn register(app: &TestApp, name: &str, email: &str, phone: &str) -> i64 {
+    let account = NewAccount {
+        admin_name: "Test Administrator".into(),
+        name: name.into(),
+        admin_email: email.into(),
+        phone: phone.into(),
+        website: None,
+        reference_id: None,
+    };
+    kaltura(app).register(&account, None).await.expect("partner.register").id
+}
+
+fn all_statuses() -> Vec<PartnerStatus> {
+    vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]
+}
+
+/// Every account with any status, in the console's default order, as Kaltura lists it.
+async fn every_account_at_kaltura(app: &TestApp) -> Vec<i64> {
+    let filter =
+        PartnerFilter { status_in: Some(all_statuses()), order_by: Some("-createdAt".into()), ..Default::default() };
+    let mut ids = Vec::new();
+    for page in 1.. {
+        let list = kaltura(app).list_partners(&filter, &Pager::new(500, page)).await.expect("partner.list");
+        ids.extend(list.objects.iter().map(|p| p.id));
+        if list.objects.len() < 500 {
+            break;
+        }
+    }
+    ids
+}
+
+fn requests(app: &TestApp) -> u64 {
+    app.emulator().stats()["requests"].as_u64().unwrap_or(0)
+}
+
+fn calls(app: &TestApp, name: &str) -> u64 {
+    app.emulator().stats()["calls"][name].as_u64().unwrap_or(0)
+}
+
+async fn audit(app: &TestApp, action: &str, target: &str) -> Vec<(String, String, String)> {
+    sqlx::query_as("SELECT actor, result, details FROM audit_log WHERE action = ? AND target = ? ORDER BY id")
+        .bind(action)
+        .bind(target)
+        .fetch_all(&app.db)
+        .await
+        .expect("the audit log reads")
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading the HTML
+
+/// Decodes the entities askama writes and the templates use.
+fn decode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let end = after.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &after[..e];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                "lsaquo" => Some('‹'),
+                "rsaquo" => Some('›'),
+                _ if name.starts_with("#x") || name.starts_with("#X") => {
+                    u32::from_str_radix(&name[2..], 16).ok().and_then(char::from_u32)
+                }
+                _ if name.starts_with('#') => name[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text a reader sees: tags dropped, entities decoded, whitespace collapsed.
+fn text(html: &str) -> String {
+    let mut stripped = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => stripped.push(c),
+            _ => {}
+        }
+    }
+    decode(&stripped).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// From `start` (e.g. `<div id="quota-banner"`) up to and including the first `end` after it.
+fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html.find(start).unwrap_or_else(|| panic!("no {start} in:\n{html}"));
+    let len = html[from..].find(end).unwrap_or_else(|| panic!("no {end} after {start}")) + end.len();
+    &html[from..from + len]
+}
+
+/// The partner ids of the table's rows, in order.
+fn row_ids(html: &str) -> Vec<i64> {
+    html.match_indices("<tr id=\"account-")
+        .map(|(at, m)| {
+            let digits: String = html[at + m.len()..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().expect("a partner id")
+        })
+        .collect()
+}
+
+fn row(html: &str, id: i64) -> &str {
+    section(html, &format!("<tr id=\"account-{id}\""), "</tr>")
+}
+
+/// The text of each cell of a row.
+fn cells(row: &str) -> Vec<String> {
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let inner = &cell[cell.find('>').map_or(0, |i| i + 1)..];
+            text(&inner[..inner.find("</td>").unwrap_or(inner.len())])
+        })
+        .collect()
+}
+
+/// The `data-action`s a row's menu offers.
+fn actions(row: &str) -> Vec<String> {
+    row.match_indices("data-action=\"")
+        .map(|(at, m)| {
+            let rest = &row[at + m.len()..];
+            rest[..rest.find('"').expect("a closed attribute")].to_string()
+        })
+        .collect()
+}
+
+/// The column labels of the table head (the actions column is labelled for screen readers only).
+fn column_labels(html: &str) -> Vec<String> {
+    let head = section(html, "<thead>", "</thead>");
+    head.split("</th>")
+        .filter(|th| th.contains("<th"))
+        .map(|th| text(th).trim_end_matches(['▲', '▼', '↕']).trim().to_string())
+        .collect()
+}
+
+/// A number the banner shows in `<strong id="{id}">`.
+fn strong(html: &str, id: &str) -> i64 {
+    let open = format!("<strong id=\"{id}\">");
+    let at = html.find(&open).unwrap_or_else(|| panic!("no #{id} in:\n{html}")) + open.len();
+    html[at..at + html[at..].find('<').expect("a closing tag")].parse().expect("a number")
+}
+
+fn quota(html: &str) -> (i64, i64) {
+    (strong(html, "quota-used"), strong(html, "quota-available"))
+}
+
+fn banner_text(html: &str) -> String {
+    text(section(html, "<div id=\"quota-banner\"", "</div>"))
+}
+
+/// The opening tag of the element with `id`.
+fn tag_with_id<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in:\n{html}"));
+    let start = html[..at].rfind('<').expect("an opening tag");
+    &html[start..at + html[at..].find('>').expect("a closed tag") + 1]
+}
+
+fn add_account_disabled(html: &str) -> bool {
+    tag_with_id(html, "add-account").contains(" disabled")
+}
+
+/// The pager's range text, `first–last of total`, as numbers.
+fn range(html: &str) -> (i64, i64, i64) {
+    let t = text(section(html, "<span class=\"range\">", "</span>"));
+    let (shown, total) = t.split_once(" of ").unwrap_or_else(|| panic!("a range: {t}"));
+    let (first, last) = shown.split_once('–').unwrap_or_else(|| panic!("a range: {t}"));
+    (first.parse().unwrap(), last.parse().unwrap(), total.parse().unwrap())
+}
+
+/// The decoded value of the first attribute written as `prefix` (which ends with `="`).
+fn attr_value(html: &str, prefix: &str) -> String {
+    let at = html.find(prefix).unwrap_or_else(|| panic!("no {prefix} in:\n{html}")) + prefix.len();
+    decode(&html[at..at + html[at..].find('"').expect("a closed attribute")])
+}
+
+/// `href` as askama writes it inside an attribute.
+fn attr(href: &str) -> String {
+    href.replace('&', "&#38;")
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CSV
+
+/// Splits CSV text into records of fields (RFC 4180 quoting, CRLF line ends).
+fn parse_csv(s: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records
+}
+
+const CSV_HEADER: &str = "Account Name,Partner ID,Status,Status Code,Administrator,Admin Email,Admin Phone,Reference ID,\
+                          Website URL,Creation Date,Created At (Unix),Parent Account";
+
+// ===============================================================================================================
+// The page
+
+#[tokio::test]
+async fn the_accounts_page_shows_the_demo_organisation_in_kalturas_words() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let body = open(&app, &client, "/accounts").await;
+
+    // Header and the Administration navigation.
+    assert!(body.contains("<h1>Multi Account</h1>"), "{body}");
+    assert!(body.contains("<title>Multi Account · Multi Account</title>"));
+    assert!(body.contains(r#"<a href="/users">Users</a>"#), "the Users tab");
+    assert!(body.contains(r#"<a href="/accounts" class="active" aria-current="page">Multi Account</a>"#));
+    assert!(body.contains("Sign out"));
+
+    // The quota banner in Kaltura's words.
+    let banner = banner_text(&body);
+    assert!(banner.contains("Current status: 2 accounts in use*, 3 additional remaining."), "{banner}");
+    assert!(banner.contains("Need more accounts? Contact Kaltura to request an upgrade."), "{banner}");
+    assert!(banner.contains("* active or blocked accounts which are not used as templates"), "{banner}");
+    assert_eq!(quota(&body), (2, 3));
+    assert!(!add_account_disabled(&body), "accounts remain, so Add Account is enabled");
+
+    assert_eq!(text(section(&body, "<span id=\"publishers-count\"", "</span>")), "5 Publishers");
+    assert_eq!(
+        column_labels(&body),
+        [
+            "Account Name",
+            "Partner ID",
+            "Status",
+            "Administrator",
+            "Admin Email",
+            "Admin Phone",
+            "Reference ID",
+            "Website URL",
+            "Creation Date",
+            "Actions"
+        ]
+    );
+    assert_eq!(row_ids(&body), DEFAULT_ORDER, "Creation Date, newest first; removed accounts hidden");
+    assert!(body.contains(r#"<th scope="col" aria-sort="descending">"#), "the sorted column says so");
+
+    assert_eq!(
+        cells(row(&body, 6475))[..9],
+        [
+            "Shanghai",
+            "6475",
+            "Active",
+            "Muh Wih",
+            "muh.wih@shanghai.techpubs.example",
+            "9721234567",
+            "N/A",
+            "www.kaltura.com",
+            "05/21/2019 13:18"
+        ]
+    );
+    let down_under = cells(row(&body, 6474));
+    assert_eq!((down_under[6].as_str(), down_under[7].as_str()), ("N/A", "N/A"), "no reference id, no website");
+    let parent = cells(row(&body, 6464));
+    assert_eq!(parent[0], "Debbie Techpubs (Parent Account)");
+    assert_eq!(parent[8], "05/20/2019 11:03");
+    assert_eq!(cells(row(&body, 6479))[2], "Blocked");
+    assert_eq!(row_ids(&body).iter().filter(|id| **id == 6464).count(), 1);
+    assert!(!body.contains("account-7001") && !body.contains("Northwind"), "another organisation never shows");
+}
+
+#[tokio::test]
+async fn the_quota_banner_counts_active_and_blocked_children_but_never_templates_or_removed_accounts() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let banner = async || {
+        let body = open(&app, &client, "/accounts").await;
+        (quota(&body), add_account_disabled(&body), banner_text(&body))
+    };
+    assert_eq!(banner().await.0, (2, 3), "Shanghai and Down Under; the parent and two templates do not count");
+
+    set_status(&app, 6475, PartnerStatus::Blocked).await;
+    assert_eq!(banner().await.0, (2, 3), "a blocked account is still in use");
+
+    set_status(&app, 6474, PartnerStatus::Removed).await;
+    assert_eq!(banner().await.0, (1, 4), "a removed account frees its place");
+
+    set_status(&app, 6478, PartnerStatus::Blocked).await;
+    set_status(&app, 6479, PartnerStatus::Active).await;
+    assert_eq!(banner().await.0, (1, 4), "templates never count, whatever their status");
+    set_status(&app, 6478, PartnerStatus::Removed).await;
+    assert_eq!(banner().await.0, (1, 4), "removing a template frees nothing");
+
+    let mut added = Vec::new();
+    for n in 1..=4 {
+        added.push(register(&app, &format!("School {n}"), &format!("school{n}@schools.example"), "1").await);
+    }
+    let (numbers, disabled, text) = banner().await;
+    assert_eq!(numbers, (5, 0));
+    assert!(text.contains("Current status: 5 accounts in use*, 0 additional remaining."), "{text}");
+    assert!(disabled, "Add Account is disabled when nothing remains");
+
+    // Kaltura does not enforce the quota: past it, the banner says 0 remaining, never a negative number.
+    added.push(register(&app, "One Too Many", "toomany@schools.example", "1").await);
+    let (numbers, disabled, _) = banner().await;
+    assert_eq!(numbers, (6, 0), "available is floored at 0");
+    assert!(disabled);
+
+    set_status(&app, added[0], PartnerStatus::Removed).await;
+    set_status(&app, added[1], PartnerStatus::Removed).await;
+    let (numbers, disabled, _) = banner().await;
+    assert_eq!(numbers, (4, 1));
+    assert!(!disabled, "one place is free again");
+    let body = open(&app, &client, "/accounts").await;
+    assert!(tag_with_id(&body, "add-account").contains(r#"href="/accounts/new""#));
+}
+
+// ===============================================================================================================
+// Search, filter, sort, paging
+
+#[tokio::test]
+async fn searching_by_partner_id_takes_one_id_or_a_comma_list() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6475").await), [6475]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6475&by=id").await), [6475]);
+    let body = open(&app, &client, "/accounts?q=6475,6474").await;
+    assert_eq!(row_ids(&body), [6475, 6474]);
+    assert_eq!(text(section(&body, "<span id=\"publishers-count\"", "</span>")), "2 Publishers");
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6475%2C+6474&by=id").await), [6475, 6474]);
+    // An id of another organisation, or a removed one under the default filter, is not found.
+    let body = open(&app, &client, "/accounts?q=7001").await;
+    assert!(row_ids(&body).is_empty());
+    assert!(text(&body).contains("No Results"));
+    assert!(row_ids(&open(&app, &client, "/accounts?q=6472").await).is_empty());
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6472&status=3").await), [6472]);
+}
+
+#[tokio::test]
+async fn searching_by_account_name_and_by_free_text_finds_the_right_accounts() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=Down&by=name").await), [6474]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=shanghai%2CDown+Under&by=name").await), [6475, 6474]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=Template&by=name").await), [6479, 6478]);
+    // "Muh Wih" is Shanghai's administrator, not a name: by name finds nothing.
+    assert!(row_ids(&open(&app, &client, "/accounts?q=Muh+Wih&by=name").await).is_empty());
+
+    // Free text: administrator email, administrator name, website (typed text that is not ids is free text).
+    assert_eq!(
+        row_ids(&open(&app, &client, "/accounts?q=renee.dvir%40downunder.techpubs.example&by=text").await),
+        [6474]
+    );
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=renee.dvir").await), [6474]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=Muh+Wih").await), [6475]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=kaltura.com&by=text").await), [6475, 6464]);
+    // by=text reads digits as text, not as ids.
+    assert!(row_ids(&open(&app, &client, "/accounts?q=6475&by=text").await).is_empty());
+
+    // The form shows what was searched.
+    let body = open(&app, &client, "/accounts?q=Down&by=name").await;
+    assert!(body.contains(r#"name="q" value="Down""#));
+    assert!(body.contains(r#"<option value="name" selected>Account Name</option>"#));
+}
+
+#[tokio::test]
+async fn a_partner_id_search_with_letters_finds_nothing_in_one_upstream_request() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    app.emulator().reset_stats();
+    let body = open(&app, &client, "/accounts?q=abc&by=id").await;
+    assert!(row_ids(&body).is_empty());
+    assert!(body.contains(r#"<td colspan="10">No Results</td>"#), "{body}");
+    assert_eq!(text(section(&body, "<span id=\"publishers-count\"", "</span>")), "0 Publishers");
+    assert_eq!(quota(&body), (2, 3), "the banner is still right");
+    assert_eq!(requests(&app), 1, "{}", app.emulator().stats());
+}
+
+#[tokio::test]
+async fn the_status_filter_defaults_to_active_and_blocked_and_no_ticked_status_means_all() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let body = open(&app, &client, "/accounts").await;
+    assert_eq!(row_ids(&body), DEFAULT_ORDER);
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="1" checked> Active"#));
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="2" checked> Blocked"#));
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="3"> Removed"#));
+
+    let body = open(&app, &client, "/accounts?status=3").await;
+    assert_eq!(row_ids(&body), [6472], "only removed accounts");
+    assert_eq!(cells(row(&body, 6472))[..3], ["adtest name", "6472", "Removed"]);
+    assert_eq!(cells(row(&body, 6472))[6], "reference-adtest");
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="3" checked> Removed"#));
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="1"> Active"#));
+
+    // The filter form always sends `filtered=1`: nothing ticked means all three.
+    let body = open(&app, &client, "/accounts?filtered=1&q=&by=auto").await;
+    assert_eq!(row_ids(&body), [6479, 6478, 6475, 6474, 6472, 6464]);
+    assert_eq!(text(section(&body, "<span id=\"publishers-count\"", "</span>")), "6 Publishers");
+
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?filtered=1&status=2").await), [6479]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?status=1&status=3").await), [6478, 6475, 6474, 6472, 6464]);
+    assert_eq!(row_ids(&open(&app, &client, "/accounts?status=1,2,3").await).len(), 6);
+}
+
+#[tokio::test]
+async fn every_sortable_column_sorts_both_ways() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let cases: [(&str, [i64; 5], [i64; 5]); 7] = [
+        ("name", [6464, 6474, 6475, 6479, 6478], [6478, 6479, 6475, 6474, 6464]),
+        ("id", [6464, 6474, 6475, 6478, 6479], [6479, 6478, 6475, 6474, 6464]),
+        // Ties are broken by id, ascending, in both directions.
+        ("status", [6464, 6474, 6475, 6478, 6479], [6479, 6464, 6474, 6475, 6478]),
+        ("adminName", [6464, 6475, 6474, 6478, 6479], [6478, 6479, 6474, 6475, 6464]),
+        ("adminEmail", [6464, 6479, 6475, 6474, 6478], [6478, 6474, 6475, 6479, 6464]),
+        // Accounts without a website come first, as in Kaltura's MySQL.
+        ("website", [6474, 6478, 6479, 6464, 6475], [6464, 6475, 6474, 6478, 6479]),
+        ("createdAt", [6464, 6474, 6475, 6478, 6479], DEFAULT_ORDER),
+    ];
+    for (key, asc, desc) in cases {
+        let body = open(&app, &client, &format!("/accounts?sort={key}&dir=asc")).await;
+        assert_eq!(row_ids(&body), asc, "{key} ascending");
+        assert!(body.contains(r#"aria-sort="ascending""#), "{key}");
+        // Its header now sorts the other way (Creation Date descending is the bare default URL); the sort rides
+        // along in the filter form.
+        let flipped =
+            if key == "createdAt" { "/accounts".to_string() } else { format!("/accounts?sort={key}&dir=desc") };
+        assert!(body.contains(&format!(r#"<a href="{}" hx-get"#, attr(&flipped))), "{key}");
+        assert!(body.contains(&format!(r#"name="sort" value="{key}" form="accounts-filter""#)), "{key}");
+        assert!(body.contains(r#"name="dir" value="asc" form="accounts-filter""#), "{key}");
+
+        let body = open(&app, &client, &format!("/accounts?sort={key}&dir=desc")).await;
+        assert_eq!(row_ids(&body), desc, "{key} descending");
+        assert!(body.contains(r#"aria-sort="descending""#), "{key}");
+    }
+
+    // From the default view, each header link starts in its natural direction; Creation Date flips.
+    let body = open(&app, &client, "/accounts").await;
+    for (key, dir) in [("name", "asc"), ("id", "asc"), ("status", "asc"), ("adminEmail", "asc"), ("createdAt", "asc")] {
+        let href = attr(&format!("/accounts?sort={key}&dir={dir}"));
+        assert!(body.contains(&format!(r#"<a href="{href}" hx-get="{href}">"#)), "{key}: {body}");
+    }
+    // Admin Phone and Reference ID cannot be sorted by Kaltura: plain labels.
+    let head = section(&body, "<thead>", "</thead>");
+    for label in ["Admin Phone", "Reference ID"] {
+        let th = head.split("</th>").find(|th| th.contains(label)).unwrap();
+        assert!(!th.contains("<a "), "{label} is not a link: {th}");
+    }
+}
+
+#[tokio::test]
+async fn paging_through_many_children_shows_the_range_and_links_to_the_neighbouring_pages() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 300).await;
+    let client = app.admin().await;
+    let every = every_account_at_kaltura(&app).await;
+    assert_eq!(every.len(), 306, "the demo's six and 300 synthetic children");
+
+    let body = open(&app, &client, "/accounts?status=1,2,3&size=25&page=2").await;
+    assert_eq!(row_ids(&body), every[25..50], "the 26th to the 50th account, newest first");
+    assert_eq!(range(&body), (26, 50, 306));
+    assert!(text(&body).contains("26–50 of 306"));
+    assert_eq!(text(section(&body, "<span id=\"publishers-count\"", "</span>")), "306 Publishers");
+    let prev = attr("/accounts?status=1%2C2%2C3&size=25");
+    let next = attr("/accounts?status=1%2C2%2C3&page=3&size=25");
+    assert!(body.contains(&format!(r#"<a href="{prev}" hx-get="{prev}" rel="prev">"#)), "{body}");
+    assert!(body.contains(&format!(r#"<a href="{next}" hx-get="{next}" rel="next">"#)));
+    assert!(body.contains(r#"<span class="current" aria-current="page">2</span>"#));
+
+    let first = open(&app, &client, "/accounts?status=1,2,3&size=25").await;
+    assert_eq!(row_ids(&first), every[..25]);
+    assert_eq!(range(&first), (1, 25, 306));
+    assert!(!first.contains(r#"rel="prev""#), "no page before the first");
+
+    let last = open(&app, &client, "/accounts?status=1,2,3&size=25&page=13").await;
+    assert_eq!(row_ids(&last), every[300..]);
+    assert_eq!(range(&last), (301, 306, 306));
+    assert!(!last.contains(r#"rel="next""#), "no page after the last");
+    assert!(last.contains(r#"rel="prev""#));
+}
+
+#[tokio::test]
+async fn every_page_size_shows_that_many_rows_and_the_choice_is_remembered_for_the_user() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 300).await;
+    let client = app.admin().await;
+    let body = open(&app, &client, "/accounts").await;
+    assert_eq!(row_ids(&body).len(), 50, "50 by default");
+    assert!(body.contains(r#"<option value="50" selected>50</option>"#));
+
+    for size in [75, 100, 50, 25] {
+        let body = open(&app, &client, &format!("/accounts?size={size}")).await;
+        assert_eq!(row_ids(&body).len(), size, "size={size}");
+        assert!(body.contains(&format!(r#"<option value="{size}" selected>{size}</option>"#)));
+    }
+    // The last size chosen is the size from now on, for this user, in any browser.
+    let body = open(&app, &client, "/accounts").await;
+    assert_eq!(row_ids(&body).len(), 25);
+    assert!(body.contains(r#"<option value="25" selected>25</option>"#));
+    assert!(body.contains(r#"rel="next""#));
+    assert!(body.contains(&attr("/accounts?page=2&size=25")), "links keep the size");
+    let elsewhere = app.admin().await;
+    assert_eq!(row_ids(&open(&app, &elsewhere, "/accounts").await).len(), 25, "remembered for the user");
+
+    // Another administrator keeps the default.
+    app.create_user("second@example.com", Role::PublisherAdministrator, "second admin password").await;
+    let second = app.signed_in("second@example.com", "second admin password").await;
+    assert_eq!(row_ids(&open(&app, &second, "/accounts").await).len(), 50);
+}
+
+#[tokio::test]
+async fn bad_query_values_are_dropped_with_a_note_never_an_error() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let body = open(&app, &client, "/accounts?page=-1&size=7&sort=phone&status=9&dir=up&by=magic").await;
+    let shown = text(&body);
+    for note in [
+        "Page “-1” does not exist; showing page 1.",
+        "Page size “7” is not one of 25, 50, 75, 100; using your usual size.",
+        "Cannot sort by “phone”; sorted by Creation Date.",
+        "Unknown status “9” ignored.",
+        "Unknown sort direction “up” ignored.",
+        "Unknown search type “magic” ignored.",
+    ] {
+        assert!(shown.contains(note), "{note} in {shown}");
+    }
+    assert_eq!(row_ids(&body), DEFAULT_ORDER, "the default view");
+    assert_eq!(quota(&body), (2, 3));
+
+    for query in ["page=abc", "page=0", "page=99999999999", "size=0", "size=abc", "sort=", "status=abc,,", "dir="] {
+        let a = get(&app, &client, &format!("/accounts?{query}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{query}: {}", a.body);
+        assert_eq!(row_ids(&a.body), DEFAULT_ORDER, "{query}");
+    }
+    // Typed text is shown escaped, never as markup.
+    let body = open(&app, &client, "/accounts?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E&by=%3Cb%3E").await;
+    assert!(!body.contains("<script>alert(1)") && !body.contains("<b>"), "{body}");
+    assert_eq!(attr_value(&body, r#"name="q" value=""#), "<script>alert(1)</script>");
+    assert!(text(&body).contains("Unknown search type “<b>” ignored."));
+    // And an htmx swap with bad values is a 200 panel with the notes too.
+    let a = htmx_get(&app, &client, "/accounts?page=-1&size=7").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(text(&a.body).contains("Page “-1” does not exist; showing page 1."));
+}
+
+#[tokio::test]
+async fn a_page_past_the_end_shows_no_results_with_a_sensible_range_and_a_way_back() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    // E.g. a bookmark of page 99, or page 2 after accounts were removed.
+    let body = open(&app, &client, "/accounts?page=99").await;
+    assert!(row_ids(&body).is_empty());
+    assert!(text(&body).contains("No Results"));
+    let (first, last, total) = range(&body);
+    assert_eq!(total, 5);
+    assert!(first <= last || (first, last) == (0, 0), "the range reads backwards: {first}–{last} of {total}");
+    let pager = section(&body, "<nav class=\"pager\"", "</nav>");
+    assert!(pager.contains(r#"href="/accounts""#), "the pager links to the last page that exists (page 1): {pager}");
+}
+
+// ===============================================================================================================
+// URLs, htmx and history
+
+#[tokio::test]
+async fn an_htmx_request_gets_only_the_panel_and_the_url_it_pushes_opens_the_same_view() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let a = htmx_get(
+        &app,
+        &client,
+        "/accounts?filtered=1&by=name&q=Shanghai%2CDown&status=1&status=2&size=50&sort=name&dir=asc",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(!a.body.contains("<html"), "only the fragment: {}", a.body);
+    assert!(!a.body.contains(r#"<form id="accounts-filter""#), "not the toolbar");
+    assert!(a.body.trim_start().starts_with(r#"<div id="accounts-panel""#), "{}", a.body);
+    assert!(a.body.contains(r#"<div id="quota-banner" class="quota-banner" hx-swap-oob="true">"#), "banner oob");
+    assert_eq!(row_ids(&a.body), [6474, 6475]);
+    let canonical = a.headers["hx-push-url"].to_str().unwrap().to_string();
+    assert_eq!(canonical, "/accounts?q=Shanghai%2CDown&by=name&sort=name&dir=asc");
+
+    let body = open(&app, &client, &canonical).await;
+    assert!(body.contains("<html"));
+    assert_eq!(row_ids(&body), [6474, 6475], "the same rows");
+    assert!(body.contains(r#"name="q" value="Shanghai,Down""#));
+    assert!(body.contains(r#"<option value="name" selected>Account Name</option>"#));
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="1" checked> Active"#));
+    assert!(body.contains(r#"<input type="checkbox" name="status" value="3"> Removed"#));
+    // The page's own links (Retry target, CSV) carry the same view.
+    assert!(body.contains(&format!(r#"hx-get="{}" hx-trigger="accounts-changed from:body""#, attr(&canonical))));
+    assert!(body.contains(&format!(
+        r#"href="{}" download"#,
+        attr("/accounts.csv?q=Shanghai%2CDown&by=name&sort=name&dir=asc")
+    )));
+
+    // Any text survives the round trip.
+    let a = htmx_get(&app, &client, "/accounts?q=Z%C3%BCrich+%26+Co&by=name").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["hx-push-url"], "/accounts?q=Z%C3%BCrich+%26+Co&by=name");
+
+    // The default view's canonical URL is bare.
+    let a = htmx_get(&app, &client, "/accounts?filtered=1&status=1&status=2&q=&by=auto&size=50").await;
+    assert_eq!(a.headers["hx-push-url"], "/accounts");
+    assert_eq!(row_ids(&a.body), DEFAULT_ORDER);
+
+    // Without HX-Target, an htmx request (e.g. from elsewhere) gets the page.
+    let res = client.get(app.at("/accounts")).header("HX-Request", "true").send().await.unwrap();
+    assert!(res.text().await.unwrap().contains("<html"));
+}
+
+#[tokio::test]
+async fn a_history_restore_request_gets_the_full_page() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let res = client
+        .get(app.at("/accounts?status=3"))
+        .header("HX-Request", "true")
+        .header("HX-History-Restore-Request", "true")
+        .header("HX-Target", "accounts-panel")
+        .header("HX-Current-URL", app.at("/accounts?status=3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("<html"), "{body}");
+    assert!(body.contains("<h1>Multi Account</h1>"));
+    assert_eq!(row_ids(&body), [6472]);
+}
+
+#[tokio::test]
+async fn a_page_view_and_a_fragment_swap_each_cost_exactly_one_upstream_request() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let emu = app.emulator();
+    let expect_one = |what: &str| {
+        let stats = emu.stats();
+        assert_eq!(stats["requests"], 1, "{what}: {stats}");
+        assert_eq!(stats["calls"]["partner.list"], 3, "{what}: page, templates, in use: {stats}");
+        assert_eq!(stats["calls"]["partner.getInfo"], 1, "{what}: the quota: {stats}");
+        assert_eq!(stats["calls"].as_object().unwrap().len(), 2, "{what}: nothing else: {stats}");
+    };
+    emu.reset_stats();
+    open(&app, &client, "/accounts").await;
+    expect_one("the page");
+
+    emu.reset_stats();
+    let a = htmx_get(&app, &client, "/accounts?sort=name&dir=asc&status=1,2,3").await;
+    assert_eq!(row_ids(&a.body).len(), 6);
+    expect_one("a fragment swap");
+
+    emu.reset_stats();
+    open(&app, &client, "/accounts?q=Shanghai&by=name&page=1&size=25").await;
+    expect_one("a search");
+
+    emu.reset_stats();
+    htmx_get(&app, &client, "/accounts?q=6475,6474").await;
+    expect_one("an id search");
+}
+
+// ===============================================================================================================
+// Failures
+
+#[tokio::test]
+async fn when_kaltura_cannot_be_reached_the_page_says_so_with_retry_and_an_unknown_quota() {
+    let mut app = spawn_app().await;
+    let client = app.admin().await;
+    let secret = app.emulator().admin_secret.clone();
+    app.stop_emulator().await;
+
+    let a = get(&app, &client, "/accounts?sort=name&dir=asc").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let shown = text(&a.body);
+    assert!(shown.contains("Can't load accounts."), "{shown}");
+    assert!(shown.contains("Check that Kaltura is reachable, then retry."), "{shown}");
+    let error = section(&a.body, "<div class=\"load-error\"", "</div>");
+    let retry = attr("/accounts?sort=name&dir=asc");
+    assert!(error.contains(&format!(r#"<a class="btn" href="{retry}" hx-get="{retry}">Retry</a>"#)), "{error}");
+    assert!(banner_text(&a.body).contains("Current status: unknown, because Kaltura could not be asked."));
+    assert!(!a.body.contains("quota-used"));
+    assert!(add_account_disabled(&a.body), "Add Account is disabled when the list failed");
+    assert!(row_ids(&a.body).is_empty());
+    assert!(!a.body.contains(&secret), "no secret in the page");
+
+    let a = htmx_get(&app, &client, "/accounts").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(text(&a.body).contains("Can't load accounts."));
+    assert!(a.body.contains("Retry"));
+
+    // The export cannot start: an error page, not a broken file.
+    let a = get(&app, &client, "/accounts.csv").await;
+    assert_eq!(a.status, StatusCode::BAD_GATEWAY);
+    assert!(text(&a.body).contains("Can't load accounts."), "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_kaltura_api_error_is_shown_with_its_message() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    // Kaltura refuses every call of a blocked partner, the parent included.
+    set_status(&app, 6464, PartnerStatus::Blocked).await;
+    let a = get(&app, &client, "/accounts").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let shown = text(&a.body);
+    assert!(
+        shown.contains(
+            "Can't load accounts: The access to this service is forbidden since the specified partner is blocked"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("Retry"));
+    assert!(banner_text(&a.body).contains("unknown"));
+    assert!(add_account_disabled(&a.body));
+}
+
+// ===============================================================================================================
+// CSV export
+
+#[tokio::test]
+async fn the_csv_export_holds_every_account_under_the_filter_across_upstream_pages() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 1200).await;
+    let client = app.admin().await;
+    let every = every_account_at_kaltura(&app).await;
+    assert_eq!(every.len(), 1206);
+
+    app.emulator().reset_stats();
+    let a = get(&app, &client, "/accounts.csv?status=1,2,3").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.headers[CONTENT_TYPE], "text/csv; charset=utf-8");
+    let disposition = a.headers[CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; filename=\"accounts-") && disposition.ends_with(".csv\""));
+    assert_eq!(requests(&app), 3, "three upstream pages of 500: {}", app.emulator().stats());
+
+    assert!(a.body.starts_with(&format!("{CSV_HEADER}\r\n")), "{}", &a.body[..200]);
+    let records = parse_csv(&a.body);
+    let ids: Vec<i64> = records[1..].iter().map(|r| r[1].parse().expect("a partner id")).collect();
+    assert_eq!(ids, every, "every account once, in the page's order");
+    assert!(records.iter().all(|r| r.len() == 12), "12 fields on every line");
+    let statuses: BTreeSet<(&str, &str)> = records[1..].iter().map(|r| (r[2].as_str(), r[3].as_str())).collect();
+    assert_eq!(statuses, BTreeSet::from([("Active", "1"), ("Blocked", "2"), ("Removed", "3")]));
+    let created: Vec<i64> = records[1..].iter().map(|r| r[10].parse().unwrap()).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert_eq!(records[1..].iter().filter(|r| r[11] == "yes").map(|r| r[1].as_str()).collect::<Vec<_>>(), ["6464"]);
+
+    // The default filter leaves removed accounts out, as the page does.
+    let a = get(&app, &client, "/accounts.csv").await;
+    let records = parse_csv(&a.body);
+    assert!(records[1..].iter().all(|r| r[3] == "1" || r[3] == "2"));
+    assert!(records.len() > 1000);
+}
+
+#[tokio::test]
+async fn the_csv_export_quotes_fields_and_neutralises_formulas() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let id = register(&app, "Smith, \"Jones\" & Co", "smith@jones.example", "=1+2").await;
+
+    let a = get(&app, &client, "/accounts.csv?status=1,2,3").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let lines: Vec<&str> = a.body.split("\r\n").collect();
+    assert_eq!(lines[0], CSV_HEADER);
+    assert_eq!(lines.len(), 1 + 7 + 1, "header, seven accounts, and the final line end");
+    assert_eq!(lines[8], "");
+    assert!(lines.contains(
+        &"Debbie Techpubs,6464,Active,1,Debbie Techpubs,debbie@techpubs.example,'+972501234567,N/A,www.kaltura.com,\
+          05/20/2019 11:03,1558350180,yes"
+    ));
+    assert!(lines.contains(
+        &"Shanghai,6475,Active,1,Muh Wih,muh.wih@shanghai.techpubs.example,9721234567,N/A,www.kaltura.com,\
+          05/21/2019 13:18,1558444680,no"
+    ));
+    assert!(lines.contains(
+        &"adtest name,6472,Removed,3,ad test,ad@adtest.techpubs.example,11111+11,reference-adtest,N/A,\
+          05/20/2019 13:02,1558357320,no"
+    ));
+    assert!(lines.contains(
+        &"Template - Legacy,6479,Blocked,2,Template Owner,legacy-templates@techpubs.example,\
+                             '+972501234501,N/A,N/A,06/02/2019 12:00,1559476800,no"
+    ));
+    let smith = lines.iter().find(|l| l.contains(&format!(",{id},"))).expect("the new account");
+    assert!(smith.starts_with(&format!(r#""Smith, ""Jones"" & Co",{id},Active,1,"#)), "{smith}");
+    assert!(smith.contains(",'=1+2,"), "a formula is neutralised: {smith}");
+    let parsed = parse_csv(&a.body);
+    let smith = parsed.iter().find(|r| r[1] == id.to_string()).unwrap();
+    assert_eq!(smith[0], "Smith, \"Jones\" & Co");
+
+    // The export follows the search too.
+    let a = get(&app, &client, "/accounts.csv?q=Shanghai&by=name").await;
+    let records = parse_csv(&a.body);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1][1], "6475");
+}
+
+#[tokio::test]
+async fn the_csv_export_needs_a_signed_in_publisher_administrator() {
+    let app = spawn_app().await;
+    let a = get(&app, &app.client(), "/accounts.csv?status=1,2,3").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(a.headers[LOCATION].to_str().unwrap().starts_with("/login"), "{:?}", a.headers[LOCATION]);
+    assert!(!a.body.contains("6464"));
+
+    app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
+    let manager = app.signed_in("manager@example.com", "manager password 1").await;
+    let a = get(&app, &manager, "/accounts.csv?status=1,2,3").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(!a.body.contains("Debbie Techpubs,6464"));
+    assert_eq!(get(&app, &manager, "/accounts").await.status, StatusCode::FORBIDDEN);
+}
+
+// ===============================================================================================================
+// Row actions
+
+#[tokio::test]
+async fn each_row_offers_exactly_the_actions_its_status_allows() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let body = open(&app, &client, "/accounts?filtered=1").await;
+    assert_eq!(row_ids(&body).len(), 6);
+    let active = ["kmc-login", "block", "remove"];
+    assert_eq!(actions(row(&body, 6475)), active, "Active child");
+    assert_eq!(actions(row(&body, 6474)), active, "Active child");
+    assert_eq!(actions(row(&body, 6478)), active, "an active template is an active child");
+    assert_eq!(actions(row(&body, 6479)), ["unblock", "remove"], "Blocked child");
+    assert!(actions(row(&body, 6472)).is_empty(), "Removed: none");
+    assert!(row(&body, 6472).contains(r#"class="no-actions""#), "the menu is disabled");
+    assert!(!row(&body, 6472).contains("<details"));
+    assert_eq!(actions(row(&body, 6464)), ["kmc-login"], "the parent: Rich Media CMS Login only");
+
+    let shanghai = row(&body, 6475);
+    assert!(shanghai.contains(r#"<form method="post" action="/accounts/6475/kmc-login" target="_blank">"#));
+    assert!(text(shanghai).contains("Rich Media CMS Login Block Remove"));
+    assert!(shanghai.contains(
+        r#"hx-post="/accounts/6475/remove" hx-confirm="Are you sure you want to remove the selected account? (Shanghai)""#
+    ));
+    assert!(shanghai.contains(r#"<form method="get" action="/accounts/6475/confirm/block">"#), "no-JS fallback");
+    assert!(row(&body, 6464).contains(r#"aria-label="Actions for Debbie Techpubs""#));
+    assert!(text(row(&body, 6479)).contains("Unblock Remove"));
+}
+
+#[tokio::test]
+async fn actions_the_status_does_not_allow_are_refused_by_the_server() {
+    let app = spawn_app().await;
+    let client = app.admin().await; // sends this site's Origin, as a browser would
+    app.emulator().reset_stats();
+
+    let cases = [
+        ("/accounts/6472/block", "Block is not available for an account that is removed."),
+        ("/accounts/6472/unblock", "Unblock is not available for an account that is removed."),
+        ("/accounts/6472/remove", "Remove is not available for an account that is removed."),
+        ("/accounts/6475/unblock", "Unblock is not available for an account that is active."),
+        ("/accounts/6479/block", "Block is not available for an account that is blocked."),
+        ("/accounts/6464/block", "Block is not available for the parent account."),
+        ("/accounts/6464/remove", "Remove is not available for the parent account."),
+        ("/accounts/7001/block", "Account 7001 is not one of your accounts."),
+        ("/accounts/7002/remove", "Account 7002 is not one of your accounts."),
+    ];
+    for (path, message) in cases {
+        let a = post(&app, &client, path, true).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", a.body);
+        assert!(text(&a.body).contains(message), "{path}: {}", a.body);
+        assert!(a.body.contains(r#"<div id="flash" aria-live="polite" hx-swap-oob="true">"#), "{path}");
+        assert!(a.body.contains(r#"class="flash flash-error" role="alert""#), "{path}");
+    }
+    // Without htmx: back to the page, which says why.
+    let a = post(&app, &client, "/accounts/6472/block", false).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.headers[LOCATION], "/accounts");
+    let page = open(&app, &client, "/accounts").await;
+    assert!(text(&page).contains("Block is not available for an account that is removed."), "the flash");
+
+    assert_eq!(calls(&app, "varconsole_varconsole.updateStatus"), 0, "nothing was changed at Kaltura");
+    assert_eq!(status_at_kaltura(&app, 6472).await, PartnerStatus::Removed);
+    assert_eq!(status_at_kaltura(&app, 6464).await, PartnerStatus::Active);
+    assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Active);
+    assert_eq!(status_at_kaltura(&app, 6479).await, PartnerStatus::Blocked);
+
+    let entries = audit(&app, "account.block", "6472").await;
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|(actor, result, details)| actor == ADMIN_EMAIL
+        && result == "refused"
+        && details == "Block is not available for an account that is removed."));
+    assert_eq!(audit(&app, "account.block", "6464").await[0].1, "refused");
+    assert_eq!(audit(&app, "account.block", "7001").await[0].1, "refused");
+
+    // An action that does not exist is not a refusal but nothing at all.
+    assert_eq!(post(&app, &client, "/accounts/6475/delete", true).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn blocking_with_htmx_returns_the_updated_row_the_banner_and_a_message() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let a = post(&app, &client, "/accounts/6475/block", true).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let updated = row(&a.body, 6475);
+    assert!(updated.contains(r#"hx-swap-oob="true""#), "the row replaces itself: {updated}");
+    assert_eq!(cells(updated)[..3], ["Shanghai", "6475", "Blocked"]);
+    assert_eq!(actions(updated), ["unblock", "remove"], "the row now offers what a blocked account allows");
+    assert!(a.body.contains(r#"<div id="quota-banner" class="quota-banner" hx-swap-oob="true">"#));
+    assert_eq!(quota(&a.body), (2, 3), "a blocked account still counts");
+    let flash = section(&a.body, r#"<div id="flash""#, "</div>");
+    assert!(flash.contains(r#"hx-swap-oob="true""#) && flash.contains("flash-ok"), "{flash}");
+    assert_eq!(text(flash), "Shanghai (6475) was blocked.");
+    assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Blocked);
+
+    let a = post(&app, &client, "/accounts/6474/remove", true).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(cells(row(&a.body, 6474))[2], "Removed");
+    assert!(actions(row(&a.body, 6474)).is_empty());
+    assert_eq!(quota(&a.body), (1, 4), "removing frees a place");
+    assert!(text(&a.body).contains("Down Under (6474) was removed."));
+    assert_eq!(status_at_kaltura(&app, 6474).await, PartnerStatus::Removed);
+
+    let a = post(&app, &client, "/accounts/6475/unblock", true).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(cells(row(&a.body, 6475))[2], "Active");
+    assert!(text(&a.body).contains("Shanghai (6475) was unblocked."));
+    assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Active);
+
+    for (action, target) in [("account.block", "6475"), ("account.remove", "6474"), ("account.unblock", "6475")] {
+        let entries = audit(&app, action, target).await;
+        assert_eq!(entries.len(), 1, "{action} {target}");
+        assert_eq!((entries[0].0.as_str(), entries[0].1.as_str()), (ADMIN_EMAIL, "ok"));
+    }
+    let page = open(&app, &client, "/accounts").await;
+    assert_eq!(row_ids(&page), [6479, 6478, 6475, 6464], "Down Under left the default view");
+    assert_eq!(quota(&page), (1, 4));
+}
+
+#[tokio::test]
+async fn blocking_with_a_plain_form_asks_first_then_redirects_back_with_a_message() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let confirm = open(&app, &client, "/accounts/6475/confirm/block?next=%2Faccounts%3Fsort%3Dname%26dir%3Dasc").await;
+    assert!(text(&confirm).contains("Confirm Block"));
+    assert!(text(&confirm).contains("Are you sure you want to block the selected account? (Shanghai)"));
+    let action =
+        format!("/accounts/6475/block{}", attr_value(&confirm, r#"<form method="post" action="/accounts/6475/block"#));
+    assert!(action.starts_with("/accounts/6475/block?next="), "{action}");
+    assert!(confirm.contains(&format!(r#"<a class="btn" href="{}">Cancel</a>"#, attr("/accounts?sort=name&dir=asc"))));
+
+    let a = post(&app, &client, &action, false).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.headers[LOCATION], "/accounts?sort=name&dir=asc", "back to the view it came from");
+    let page = open(&app, &client, "/accounts?sort=name&dir=asc").await;
+    let flash = text(section(&page, r#"<div id="flash""#, "</div>"));
+    assert_eq!(flash, "Shanghai (6475) was blocked.");
+    assert_eq!(cells(row(&page, 6475))[2], "Blocked");
+    assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Blocked);
+    let again = open(&app, &client, "/accounts").await;
+    assert!(!text(&again).contains("was blocked."), "the message is shown once");
+
+    // A return address elsewhere is ignored.
+    let a = post(&app, &client, "/accounts/6474/block?next=%2F%2Fevil.example%2Faccounts", false).await;
+    assert_eq!(a.headers[LOCATION], "/accounts");
+}
+
+#[tokio::test]
+async fn the_remove_confirmation_asks_in_kalturas_words_and_unknown_accounts_are_refused() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let body = open(&app, &client, "/accounts/6475/confirm/remove").await;
+    assert!(body.contains("<h1>Confirm Remove</h1>"), "{body}");
+    assert!(text(&body).contains("Are you sure you want to remove the selected account? (Shanghai)"));
+    assert!(body.contains(r#"<form method="post" action="/accounts/6475/remove?next="#), "{body}");
+    assert!(text(&body).contains("Remove Cancel"));
+    assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Active, "asking changes nothing");
+
+    let body = open(&app, &client, "/accounts/6479/confirm/unblock").await;
+    assert!(text(&body).contains("Are you sure you want to unblock the selected account? (Template - Legacy)"));
+
+    let a = get(&app, &client, "/accounts/7001/confirm/remove").await;
+    assert!(!a.status.is_success(), "{}: {}", a.status, a.body);
+    assert!(!a.body.contains("Are you sure"), "{}", a.body);
+    assert!(!a.body.contains("Northwind"), "nothing about another organisation");
+
+    assert_eq!(get(&app, &client, "/accounts/6475/confirm/explode").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_confirm_page_does_not_ask_about_an_action_the_server_would_refuse() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    // The pages a no-JavaScript user reaches from an old tab or a typed URL: the table offers none of these.
+    for (path, refusal) in [
+        ("/accounts/6472/confirm/remove", "Remove is not available for an account that is removed."),
+        ("/accounts/6464/confirm/block", "Block is not available for the parent account."),
+        ("/accounts/6475/confirm/unblock", "Unblock is not available for an account that is active."),
+        // Not a Kaltura failure (no 502 \"Can't load accounts\"): the account is simply not one of ours.
+        ("/accounts/7001/confirm/remove", "Account 7001 is not one of your accounts."),
+    ] {
+        let a = get(&app, &client, path).await;
+        assert!(!a.status.is_server_error(), "{path}: {} {}", a.status, text(&a.body));
+        assert!(!a.body.contains("Are you sure"), "{path} asks about what it would refuse: {}", text(&a.body));
+        assert!(text(&a.body).contains(refusal), "{path}: {}", text(&a.body));
+    }
+}
+
+#[tokio::test]
+async fn rich_media_cms_login_opens_the_childs_cms_without_the_ks_reaching_any_page() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let emu_url = app.emulator().url.clone();
+    let mut served = vec![open(&app, &client, "/accounts").await];
+
+    let a = post(&app, &client, "/accounts/6475/kmc-login", false).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let location = a.headers[LOCATION].to_str().unwrap().to_string();
+    let prefix = format!("{emu_url}/index.php/kmcng/actions/persist-login-by-ks/");
+    assert!(location.starts_with(&prefix), "{location}");
+    let ks = location[prefix.len()..].to_string();
+    assert!(ks.len() > 20, "a KS: {ks}");
+    assert_eq!(a.headers[CACHE_CONTROL], "no-store");
+    served.push(a.body);
+
+    // The new tab follows the redirect to the Rich Media CMS.
+    let kmc = reqwest::get(&location).await.unwrap();
+    assert_eq!(kmc.status(), StatusCode::OK);
+    let kmc = kmc.text().await.unwrap();
+    assert!(kmc.contains(r#"<dd id="partner-name">Shanghai</dd>"#), "{kmc}");
+    assert!(kmc.contains(r#"<dd id="partner-id">6475</dd>"#));
+    assert!(kmc.contains(r#"<dd id="user-id">muh.wih@shanghai.techpubs.example</dd>"#));
+    assert!(kmc.contains(r#"<dd id="session-type">Administrator</dd>"#));
+
+    // The console's pages after the login.
+    served.push(open(&app, &client, "/accounts").await);
+    served.push(open(&app, &client, "/accounts?filtered=1").await);
+    served.push(htmx_get(&app, &client, "/accounts?sort=name&dir=asc").await.body);
+    served.push(get(&app, &client, "/accounts.csv?status=1,2,3").await.body);
+    served.push(post(&app, &client, "/accounts/6472/kmc-login", false).await.body);
+    let decoded_ks = form_urlencoded::parse(format!("k={ks}").as_bytes()).next().unwrap().1.into_owned();
+    for (i, body) in served.iter().enumerate() {
+        assert!(!body.contains(&ks) && !body.contains(&decoded_ks), "the KS is in body {i}");
+    }
+
+    let entries = audit(&app, "account.kmc_login", "6475").await;
+    assert_eq!(entries.len(), 1);
+    let (actor, result, details) = &entries[0];
+    assert_eq!((actor.as_str(), result.as_str()), (ADMIN_EMAIL, "ok"));
+    assert_eq!(details, "as muh.wih@shanghai.techpubs.example");
+    let leaked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%' || ? || '%'")
+        .bind(&decoded_ks)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(leaked, 0, "the KS is not in the audit log");
+
+    // The parent's own row offers it too.
+    let a = post(&app, &client, "/accounts/6464/kmc-login", false).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let kmc = reqwest::get(a.headers[LOCATION].to_str().unwrap()).await.unwrap().text().await.unwrap();
+    assert!(kmc.contains(r#"<dd id="partner-id">6464</dd>"#), "{kmc}");
+    assert!(kmc.contains(r#"<dd id="user-id">debbie@techpubs.example</dd>"#), "{kmc}");
+}
+
+#[tokio::test]
+async fn the_rich_media_cms_redirect_tells_the_browser_to_send_no_referrer() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let a = post(&app, &client, "/accounts/6475/kmc-login", false).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.headers[CACHE_CONTROL], "no-store", "the KS in Location is not cached");
+    // The handler sets `no-referrer` for the response whose Location holds the KS; it must reach the browser.
+    assert_eq!(a.headers[REFERRER_POLICY], "no-referrer");
+}
+
+#[tokio::test]
+async fn rich_media_cms_login_is_refused_for_removed_blocked_and_unknown_accounts() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    app.emulator().reset_stats();
+    for (id, message) in [
+        (6472, "Rich Media CMS Login is not available for an account that is removed."),
+        (6479, "Rich Media CMS Login is not available for an account that is blocked."),
+        (7001, "Account 7001 is not one of your accounts."),
+    ] {
+        let a = post(&app, &client, &format!("/accounts/{id}/kmc-login"), false).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{id}: {}", a.body);
+        assert!(a.headers.get(LOCATION).is_none(), "{id}");
+        assert!(a.body.contains("<h1>Rich Media CMS Login failed</h1>"), "{id}: {}", a.body);
+        assert!(text(&a.body).contains(message), "{id}: {}", a.body);
+        let entries = audit(&app, "account.kmc_login", &id.to_string()).await;
+        assert_eq!(entries.len(), 1, "{id}");
+        assert_eq!((entries[0].1.as_str(), entries[0].2.as_str()), ("refused", message));
+    }
+    assert_eq!(calls(&app, "session.impersonate"), 0, "no session was made");
+
+    // An account blocked since the page was loaded is refused too.
+    set_status(&app, 6474, PartnerStatus::Blocked).await;
+    let a = post(&app, &client, "/accounts/6474/kmc-login", false).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&a.body).contains("not available for an account that is blocked."));
+}
