@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs the official Kaltura clients the conformance tests drive if
-# they are missing or out of date, checks that the browser tests can find Chromium, then runs every test.
+# they are missing or out of date, checks the system tools the browser and compose tests use, then runs every test.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh emulator` runs only the emulator tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup-test-deps.sh
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    echo "The browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver" >&2
+missing=""
+for tool in chromium chromedriver docker-compose; do
+    command -v "$tool" >/dev/null || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+    echo "Missing:$missing. The browser tests need Chromium and its driver, the compose-file test docker-compose:" >&2
+    echo "  apt-get install chromium chromium-driver docker-compose" >&2
     exit 1
 fi
 
