@@ -312,3 +312,32 @@ async fn without_javascript_the_form_posts_and_redirects_with_a_message() {
     let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Account Plain Form School ("), "{page}");
 }
+
+#[tokio::test]
+async fn concurrent_creations_never_exceed_the_quota() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    // Three places remain; six requests arrive together, each slowed so they overlap.
+    app.emulator().set_latency_ms(300);
+    let mut keys = Vec::new();
+    for _ in 0..6 {
+        keys.push(request_key(&app, &client).await);
+    }
+    let emails: Vec<String> = (0..6).map(|i| format!("race{i}@quota.example")).collect();
+    let attempts = keys.iter().zip(&emails).map(|(key, email)| {
+        let (app, client) = (&app, &client);
+        async move { post(app, client, &fields(key, email, "Racing School")).await.0 }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    app.emulator().set_latency_ms(0);
+    let created = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(created, 3, "exactly as many as fit: {statuses:?}");
+    assert_eq!(registers(&app), 3, "only those reach Kaltura");
+    let mut made = 0;
+    for email in &emails {
+        made += children_with_email(&app, email).await.len();
+    }
+    assert_eq!(made, created, "every success is one account, and nothing else was made");
+    let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("id=\"quota-used\">{}<", 2 + created)), "the banner counts them");
+}

@@ -25,6 +25,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(3);
 const GIVE_UP_AFTER_SECS: i64 = 15 * 60;
 const MAX_FIELD: usize = 255;
 
+/// Held while a request's quota is checked and the request recorded (not while Kaltura creates the account).
+static CREATE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub const REQUIRED: &str = "Value is required and can't be empty";
 pub const INVALID_EMAIL: &str = "Invalid email format";
 pub const DUPLICATE_EMAIL: &str = "Email address already exists in the system";
@@ -283,6 +286,9 @@ pub async fn create(
             _ => answer_pending(&me, htmx, existing).await,
         };
     }
+    // Reading the quota and recording the request happen one creation at a time, so requests racing for the last
+    // place see each other's records and exactly as many go ahead as fit.
+    let serial = CREATE_LOCK.lock().await;
     let (available, templates) = match quota_and_templates(&state).await {
         Ok(found) => found,
         Err(e) => {
@@ -330,6 +336,7 @@ pub async fn create(
             return form_again(&me, htmx, form, errors, templates, template);
         }
     };
+    drop(serial);
     let account = NewAccount { admin_name, name, admin_email: email, phone, website, reference_id };
     let result = state.kaltura.register(&account, Some(template)).await;
     let now = unix_now();
