@@ -8,6 +8,7 @@ use super::store::{
     self, FEATURE_MULTI_ACCOUNT_ANALYTICS, FEATURE_VAR_CONSOLE_LOGIN, GROUP_PUBLISHER, GROUP_TEMPLATE, GROUP_VAR,
     Partner, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_REMOVED, Store,
 };
+use crate::kaltura::random_secret;
 
 /// The parent partner of the demo seed.
 pub const DEMO_PARENT_ID: i64 = 6464;
@@ -249,8 +250,8 @@ fn to_partner(s: &SeedPartner, now: i64) -> Partner {
         partner_type: 1,
         status: s.status,
         partner_package: 1,
-        secret: s.secret.clone().unwrap_or_else(store::new_secret),
-        admin_secret: s.admin_secret.clone().unwrap_or_else(store::new_secret),
+        secret: s.secret.clone().unwrap_or_else(random_secret),
+        admin_secret: s.admin_secret.clone().unwrap_or_else(random_secret),
         admin_login_users_quota: s.admin_login_users_quota,
         admin_user_id: s.admin_email.clone(),
         first_name: Some(first),
@@ -283,7 +284,7 @@ pub async fn apply(store: &Store, seed: &SeedFile, children: u32, now: i64) -> a
         let p = to_partner(s, now);
         store::insert_partner(&mut tx, &p).await?;
         if let Some(email) = &s.admin_email {
-            let password = s.admin_password.clone().unwrap_or_else(store::new_secret);
+            let password = s.admin_password.clone().unwrap_or_else(random_secret);
             store::insert_login(&mut tx, email, p.id, &password).await?;
         }
     }
@@ -352,8 +353,8 @@ fn synthetic_child(parent: i64, id: i64, i: i64, now: i64) -> Partner {
         partner_type: 109,
         status,
         partner_package: 1,
-        secret: store::new_secret(),
-        admin_secret: store::new_secret(),
+        secret: random_secret(),
+        admin_secret: random_secret(),
         admin_login_users_quota: 3,
         admin_user_id: Some(email),
         first_name: Some(first.into()),

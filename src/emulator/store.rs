@@ -1,6 +1,5 @@
 //! The emulator's state in SQLite: partners, their logins, and the partner.list filter semantics.
 
-use rand::RngExt as _;
 use sha1::{Digest, Sha1};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -8,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::params::Params;
+use crate::kaltura::random_secret;
 
 pub const STATUS_ACTIVE: i64 = 1;
 pub const STATUS_BLOCKED: i64 = 2;
@@ -84,12 +84,6 @@ const COLUMNS: &str = "id, name, website, created_at, admin_name, admin_email, d
 #[derive(Clone)]
 pub struct Store {
     pub pool: SqlitePool,
-}
-
-/// A random secret in Kaltura's shape: 32 lowercase hex digits.
-pub fn new_secret() -> String {
-    let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hash_password(salt: &str, password: &str) -> String {
@@ -274,7 +268,7 @@ pub async fn insert_login(
     partner_id: i64,
     password: &str,
 ) -> Result<(), sqlx::Error> {
-    let salt = new_secret();
+    let salt = random_secret();
     sqlx::query("INSERT INTO login (login_email, partner_id, password_sha1, salt) VALUES (?, ?, ?, ?)")
         .bind(email)
         .bind(partner_id)

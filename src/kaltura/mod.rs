@@ -10,9 +10,10 @@ pub mod types;
 pub use client::{ClientConfig, Clock, KalturaClient};
 pub use error::KalturaError;
 pub use multirequest::{MultiRequest, MultiResponse, ResultRef};
+pub use secret::random_secret;
 pub use secret::{ImpersonatedKs, Secret, SecretUrl};
 pub use settings::{KalturaSettings, SettingsError};
 pub use types::{
     AccountsPage, ListResponse, NewAccount, Pager, Partner, PartnerFilter, PartnerGroupType, PartnerStatus, Quota,
-    ReportQuery, ReportTable, ReportTotal,
+    ReportQuery, ReportTable, ReportTotal, is_kaltura_email,
 };

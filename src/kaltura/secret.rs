@@ -1,6 +1,7 @@
 //! Values that must never reach a log line, an error page or a `{:?}`: admin secrets, KS tokens, and the
 //! Rich Media CMS sign-in address that embeds a KS.
 
+use rand::RngExt as _;
 use std::fmt;
 use std::str::FromStr;
 
@@ -102,6 +103,12 @@ impl fmt::Display for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[a Rich Media CMS sign-in address]")
     }
+}
+
+/// A random secret in Kaltura's shape: 32 lowercase hex digits (partner secrets, and the console's one-time keys).
+pub fn random_secret() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -454,6 +454,20 @@ impl Quota {
     }
 }
 
+/// Kaltura's e-mail check (`kString::isEmailString`), which the emulator applies and the console checks first: a plain local part, dotted domain labels, a TLD of letters.
+pub fn is_kaltura_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '\''));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && labels.last().is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_alphabetic()));
+    local_ok && domain_ok
+}
+
 /// Deserializers that turn a value of an unexpected type into `None` instead of an error.
 mod lenient {
     use super::{PartnerGroupType, PartnerStatus, Secret};
@@ -641,5 +655,13 @@ mod tests {
                 "description": "Multi-publishers console", "type": 109, "referenceId": "crm-42",
             })
         );
+    }
+
+    #[test]
+    fn emails_are_checked_like_kaltura() {
+        assert!(is_kaltura_email("a.b+c@x-y.example"));
+        for bad in ["", "a", "a@", "@b.com", "a@b", "a b@c.com", "a@b.c0m", "a@.com"] {
+            assert!(!is_kaltura_email(bad), "{bad}");
+        }
     }
 }

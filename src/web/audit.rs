@@ -460,13 +460,6 @@ fn action_options(view: &View, in_log: Vec<String>) -> (Vec<ActionOption>, Vec<A
     (families, actions)
 }
 
-/// True for an htmx request that wants only the table (not a history restore, which needs the whole page).
-fn wants_fragment(headers: &HeaderMap) -> bool {
-    super::is_htmx(headers)
-        && headers.get("hx-history-restore-request").is_none()
-        && headers.get("hx-target").is_some_and(|t| t.as_bytes() == b"audit-panel")
-}
-
 async fn show(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
@@ -475,7 +468,7 @@ async fn show(
 ) -> Result<Response, AppError> {
     let (view, notes) = View::parse(query.as_deref().unwrap_or(""));
     let (view, panel) = panel(&state, view, notes).await?;
-    if wants_fragment(&headers) {
+    if super::wants_fragment(&headers, "audit-panel") {
         let mut res = render(&panel)?.into_response();
         // The canonical URL, not the form's raw fields, goes in the address bar.
         if let Ok(v) = HeaderValue::from_str(&view.href()) {

@@ -116,6 +116,14 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some_and(|v| v.as_bytes() == b"true")
 }
 
+/// True for an htmx request that wants only the element `target_id` swapped (a history restore, which htmx makes
+/// when Back finds no cached page, needs the whole page instead).
+pub fn wants_fragment(headers: &HeaderMap, target_id: &str) -> bool {
+    is_htmx(headers)
+        && headers.get("hx-history-restore-request").is_none()
+        && headers.get("hx-target").is_some_and(|t| t.as_bytes() == target_id.as_bytes())
+}
+
 /// The htmx-ness of a request, as an extractor.
 pub struct Htmx(pub bool);
 

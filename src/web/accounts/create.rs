@@ -18,7 +18,9 @@ use crate::db::audit::{self, Entry, Outcome};
 use crate::db::creations::{self, Creation, NewCreation, Recorded};
 use crate::db::unix_now;
 use crate::error::AppError;
-use crate::kaltura::{KalturaError, NewAccount, Pager, Partner, PartnerFilter, PartnerStatus};
+use crate::kaltura::{
+    KalturaError, NewAccount, Pager, Partner, PartnerFilter, PartnerStatus, is_kaltura_email, random_secret,
+};
 
 /// How often unresolved creations are looked for, and how long before giving up on one.
 const RECONCILE_EVERY: Duration = Duration::from_secs(3);
@@ -123,7 +125,7 @@ struct Done {
 }
 
 fn new_request_key() -> String {
-    crate::emulator::store::new_secret()
+    random_secret()
 }
 
 fn template_choices(templates: &[Partner]) -> Vec<TemplateChoice> {
@@ -195,7 +197,7 @@ fn validate(form: &AddForm, templates: &[TemplateChoice]) -> (Errors, i64) {
     e.phone = required(&form.phone).or_else(|| too_long(&form.phone));
     e.admin_email = required(&form.admin_email).or_else(|| {
         // The same check Kaltura applies, so what passes here is not refused there.
-        (!crate::emulator::services::is_email(form.admin_email.trim())).then_some(INVALID_EMAIL)
+        (!is_kaltura_email(form.admin_email.trim())).then_some(INVALID_EMAIL)
     });
     e.website = too_long(&form.website);
     e.reference_id = too_long(&form.reference_id);

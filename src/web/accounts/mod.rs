@@ -239,13 +239,6 @@ async fn page_size(state: &AppState, me: &CurrentUser, view: &View) -> Result<u3
     }
 }
 
-/// True for an htmx request that wants only the accounts panel (not a history restore, which needs the page).
-fn wants_fragment(headers: &HeaderMap) -> bool {
-    super::is_htmx(headers)
-        && headers.get("hx-history-restore-request").is_none()
-        && headers.get("hx-target").is_some_and(|t| t.as_bytes() == b"accounts-panel")
-}
-
 async fn show(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
@@ -264,7 +257,7 @@ async fn show(
     };
     let panel = build_panel(&view, size, &loaded, notes);
     let canonical = panel.href.clone();
-    if wants_fragment(&headers) {
+    if super::wants_fragment(&headers, "accounts-panel") {
         let mut res = render(&Fragment { banner_oob: true, row_oob: false, banner, panel })?.into_response();
         // The panel refreshing itself (after an account was added) shows the same view: no new history entry.
         let refresh = headers.get("hx-trigger").is_some_and(|t| t.as_bytes() == b"accounts-panel");
