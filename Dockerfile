@@ -5,22 +5,28 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 
-# Dependencies first, with stand-in sources, so editing the project does not rebuild them.
+# Dependencies first, with stand-in sources for the workspace's three crates, so editing the project does not
+# rebuild them.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/kaltura/Cargo.toml crates/kaltura/
+COPY crates/kaltura-emulator/Cargo.toml crates/kaltura-emulator/
+RUN mkdir -p src crates/kaltura/src crates/kaltura-emulator/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && echo 'fn main() {}' > crates/kaltura-emulator/src/main.rs \
+    && touch src/lib.rs crates/kaltura/src/lib.rs crates/kaltura-emulator/src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src
+    && rm -rf src crates/kaltura/src crates/kaltura-emulator/src
 
-# What the build reads: askama compiles templates/, sqlx::migrate! embeds migrations/, static/ and
-# src/emulator/schema.sql are include_bytes!/include_str!-ed.
+# What the build reads: askama compiles templates/, sqlx::migrate! embeds migrations/, static/ and the emulator's
+# schema.sql are include_bytes!/include_str!-ed.
+COPY crates ./crates
 COPY src ./src
 COPY templates ./templates
 COPY migrations ./migrations
 COPY static ./static
-# The stand-ins' build stamps are newer than the real sources' checkout times: make cargo rebuild the crate.
-RUN touch src/main.rs src/lib.rs \
+# The stand-ins' build stamps are newer than the real sources' checkout times: make cargo rebuild the crates.
+RUN touch src/main.rs src/lib.rs crates/kaltura/src/lib.rs crates/kaltura-emulator/src/lib.rs \
+        crates/kaltura-emulator/src/main.rs \
     && cargo build --release --locked \
     && install -m 0755 target/release/multi-account /usr/local/bin/multi-account
 

@@ -1,14 +1,10 @@
-pub mod backup;
-pub mod bench;
+//! The multi-account console: a self-hosted replacement for Kaltura's Multi-Account tab. `ARCHITECTURE.md` maps
+//! the modules and what each may use.
+
+pub mod accounts;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
-pub mod doctor;
-pub mod emulator;
-pub mod error;
-pub mod healthcheck;
-pub mod kaltura;
 pub mod password;
-pub mod serve;
-pub mod user_cmd;
-pub mod web;
+mod web;

@@ -9,23 +9,94 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 pub struct Entry<'a> {
     pub actor: &'a str,
     pub ip: &'a str,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target: &'a str,
     pub result: Outcome,
     pub details: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an action ended, stored as `ok` / `refused`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum Outcome {
     Ok,
     Refused,
 }
 
-impl Outcome {
-    fn as_str(self) -> &'static str {
+/// Everything the log records, stored as its code (`account.block`); the label is how pages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Login,
+    LoginFailure,
+    LoginLockout,
+    LoginRefused,
+    Logout,
+    UserAdd,
+    UserRole,
+    UserBlock,
+    UserUnblock,
+    UserRemove,
+    UserPassword,
+    UserBootstrap,
+    AccountCreate,
+    AccountBlock,
+    AccountUnblock,
+    AccountRemove,
+    AccountKmcLogin,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 17] = [
+        AuditAction::Login,
+        AuditAction::LoginFailure,
+        AuditAction::LoginLockout,
+        AuditAction::LoginRefused,
+        AuditAction::Logout,
+        AuditAction::UserAdd,
+        AuditAction::UserRole,
+        AuditAction::UserBlock,
+        AuditAction::UserUnblock,
+        AuditAction::UserRemove,
+        AuditAction::UserPassword,
+        AuditAction::UserBootstrap,
+        AuditAction::AccountCreate,
+        AuditAction::AccountBlock,
+        AuditAction::AccountUnblock,
+        AuditAction::AccountRemove,
+        AuditAction::AccountKmcLogin,
+    ];
+
+    pub fn code(self) -> &'static str {
+        self.describe().0
+    }
+
+    pub fn label(self) -> &'static str {
+        self.describe().1
+    }
+
+    pub fn from_code(code: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.code() == code)
+    }
+
+    fn describe(self) -> (&'static str, &'static str) {
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Refused => "refused",
+            AuditAction::Login => ("login", "Sign-in"),
+            AuditAction::LoginFailure => ("login.failure", "Failed sign-in"),
+            AuditAction::LoginLockout => ("login.lockout", "Sign-in locked after failures"),
+            AuditAction::LoginRefused => ("login.refused", "Sign-in refused while locked"),
+            AuditAction::Logout => ("logout", "Sign-out"),
+            AuditAction::UserAdd => ("user.add", "User added"),
+            AuditAction::UserRole => ("user.role", "User role changed"),
+            AuditAction::UserBlock => ("user.block", "User blocked"),
+            AuditAction::UserUnblock => ("user.unblock", "User unblocked"),
+            AuditAction::UserRemove => ("user.remove", "User removed"),
+            AuditAction::UserPassword => ("user.password", "User password changed"),
+            AuditAction::UserBootstrap => ("user.bootstrap", "First administrator set up"),
+            AuditAction::AccountCreate => ("account.create", "Account created"),
+            AuditAction::AccountBlock => ("account.block", "Account blocked"),
+            AuditAction::AccountUnblock => ("account.unblock", "Account unblocked"),
+            AuditAction::AccountRemove => ("account.remove", "Account removed"),
+            AuditAction::AccountKmcLogin => ("account.kmc_login", "Rich Media CMS Login"),
         }
     }
 }
@@ -35,9 +106,9 @@ pub async fn record(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
         .bind(super::unix_now())
         .bind(e.actor)
         .bind(e.ip)
-        .bind(e.action)
+        .bind(e.action.code())
         .bind(e.target)
-        .bind(e.result.as_str())
+        .bind(e.result)
         .bind(e.details)
         .execute(pool)
         .await?;
@@ -53,13 +124,13 @@ pub struct Logged {
     pub ip: String,
     pub action: String,
     pub target: String,
-    pub result: String,
+    pub result: Outcome,
     pub details: String,
 }
 
 impl Logged {
     pub fn is_ok(&self) -> bool {
-        self.result == Outcome::Ok.as_str()
+        self.result == Outcome::Ok
     }
 }
 

@@ -16,18 +16,32 @@ pub struct Creation {
     pub website: Option<String>,
     pub reference_id: Option<String>,
     pub template_id: i64,
-    pub state: String,
+    pub state: CreationState,
     pub partner_id: Option<i64>,
     pub message: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub reported: i64,
+    /// Whether the user who asked has been told the outcome.
+    pub reported: bool,
 }
 
-pub const SENDING: &str = "sending";
-pub const UNKNOWN: &str = "unknown";
-pub const CREATED: &str = "created";
-pub const FAILED: &str = "failed";
+/// Where a creation stands, stored as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum CreationState {
+    /// partner.register is under way.
+    Sending,
+    /// No answer came: the reconciler is looking.
+    Unknown,
+    Created,
+    Failed,
+}
+
+impl CreationState {
+    pub fn is_settled(self) -> bool {
+        matches!(self, CreationState::Created | CreationState::Failed)
+    }
+}
 
 const COLUMNS: &str = "id, request_key, user_id, actor, ip, admin_name, name, admin_email, phone, website, \
     reference_id, template_id, state, partner_id, message, started_at, finished_at, reported";
@@ -111,7 +125,7 @@ pub async fn count_in_flight(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
 pub async fn settle(
     pool: &SqlitePool,
     id: i64,
-    state: &str,
+    state: CreationState,
     partner_id: Option<i64>,
     message: &str,
     now: i64,

@@ -32,6 +32,12 @@ pub async fn connect(path: &str) -> anyhow::Result<SqlitePool> {
     Ok(pool)
 }
 
+/// Takes SQLite's write lock and lets it go, writing nothing: fails when the file is read-only, the pool is closed,
+/// or another writer holds the lock past the busy timeout.
+pub async fn check_writable(db: &SqlitePool) -> Result<(), sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await?.rollback().await
+}
+
 /// Seconds since the Unix epoch: how every time is stored.
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -6,16 +6,18 @@ use askama::Template;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{StreamExt, stream};
-use time::{Date, Month, OffsetDateTime};
+use time::{Date, Month};
 
 use super::auth::AdminUser;
-use super::{AppState, Nav, render};
-use crate::db::audit::{self, Filter, Logged, Outcome};
-use crate::error::AppError;
+use super::format::{kmc_time, short};
+use super::htmx::HxPushUrl;
+use super::paging::Pager;
+use super::{AppError, AppState, Nav, Section, render};
+use crate::db::audit::{self, AuditAction, Filter, Logged, Outcome};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(show)).route("/audit.csv", get(export))
@@ -25,33 +27,12 @@ const PAGE_SIZE: u32 = 50;
 const MAX_TEXT: usize = 200;
 const MAX_ACTION: usize = 64;
 
-/// What the codes in the log mean, in the words the rest of the console uses.
-const ACTION_LABELS: [(&str, &str); 17] = [
-    ("login", "Sign-in"),
-    ("login.failure", "Failed sign-in"),
-    ("login.lockout", "Sign-in locked after failures"),
-    ("login.refused", "Sign-in refused while locked"),
-    ("logout", "Sign-out"),
-    ("user.add", "User added"),
-    ("user.role", "User role changed"),
-    ("user.block", "User blocked"),
-    ("user.unblock", "User unblocked"),
-    ("user.remove", "User removed"),
-    ("user.password", "User password changed"),
-    ("user.bootstrap", "First administrator set up"),
-    ("account.create", "Account created"),
-    ("account.block", "Account blocked"),
-    ("account.unblock", "Account unblocked"),
-    ("account.remove", "Account removed"),
-    ("account.kmc_login", "Rich Media CMS Login"),
-];
-
 /// Offered above the single actions: each selects a code and everything under it.
 const ACTION_FAMILIES: [(&str, &str); 3] =
     [("login.*", "All sign-in events"), ("user.*", "All user changes"), ("account.*", "All account actions")];
 
 fn action_label(code: &str) -> Option<&'static str> {
-    ACTION_LABELS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+    AuditAction::from_code(code).map(AuditAction::label)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -267,21 +248,6 @@ fn start_of(d: Date) -> i64 {
     d.midnight().assume_utc().unix_timestamp()
 }
 
-/// `MM/DD/YYYY HH:mm:ss` in UTC: the KMC's date format, to the second.
-fn format_time(unix: i64) -> String {
-    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");
-    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
-}
-
-/// A value quoted back in a note, kept short.
-fn short(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
 struct Row {
     when: String,
     actor: String,
@@ -298,7 +264,7 @@ struct Row {
 impl Row {
     fn new(l: Logged, view: &View) -> Row {
         Row {
-            when: format_time(l.at),
+            when: kmc_time(l.at),
             actor_href: View { user: l.actor.clone(), page: 1, ..view.clone() }.href(),
             target_href: View { account: l.target.clone(), page: 1, ..view.clone() }.href(),
             ok: l.is_ok(),
@@ -312,14 +278,6 @@ impl Row {
     }
 }
 
-struct PageLink {
-    number: u32,
-    href: String,
-    current: bool,
-    /// Pages are left out between this link and the one before.
-    gap_before: bool,
-}
-
 /// The table and its pager: the part htmx swaps.
 #[derive(Template)]
 #[template(path = "partials/audit_panel.html")]
@@ -329,20 +287,12 @@ struct Panel {
     total: i64,
     rows: Vec<Row>,
     csv_href: String,
-    pages: Vec<PageLink>,
-    prev: Option<String>,
-    next: Option<String>,
-    first_shown: i64,
-    last_shown: i64,
+    pager: Pager,
 }
 
 impl Panel {
     fn count_label(&self) -> String {
         format!("{} {}", thousands(self.total), if self.total == 1 { "entry" } else { "entries" })
-    }
-
-    fn range_label(&self) -> String {
-        format!("{}–{} of {}", thousands(self.first_shown), thousands(self.last_shown), thousands(self.total))
     }
 }
 
@@ -382,27 +332,6 @@ struct AuditPage {
     panel: Panel,
 }
 
-/// The first, the last, and up to three pages either side of the current one.
-fn page_links(view: &View, last_page: u32) -> Vec<PageLink> {
-    let near = view.page.saturating_sub(3).max(1)..=view.page.saturating_add(3).min(last_page);
-    let mut numbers: Vec<u32> = near.collect();
-    numbers.insert(0, 1);
-    numbers.push(last_page);
-    numbers.dedup();
-    let mut links = Vec::with_capacity(numbers.len());
-    let mut before = 0;
-    for n in numbers {
-        links.push(PageLink {
-            number: n,
-            href: view.with_page(n).href(),
-            current: n == view.page,
-            gap_before: before != 0 && n > before + 1,
-        });
-        before = n;
-    }
-    links
-}
-
 async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Result<(View, Panel), AppError> {
     let filter = view.filter();
     let total = audit::count(&state.db, &filter).await?;
@@ -414,16 +343,14 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
     let offset = i64::from(view.page - 1) * i64::from(PAGE_SIZE);
     let logged = audit::page(&state.db, &filter, i64::from(PAGE_SIZE), offset).await?;
     let rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
+    let (first_shown, last_shown) = if rows.is_empty() { (0, 0) } else { (offset + 1, offset + rows.len() as i64) };
+    let range = format!("{}–{} of {}", thousands(first_shown), thousands(last_shown), thousands(total));
     let panel = Panel {
         notes,
         filtered: view.is_filtered(),
         total,
         csv_href: view.csv_href(),
-        pages: if last_page > 1 { page_links(&view, last_page) } else { Vec::new() },
-        prev: (view.page > 1).then(|| view.with_page(view.page - 1).href()),
-        next: (view.page < last_page).then(|| view.with_page(view.page + 1).href()),
-        first_shown: if rows.is_empty() { 0 } else { offset + 1 },
-        last_shown: offset + rows.len() as i64,
+        pager: Pager::new(view.page, last_page, range, |n| view.with_page(n).href()),
         rows,
     };
     Ok((view, panel))
@@ -468,17 +395,13 @@ async fn show(
 ) -> Result<Response, AppError> {
     let (view, notes) = View::parse(query.as_deref().unwrap_or(""));
     let (view, panel) = panel(&state, view, notes).await?;
-    if super::wants_fragment(&headers, "audit-panel") {
-        let mut res = render(&panel)?.into_response();
+    if super::htmx::wants_fragment(&headers, "audit-panel") {
         // The canonical URL, not the form's raw fields, goes in the address bar.
-        if let Ok(v) = HeaderValue::from_str(&view.href()) {
-            res.headers_mut().insert("hx-push-url", v);
-        }
-        return Ok(res);
+        return Ok((HxPushUrl(view.href()), render(&panel)?).into_response());
     }
     let (families, actions) = action_options(&view, audit::actions(&state.db).await?);
     let page = AuditPage {
-        nav: Nav::for_user(&me, "audit"),
+        nav: Nav::for_user(&me, Section::Audit),
         from: view.from.map(format_date).unwrap_or_default(),
         to: view.to.map(format_date).unwrap_or_default(),
         view,
@@ -498,7 +421,7 @@ const CSV_HEADER: [&str; 9] =
 fn csv_record(l: &Logged) -> String {
     let result = if l.is_ok() { "OK" } else { "Failed" };
     super::csv::line([
-        format_time(l.at).as_str(),
+        kmc_time(l.at).as_str(),
         &l.at.to_string(),
         &l.actor,
         &l.ip,
@@ -522,15 +445,7 @@ async fn export(State(state): State<AppState>, AdminUser(_): AdminUser, RawQuery
         }
     });
     let head = stream::iter([Ok(Bytes::from(super::csv::line(CSV_HEADER)))]);
-    let mut res = Body::from_stream(head.chain(rows)).into_response();
-    let stamp = OffsetDateTime::now_utc()
-        .format(time::macros::format_description!("[year][month][day]-[hour][minute]"))
-        .unwrap_or_default();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"audit-{stamp}.csv\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
+    super::csv::attachment("audit", Body::from_stream(head.chain(rows)))
 }
 
 #[cfg(test)]
@@ -580,28 +495,6 @@ mod tests {
         assert_eq!(v.from.map(format_date).as_deref(), Some("2026-05-01"));
         assert_eq!(v.to.map(format_date).as_deref(), Some("2026-05-10"));
         assert_eq!(notes.len(), 1);
-    }
-
-    #[test]
-    fn page_links_show_the_ends_and_the_neighbourhood() {
-        let numbers = |page: u32, last: u32| -> Vec<(u32, bool)> {
-            page_links(&View::default().with_page(page), last).iter().map(|l| (l.number, l.gap_before)).collect()
-        };
-        assert_eq!(numbers(1, 2), vec![(1, false), (2, false)]);
-        assert_eq!(
-            numbers(10, 40),
-            vec![
-                (1, false),
-                (7, true),
-                (8, false),
-                (9, false),
-                (10, false),
-                (11, false),
-                (12, false),
-                (13, false),
-                (40, true)
-            ]
-        );
     }
 
     #[test]

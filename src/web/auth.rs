@@ -4,15 +4,15 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use super::{AppState, Flash, Nav, is_htmx, render};
+use super::htmx::{HxRedirect, is_htmx, to_flash};
+use super::{AppError, AppState, Flash, Nav, Section, render};
 use crate::db::unix_now;
 use crate::db::users::{self, Role};
-use crate::error::AppError;
 
 const USER_ID: &str = "user_id";
 const SIGNED_IN_AT: &str = "signed_in_at";
@@ -128,11 +128,7 @@ fn sign_in_first(parts: &mut Parts) -> Response {
         _ => "/login".to_owned(),
     };
     if htmx {
-        let mut res = StatusCode::UNAUTHORIZED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&login) {
-            res.headers_mut().insert("hx-redirect", v);
-        }
-        res
+        (StatusCode::UNAUTHORIZED, HxRedirect(login), ()).into_response()
     } else {
         Redirect::to(&login).into_response()
     }
@@ -167,17 +163,11 @@ fn role_not_allowed(user: &CurrentUser, htmx: bool) -> Response {
     let body = if htmx {
         render(&NoAccessFragment { role })
     } else {
-        render(&NoAccessPage { nav: Nav::for_user(user, ""), role })
+        render(&NoAccessPage { nav: Nav::for_user(user, Section::None), role })
     };
     match body {
-        Ok(html) => {
-            let mut res = (StatusCode::FORBIDDEN, html).into_response();
-            if htmx {
-                res.headers_mut().insert("hx-retarget", HeaderValue::from_static("#flash"));
-                res.headers_mut().insert("hx-reswap", HeaderValue::from_static("innerHTML"));
-            }
-            res
-        }
+        Ok(html) if htmx => (StatusCode::FORBIDDEN, to_flash(), html).into_response(),
+        Ok(html) => (StatusCode::FORBIDDEN, html).into_response(),
         Err(e) => e.into_response(),
     }
 }

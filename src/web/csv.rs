@@ -1,4 +1,9 @@
-//! CSV for the exports: RFC 4180 quoting, and cells a spreadsheet would run as formulas neutralised.
+//! CSV for the exports: RFC 4180 quoting, cells a spreadsheet would run as formulas neutralised, and the download
+//! response.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 
 /// One field: quoted when needed; a leading `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so spreadsheets show
 /// it as text instead of evaluating it.
@@ -12,6 +17,19 @@ pub fn line<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
     let mut line = fields.into_iter().map(field).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
+}
+
+/// A streamed CSV download named `{name}-YYYYMMDD-HHMM.csv`.
+pub(crate) fn attachment(name: &str, body: Body) -> Response {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year][month][day]-[hour][minute]"))
+        .unwrap_or_default();
+    let mut res = body.into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}-{stamp}.csv\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
 }
 
 #[cfg(test)]

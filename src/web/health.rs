@@ -6,31 +6,25 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use sqlx::SqlitePool;
+use kaltura::KalturaError;
 
 use super::AppState;
-use crate::kaltura::KalturaError;
+use crate::db;
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).with_state(state)
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
-    if let Err(e) = database_writable(&state.db).await {
+    if let Err(e) = db::check_writable(&state.db).await {
         tracing::warn!(error = %e, "not ready: the database does not take writes");
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: the database does not take writes".into());
     }
-    if let Err(e) = state.kaltura.partner_info().await {
+    if let Err(e) = state.accounts.check_upstream().await {
         tracing::warn!(error = %e, "not ready: Kaltura");
         return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", kaltura_reason(&e)));
     }
     (StatusCode::OK, "ready".into())
-}
-
-/// Takes SQLite's write lock and lets it go, writing nothing: fails when the file is read-only, the pool is closed,
-/// or another writer holds the lock past the busy timeout.
-async fn database_writable(db: &SqlitePool) -> Result<(), sqlx::Error> {
-    db.begin_with("BEGIN IMMEDIATE").await?.rollback().await
 }
 
 /// A fixed phrase per kind of failure: Kaltura's own messages can name accounts.

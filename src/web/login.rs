@@ -10,10 +10,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::auth::{self, CurrentUser, local_path};
-use super::{AppState, ClientIp, Nav, render};
-use crate::db::audit::{self, Entry, Outcome};
+use super::{AppError, AppState, ClientIp, Nav, render};
+use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::{throttle, unix_now, users};
-use crate::error::AppError;
 use crate::password;
 
 pub fn router() -> Router<AppState> {
@@ -72,7 +71,7 @@ async fn submit(
     let email = form.email.trim();
     let next = next_or_home(form.next.as_deref());
     let now = unix_now();
-    let audit = |action: &'static str, result: Outcome, details: &'static str| Entry {
+    let audit = |action: AuditAction, result: Outcome, details: &'static str| Entry {
         actor: email,
         ip: &ip,
         action,
@@ -86,7 +85,8 @@ async fn submit(
     };
 
     if let Some(until) = throttle::locked_until(db, email, &ip, now).await? {
-        audit::record(db, audit("login.refused", Outcome::Refused, "locked out after repeated failures")).await?;
+        audit::record(db, audit(AuditAction::LoginRefused, Outcome::Refused, "locked out after repeated failures"))
+            .await?;
         return page(StatusCode::TOO_MANY_REQUESTS, locked_message(until - now));
     }
 
@@ -101,9 +101,9 @@ async fn submit(
                 Some(_) => "wrong password",
             };
             throttle::record_failure(db, email, &ip, now).await?;
-            audit::record(db, audit("login.failure", Outcome::Refused, why)).await?;
+            audit::record(db, audit(AuditAction::LoginFailure, Outcome::Refused, why)).await?;
             if let Some(until) = throttle::locked_until(db, email, &ip, now).await? {
-                audit::record(db, audit("login.lockout", Outcome::Refused, "too many failures")).await?;
+                audit::record(db, audit(AuditAction::LoginLockout, Outcome::Refused, "too many failures")).await?;
                 return page(StatusCode::TOO_MANY_REQUESTS, format!("{WRONG} {}", locked_message(until - now)));
             }
             return page(StatusCode::UNAUTHORIZED, WRONG.to_owned());
@@ -113,7 +113,8 @@ async fn submit(
     auth::sign_in(&session, user.id).await?;
     users::touch_last_login(db, user.id, now).await?;
     throttle::clear_email(db, email).await?;
-    audit::record(db, Entry { actor: &user.email, target: &user.email, ..audit("login", Outcome::Ok, "") }).await?;
+    audit::record(db, Entry { actor: &user.email, target: &user.email, ..audit(AuditAction::Login, Outcome::Ok, "") })
+        .await?;
     Ok(Redirect::to(next).into_response())
 }
 
@@ -132,7 +133,14 @@ async fn logout(
     session.flush().await?;
     audit::record(
         &state.db,
-        Entry { actor: &user.email, ip: &ip, action: "logout", target: &user.email, result: Outcome::Ok, details: "" },
+        Entry {
+            actor: &user.email,
+            ip: &ip,
+            action: AuditAction::Logout,
+            target: &user.email,
+            result: Outcome::Ok,
+            details: "",
+        },
     )
     .await?;
     Ok(Redirect::to("/login").into_response())

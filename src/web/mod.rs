@@ -1,19 +1,24 @@
-//! The console's web interface: one module per page, put together by [`build_router`].
+//! The console's web interface: one module per page, put together by [`build_router`]. Handlers extract, call a
+//! service (or the database module for the console's own users and log), and render.
 
-pub mod accounts;
+mod accounts;
 mod assets;
 mod audit;
-pub mod auth;
-pub mod csv;
+mod auth;
+mod csv;
+mod error;
+mod format;
 mod health;
-pub mod login;
-pub mod users;
+mod htmx;
+mod login;
+mod paging;
+mod users;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, header};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::{Html, Redirect};
 use axum::routing::get;
@@ -30,23 +35,23 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
+use crate::accounts::Accounts;
 use crate::config::WebSettings;
-use crate::error::{self, AppError};
-use crate::kaltura::KalturaClient;
+pub(crate) use error::AppError;
 
 /// Everything a handler needs, built once at start-up; cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
-    pub db: SqlitePool,
-    pub kaltura: KalturaClient,
-    pub settings: Arc<WebSettings>,
+pub(crate) struct AppState {
+    pub(crate) db: SqlitePool,
+    pub(crate) accounts: Accounts,
+    pub(crate) settings: Arc<WebSettings>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-pub const SESSION_COOKIE: &str = "ma_session";
+const SESSION_COOKIE: &str = "ma_session";
 
 /// The whole application: pages, static files, sessions, sign-in guard, CSRF check and security headers.
-pub fn build_router(state: AppState) -> Router {
+pub(crate) fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let idle = time::Duration::try_from(settings.session_idle).unwrap_or(time::Duration::minutes(30));
     let sessions = SessionManagerLayer::new(SqliteStore::new(state.db.clone()))
@@ -58,7 +63,6 @@ pub fn build_router(state: AppState) -> Router {
         .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(idle));
 
-    accounts::spawn_background(state.clone());
     let probes = health::router(state.clone());
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
@@ -111,31 +115,8 @@ fn content_security_policy(settings: &WebSettings) -> HeaderValue {
     HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
 }
 
-/// True for requests htmx makes (it sends `HX-Request: true`).
-pub fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.get("hx-request").is_some_and(|v| v.as_bytes() == b"true")
-}
-
-/// True for an htmx request that wants only the element `target_id` swapped (a history restore, which htmx makes
-/// when Back finds no cached page, needs the whole page instead).
-pub fn wants_fragment(headers: &HeaderMap, target_id: &str) -> bool {
-    is_htmx(headers)
-        && headers.get("hx-history-restore-request").is_none()
-        && headers.get("hx-target").is_some_and(|t| t.as_bytes() == target_id.as_bytes())
-}
-
-/// The htmx-ness of a request, as an extractor.
-pub struct Htmx(pub bool);
-
-impl<S: Send + Sync> FromRequestParts<S> for Htmx {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Htmx(is_htmx(&parts.headers)))
-    }
-}
-
 /// The peer's IP address, for the audit log and throttling (`unknown` when served without connection info).
-pub struct ClientIp(pub String);
+pub(crate) struct ClientIp(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
@@ -147,42 +128,51 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 
 /// A one-line message shown at the top of the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Flash {
-    pub ok: bool,
-    pub message: String,
+pub(crate) struct Flash {
+    pub(crate) ok: bool,
+    pub(crate) message: String,
 }
 
 impl Flash {
-    pub fn ok(message: impl Into<String>) -> Flash {
+    pub(crate) fn ok(message: impl Into<String>) -> Flash {
         Flash { ok: true, message: message.into() }
     }
-    pub fn error(message: impl Into<String>) -> Flash {
+    pub(crate) fn error(message: impl Into<String>) -> Flash {
         Flash { ok: false, message: message.into() }
     }
 }
 
+/// The part of the console a page belongs to, for the navigation's highlight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Section {
+    #[default]
+    None,
+    Accounts,
+    Users,
+    Audit,
+}
+
 /// What `base.html` shows around every page: the signed-in user, the current section, a flash message.
 #[derive(Debug, Clone, Default)]
-pub struct Nav {
-    pub user_name: Option<String>,
-    /// `accounts`, `users`, `audit` or empty.
-    pub section: &'static str,
-    pub flash: Option<Flash>,
+pub(crate) struct Nav {
+    pub(crate) user_name: Option<String>,
+    pub(crate) section: Section,
+    pub(crate) flash: Option<Flash>,
     /// Whether the navigation to the admin pages is shown.
-    pub admin: bool,
+    pub(crate) admin: bool,
 }
 
 impl Nav {
-    pub fn anonymous() -> Nav {
+    pub(crate) fn anonymous() -> Nav {
         Nav::default()
     }
 
-    pub fn for_user(user: &auth::CurrentUser, section: &'static str) -> Nav {
+    pub(crate) fn for_user(user: &auth::CurrentUser, section: Section) -> Nav {
         Nav { user_name: Some(user.name.clone()), section, flash: None, admin: user.role.is_admin() }
     }
 }
 
 /// Renders a template, turning a template failure into an [`AppError`].
-pub fn render(t: &impl Template) -> Result<Html<String>, AppError> {
+pub(crate) fn render(t: &impl Template) -> Result<Html<String>, AppError> {
     Ok(Html(t.render()?))
 }

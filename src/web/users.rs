@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -13,11 +13,12 @@ use std::time::Duration;
 use tower_sessions::Session;
 
 use super::auth::{self, AdminUser, CurrentUser};
-use super::{AppState, ClientIp, Flash, Htmx, Nav, render};
-use crate::db::audit::{self, Entry, Outcome};
+use super::format::kmc_date;
+use super::htmx::{HxRequest, HxReswap, HxRetarget, SwapOption};
+use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::unix_now;
 use crate::db::users::{self, AddError, Change, NewUser, Role, Status, User};
-use crate::error::AppError;
 use crate::password;
 
 pub fn router() -> Router<AppState> {
@@ -51,8 +52,8 @@ impl Quota {
 }
 
 async fn quota_limit(state: &AppState) -> Option<i64> {
-    match tokio::time::timeout(QUOTA_TIMEOUT, state.kaltura.partner_info()).await {
-        Ok(Ok(partner)) => partner.admin_login_users_quota,
+    match tokio::time::timeout(QUOTA_TIMEOUT, state.accounts.login_users_quota()).await {
+        Ok(Ok(limit)) => limit,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot read adminLoginUsersQuota from Kaltura");
             None
@@ -80,7 +81,7 @@ impl UserRow {
         UserRow {
             id: u.id,
             name: u.full_name(),
-            last_login: u.last_login_at.map_or_else(|| "Never".to_owned(), format_time),
+            last_login: u.last_login_at.map_or_else(|| "Never".to_owned(), |t| kmc_date(Some(t))),
             is_me: u.id == me.id,
             email: u.email,
             publisher_user_id: u.publisher_user_id,
@@ -92,12 +93,6 @@ impl UserRow {
     fn blocked(&self) -> bool {
         self.status == Status::Blocked
     }
-}
-
-/// `MM/DD/YYYY HH:mm` in UTC, as the KMC shows dates.
-fn format_time(unix: i64) -> String {
-    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]");
-    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
 }
 
 #[derive(Template)]
@@ -192,7 +187,7 @@ async fn panel(state: &AppState, me: &CurrentUser) -> Result<UsersPanel, AppErro
 }
 
 fn page(me: &CurrentUser, panel: UsersPanel, flash: Option<Flash>) -> UsersPage {
-    UsersPage { nav: Nav { flash, ..Nav::for_user(me, "users") }, panel }
+    UsersPage { nav: Nav { flash, ..Nav::for_user(me, Section::Users) }, panel }
 }
 
 async fn show(State(state): State<AppState>, session: Session, AdminUser(me): AdminUser) -> Result<Response, AppError> {
@@ -215,13 +210,11 @@ async fn with_form(
             (None, Some(f)) => (render(&f)?, "#password-form"),
             (None, None) => return Err(AppError::NotFound),
         };
-        let mut res = (status, html).into_response();
         // A first GET fills the empty slot; a form with errors replaces itself.
         if status != StatusCode::OK {
-            res.headers_mut().insert("hx-retarget", HeaderValue::from_static(target));
-            res.headers_mut().insert("hx-reswap", HeaderValue::from_static("outerHTML"));
+            return Ok((status, HxRetarget(target.into()), HxReswap(SwapOption::OuterHtml), html).into_response());
         }
-        return Ok(res);
+        return Ok((status, html).into_response());
     }
     let mut p = panel(state, me).await?;
     p.add_form = add_form;
@@ -232,7 +225,7 @@ async fn with_form(
 async fn new_form(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
 ) -> Result<Response, AppError> {
     let form = AddUserForm { input: AddUserInput::default(), errors: AddErrors::default(), roles: &Role::ALL };
     with_form(&state, &me, htmx, StatusCode::OK, Some(form), None).await
@@ -273,7 +266,7 @@ async fn add(
     session: Session,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Form(input): Form<AddUserInput>,
 ) -> Result<Response, AppError> {
     let (mut errors, role) = validate(&input);
@@ -295,7 +288,7 @@ async fn add(
     match users::add(&state.db, &new, limit, unix_now()).await {
         Ok(_) => {
             let details = format!("role {}", role.label());
-            record(&state, &me, &ip, "user.add", email, Outcome::Ok, &details).await?;
+            record(&state, &me, &ip, AuditAction::UserAdd, email, Outcome::Ok, &details).await?;
             let name = format!("{} {}", new.first_name, new.last_name);
             done(&state, &session, &me, htmx, Flash::ok(format!("{name} ({email}) was added as {}.", role.label())))
                 .await
@@ -303,7 +296,7 @@ async fn add(
         Err(AddError::QuotaReached) => {
             let limit = limit.unwrap_or_default();
             let details = format!("quota of {limit} users reached");
-            record(&state, &me, &ip, "user.add", email, Outcome::Refused, &details).await?;
+            record(&state, &me, &ip, AuditAction::UserAdd, email, Outcome::Refused, &details).await?;
             errors.form = Some(format!(
                 "You have reached your quota of {limit} users. Remove a user, or contact Kaltura to raise the quota."
             ));
@@ -325,7 +318,7 @@ async fn record(
     state: &AppState,
     me: &CurrentUser,
     ip: &str,
-    action: &str,
+    action: AuditAction,
     target: &str,
     result: Outcome,
     details: &str,
@@ -387,7 +380,7 @@ async fn change_role(
     session: Session,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
     Form(input): Form<RoleInput>,
 ) -> Result<Response, AppError> {
@@ -398,11 +391,11 @@ async fn change_role(
     let details = format!("{} → {}", user.role.label(), role.label());
     let flash = match users::set_role(&state.db, id, role).await? {
         Change::Done => {
-            record(&state, &me, &ip, "user.role", &user.email, Outcome::Ok, &details).await?;
+            record(&state, &me, &ip, AuditAction::UserRole, &user.email, Outcome::Ok, &details).await?;
             Flash::ok(format!("{} is now a {}.", user.full_name(), role.label()))
         }
         Change::LastAdmin => {
-            record(&state, &me, &ip, "user.role", &user.email, Outcome::Refused, &details).await?;
+            record(&state, &me, &ip, AuditAction::UserRole, &user.email, Outcome::Refused, &details).await?;
             last_admin(&user, "given another role")
         }
         Change::NotFound => return Err(AppError::NotFound),
@@ -421,8 +414,8 @@ async fn set_status(
 ) -> Result<Response, AppError> {
     let user = target(&state, id).await?;
     let action = match status {
-        Status::Active => "user.unblock",
-        Status::Blocked => "user.block",
+        Status::Active => AuditAction::UserUnblock,
+        Status::Blocked => AuditAction::UserBlock,
     };
     let flash = match users::set_status(&state.db, id, status).await? {
         Change::Done => {
@@ -447,7 +440,7 @@ async fn block(
     session: Session,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     set_status(state, session, me, ip, htmx, id, Status::Blocked).await
@@ -458,7 +451,7 @@ async fn unblock(
     session: Session,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     set_status(state, session, me, ip, htmx, id, Status::Active).await
@@ -469,13 +462,13 @@ async fn remove(
     session: Session,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let user = target(&state, id).await?;
     let flash = match users::remove(&state.db, id).await? {
         Change::Done => {
-            record(&state, &me, &ip, "user.remove", &user.email, Outcome::Ok, "").await?;
+            record(&state, &me, &ip, AuditAction::UserRemove, &user.email, Outcome::Ok, "").await?;
             Flash::ok(format!("{} ({}) was removed.", user.full_name(), user.email))
         }
         Change::LastAdmin => {
@@ -483,7 +476,7 @@ async fn remove(
                 &state,
                 &me,
                 &ip,
-                "user.remove",
+                AuditAction::UserRemove,
                 &user.email,
                 Outcome::Refused,
                 "last active Publisher Administrator",
@@ -499,7 +492,7 @@ async fn remove(
 async fn password_form(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let user = target(&state, id).await?;
@@ -518,7 +511,7 @@ async fn set_password(
     session: Session,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
-    Htmx(htmx): Htmx,
+    HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
     Form(input): Form<PasswordInput>,
 ) -> Result<Response, AppError> {
@@ -531,6 +524,6 @@ async fn set_password(
     if !users::set_password_hash(&state.db, id, &hash).await? {
         return Err(AppError::NotFound);
     }
-    record(&state, &me, &ip, "user.password", &user.email, Outcome::Ok, "").await?;
+    record(&state, &me, &ip, AuditAction::UserPassword, &user.email, Outcome::Ok, "").await?;
     done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", user.full_name()))).await
 }

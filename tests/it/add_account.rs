@@ -2,7 +2,7 @@
 //! and are never lost (recorded first, reconciled after a timeout or a restart, reported once).
 
 use crate::support::{TestApp, spawn_app, spawn_app_with_kaltura};
-use multi_account::kaltura::{PartnerFilter, PartnerStatus};
+use kaltura::{PartnerFilter, PartnerStatus};
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -42,15 +42,15 @@ fn registers(app: &TestApp) -> u64 {
 }
 
 /// The children Kaltura has with this administrator email.
-async fn children_with_email(app: &TestApp, email: &str) -> Vec<multi_account::kaltura::Partner> {
-    let client = multi_account::kaltura::KalturaSettings::default()
+async fn children_with_email(app: &TestApp, email: &str) -> Vec<kaltura::Partner> {
+    let client = multi_account::config::kaltura::KalturaSettings::default()
         .demo_client(&app.emulator().url, 6464, &app.emulator().admin_secret)
         .unwrap();
     let filter = PartnerFilter {
         status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]),
         ..PartnerFilter::default()
     };
-    let list = client.list_partners(&filter, &multi_account::kaltura::Pager::new(500, 1)).await.unwrap();
+    let list = client.list_partners(&filter, &kaltura::Pager::new(500, 1)).await.unwrap();
     list.objects.into_iter().filter(|p| p.admin_email.as_deref() == Some(email)).collect()
 }
 
@@ -243,12 +243,12 @@ async fn a_creation_cut_off_by_a_restart_is_found_and_reported_once() {
     let app = spawn_app().await;
     let client = app.admin().await;
     // As if the console stopped while partner.register was under way, after Kaltura had made the account.
-    let emu_client = multi_account::kaltura::KalturaSettings::default()
+    let emu_client = multi_account::config::kaltura::KalturaSettings::default()
         .demo_client(&app.emulator().url, 6464, &app.emulator().admin_secret)
         .unwrap();
     let made = emu_client
         .register(
-            &multi_account::kaltura::NewAccount {
+            &kaltura::NewAccount {
                 admin_name: "Rita Start".into(),
                 name: "Restart Academy".into(),
                 admin_email: "rita@restart.example".into(),

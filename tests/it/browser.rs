@@ -1,7 +1,8 @@
 //! The Accounts page in a real browser (headless Chromium through chromedriver), for what only a browser shows:
 //! htmx swapping the table and the address bar, Back, native confirmations, new tabs, the Add Account dialog, and
-//! the README screenshot. chromedriver and Chromium must be installed (Debian: `chromium chromium-driver`); without
-//! them these tests fail, they never skip. One browser at a time: the tests take turns.
+//! the README screenshot (checked on every run, written only by `scripts/screenshot.sh`). chromedriver and Chromium
+//! must be installed (Debian: `chromium chromium-driver`); without them these tests fail, they never skip. One browser
+//! at a time: the tests take turns.
 
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with_emulator};
 use fantoccini::elements::Element;
@@ -25,6 +26,9 @@ fn chromium() -> String {
 }
 
 const INSTALL: &str = "install Chromium and its driver: `sudo apt-get install chromium chromium-driver`";
+/// The directory the README screenshot is written to. Unset in test runs, which must never change the tree; set only
+/// by `scripts/screenshot.sh` (to `docs/`), so the picture changes by an explicit command.
+const SCREENSHOT_DIR: &str = "MA_SCREENSHOT_DIR";
 /// The longest any one thing the page does may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -609,7 +613,10 @@ async fn the_readme_screenshot_shows_the_accounts_page_in_demo_mode() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     assert_eq!(&png[16..24], [1400u32.to_be_bytes(), 900u32.to_be_bytes()].concat(), "1400x900");
     assert!(png.len() > 20 * 1024, "a real page, not a blank one: {} bytes", png.len());
-    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs");
-    std::fs::create_dir_all(&docs).expect("docs/");
-    std::fs::write(docs.join("accounts.png"), &png).expect("docs/accounts.png is written");
+    // The checks above run every time, so the script cannot rot; the file is written only when asked for.
+    if let Some(dir) = std::env::var_os(SCREENSHOT_DIR).filter(|d| !d.is_empty()).map(PathBuf::from) {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{SCREENSHOT_DIR}={}: {e}", dir.display()));
+        let file = dir.join("accounts.png");
+        std::fs::write(&file, &png).unwrap_or_else(|e| panic!("{} is not written: {e}", file.display()));
+    }
 }

@@ -6,12 +6,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use multi_account::emulator::{self, EmulatorConfig, RunningEmulator, Seed};
-use multi_account::kaltura::ks;
-use multi_account::kaltura::{
-    ClientConfig, Clock, KalturaClient, KalturaError, KalturaSettings, MultiRequest, NewAccount, Pager, Partner,
-    PartnerFilter, PartnerStatus, Quota, ReportQuery, Secret,
+use kaltura::ks;
+use kaltura::{
+    Action, ClientConfig, Clock, KalturaClient, KalturaError, MultiRequest, NewAccount, Pager, Partner, PartnerFilter,
+    PartnerOrder, PartnerOrderField, PartnerStatus, ReportQuery, Secret,
 };
+use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
+use multi_account::accounts::{self, Quota};
+use multi_account::config::kaltura::KalturaSettings;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -116,7 +118,7 @@ async fn ping_answers_without_a_session() {
 async fn listing_partners_filters_sorts_and_pages_like_kaltura() {
     let emu = demo().await;
     let client = client_for(&emu);
-    let by_id = PartnerFilter { order_by: Some("+id".into()), ..PartnerFilter::in_use() };
+    let by_id = PartnerFilter { order_by: Some(PartnerOrder::asc(PartnerOrderField::Id)), ..PartnerFilter::in_use() };
 
     let all = client.list_partners(&by_id, &Pager::new(50, 1)).await.expect("partner.list");
     assert_eq!(ids(&all.objects), [6464, 6474, 6475, 6478, 6479], "the parent is in its own scope; 7001 is not");
@@ -131,8 +133,11 @@ async fn listing_partners_filters_sorts_and_pages_like_kaltura() {
     assert_eq!(ids(&removed.objects), [6472]);
     assert_eq!(removed.objects[0].status.map(PartnerStatus::label), Some("Removed"));
 
-    let by_ids =
-        PartnerFilter { id_in: Some("6475,6474,7001".into()), order_by: Some("-id".into()), ..Default::default() };
+    let by_ids = PartnerFilter {
+        id_in: Some("6475,6474,7001".into()),
+        order_by: Some(PartnerOrder::desc(PartnerOrderField::Id)),
+        ..Default::default()
+    };
     assert_eq!(ids(&client.list_partners(&by_ids, &Pager::default()).await.unwrap().objects), [6475, 6474]);
 
     let text = PartnerFilter {
@@ -253,9 +258,10 @@ async fn a_publisher_cannot_register_children() {
 async fn the_accounts_page_is_one_http_request() {
     let emu = demo().await;
     let client = client_for(&emu);
-    let filter = PartnerFilter { order_by: Some("-createdAt".into()), ..PartnerFilter::in_use() };
+    let filter =
+        PartnerFilter { order_by: Some(PartnerOrder::desc(PartnerOrderField::CreatedAt)), ..PartnerFilter::in_use() };
     emu.reset_stats();
-    let page = client.accounts_page(&filter, &Pager::new(2, 1)).await.expect("the Accounts page");
+    let page = accounts::page(&client, &filter, Pager::new(2, 1)).await.expect("the Accounts page");
     assert_eq!(requests(&emu), 1, "one HTTP request: {}", emu.stats());
     assert_eq!(calls(&emu, "partner.list"), 3);
     assert_eq!(calls(&emu, "partner.getInfo"), 1);
@@ -264,8 +270,8 @@ async fn the_accounts_page_is_one_http_request() {
     assert_eq!(page.page.total_count, 5);
     assert_eq!(ids(&page.templates), [6478, 6479]);
     assert_eq!(page.used_total, 5);
-    assert_eq!(page.parent.id, 6464);
-    assert_eq!(page.quota(), Quota { used: 2, available: 3, publishers_quota: 5 });
+    assert_eq!(page.parent_id, 6464);
+    assert_eq!(page.quota, Quota { used: 2, available: 3, publishers_quota: 5 });
 }
 
 #[tokio::test]
@@ -274,23 +280,23 @@ async fn the_quota_follows_registrations_and_removals() {
     let client = client_for(&emu);
     let all = PartnerFilter::default();
     client.register(&new_account("one@child.example"), None).await.expect("a third account");
-    assert_eq!(client.accounts_page(&all, &Pager::default()).await.unwrap().quota().used, 3);
+    assert_eq!(accounts::page(&client, &all, Pager::default()).await.unwrap().quota.used, 3);
 
     client.update_status(6475, PartnerStatus::Removed).await.unwrap();
     client.update_status(6479, PartnerStatus::Removed).await.unwrap();
-    let page = client.accounts_page(&all, &Pager::default()).await.unwrap();
+    let page = accounts::page(&client, &all, Pager::default()).await.unwrap();
     assert_eq!(ids(&page.templates), [6478], "a removed template is no longer listed");
-    assert_eq!(page.quota(), Quota { used: 2, available: 3, publishers_quota: 5 });
+    assert_eq!(page.quota, Quota { used: 2, available: 3, publishers_quota: 5 });
 }
 
 #[tokio::test]
 async fn multirequest_items_fail_alone_and_refer_to_earlier_results() {
     let emu = demo().await;
     let mut mr = MultiRequest::new();
-    let child = mr.add("partner", "get", json!({ "id": 6475 }));
-    let parent = mr.add("partner", "get", json!({ "id": child.field("partnerParentId") }));
-    let stranger = mr.add("partner", "get", json!({ "id": 7001 }));
-    let count = mr.add("partner", "count", json!({ "filter": { "statusIn": "1,2" } }));
+    let child = mr.add(Action::PARTNER_GET, json!({ "id": 6475 }));
+    let parent = mr.add(Action::PARTNER_GET, json!({ "id": child.field("partnerParentId") }));
+    let stranger = mr.add(Action::PARTNER_GET, json!({ "id": 7001 }));
+    let count = mr.add(Action::PARTNER_COUNT, json!({ "filter": { "statusIn": "1,2" } }));
     emu.reset_stats();
     let r = client_for(&emu).multirequest(&mr).await.expect("a multirequest");
     assert_eq!(requests(&emu), 1);
@@ -382,7 +388,24 @@ async fn reports_are_empty_without_the_analytics_feature() {
     let now = emulator::unix_now();
     let query = ReportQuery { report_type: 20001, from_date: now - 86_400 * 30, to_date: now, object_ids: None };
     let total = client_for(&emu).report_total(&query).await.expect("an empty total");
-    assert!(total.is_empty(), "{total:?}");
+    // The answer still names report 20001's metric columns; only the figures are missing (`data` is "").
+    assert_eq!(
+        total.header,
+        ["count_plays", "count_plays_25", "count_plays_50", "count_plays_75", "count_plays_100"],
+        "{total:?}"
+    );
+    assert!(total.values.is_empty(), "no figures without the feature: {total:?}");
+    assert_eq!(total.get("count_plays"), None);
+    assert!(total.is_empty());
+
+    // The same question to a parent with the feature has a figure per column, so the emptiness above is the
+    // server's answer, not a reading that finds nothing.
+    let featured = demo().await;
+    let full = client_for(&featured).report_total(&query).await.expect("report.getTotal");
+    assert_eq!(full.header, total.header);
+    assert_eq!(full.values.len(), full.header.len(), "{full:?}");
+    assert!(full.values.iter().all(|v| v.parse::<i64>().is_ok()), "{full:?}");
+    assert!(!full.is_empty(), "30 days of five children's plays: {full:?}");
 }
 
 #[tokio::test]
@@ -429,7 +452,7 @@ async fn a_session_kaltura_refuses_is_renewed_and_the_call_sent_exactly_once_mor
     assert_eq!(requests(&emu), 2, "one renewal, no loop");
 
     emu.reset_stats();
-    let e = client.accounts_page(&PartnerFilter::default(), &Pager::default()).await.expect_err("still expired");
+    let e = accounts::page(&client, &PartnerFilter::default(), Pager::default()).await.expect_err("still expired");
     assert!(e.is_invalid_ks(), "{e}");
     assert_eq!(requests(&emu), 2, "a multirequest is renewed once too");
 
@@ -448,8 +471,8 @@ async fn a_session_that_expired_at_kaltura_is_renewed_and_the_call_succeeds() {
     client.partner_info().await.expect("the KS is still valid");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     emu.reset_stats();
-    let page = client.accounts_page(&PartnerFilter::default(), &Pager::default()).await.expect("renewed");
-    assert_eq!(page.parent.id, 6464);
+    let page = accounts::page(&client, &PartnerFilter::default(), Pager::default()).await.expect("renewed");
+    assert_eq!(page.parent_id, 6464);
     assert_eq!(requests(&emu), 2, "refused once, then accepted with a new KS");
     assert_eq!(calls(&emu, "partner.getInfo"), 2);
 }
@@ -660,7 +683,7 @@ async fn answers_of_the_wrong_shape_are_bad_responses_that_quote_nothing() {
         "Kaltura sent an answer the console cannot read: partner.getInfo answered a string, which does not read as \
          expected"
     );
-    let e = client.accounts_page(&PartnerFilter::default(), &Pager::default()).await.expect_err("not a list");
+    let e = accounts::page(&client, &PartnerFilter::default(), Pager::default()).await.expect_err("not a list");
     assert!(e.to_string().contains("a multirequest answered an object instead of a list"), "{e}");
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use multi_account::emulator::{self, EmulatorConfig, Seed};
+use kaltura_emulator::{self as emulator, EmulatorConfig, Seed};
 use tokio::process::Command;
 
 const SETUP_HINT: &str = "run `scripts/setup-test-deps.sh` (the setup step of `.ci/run`)";

@@ -1,8 +1,9 @@
 //! Running it on a server: health and readiness probes, the healthcheck and backup commands, the settings file,
 //! graceful shutdown of the real binary, request ids, and the Dockerfile and Compose file against the project.
 
-use multi_account::emulator::{self, EmulatorConfig, Seed};
+use kaltura_emulator::{self as emulator, EmulatorConfig, Seed};
 use reqwest::StatusCode;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -298,7 +299,7 @@ async fn the_compose_file_is_valid_and_names_only_what_the_project_has() {
     assert_eq!(services, ["console", "emulator"]);
 
     let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
-    let source = all_sources(&root.join("src"));
+    let source = workspace_sources(root);
     for name in environment_keys(&compose) {
         // RUST_LOG is tracing's own variable.
         assert!(name == "RUST_LOG" || source.contains(&format!("\"{name}\"")), "{name} is not read by the program");
@@ -316,33 +317,60 @@ async fn the_compose_file_is_valid_and_names_only_what_the_project_has() {
     assert!(compose.contains("KALTURA_SERVICE_URL: http://emulator:8081"));
 }
 
+/// The Dockerfile, parsed into stages and instructions rather than matched line by line, so it may be reorganised
+/// (e.g. to build the Cargo workspace) as long as what the image does stays right: a locked release build of the
+/// binary the tests run, every build input copied, and a runtime stage that runs it as a non-root user, reachable
+/// on the port it exposes, probed by its own `healthcheck`, with its database on a volume.
 #[tokio::test]
 async fn the_dockerfile_copies_every_build_input_and_runs_real_commands() {
     let root = Path::new(ROOT);
     let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
-    assert!(dockerfile.contains("FROM rust:1.95-bookworm AS build"));
-    assert!(dockerfile.contains("FROM debian:bookworm-slim"));
-    assert!(dockerfile.contains("cargo build --release --locked"));
-    assert!(dockerfile.contains("ca-certificates"));
-    assert!(dockerfile.contains("USER multi-account"), "not root");
+    let stages = stages(&dockerfile);
+    let runtime = stages.last().expect("the Dockerfile has a FROM");
+    let bin = Path::new(BIN).file_name().and_then(|n| n.to_str()).expect("the binary's name");
 
-    let copied: Vec<&str> = dockerfile
-        .lines()
-        .filter_map(|l| l.strip_prefix("COPY "))
-        .filter(|l| !l.starts_with("--from"))
-        .flat_map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            words[..words.len() - 1].to_vec()
-        })
-        .collect();
-    for path in &copied {
-        assert!(root.join(path).exists(), "COPY {path}: no such file");
+    // The runtime stage takes the binary from the stage that builds it.
+    let is_bin = |path: &str| path.rsplit('/').next() == Some(bin);
+    let shipped = runtime
+        .args("COPY")
+        .map(copy_spec)
+        .find(|c| c.from.is_some() && c.sources.iter().any(|s| is_bin(s.as_str())))
+        .unwrap_or_else(|| panic!("the final stage copies no {bin} from a build stage"));
+    let from = shipped.from.as_deref().unwrap();
+    let build = stages.iter().find(|s| s.name.as_deref() == Some(from)).unwrap_or_else(|| panic!("no stage {from}"));
+    let source = shipped.sources.iter().find(|s| is_bin(s.as_str())).unwrap();
+
+    // That stage builds with cargo, only from Cargo.lock's versions, and ships the release build of the binary.
+    let commands = build.commands();
+    let cargo_builds: Vec<&String> = commands.iter().filter(|c| c.starts_with("cargo build")).collect();
+    assert!(!cargo_builds.is_empty(), "the {from} stage runs no `cargo build`");
+    for c in cargo_builds {
+        assert!(c.split_whitespace().any(|w| w == "--locked"), "`{c}` may resolve other versions than Cargo.lock's");
     }
-    // What the compiler reads besides src/: askama's templates, sqlx::migrate!'s migrations, include_*! files.
-    let mut inputs = vec!["src".to_owned(), "templates".to_owned(), "migrations".to_owned(), "Cargo.lock".to_owned()];
-    inputs.extend(included_top_dirs(&root.join("src")));
-    for input in inputs {
-        assert!(copied.contains(&input.as_str()), "the build reads {input} but the Dockerfile does not COPY it");
+    let built = format!("target/release/{bin}");
+    assert!(
+        source.ends_with(&built) || commands.iter().any(|c| c.contains(&built) && c.contains(source.as_str())),
+        "the {from} stage does not put {built} at {source}, which the final stage copies"
+    );
+
+    // Every source it copies exists, and it copies everything the compiler reads: the manifests and Cargo.lock
+    // (without which --locked has nothing to hold to), src/, askama's templates, sqlx::migrate!'s migrations, the
+    // include_*! files and every workspace member.
+    let copies: Vec<CopySpec> = build.args("COPY").map(copy_spec).filter(|c| c.from.is_none()).collect();
+    for path in copies.iter().flat_map(|c| &c.sources) {
+        // A glob (e.g. each member's Cargo.toml, copied early for the dependency cache) is Docker's to expand.
+        assert!(path.contains(['*', '?']) || root.join(path).exists(), "COPY {path}: no such file");
+    }
+    let copied = |input: &str| copies.iter().flat_map(|c| &c.sources).any(|path| covers(path, input));
+    let members = workspace_members(root);
+    let mut inputs: Vec<String> =
+        ["Cargo.toml", "Cargo.lock", "src", "templates", "migrations"].map(String::from).to_vec();
+    inputs.extend(members.iter().cloned());
+    let mut source_dirs = vec![root.join("src")];
+    source_dirs.extend(members.iter().map(|m| root.join(m).join("src")));
+    inputs.extend(included_files(&source_dirs));
+    for input in &inputs {
+        assert!(copied(input.as_str()), "the build reads {input} but the {from} stage does not COPY it");
     }
 
     let ignore = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
@@ -350,16 +378,260 @@ async fn the_dockerfile_copies_every_build_input_and_runs_real_commands() {
         assert!(ignore.lines().any(|l| l == entry), ".dockerignore lacks {entry}");
     }
 
-    assert!(dockerfile.contains("EXPOSE 8080") && dockerfile.contains("MA_LISTEN=0.0.0.0:8080"));
-    assert!(dockerfile.contains("MA_DATABASE_URL=sqlite:///data/") && dockerfile.contains("VOLUME /data"));
-    let source = all_sources(&root.join("src"));
-    for name in ["MA_LISTEN", "MA_DATABASE_URL"] {
-        assert!(source.contains(&format!("\"{name}\"")), "{name} is not read by the program");
+    // The runtime image is the build image's Debian release (the binary links against its glibc), and the build
+    // image's toolchain is at least the rust-version the manifest promises.
+    let release = |image: &str| ["bullseye", "bookworm", "trixie", "forky"].into_iter().find(|r| image.contains(r));
+    if let Some(built_on) = release(build.image.as_str()) {
+        assert_eq!(
+            release(runtime.image.as_str()),
+            Some(built_on),
+            "built on {}, run on {}",
+            build.image,
+            runtime.image
+        );
     }
-    for argv in json_arrays(&dockerfile, &["CMD", "ENTRYPOINT", "HEALTHCHECK"]) {
-        let args: Vec<&str> = argv.iter().map(String::as_str).filter(|a| *a != "multi-account").collect();
+    if let Some(toolchain) = build.image.strip_prefix("rust:").and_then(version) {
+        let promised = rust_version(root);
+        assert!(toolchain >= promised, "{} is older than rust-version {promised:?}", build.image);
+    }
+
+    // HTTPS to Kaltura verifies against the system's CA roots, which a slim image only has once installed.
+    assert!(
+        runtime
+            .commands()
+            .iter()
+            .any(|c| c.contains("install") && c.split_whitespace().any(|w| w == "ca-certificates")),
+        "the final stage installs no ca-certificates"
+    );
+
+    // It runs as a user of its own, never root, and that user exists in the image.
+    let user = runtime.args("USER").last().expect("the final stage sets a USER, or the console runs as root");
+    let user = user.split(':').next().unwrap();
+    assert!(user != "root" && user != "0", "USER {user}: the console runs as root");
+    if user.parse::<u32>().is_err() {
+        let created = runtime
+            .commands()
+            .iter()
+            .any(|c| (c.starts_with("useradd") || c.starts_with("adduser")) && c.split_whitespace().any(|w| w == user));
+        assert!(created, "USER {user} is never created, so the container cannot start");
+    }
+
+    // ENTRYPOINT/CMD and HEALTHCHECK run the shipped binary, by its path or by its name from a directory on PATH.
+    let dest = if shipped.dest.ends_with('/') { format!("{}{bin}", shipped.dest) } else { shipped.dest.clone() };
+    let on_path = Path::new(&dest)
+        .parent()
+        .and_then(Path::to_str)
+        .is_some_and(|d| ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].contains(&d));
+    let runs_shipped = |argv: &[String]| argv.first().is_some_and(|p| *p == dest || (on_path && p == bin));
+    let mut argv: Vec<String> = runtime.args("ENTRYPOINT").last().map(exec_form).unwrap_or_default();
+    argv.extend(runtime.args("CMD").last().map(exec_form).unwrap_or_default());
+    assert!(runs_shipped(argv.as_slice()), "the container runs {argv:?}, not {dest}");
+    let health = runtime.args("HEALTHCHECK").last().expect("the final stage has a HEALTHCHECK");
+    let probe = exec_form(health.split_once("CMD").unwrap_or_else(|| panic!("HEALTHCHECK {health}: no CMD")).1.trim());
+    assert!(
+        runs_shipped(probe.as_slice()) && probe.get(1).is_some_and(|a| a == "healthcheck"),
+        "HEALTHCHECK runs {probe:?}"
+    );
+
+    // It listens on every interface (a container's loopback is out of reach) on the port it EXPOSEs: the one
+    // `--listen` names, else MA_LISTEN, which `healthcheck` probes too.
+    let env = env_vars(runtime);
+    let flag = argv.iter().enumerate().find_map(|(i, a)| match a.strip_prefix("--listen") {
+        Some("") => argv.get(i + 1).cloned(),
+        Some(rest) => rest.strip_prefix('=').map(String::from),
+        None => None,
+    });
+    let listen = flag.or_else(|| env.get("MA_LISTEN").cloned()).expect("the image sets MA_LISTEN or --listen");
+    let (host, port) = listen.rsplit_once(':').unwrap_or_else(|| panic!("{listen}: not host:port"));
+    assert!(["0.0.0.0", "[::]", ""].contains(&host), "it listens on {listen}, unreachable from outside the container");
+    let exposed: Vec<&str> =
+        runtime.args("EXPOSE").flat_map(str::split_whitespace).map(|p| p.split('/').next().unwrap()).collect();
+    assert!(exposed.contains(&port), "it listens on {port}, the image EXPOSEs {exposed:?}");
+
+    // SQLite lives on a VOLUME, so the data outlives the container.
+    let database = env.get("MA_DATABASE_URL").expect("the image sets MA_DATABASE_URL");
+    let file = database.strip_prefix("sqlite://").and_then(|p| p.split('?').next()).expect("a sqlite:// URL");
+    let file = if file.starts_with('/') {
+        file.to_owned()
+    } else {
+        format!("{}/{file}", runtime.args("WORKDIR").last().unwrap_or("").trim_end_matches('/'))
+    };
+    let volumes: Vec<String> = runtime
+        .args("VOLUME")
+        .flat_map(|v| {
+            if v.starts_with('[') { exec_form(v) } else { v.split_whitespace().map(String::from).collect::<Vec<_>>() }
+        })
+        .collect();
+    assert!(
+        volumes.iter().any(|v| file.starts_with(&format!("{}/", v.trim_end_matches('/')))),
+        "{database} is not on a VOLUME ({volumes:?})"
+    );
+
+    // Every variable the image sets is one the program reads (RUST_LOG is tracing's own).
+    let sources = workspace_sources(root);
+    for name in env.keys().filter(|k| *k != "RUST_LOG") {
+        assert!(sources.contains(&format!("\"{name}\"")), "ENV {name} is not read by the program");
+    }
+    // And the binary accepts what it is run with: every subcommand and flag exists, every value is valid.
+    for command in [&argv, &probe] {
+        let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
         assert_accepted(&args).await;
     }
+}
+
+/// One Dockerfile instruction: its keyword in upper case and its arguments.
+struct Instruction {
+    keyword: String,
+    args: String,
+}
+
+/// A build stage: its base image, its `AS` name, and the instructions after its FROM.
+struct Stage {
+    image: String,
+    name: Option<String>,
+    steps: Vec<Instruction>,
+}
+
+impl Stage {
+    /// The arguments of each of its `keyword` instructions, in order.
+    fn args<'a>(&'a self, keyword: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.steps.iter().filter(move |i| i.keyword == keyword).map(|i| i.args.as_str())
+    }
+
+    /// The shell commands its RUN instructions run (split at `&&`, `||`, `|` and `;`; RUN's own flags dropped).
+    fn commands(&self) -> Vec<String> {
+        let mut commands = Vec::new();
+        for run in self.args("RUN") {
+            let mut script = run.trim_start();
+            while script.starts_with("--") {
+                script = script.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_start());
+            }
+            commands.extend(script.split(['&', '|', ';']).map(str::trim).filter(|c| !c.is_empty()).map(String::from));
+        }
+        commands
+    }
+}
+
+/// The Dockerfile's stages in order: comments and parser directives skipped, `\` continuations joined.
+fn stages(dockerfile: &str) -> Vec<Stage> {
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut pending = String::new();
+    for line in dockerfile.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(part) = line.strip_suffix('\\') {
+            pending.push_str(part);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(line);
+        let instruction = std::mem::take(&mut pending);
+        let (keyword, args) = instruction.split_once(char::is_whitespace).unwrap_or((instruction.as_str(), ""));
+        let (keyword, args) = (keyword.to_ascii_uppercase(), args.trim().to_owned());
+        if keyword == "FROM" {
+            let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+            let name = (words.len() == 3 && words[1].eq_ignore_ascii_case("AS")).then(|| words[2].to_owned());
+            stages.push(Stage { image: words[0].to_owned(), name, steps: Vec::new() });
+        } else if let Some(stage) = stages.last_mut() {
+            // Before the first FROM only ARG may stand, which sets nothing these checks read.
+            stage.steps.push(Instruction { keyword, args });
+        }
+    }
+    assert!(pending.is_empty(), "the Dockerfile ends inside a continuation: {pending}");
+    stages
+}
+
+/// A COPY: the stage it copies from (`--from`), its sources and its destination.
+struct CopySpec {
+    from: Option<String>,
+    sources: Vec<String>,
+    dest: String,
+}
+
+fn copy_spec(args: &str) -> CopySpec {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let from = words.iter().find_map(|w| w.strip_prefix("--from=")).map(String::from);
+    let mut paths: Vec<String> = words.iter().filter(|w| !w.starts_with("--")).map(|w| w.to_string()).collect();
+    let dest = paths.pop().unwrap_or_else(|| panic!("COPY {args}: no destination"));
+    assert!(!paths.is_empty(), "COPY {args}: no source");
+    CopySpec { from, sources: paths, dest }
+}
+
+/// Whether `COPY source` brings in `path` (both relative to the build context).
+fn covers(source: &str, path: &str) -> bool {
+    let source = source.trim_start_matches("./").trim_end_matches('/');
+    source.is_empty() || source == "." || path == source || path.starts_with(&format!("{source}/"))
+}
+
+/// An exec-form argument list (a JSON array): the form that runs the binary itself, with no shell between.
+fn exec_form(args: &str) -> Vec<String> {
+    serde_json::from_str(args).unwrap_or_else(|e| panic!("{args}: not exec form, a JSON array ({e})"))
+}
+
+/// The variables a stage's ENV instructions set (`KEY=value` pairs, or the old `KEY value` form).
+fn env_vars(stage: &Stage) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for args in stage.args("ENV") {
+        match args.split_once(char::is_whitespace) {
+            Some((key, value)) if !key.contains('=') => {
+                vars.insert(key.to_owned(), value.trim().to_owned());
+            }
+            _ => {
+                for pair in args.split_whitespace() {
+                    let (key, value) = pair.split_once('=').unwrap_or_else(|| panic!("ENV {args}: {pair}?"));
+                    vars.insert(key.to_owned(), value.trim_matches('"').to_owned());
+                }
+            }
+        }
+    }
+    vars
+}
+
+/// `major.minor` at the start of `s` (`1.95-bookworm`, `1.89`).
+fn version(s: &str) -> Option<(u32, u32)> {
+    let mut parts = s.split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+fn manifest(root: &Path) -> toml::Table {
+    toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).expect("Cargo.toml parses")
+}
+
+/// The rust-version the root manifest declares, itself or for the workspace.
+fn rust_version(root: &Path) -> (u32, u32) {
+    let manifest = manifest(root);
+    let own = manifest.get("package").and_then(|p| p.get("rust-version")).and_then(toml::Value::as_str);
+    let workspace = || {
+        let package = manifest.get("workspace").and_then(|w| w.get("package"));
+        package.and_then(|p| p.get("rust-version")).and_then(toml::Value::as_str)
+    };
+    own.or_else(workspace).and_then(version).expect("Cargo.toml declares a rust-version")
+}
+
+/// The workspace members besides the root package (`[workspace] members`, `dir/*` expanded), as relative paths.
+fn workspace_members(root: &Path) -> Vec<String> {
+    let manifest = manifest(root);
+    let members = manifest.get("workspace").and_then(|w| w.get("members")).and_then(toml::Value::as_array);
+    let mut dirs = Vec::new();
+    for member in members.into_iter().flatten().filter_map(toml::Value::as_str) {
+        let member = member.trim_start_matches("./").trim_end_matches('/');
+        if let Some(parent) = member.strip_suffix("/*") {
+            for entry in std::fs::read_dir(root.join(parent)).unwrap() {
+                dirs.push(format!("{parent}/{}", entry.unwrap().file_name().to_string_lossy()));
+            }
+        } else if !member.is_empty() && member != "." {
+            dirs.push(member.to_owned());
+        }
+    }
+    dirs
+}
+
+/// Every Rust source of the workspace: the root package's src/ and each member's.
+fn workspace_sources(root: &Path) -> String {
+    let mut dirs = vec![root.join("src")];
+    dirs.extend(workspace_members(root).iter().map(|m| root.join(m).join("src")).filter(|d| d.is_dir()));
+    dirs.iter().map(|d| all_sources(d)).collect()
 }
 
 /// The binary parses `args` (every subcommand and flag exists, every value is valid): `--help` after them answers 0.
@@ -427,20 +699,19 @@ fn all_sources(dir: &Path) -> String {
     rust_files(dir).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
 }
 
-/// The top-level directories of the files `include_str!`/`include_bytes!` pull in.
-fn included_top_dirs(src: &Path) -> Vec<String> {
-    let root = Path::new(ROOT);
-    let mut dirs = Vec::new();
-    for file in rust_files(src) {
+/// The files `include_str!`/`include_bytes!` pull in from the sources under `dirs`, relative to the project root.
+fn included_files(dirs: &[PathBuf]) -> Vec<String> {
+    let root = std::fs::canonicalize(ROOT).unwrap();
+    let mut files = Vec::new();
+    for file in dirs.iter().filter(|d| d.is_dir()).flat_map(|d| rust_files(d)) {
         let code = std::fs::read_to_string(&file).unwrap();
         for part in code.split("include_").skip(1) {
             let Some(rest) = part.strip_prefix("str!(\"").or_else(|| part.strip_prefix("bytes!(\"")) else { continue };
             let relative = &rest[..rest.find('"').unwrap()];
             let path = std::fs::canonicalize(file.parent().unwrap().join(relative)).unwrap();
-            let top = path.strip_prefix(std::fs::canonicalize(root).unwrap()).unwrap().components().next().unwrap();
-            dirs.push(top.as_os_str().to_string_lossy().into_owned());
+            files.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned());
         }
     }
-    assert!(dirs.contains(&"static".to_owned()), "found {dirs:?}");
-    dirs
+    assert!(files.iter().any(|f| f.starts_with("static/")), "found {files:?}");
+    files
 }

@@ -1,9 +1,10 @@
 //! `multi-account doctor`: the real binary against the demo emulator, a wrong secret, a wrong URL, a partner that
 //! is not a VAR/GROUP, and no settings at all.
 
-use multi_account::doctor::{self, Outcome};
-use multi_account::emulator::{self, EmulatorConfig, RunningEmulator};
-use multi_account::kaltura::{KalturaSettings, Secret};
+use kaltura::Secret;
+use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator};
+use multi_account::cli::doctor::{self, Outcome};
+use multi_account::config::kaltura::KalturaSettings;
 
 use super::client::{PUBLISHER_SEED, seeded};
 

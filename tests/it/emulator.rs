@@ -1,8 +1,8 @@
 //! The emulator over real HTTP: requests as curl sends them (seed `003_…`), filter semantics, the stand-in
 //! KMC, the control endpoint, persistence, and malformed input.
 
-use multi_account::emulator::{self, EmulatorConfig, RunningEmulator, Seed};
-use multi_account::kaltura::ks::{self, KsParams};
+use kaltura::ks::{self, KsParams};
+use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
 use serde_json::Value;
 
 const SECRET: &str = "emulator-test-secret-0123456789";

@@ -1,17 +1,17 @@
-//! Shared test harness: the console on a real port with a fresh SQLite file and an in-process demo emulator.
+//! Shared test harness: the console on a real port with a fresh SQLite file, built by `Application::build` as
+//! `serve` builds it, against an in-process demo emulator the test can inspect, slow down or stop.
 
-use multi_account::config::WebSettings;
+use kaltura::Secret;
+use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
+use multi_account::app::{Application, Settings};
+use multi_account::config::kaltura::KalturaSettings;
 use multi_account::db::{self, users};
-use multi_account::emulator::{self, EmulatorConfig, RunningEmulator, Seed};
-use multi_account::kaltura::KalturaSettings;
 use multi_account::password;
-use multi_account::web::{AppState, build_router};
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
-use reqwest::{StatusCode, Url};
 use sqlx::SqlitePool;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use tempfile::TempDir;
 
 pub use multi_account::db::users::Role;
@@ -27,8 +27,7 @@ pub struct TestApp {
     pub db_path: PathBuf,
     pub db: SqlitePool,
     emulator: Option<RunningEmulator>,
-    settings: WebSettings,
-    kaltura: KalturaSettings,
+    settings: Settings,
     dir: TempDir,
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
@@ -37,86 +36,80 @@ pub struct TestApp {
 /// A console with one Publisher Administrator ([`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`]), against the demo emulator
 /// (parent 6464, `adminLoginUsersQuota` 3).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    spawn_app_with_emulator(|_| {}).await
 }
 
 /// [`spawn_app`] with changed settings (e.g. a short session limit).
-pub async fn spawn_app_with(configure: impl FnOnce(&mut WebSettings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let emulator = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() })
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() }, KalturaSettings::default(), configure)
         .await
-        .expect("the emulator starts");
-    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), configure, KalturaSettings::default()).await;
-    app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
-    app
 }
 
 /// [`spawn_app`] against an emulator configured by `configure` (e.g. `|cfg| cfg.children = 300` for synthetic
 /// children of the parent, on top of the demo seed).
 pub async fn spawn_app_with_emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> TestApp {
-    let dir = tempfile::tempdir().expect("a temp dir");
     let mut cfg = EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() };
     configure(&mut cfg);
-    let emulator = emulator::start(cfg).await.expect("the emulator starts");
-    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), |_| {}, KalturaSettings::default()).await;
-    app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
-    app
+    start(cfg, KalturaSettings::default(), |_| {}).await
 }
 
 /// [`spawn_app`] with changed Kaltura client settings (e.g. a short register timeout).
 pub async fn spawn_app_with_kaltura(configure: impl FnOnce(&mut KalturaSettings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let emulator = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() })
-        .await
-        .expect("the emulator starts");
     let mut kaltura = KalturaSettings::default();
     configure(&mut kaltura);
-    let app = serve(dir, emulator, SocketAddr::from(([127, 0, 0, 1], 0)), |_| {}, kaltura).await;
+    start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() }, kaltura, |_| {}).await
+}
+
+async fn start(cfg: EmulatorConfig, mut kaltura: KalturaSettings, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let emulator = emulator::start(cfg).await.expect("the emulator starts");
+    kaltura.service_url = Some(emulator.url.clone());
+    kaltura.partner_id = Some(emulator.parent_id.to_string());
+    kaltura.admin_secret = Some(Secret::new(emulator.admin_secret.clone()));
+    let db_path = dir.path().join("console.db");
+    let mut settings = Settings::new(db_path.to_str().expect("a UTF-8 path"), kaltura);
+    configure(&mut settings);
+    let app = serve(dir, emulator, settings).await;
     app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
     app
 }
 
-async fn serve(
-    dir: TempDir,
-    emulator: RunningEmulator,
-    addr: SocketAddr,
-    configure: impl FnOnce(&mut WebSettings),
-    kaltura: KalturaSettings,
-) -> TestApp {
-    let db_path = dir.path().join("console.db");
-    let db = db::connect(db_path.to_str().expect("a UTF-8 path")).await.expect("the database opens");
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("a free port");
-    let addr = listener.local_addr().expect("a local address");
-    let url = format!("http://{addr}");
-    let mut settings = WebSettings::new(
-        Url::parse(&url).expect("the console URL"),
-        Url::parse(&emulator.url).expect("the emulator URL"),
-    );
-    configure(&mut settings);
-    let client = kaltura.demo_client(&emulator.url, emulator.parent_id, &emulator.admin_secret).expect("a client");
-    let state = AppState { db: db.clone(), kaltura: client, settings: Arc::new(settings.clone()) };
-    let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+async fn serve(dir: TempDir, emulator: RunningEmulator, mut settings: Settings) -> TestApp {
+    let db_path = PathBuf::from(&settings.database);
+    let app = Application::build(settings.clone()).await.expect("the console starts");
+    let addr = app.addr().expect("a local address");
+    // A restart comes back on the same port.
+    settings.listen = addr;
+    let db = app.db().clone();
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("the console serves");
+        app.run_until_stopped(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("the console serves");
     });
-    TestApp { url, addr, db_path, db, emulator: Some(emulator), settings, kaltura, dir, shutdown, server }
+    TestApp {
+        url: format!("http://{addr}"),
+        addr,
+        db_path,
+        db,
+        emulator: Some(emulator),
+        settings,
+        dir,
+        shutdown,
+        server,
+    }
 }
 
 impl TestApp {
     /// Stops the server and starts a new one on the same port, database file and emulator.
     pub async fn restart(self) -> TestApp {
-        let TestApp { addr, db, emulator, settings, kaltura, dir, shutdown, server, .. } = self;
+        let TestApp { emulator, settings, dir, shutdown, server, .. } = self;
         let _ = shutdown.send(());
         server.await.expect("the server stops");
-        db.close().await;
         let emulator = emulator.expect("the emulator is running");
-        serve(dir, emulator, addr, |s| *s = settings, kaltura).await
+        serve(dir, emulator, settings).await
     }
 
     pub fn emulator(&self) -> &RunningEmulator {

@@ -3,16 +3,15 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::{StreamExt, stream};
+use kaltura::{Pager, Partner, PartnerFilter};
 
-use super::rows::{Row, format_date};
+use super::rows::Row;
 use super::view::View;
-use super::{AdminUser, AppState, failure_text};
-use crate::error::AppError;
-use crate::kaltura::{Pager, Partner, PartnerFilter};
+use super::{AdminUser, AppError, AppState};
 use crate::web::csv;
+use crate::web::format::kmc_date;
 
 const UPSTREAM_PAGE: u32 = 500;
 
@@ -43,7 +42,7 @@ fn record(p: &Partner, parent_id: i64) -> String {
         row.phone,
         row.reference_id,
         row.website,
-        format_date(p.created_at),
+        kmc_date(p.created_at),
         p.created_at.map(|t| t.to_string()).unwrap_or_default(),
         if row.is_parent { "yes" } else { "no" }.to_string(),
     ];
@@ -67,12 +66,8 @@ pub async fn export(
     let (view, _) = View::parse(query.as_deref().unwrap_or(""));
     let filter = view.filter();
     // The first page is fetched before answering, so a Kaltura failure is an error page, not a broken download.
-    let first = state
-        .kaltura
-        .accounts_page(&filter, &Pager::new(UPSTREAM_PAGE, 1))
-        .await
-        .map_err(|e| AppError::Kaltura(failure_text(&e)))?;
-    let parent_id = first.parent.id;
+    let first = state.accounts.page(&filter, Pager::new(UPSTREAM_PAGE, 1)).await?;
+    let parent_id = first.parent_id;
     let total = first.page.total_count;
     let mut head = csv::line(HEADER);
     for p in &first.page.objects {
@@ -84,7 +79,7 @@ pub async fn export(
         if c.done {
             return None;
         }
-        match c.state.kaltura.list_partners(&c.filter, &Pager::new(UPSTREAM_PAGE, c.next_page)).await {
+        match c.state.accounts.list(&c.filter, Pager::new(UPSTREAM_PAGE, c.next_page)).await {
             Ok(list) => {
                 let chunk: String = list.objects.iter().map(|p| record(p, c.parent_id)).collect();
                 c.done = list.objects.len() < UPSTREAM_PAGE as usize
@@ -100,14 +95,5 @@ pub async fn export(
             }
         }
     });
-    let body = Body::from_stream(stream::iter([Ok(Bytes::from(head))]).chain(rest));
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!("[year][month][day]-[hour][minute]"))
-        .unwrap_or_default();
-    let mut res = body.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"accounts-{stamp}.csv\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    Ok(csv::attachment("accounts", Body::from_stream(stream::iter([Ok(Bytes::from(head))]).chain(rest))))
 }

@@ -1,27 +1,37 @@
 //! One account as a table row: Kaltura's labels, `N/A` for empty values, and the actions its status allows.
 
 use askama::Template;
+use kaltura::{Partner, PartnerStatus};
 
-use crate::kaltura::{Partner, PartnerStatus};
+use crate::accounts::rules::{RowAction, StatusAction};
+use crate::web::format::kmc_date;
+
+/// Block, Unblock or Remove as the row's menu offers it: asked about first (by htmx in a dialog, else on a page).
+#[derive(Debug, Clone)]
+pub(crate) struct MenuAction {
+    pub(crate) key: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) question: String,
+    pub(crate) danger: bool,
+}
 
 #[derive(Debug, Clone)]
-pub struct Row {
-    pub id: i64,
-    pub name: String,
-    pub is_parent: bool,
-    pub status_label: &'static str,
+pub(crate) struct Row {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) is_parent: bool,
+    pub(crate) status_label: &'static str,
     /// A CSS class per status (`active`, `blocked`, `removed`).
-    pub status_class: &'static str,
-    pub admin_name: String,
-    pub admin_email: String,
-    pub phone: String,
-    pub reference_id: String,
-    pub website: String,
-    pub created: String,
-    pub can_kmc_login: bool,
-    pub can_block: bool,
-    pub can_unblock: bool,
-    pub can_remove: bool,
+    pub(crate) status_class: &'static str,
+    pub(crate) admin_name: String,
+    pub(crate) admin_email: String,
+    pub(crate) phone: String,
+    pub(crate) reference_id: String,
+    pub(crate) website: String,
+    pub(crate) created: String,
+    pub(crate) can_kmc_login: bool,
+    /// The status actions the account's status allows, in menu order.
+    pub(crate) actions: Vec<MenuAction>,
 }
 
 const NA: &str = "N/A";
@@ -30,16 +40,8 @@ fn or_na(v: &Option<String>) -> String {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(NA).to_string()
 }
 
-/// Creation Date as the KMC shows it: `MM/DD/YYYY HH:mm` (UTC here).
-pub fn format_date(unix: Option<i64>) -> String {
-    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]");
-    unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(&format).ok())
-        .unwrap_or_else(|| NA.to_string())
-}
-
 impl Row {
-    pub fn new(p: &Partner, parent_id: i64) -> Row {
+    pub(crate) fn new(p: &Partner, parent_id: i64) -> Row {
         let is_parent = p.id == parent_id;
         let name = p.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| NA.to_string());
         let status = p.status;
@@ -50,8 +52,17 @@ impl Row {
             Some(s) => (s.label(), "other"),
             None => (NA, "other"),
         };
-        let active = status == Some(PartnerStatus::Active);
-        let blocked = status == Some(PartnerStatus::Blocked);
+        let plain_name = name.clone();
+        let actions = StatusAction::ALL
+            .into_iter()
+            .filter(|a| RowAction::Status(*a).allowed(status, is_parent))
+            .map(|a| MenuAction {
+                key: a.key(),
+                label: a.label(),
+                question: a.question(&plain_name),
+                danger: a == StatusAction::Remove,
+            })
+            .collect();
         Row {
             id: p.id,
             name: if is_parent { format!("{name} (Parent Account)") } else { name },
@@ -63,25 +74,18 @@ impl Row {
             phone: or_na(&p.phone),
             reference_id: or_na(&p.reference_id),
             website: or_na(&p.website),
-            created: format_date(p.created_at),
-            can_kmc_login: active,
-            can_block: active && !is_parent,
-            can_unblock: blocked && !is_parent,
-            can_remove: (active || blocked) && !is_parent,
+            created: kmc_date(p.created_at),
+            can_kmc_login: RowAction::KmcLogin.allowed(status, is_parent),
+            actions,
         }
     }
 
-    pub fn has_actions(&self) -> bool {
-        self.can_kmc_login || self.can_block || self.can_unblock || self.can_remove
-    }
-
-    /// The confirmation question for `block`, `unblock` or `remove` (asked by htmx before it posts).
-    pub fn question(&self, action: &str) -> String {
-        super::StatusAction::parse(action).map(|a| a.question(self.plain_name())).unwrap_or_default()
+    pub(crate) fn has_actions(&self) -> bool {
+        self.can_kmc_login || !self.actions.is_empty()
     }
 
     /// An email or address as HTML that may wrap after `@`, `.` and `/` rather than mid-word.
-    pub fn breakable(value: &str) -> String {
+    pub(crate) fn breakable(value: &str) -> String {
         let mut out = String::with_capacity(value.len() + 16);
         for c in value.chars() {
             match c {
@@ -100,7 +104,7 @@ impl Row {
     }
 
     /// The name without the parent suffix, for confirmations.
-    pub fn plain_name(&self) -> &str {
+    pub(crate) fn plain_name(&self) -> &str {
         self.name.strip_suffix(" (Parent Account)").unwrap_or(&self.name)
     }
 }
@@ -112,7 +116,7 @@ struct KmcLoginError<'a> {
 }
 
 /// The page the new tab shows when Rich Media CMS Login cannot go ahead.
-pub fn kmc_login_error(message: &str) -> String {
+pub(crate) fn kmc_login_error(message: &str) -> String {
     KmcLoginError { message }.render().unwrap_or_else(|_| "Rich Media CMS Login failed.".to_string())
 }
 
@@ -146,7 +150,10 @@ mod tests {
 
     #[test]
     fn actions_follow_the_status_table() {
-        let actions = |r: Row| (r.can_kmc_login, r.can_block, r.can_unblock, r.can_remove);
+        let actions = |r: Row| {
+            let has = |key: &str| r.actions.iter().any(|a| a.key == key);
+            (r.can_kmc_login, has("block"), has("unblock"), has("remove"))
+        };
         assert_eq!(actions(Row::new(&partner(1, PartnerStatus::Active), 9)), (true, true, false, true));
         assert_eq!(actions(Row::new(&partner(1, PartnerStatus::Blocked), 9)), (false, false, true, true));
         assert_eq!(actions(Row::new(&partner(1, PartnerStatus::Removed), 9)), (false, false, false, false));

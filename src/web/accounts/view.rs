@@ -1,10 +1,12 @@
 //! What the Accounts page shows, as the URL says it: search, status filter, sort, page and page size. The URL is
 //! the only state, so reload, bookmarks, links and Back reproduce a view; bad values are dropped with a note.
 
-use crate::kaltura::{PartnerFilter, PartnerStatus};
+use kaltura::{PartnerFilter, PartnerOrder, PartnerOrderField, PartnerStatus};
 
-pub const PAGE_SIZES: [u32; 4] = [25, 50, 75, 100];
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
+use crate::web::format::short;
+
+pub(crate) const PAGE_SIZES: [u32; 4] = [25, 50, 75, 100];
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Kaltura caps pageIndex × pageSize far beyond this; a page past it is a typo, not a request.
 const MAX_PAGE: u32 = 100_000;
 const MAX_QUERY_LEN: usize = 200;
@@ -20,7 +22,7 @@ pub enum SearchBy {
 }
 
 impl SearchBy {
-    pub const ALL: [SearchBy; 4] = [SearchBy::Auto, SearchBy::Id, SearchBy::Name, SearchBy::Text];
+    pub(crate) const ALL: [SearchBy; 4] = [SearchBy::Auto, SearchBy::Id, SearchBy::Name, SearchBy::Text];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -45,43 +47,12 @@ impl SearchBy {
     }
 }
 
-/// The columns Kaltura can order partner.list by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    Name,
-    Id,
-    Status,
-    AdminName,
-    AdminEmail,
-    Website,
-    CreatedAt,
-}
+/// The columns Kaltura can order partner.list by; their wire names are also the URL's `sort` values.
+pub(crate) type Sort = PartnerOrderField;
 
-impl Sort {
-    const ALL: [Sort; 7] =
-        [Sort::Name, Sort::Id, Sort::Status, Sort::AdminName, Sort::AdminEmail, Sort::Website, Sort::CreatedAt];
-
-    /// The `orderBy` field name, also used in our URLs.
-    pub fn key(self) -> &'static str {
-        match self {
-            Sort::Name => "name",
-            Sort::Id => "id",
-            Sort::Status => "status",
-            Sort::AdminName => "adminName",
-            Sort::AdminEmail => "adminEmail",
-            Sort::Website => "website",
-            Sort::CreatedAt => "createdAt",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Sort> {
-        Sort::ALL.into_iter().find(|c| c.key() == s)
-    }
-
-    /// Dates read newest first; text and numbers from the start.
-    fn natural_desc(self) -> bool {
-        self == Sort::CreatedAt
-    }
+/// Dates read newest first; text and numbers from the start.
+fn natural_desc(sort: Sort) -> bool {
+    sort == Sort::CreatedAt
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +68,8 @@ pub struct View {
     pub size: Option<u32>,
 }
 
-pub const STATUS_CHOICES: [PartnerStatus; 3] = [PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed];
+pub(crate) const STATUS_CHOICES: [PartnerStatus; 3] =
+    [PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed];
 const DEFAULT_STATUSES: [PartnerStatus; 2] = [PartnerStatus::Active, PartnerStatus::Blocked];
 
 impl Default for View {
@@ -160,7 +132,7 @@ impl View {
                     }
                 }
                 "filtered" => filtered = true,
-                "sort" => match Sort::parse(value) {
+                "sort" => match Sort::from_wire_name(value) {
                     Some(s) => v.sort = s,
                     None => {
                         notes.push(format!("Cannot sort by \u{201c}{}\u{201d}; sorted by Creation Date.", short(value)))
@@ -186,9 +158,9 @@ impl View {
             Some("desc") => true,
             Some(other) => {
                 notes.push(format!("Unknown sort direction \u{201c}{}\u{201d} ignored.", short(other)));
-                v.sort.natural_desc()
+                natural_desc(v.sort)
             }
-            None => v.sort.natural_desc(),
+            None => natural_desc(v.sort),
         };
         statuses.sort_by_key(|s| s.code());
         v.statuses = match (statuses.is_empty(), filtered) {
@@ -220,7 +192,7 @@ impl View {
     pub fn filter(&self) -> PartnerFilter {
         let mut f = PartnerFilter {
             status_in: Some(self.statuses.clone()),
-            order_by: Some(format!("{}{}", if self.desc { "-" } else { "+" }, self.sort.key())),
+            order_by: Some(PartnerOrder { field: self.sort, descending: self.desc }),
             ..PartnerFilter::default()
         };
         match self.search() {
@@ -252,7 +224,7 @@ impl View {
             s.append_pair("status", &list.join(","));
         }
         if self.sort != Sort::CreatedAt || !self.desc {
-            s.append_pair("sort", self.sort.key());
+            s.append_pair("sort", self.sort.wire_name());
             s.append_pair("dir", if self.desc { "desc" } else { "asc" });
         }
         if self.page > 1 {
@@ -271,17 +243,9 @@ impl View {
 
     /// Sorting by a column: the same column flips direction, another starts in its natural one; back to page 1.
     pub fn sorted_by(&self, sort: Sort) -> View {
-        let desc = if sort == self.sort { !self.desc } else { sort.natural_desc() };
+        let desc = if sort == self.sort { !self.desc } else { natural_desc(sort) };
         View { sort, desc, page: 1, ..self.clone() }
     }
-}
-
-fn short(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -295,7 +259,7 @@ mod tests {
         assert_eq!(v, View::default());
         let f = v.filter();
         assert_eq!(f.status_in, Some(vec![PartnerStatus::Active, PartnerStatus::Blocked]));
-        assert_eq!(f.order_by.as_deref(), Some("-createdAt"));
+        assert_eq!(f.order_by.map(|o| o.to_string()).as_deref(), Some("-createdAt"));
         assert_eq!(v.href(50), "/accounts");
     }
 

@@ -5,8 +5,7 @@ use reqwest::Url;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::client::{ClientConfig, KalturaClient};
-use super::secret::Secret;
+use kaltura::{ClientConfig, KalturaClient, Secret, normalize_service_url};
 
 /// The Kaltura flags, for `#[command(flatten)]`. With none of them given the console runs its demo on the
 /// embedded emulator.
@@ -102,11 +101,13 @@ impl KalturaSettings {
             return Err(SettingsError::NotConfigured);
         }
         let service_url = self.service_url.as_deref().ok_or(SettingsError::Missing(SERVICE_URL))?;
-        let service_url = normalize_url(SERVICE_URL, service_url)?;
+        // Checked first, so the first thing to fix is named first.
+        normalize_url(SERVICE_URL, service_url)?;
         let partner_id = self.partner_id.as_deref().ok_or(SettingsError::Missing(PARTNER_ID))?;
         let partner_id = parse_partner_id(partner_id)?;
         let admin_secret = self.admin_secret()?;
-        let mut cfg = self.apply(ClientConfig::with_normalized_url(service_url, partner_id, admin_secret))?;
+        let cfg = ClientConfig::new(service_url, partner_id, admin_secret).map_err(invalid(SERVICE_URL))?;
+        let mut cfg = self.apply(cfg)?;
         if let Some(kmc) = &self.kmc_url {
             cfg.kmc_url = normalize_url(KMC_URL, kmc)?;
         }
@@ -134,7 +135,8 @@ impl KalturaSettings {
         partner_id: i64,
         admin_secret: &str,
     ) -> Result<KalturaClient, SettingsError> {
-        let cfg = ClientConfig::new(service_url, partner_id, Secret::new(admin_secret))?;
+        let cfg = ClientConfig::new(service_url, partner_id, Secret::new(admin_secret))
+            .map_err(invalid("the emulator URL"))?;
         KalturaClient::new(self.apply(cfg)?).map_err(|e| SettingsError::Client(e.to_string()))
     }
 
@@ -191,24 +193,12 @@ fn parse_partner_id(raw: &str) -> Result<i64, SettingsError> {
 }
 
 /// An http(s) URL with a host, without a trailing `/` or `/api_v3`.
-pub(crate) fn normalize_url(name: &'static str, raw: &str) -> Result<String, SettingsError> {
-    let invalid = |reason: &str| SettingsError::Invalid { name, value: raw.to_string(), reason: reason.to_string() };
-    let trimmed = raw.trim();
-    if !trimmed.contains("://") {
-        return Err(invalid("add the scheme, e.g. https://www.kaltura.com"));
-    }
-    let url = Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid("expected an http:// or https:// URL, e.g. https://www.kaltura.com"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("give the service URL without ?query or #fragment"));
-    }
-    let mut s = url.as_str().trim_end_matches('/').to_string();
-    if s.to_ascii_lowercase().ends_with("/api_v3") {
-        s.truncate(s.len() - "/api_v3".len());
-    }
-    Ok(s.trim_end_matches('/').to_string())
+fn normalize_url(name: &'static str, raw: &str) -> Result<String, SettingsError> {
+    normalize_service_url(raw).map_err(invalid(name))
+}
+
+fn invalid(name: &'static str) -> impl Fn(kaltura::InvalidUrl) -> SettingsError {
+    move |e| SettingsError::Invalid { name, value: e.value, reason: e.reason }
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! The Kaltura API emulator: a local server that behaves on the wire like Kaltura's `api_v3` for everything the
 //! console uses, plus a stand-in Rich Media CMS page and a small control endpoint under `/emulator/`.
 
+mod cli;
 mod kmc;
-pub mod params;
-pub mod reports;
-pub mod seed;
-pub mod services;
-pub mod store;
-pub mod wire;
+mod params;
+mod reports;
+mod seed;
+mod services;
+mod store;
+mod wire;
+
+pub use cli::{EmulatorArgs, run as run_cli, shutdown_signal};
 
 use axum::Router;
 use axum::body::Body;

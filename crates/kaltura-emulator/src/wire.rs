@@ -111,10 +111,6 @@ pub enum V {
 }
 
 impl V {
-    pub fn str(s: impl Into<String>) -> V {
-        V::Str(s.into())
-    }
-
     pub fn opt_str(s: Option<String>) -> V {
         s.map(V::Str).unwrap_or(V::Null)
     }
@@ -295,7 +291,8 @@ mod tests {
 
     #[test]
     fn xml_objects_list_every_property_with_object_type_first() {
-        let v = V::Obj("KalturaPartner", vec![("id", V::Int(5)), ("name", V::str("A&B")), ("description", V::Null)]);
+        let v =
+            V::Obj("KalturaPartner", vec![("id", V::Int(5)), ("name", V::Str("A&B".into())), ("description", V::Null)]);
         let (body, ct) = encode(&v, Format::Xml, None, 0.0);
         assert_eq!(ct, "text/xml");
         assert!(body.contains(
@@ -310,6 +307,6 @@ mod tests {
         let v = V::Obj("L", vec![("objects", V::Arr(vec![V::Obj("P", vec![("id", V::Int(7))])]))]);
         assert_eq!(v.reference(&["objects", "0", "id"]), Some("7".into()));
         assert_eq!(v.reference(&["missing"]), None);
-        assert_eq!(V::str("ks").reference(&[]), Some("ks".into()));
+        assert_eq!(V::Str("ks".into()).reference(&[]), Some("ks".into()));
     }
 }

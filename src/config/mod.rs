@@ -1,6 +1,7 @@
 //! Settings for `serve` and the `user` commands: flags, each with an `MA_*` environment variable.
 
 pub mod file;
+pub mod kaltura;
 
 use reqwest::Url;
 use std::net::SocketAddr;
@@ -60,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "MA_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub kaltura: crate::kaltura::KalturaSettings,
+    pub kaltura: kaltura::KalturaSettings,
 }
 
 /// What the web layer needs to know about where and how it is served.
@@ -74,15 +75,6 @@ pub struct WebSettings {
 }
 
 impl WebSettings {
-    pub fn new(public_url: Url, kmc_url: Url) -> WebSettings {
-        WebSettings {
-            public_url,
-            kmc_url,
-            session_idle: Duration::from_secs(30 * 60),
-            session_max: Duration::from_secs(12 * 3600),
-        }
-    }
-
     /// Cookies are `Secure` when users reach the console over HTTPS.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
@@ -90,16 +82,16 @@ impl WebSettings {
 }
 
 impl ServeArgs {
-    pub fn web_settings(&self, kmc_url: Url) -> Result<WebSettings, ConfigError> {
-        let public_url = match &self.public_url {
-            Some(url) => url.clone(),
-            None => parse_http_url("--listen", &format!("http://{}", self.listen))?,
-        };
-        Ok(WebSettings {
-            public_url,
-            kmc_url,
+    /// What the application is built from.
+    pub fn settings(&self) -> Result<crate::app::Settings, ConfigError> {
+        Ok(crate::app::Settings {
+            listen: self.listen,
+            database: self.database.path()?,
+            public_url: self.public_url.clone(),
             session_idle: Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
             session_max: Duration::from_secs(u64::from(self.session_max_hours) * 3600),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            kaltura: self.kaltura.clone(),
         })
     }
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::params::Params;
-use crate::kaltura::random_secret;
+use kaltura::random_secret;
 
 pub const STATUS_ACTIVE: i64 = 1;
 pub const STATUS_BLOCKED: i64 = 2;
@@ -128,16 +128,6 @@ impl Store {
         Ok(self.get(id).await?.filter(|p| p.id == scope || p.partner_parent_id == Some(scope)))
     }
 
-    pub async fn insert(&self, p: &Partner) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        insert_partner(&mut conn, p).await
-    }
-
-    pub async fn next_id(&self) -> Result<i64, sqlx::Error> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM partner").fetch_one(&self.pool).await?;
-        Ok(max.unwrap_or(100) + 1)
-    }
-
     pub async fn set_status(&self, id: i64, status: i64) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE partner SET status = ? WHERE id = ?").bind(status).bind(id).execute(&self.pool).await?;
         Ok(())
@@ -172,19 +162,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    pub async fn login_exists(&self, email: &str) -> Result<bool, sqlx::Error> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login WHERE login_email = ?")
-            .bind(email)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n > 0)
-    }
-
-    pub async fn add_login(&self, email: &str, partner_id: i64, password: &str) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        insert_login(&mut conn, email, partner_id, password).await
     }
 
     /// The partner id of a login whose password matches.

@@ -11,14 +11,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::action::Action;
 use super::error::KalturaError;
 use super::ks::{self, KsParams};
 use super::multirequest::{MultiRequest, MultiResponse};
 use super::secret::{ImpersonatedKs, Secret, SecretUrl};
-use super::settings::{SettingsError, normalize_url};
 use super::types::{
-    AccountsPage, ListResponse, NewAccount, Pager, Partner, PartnerFilter, PartnerGroupType, PartnerStatus,
-    REPORT_DELIMITER, ReportQuery, ReportTable, ReportTotal,
+    ListResponse, NewAccount, Pager, Partner, PartnerFilter, PartnerStatus, REPORT_DELIMITER, ReportQuery, ReportTable,
+    ReportTotal,
 };
 
 pub const USER_AGENT: &str = concat!("multi-account/", env!("CARGO_PKG_VERSION"));
@@ -28,8 +28,6 @@ const SESSION_ADMIN: i32 = 2;
 const ADMIN_PRIVILEGES: &str = "disableentitlement";
 /// A moment for a restarting proxy or a flapping link before the one retry of a refused connection.
 const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(300);
-/// Kaltura caps page sizes at 500: enough for every template an organisation has.
-const TEMPLATES_PAGE: Pager = Pager::new(500, 1);
 
 /// The current time in unix seconds; replaceable so tests can move the client's clock.
 #[derive(Clone)]
@@ -57,7 +55,7 @@ impl fmt::Debug for Clock {
     }
 }
 
-/// Everything the client needs; [`super::settings::KalturaSettings`] builds one from flags.
+/// Everything the client needs.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Without a trailing `/` or `/api_v3`.
@@ -83,13 +81,9 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Defaults for everything but where Kaltura is and which parent to act for.
-    pub fn new(service_url: &str, partner_id: i64, admin_secret: Secret) -> Result<ClientConfig, SettingsError> {
-        let url = normalize_url("the Kaltura service URL", service_url)?;
-        Ok(ClientConfig::with_normalized_url(url, partner_id, admin_secret))
-    }
-
-    pub(crate) fn with_normalized_url(service_url: String, partner_id: i64, admin_secret: Secret) -> ClientConfig {
-        ClientConfig {
+    pub fn new(service_url: &str, partner_id: i64, admin_secret: Secret) -> Result<ClientConfig, InvalidUrl> {
+        let service_url = normalize_service_url(service_url)?;
+        Ok(ClientConfig {
             kmc_url: service_url.clone(),
             service_url,
             partner_id,
@@ -101,8 +95,37 @@ impl ClientConfig {
             session_lifetime: Duration::from_secs(3600),
             session_renew_before: Duration::from_secs(300),
             clock: Clock::system(),
-        }
+        })
     }
+}
+
+/// A service or Rich Media CMS address that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not valid: {reason}")]
+pub struct InvalidUrl {
+    pub value: String,
+    pub reason: String,
+}
+
+/// An http(s) URL with a host, without a trailing `/` or `/api_v3` (Kaltura's tools are given both forms).
+pub fn normalize_service_url(raw: &str) -> Result<String, InvalidUrl> {
+    let invalid = |reason: &str| InvalidUrl { value: raw.to_string(), reason: reason.to_string() };
+    let trimmed = raw.trim();
+    if !trimmed.contains("://") {
+        return Err(invalid("add the scheme, e.g. https://www.kaltura.com"));
+    }
+    let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("expected an http:// or https:// URL, e.g. https://www.kaltura.com"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("give the service URL without ?query or #fragment"));
+    }
+    let mut s = url.as_str().trim_end_matches('/').to_string();
+    if s.to_ascii_lowercase().ends_with("/api_v3") {
+        s.truncate(s.len() - "/api_v3".len());
+    }
+    Ok(s.trim_end_matches('/').to_string())
 }
 
 /// Cheap to clone: clones share the HTTP connection pool and the admin session.
@@ -152,7 +175,8 @@ impl KalturaClient {
 
     /// system.ping: is the service there at all (needs no session).
     pub async fn ping(&self) -> Result<(), KalturaError> {
-        let answer = self.call("system", "ping", Map::new(), Mode { session: false, ..self.read() }).await?;
+        let mode = Mode { session: false, ..self.mode(Action::SYSTEM_PING) };
+        let answer = self.call(Action::SYSTEM_PING, Map::new(), mode).await?;
         match answer {
             Value::Bool(true) => Ok(()),
             other => Err(KalturaError::BadResponse(format!("system.ping answered {}", shape(&other)))),
@@ -161,12 +185,12 @@ impl KalturaClient {
 
     /// partner.getInfo: the parent account (with `publishersQuota` and `adminLoginUsersQuota`).
     pub async fn partner_info(&self) -> Result<Partner, KalturaError> {
-        self.call_as("partner", "getInfo", Map::new(), self.read()).await
+        self.call_as(Action::PARTNER_GET_INFO, Map::new()).await
     }
 
     /// partner.get: the parent or one of its children.
     pub async fn get_partner(&self, id: i64) -> Result<Partner, KalturaError> {
-        self.call_as("partner", "get", params(json!({ "id": id })), self.read()).await
+        self.call_as(Action::PARTNER_GET, params(json!({ "id": id }))).await
     }
 
     /// partner.list: the parent and its children that match.
@@ -176,40 +200,13 @@ impl KalturaClient {
         pager: &Pager,
     ) -> Result<ListResponse<Partner>, KalturaError> {
         let p = params(json!({ "filter": filter.to_wire(), "pager": pager.to_wire() }));
-        self.call_as("partner", "list", p, self.read()).await
-    }
-
-    /// Everything the Accounts page shows, in one HTTP request: the page, the templates, the count of accounts in
-    /// use and the parent (for its quota).
-    pub async fn accounts_page(&self, filter: &PartnerFilter, pager: &Pager) -> Result<AccountsPage, KalturaError> {
-        let templates_filter =
-            PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
-        let mut mr = MultiRequest::new();
-        let page = mr.add("partner", "list", json!({ "filter": filter.to_wire(), "pager": pager.to_wire() }));
-        let templates = mr.add(
-            "partner",
-            "list",
-            json!({ "filter": templates_filter.to_wire(), "pager": TEMPLATES_PAGE.to_wire() }),
-        );
-        let used = mr.add(
-            "partner",
-            "list",
-            json!({ "filter": PartnerFilter::in_use().to_wire(), "pager": Pager::new(1, 1).to_wire() }),
-        );
-        let info = mr.add("partner", "getInfo", Value::Null);
-        let r = self.multirequest(&mr).await?;
-        Ok(AccountsPage {
-            page: r.get(page)?,
-            templates: r.get::<ListResponse<Partner>>(templates)?.objects,
-            used_total: r.get::<ListResponse<Partner>>(used)?.total_count,
-            parent: r.get(info)?,
-        })
+        self.call_as(Action::PARTNER_LIST, p).await
     }
 
     /// varconsole_varconsole.updateStatus: Block (2), Unblock (1), Remove (3).
     pub async fn update_status(&self, id: i64, status: PartnerStatus) -> Result<(), KalturaError> {
         let p = params(json!({ "id": id, "status": status.code() }));
-        self.call("varconsole_varconsole", "updateStatus", p, self.read()).await.map(drop)
+        self.call(Action::UPDATE_STATUS, p, self.mode(Action::UPDATE_STATUS)).await.map(drop)
     }
 
     /// partner.register: creates a child account, copying `template_id`'s content (`Some(0)`: the default
@@ -219,15 +216,14 @@ impl KalturaClient {
         if let Some(t) = template_id {
             p.insert("templatePartnerId".into(), json!(t));
         }
-        let mode = Mode { session: true, timeout: self.inner.cfg.register_timeout, repeatable: false };
-        self.call_as("partner", "register", p, mode).await
+        self.call_as(Action::PARTNER_REGISTER, p).await
     }
 
     /// session.impersonate: a KS for `partner_id` as `user_id`, signed by Kaltura, limited to that account.
     pub async fn impersonate(&self, partner_id: i64, user_id: &str) -> Result<ImpersonatedKs, KalturaError> {
         let (p, valid_until) = self.impersonation_params(partner_id, json!(user_id));
         // With the admin KS, as kmc-ng and the official clients send it.
-        let answer = self.call("session", "impersonate", p, self.read()).await?;
+        let answer = self.call(Action::SESSION_IMPERSONATE, p, self.mode(Action::SESSION_IMPERSONATE)).await?;
         let ks = ks_from(&answer)?;
         Ok(ImpersonatedKs::new(partner_id, user_id.to_string(), valid_until, ks))
     }
@@ -236,9 +232,9 @@ impl KalturaClient {
     /// session.impersonate as its `adminUserId`, read by Kaltura from the first result.
     pub async fn impersonate_child(&self, child_id: i64) -> Result<ImpersonatedKs, KalturaError> {
         let mut mr = MultiRequest::new();
-        let child = mr.add("partner", "get", json!({ "id": child_id }));
+        let child = mr.add(Action::PARTNER_GET, json!({ "id": child_id }));
         let (p, valid_until) = self.impersonation_params(child_id, json!(child.field("adminUserId")));
-        let session = mr.add("session", "impersonate", Value::Object(p));
+        let session = mr.add(Action::SESSION_IMPERSONATE, Value::Object(p));
         let r = self.multirequest(&mr).await?;
         let partner: Partner = r.get(child)?;
         let ks = ks_from(r.item(session)?)?;
@@ -259,13 +255,13 @@ impl KalturaClient {
     pub async fn report_table(&self, query: &ReportQuery, pager: &Pager) -> Result<ReportTable, KalturaError> {
         let mut p = query.to_wire();
         p.insert("pager".into(), pager.to_wire());
-        let answer = self.call("report", "getTable", p, self.read()).await?;
+        let answer = self.call(Action::REPORT_GET_TABLE, p, self.mode(Action::REPORT_GET_TABLE)).await?;
         Ok(ReportTable::from_wire(&answer, REPORT_DELIMITER))
     }
 
     /// report.getTotal: the totals across the children.
     pub async fn report_total(&self, query: &ReportQuery) -> Result<ReportTotal, KalturaError> {
-        let answer = self.call("report", "getTotal", query.to_wire(), self.read()).await?;
+        let answer = self.call(Action::REPORT_GET_TOTAL, query.to_wire(), self.mode(Action::REPORT_GET_TOTAL)).await?;
         Ok(ReportTotal::from_wire(&answer, REPORT_DELIMITER))
     }
 
@@ -306,8 +302,11 @@ impl KalturaClient {
         }
     }
 
-    fn read(&self) -> Mode {
-        Mode { session: true, timeout: self.inner.cfg.timeout, repeatable: true }
+    /// With the admin KS; an action that must not be repeated gets the long timeout (it is partner.register).
+    fn mode(&self, action: Action) -> Mode {
+        let cfg = &self.inner.cfg;
+        let timeout = if action.is_repeatable() { cfg.timeout } else { cfg.register_timeout };
+        Mode { session: true, timeout, repeatable: action.is_repeatable() }
     }
 
     fn impersonation_params(&self, partner_id: i64, user_id: Value) -> (Map<String, Value>, i64) {
@@ -362,28 +361,21 @@ impl KalturaClient {
 
     async fn call_as<T: DeserializeOwned>(
         &self,
-        service: &str,
-        action: &str,
+        action: Action,
         params: Map<String, Value>,
-        mode: Mode,
     ) -> Result<T, KalturaError> {
-        let answer = self.call(service, action, params, mode).await?;
+        let answer = self.call(action, params, self.mode(action)).await?;
         let kind = shape(&answer);
         serde_json::from_value(answer).map_err(|_| {
-            KalturaError::BadResponse(format!("{service}.{action} answered {kind}, which does not read as expected"))
+            KalturaError::BadResponse(format!("{action} answered {kind}, which does not read as expected"))
         })
     }
 
     /// One call; an API error in the answer becomes `Err`.
-    async fn call(
-        &self,
-        service: &str,
-        action: &str,
-        params: Map<String, Value>,
-        mode: Mode,
-    ) -> Result<Value, KalturaError> {
-        let url = format!("{}/api_v3/service/{service}/action/{action}", self.inner.cfg.service_url);
-        let name = format!("{service}.{action}");
+    async fn call(&self, action: Action, params: Map<String, Value>, mode: Mode) -> Result<Value, KalturaError> {
+        let url =
+            format!("{}/api_v3/service/{}/action/{}", self.inner.cfg.service_url, action.service(), action.name());
+        let name = action.to_string();
         let mut renewed = false;
         loop {
             let mut body = params.clone();

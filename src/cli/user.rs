@@ -6,7 +6,7 @@ use clap::Subcommand;
 use std::io::Read as _;
 
 use crate::config::DatabaseArgs;
-use crate::db::audit::{self, Entry, Outcome};
+use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::users::{self, AddError, Change, NewUser, Role};
 use crate::db::{self, unix_now};
 use crate::password;
@@ -78,7 +78,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
                 Err(AddError::Db(e)) => return Err(e.into()),
                 Err(e) => anyhow::bail!("{e}"),
             }
-            record(&pool, "user.add", email, Outcome::Ok, &format!("role {}", role.label())).await?;
+            record(&pool, AuditAction::UserAdd, email, Outcome::Ok, &format!("role {}", role.label())).await?;
             println!("Added {email} ({}).", role.label());
             Ok(())
         }
@@ -101,7 +101,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
             let hash = password::hash(read_password(password_stdin)?).await?;
             users::set_password_hash(&pool, user.id, &hash).await?;
-            record(&pool, "user.password", &user.email, Outcome::Ok, "").await?;
+            record(&pool, AuditAction::UserPassword, &user.email, Outcome::Ok, "").await?;
             println!("Password of {} changed.", user.email);
             Ok(())
         }
@@ -109,13 +109,19 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
             match users::remove(&pool, user.id).await? {
                 Change::Done => {
-                    record(&pool, "user.remove", &user.email, Outcome::Ok, "").await?;
+                    record(&pool, AuditAction::UserRemove, &user.email, Outcome::Ok, "").await?;
                     println!("Removed {}.", user.email);
                     Ok(())
                 }
                 Change::LastAdmin => {
-                    record(&pool, "user.remove", &user.email, Outcome::Refused, "last active Publisher Administrator")
-                        .await?;
+                    record(
+                        &pool,
+                        AuditAction::UserRemove,
+                        &user.email,
+                        Outcome::Refused,
+                        "last active Publisher Administrator",
+                    )
+                    .await?;
                     anyhow::bail!("{} is the last active Publisher Administrator and cannot be removed", user.email)
                 }
                 Change::NotFound => anyhow::bail!("no user {email}"),
@@ -128,7 +134,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
 
 async fn record(
     pool: &sqlx::SqlitePool,
-    action: &str,
+    action: AuditAction,
     target: &str,
     result: Outcome,
     details: &str,

@@ -67,6 +67,16 @@ impl KalturaError {
         self.code() == Some(INVALID_KS)
     }
 
+    /// The partner lacks the feature the action needs (e.g. varConsole without FEATURE_VAR_CONSOLE_LOGIN).
+    pub fn is_feature_forbidden(&self) -> bool {
+        self.code() == Some("FEATURE_FORBIDDEN")
+    }
+
+    /// The partner does not exist, or is outside the parent's scope: Kaltura does not tell the two apart.
+    pub fn is_invalid_partner(&self) -> bool {
+        self.code() == Some("INVALID_PARTNER_ID")
+    }
+
     /// partner.register refused the administrator email because a login with it exists (the substring UIs
     /// detect, kaltura-api.md §5).
     pub fn is_duplicate_email(&self) -> bool {

@@ -4,14 +4,15 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::web::{Nav, is_htmx};
+use super::Nav;
+use super::htmx::{is_htmx, to_flash};
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     #[error("not found")]
     NotFound,
     #[error("database: {0}")]
@@ -20,14 +21,22 @@ pub enum AppError {
     Session(#[from] tower_sessions::session::Error),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
-    /// Kaltura could not do what was asked; the text (already free of any KS) is shown as is.
-    #[error("{0}")]
-    Kaltura(String),
+    /// Kaltura could not give the accounts a page needs (its errors are already free of any KS).
+    #[error("{}", kaltura_failure(.0))]
+    Kaltura(#[from] kaltura::KalturaError),
     /// The request itself was wrong; the text says how.
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page that could not load its accounts says: Kaltura's own message, or what to check.
+pub(crate) fn kaltura_failure(e: &kaltura::KalturaError) -> String {
+    match e {
+        kaltura::KalturaError::Api { message, .. } => format!("Can't load accounts: {message}"),
+        other => format!("Can't load accounts. {other}. Check that Kaltura is reachable, then retry."),
+    }
 }
 
 /// What the user is told; set on the response by [`AppError`] for [`render_errors`] to render.
@@ -43,9 +52,9 @@ impl IntoResponse for AppError {
             AppError::NotFound => {
                 ErrorNotice { status: StatusCode::NOT_FOUND, message: "There is nothing at this address.".into() }
             }
-            AppError::Kaltura(message) => {
-                tracing::warn!(error = %message, "Kaltura failed a request");
-                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: message.clone() }
+            AppError::Kaltura(e) => {
+                tracing::warn!(error = %e, "Kaltura failed a request");
+                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: kaltura_failure(e) }
             }
             AppError::BadRequest(message) => ErrorNotice { status: StatusCode::BAD_REQUEST, message: message.clone() },
             _ => {
@@ -82,7 +91,7 @@ struct ErrorFragment<'a> {
 }
 
 /// Renders responses that carry an [`ErrorNotice`]: a page, or for htmx a notice swapped into `#flash`.
-pub async fn render_errors(req: Request, next: Next) -> Response {
+pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let htmx = is_htmx(req.headers());
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_owned();
     let mut res = next.run(req).await;
@@ -99,10 +108,9 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         tracing::error!(error = %e, "cannot render the error page");
         format!("{title} (request id {request_id})")
     });
-    let mut out = (notice.status, Html(body)).into_response();
     if htmx {
-        out.headers_mut().insert("hx-retarget", HeaderValue::from_static("#flash"));
-        out.headers_mut().insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+        (notice.status, to_flash(), Html(body)).into_response()
+    } else {
+        (notice.status, Html(body)).into_response()
     }
-    out
 }

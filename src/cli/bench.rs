@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::emulator::{self, EmulatorConfig, Seed};
-use crate::kaltura::ks::{self, KsParams};
+use kaltura::ks::{self, KsParams};
+use kaltura_emulator::{self as emulator, EmulatorConfig, Seed};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {

@@ -8,7 +8,7 @@ use super::store::{
     self, FEATURE_MULTI_ACCOUNT_ANALYTICS, FEATURE_VAR_CONSOLE_LOGIN, GROUP_PUBLISHER, GROUP_TEMPLATE, GROUP_VAR,
     Partner, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_REMOVED, Store,
 };
-use crate::kaltura::random_secret;
+use kaltura::random_secret;
 
 /// The parent partner of the demo seed.
 pub const DEMO_PARENT_ID: i64 = 6464;

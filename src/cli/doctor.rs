@@ -9,10 +9,12 @@
 use serde_json::json;
 use std::fmt;
 
-use crate::kaltura::{
-    KalturaClient, KalturaError, KalturaSettings, ListResponse, MultiRequest, Pager, Partner, PartnerFilter,
-    PartnerGroupType, ReportQuery,
+use kaltura::{
+    Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
+    ReportQuery,
 };
+
+use crate::config::kaltura::{KalturaSettings, SettingsError};
 
 #[derive(clap::Args, Debug)]
 pub struct DoctorArgs {
@@ -78,7 +80,7 @@ const ANALYTICS_DAYS: i64 = 30;
 pub async fn diagnose(settings: &KalturaSettings) -> Report {
     let mut report = Report::default();
     if !settings.is_configured() {
-        report.push(Outcome::Fail, crate::kaltura::SettingsError::NotConfigured.to_string());
+        report.push(Outcome::Fail, SettingsError::NotConfigured.to_string());
         return report;
     }
     let client = match settings.client() {
@@ -149,9 +151,9 @@ async fn group_check(client: &KalturaClient, pid: i64) -> (Outcome, String) {
         json!({ "filter": filter.to_wire(), "pager": Pager::new(1, 1).to_wire() })
     };
     let mut mr = MultiRequest::new();
-    let var = mr.add("partner", "list", probe(PartnerGroupType::VarGroup));
-    let group = mr.add("partner", "list", probe(PartnerGroupType::Group));
-    let all = mr.add("partner", "list", json!({ "pager": Pager::new(1, 1).to_wire() }));
+    let var = mr.add(Action::PARTNER_LIST, probe(PartnerGroupType::VarGroup));
+    let group = mr.add(Action::PARTNER_LIST, probe(PartnerGroupType::Group));
+    let all = mr.add(Action::PARTNER_LIST, json!({ "pager": Pager::new(1, 1).to_wire() }));
     let answer = match client.multirequest(&mr).await {
         Ok(r) => r,
         Err(e) => return (Outcome::Fail, format!("VAR/GROUP: partner.list failed: {e}")),
@@ -197,7 +199,7 @@ async fn var_console_check(client: &KalturaClient, parent: &Partner) -> (Outcome
                 status.label()
             ),
         ),
-        Err(e) if e.code() == Some("FEATURE_FORBIDDEN") => (
+        Err(e) if e.is_feature_forbidden() => (
             Outcome::Fail,
             format!(
                 "varConsole forbidden ({e}): the partner lacks FEATURE_VAR_CONSOLE_LOGIN, so Block, Unblock and \
@@ -210,9 +212,8 @@ async fn var_console_check(client: &KalturaClient, parent: &Partner) -> (Outcome
 }
 
 async fn quota_check(client: &KalturaClient) -> (Outcome, String) {
-    match client.accounts_page(&PartnerFilter::in_use(), &Pager::new(1, 1)).await {
-        Ok(page) => {
-            let q = page.quota();
+    match crate::accounts::quota(client).await {
+        Ok(q) => {
             let text = format!(
                 "quota: {} accounts in use, publishersQuota {}, {} more can be added",
                 q.used, q.publishers_quota, q.available

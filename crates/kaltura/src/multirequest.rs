@@ -5,12 +5,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::fmt;
 
+use super::action::Action;
 use super::error::KalturaError;
 
 /// Calls to send together, run by Kaltura in the order added.
 #[derive(Default)]
 pub struct MultiRequest {
-    calls: Vec<(String, String, Map<String, Value>)>,
+    calls: Vec<(Action, Map<String, Value>)>,
 }
 
 /// The place of a call in its multirequest (1-based, as Kaltura counts for references).
@@ -42,13 +43,13 @@ impl MultiRequest {
     /// Adds a call; `params` is a JSON object of its arguments (or `null` for none).
     ///
     /// Panics if `params` is another kind of value: that is a mistake in the calling code.
-    pub fn add(&mut self, service: &str, action: &str, params: Value) -> ResultRef {
+    pub fn add(&mut self, action: Action, params: Value) -> ResultRef {
         let params = match params {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             other => panic!("multirequest arguments must be a JSON object, not {other}"),
         };
-        self.calls.push((service.to_string(), action.to_string(), params));
+        self.calls.push((action, params));
         ResultRef(self.calls.len())
     }
 
@@ -60,23 +61,23 @@ impl MultiRequest {
         self.calls.is_empty()
     }
 
-    /// Whether sending it twice is harmless: everything but partner.register.
+    /// Whether sending it twice is harmless: every call in it is.
     pub(crate) fn is_repeatable(&self) -> bool {
-        !self.calls.iter().any(|(s, a, _)| s.eq_ignore_ascii_case("partner") && a.eq_ignore_ascii_case("register"))
+        self.calls.iter().all(|(action, _)| action.is_repeatable())
     }
 
     /// `"service.action,…"` for logs.
     pub(crate) fn names(&self) -> String {
-        self.calls.iter().map(|(s, a, _)| format!("{s}.{a}")).collect::<Vec<_>>().join(",")
+        self.calls.iter().map(|(action, _)| action.to_string()).collect::<Vec<_>>().join(",")
     }
 
     /// The request body without the top-level `ks`/`format`: sub-requests under keys "1", "2", ….
     pub(crate) fn to_wire(&self) -> Map<String, Value> {
         let mut body = Map::new();
-        for (i, (service, action, params)) in self.calls.iter().enumerate() {
+        for (i, (action, params)) in self.calls.iter().enumerate() {
             let mut sub = params.clone();
-            sub.insert("service".into(), Value::String(service.clone()));
-            sub.insert("action".into(), Value::String(action.clone()));
+            sub.insert("service".into(), Value::String(action.service().into()));
+            sub.insert("action".into(), Value::String(action.name().into()));
             body.insert((i + 1).to_string(), Value::Object(sub));
         }
         body
@@ -153,8 +154,8 @@ mod tests {
     #[test]
     fn calls_are_numbered_from_one_and_references_use_those_numbers() {
         let mut mr = MultiRequest::new();
-        let get = mr.add("partner", "get", json!({"id": 6475}));
-        let imp = mr.add("session", "impersonate", json!({"userId": get.field("adminUserId"), "secret": "s"}));
+        let get = mr.add(Action::PARTNER_GET, json!({"id": 6475}));
+        let imp = mr.add(Action::SESSION_IMPERSONATE, json!({"userId": get.field("adminUserId"), "secret": "s"}));
         assert_eq!((get.number(), imp.number(), mr.len()), (1, 2, 2));
         assert_eq!(get.value(), "{1:result}");
         let body = Value::Object(mr.to_wire());
@@ -162,7 +163,7 @@ mod tests {
         assert_eq!(body["2"]["userId"], "{1:result:adminUserId}");
         assert!(!format!("{mr:?}").contains("\"s\""), "{mr:?}");
         assert!(mr.is_repeatable());
-        mr.add("partner", "register", Value::Null);
+        mr.add(Action::PARTNER_REGISTER, Value::Null);
         assert!(!mr.is_repeatable());
     }
 

@@ -6,8 +6,8 @@ use super::reports;
 use super::seed::split_name;
 use super::store::{self, FEATURE_VAR_CONSOLE_LOGIN, Filter, GROUP_PUBLISHER, Pager, Partner, STATUS_ACTIVE, Store};
 use super::wire::{ApiError, V};
-use crate::kaltura::ks::{self, Ks, KsParams};
-use crate::kaltura::random_secret;
+use kaltura::ks::{self, Ks, KsParams};
+use kaltura::random_secret;
 
 pub const SESSION_USER: i64 = 0;
 pub const SESSION_ADMIN: i64 = 2;
@@ -213,7 +213,7 @@ impl<'a> Call<'a> {
             _ => None,
         };
         let email = input.text("adminEmail").unwrap_or_default().trim().to_string();
-        if !crate::kaltura::is_kaltura_email(&email) {
+        if !kaltura::is_kaltura_email(&email) {
             return Err(ApiError::registration("Invalid email address"));
         }
         if let Some(t) = template.filter(|t| *t != 0) {

@@ -224,8 +224,71 @@ pub struct PartnerFilter {
     pub partner_name_description_website_admin_name_admin_email_like: Option<String>,
     pub created_at_greater_than_or_equal: Option<i64>,
     pub monitor_usage_equal: Option<i64>,
-    /// Comma list of `±id ±name ±website ±createdAt ±adminName ±adminEmail ±status`.
-    pub order_by: Option<String>,
+    pub order_by: Option<PartnerOrder>,
+}
+
+/// The properties partner.list can order by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartnerOrderField {
+    Id,
+    Name,
+    Website,
+    CreatedAt,
+    AdminName,
+    AdminEmail,
+    Status,
+}
+
+impl PartnerOrderField {
+    pub const ALL: [PartnerOrderField; 7] = [
+        PartnerOrderField::Name,
+        PartnerOrderField::Id,
+        PartnerOrderField::Status,
+        PartnerOrderField::AdminName,
+        PartnerOrderField::AdminEmail,
+        PartnerOrderField::Website,
+        PartnerOrderField::CreatedAt,
+    ];
+
+    /// The property's name on the wire.
+    pub const fn wire_name(self) -> &'static str {
+        match self {
+            PartnerOrderField::Id => "id",
+            PartnerOrderField::Name => "name",
+            PartnerOrderField::Website => "website",
+            PartnerOrderField::CreatedAt => "createdAt",
+            PartnerOrderField::AdminName => "adminName",
+            PartnerOrderField::AdminEmail => "adminEmail",
+            PartnerOrderField::Status => "status",
+        }
+    }
+
+    pub fn from_wire_name(name: &str) -> Option<PartnerOrderField> {
+        PartnerOrderField::ALL.into_iter().find(|f| f.wire_name() == name)
+    }
+}
+
+/// KalturaPartnerFilter's `orderBy`: one property, ascending (`+`) or descending (`-`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartnerOrder {
+    pub field: PartnerOrderField,
+    pub descending: bool,
+}
+
+impl PartnerOrder {
+    pub const fn asc(field: PartnerOrderField) -> PartnerOrder {
+        PartnerOrder { field, descending: false }
+    }
+
+    pub const fn desc(field: PartnerOrderField) -> PartnerOrder {
+        PartnerOrder { field, descending: true }
+    }
+}
+
+impl fmt::Display for PartnerOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", if self.descending { '-' } else { '+' }, self.field.wire_name())
+    }
 }
 
 impl PartnerFilter {
@@ -237,7 +300,8 @@ impl PartnerFilter {
         }
     }
 
-    pub(crate) fn to_wire(&self) -> Value {
+    /// The filter as api_v3 takes it (for a call in a [`crate::MultiRequest`]).
+    pub fn to_wire(&self) -> Value {
         let mut m = Map::new();
         m.insert("objectType".into(), json!("KalturaPartnerFilter"));
         let mut put = |name: &str, value: Option<Value>| {
@@ -272,7 +336,7 @@ impl PartnerFilter {
         );
         put("createdAtGreaterThanOrEqual", self.created_at_greater_than_or_equal.map(|v| json!(v)));
         put("monitorUsageEqual", self.monitor_usage_equal.map(|v| json!(v)));
-        put("orderBy", text(&self.order_by));
+        put("orderBy", self.order_by.map(|o| json!(o.to_string())));
         Value::Object(m)
     }
 }
@@ -289,7 +353,8 @@ impl Pager {
         Pager { page_size, page_index }
     }
 
-    pub(crate) fn to_wire(self) -> Value {
+    /// The pager as api_v3 takes it (for a call in a [`crate::MultiRequest`]).
+    pub fn to_wire(self) -> Value {
         json!({ "objectType": "KalturaFilterPager", "pageSize": self.page_size, "pageIndex": self.page_index })
     }
 }
@@ -416,42 +481,6 @@ fn text_field(v: &Value, name: &str) -> String {
 
 fn split(s: &str, delimiter: &str) -> Vec<String> {
     if s.is_empty() { Vec::new() } else { s.split(delimiter).map(str::to_string).collect() }
-}
-
-/// What the Accounts page shows, from one multirequest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountsPage {
-    /// The filtered, sorted page of accounts (the parent included, as Kaltura scopes it).
-    pub page: ListResponse<Partner>,
-    /// Active and blocked template accounts (group type 4).
-    pub templates: Vec<Partner>,
-    /// How many partners are active or blocked, the parent included.
-    pub used_total: i64,
-    /// The parent, from partner.getInfo (it carries `publishersQuota`).
-    pub parent: Partner,
-}
-
-impl AccountsPage {
-    pub fn quota(&self) -> Quota {
-        let templates = self.templates.iter().filter(|t| t.is_in_use()).count() as i64;
-        Quota::compute(self.used_total, templates, self.parent.publishers_quota.unwrap_or(0))
-    }
-}
-
-/// The quota banner: "{used} accounts in use*, {available} additional remaining".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub used: i64,
-    pub available: i64,
-    pub publishers_quota: i64,
-}
-
-impl Quota {
-    /// Templates and the parent itself do not count; both numbers are floored at 0, as the KMC does.
-    pub fn compute(used_total: i64, templates_in_use: i64, publishers_quota: i64) -> Quota {
-        let used = (used_total - templates_in_use - 1).max(0);
-        Quota { used, available: (publishers_quota - used).max(0), publishers_quota }
-    }
 }
 
 /// Kaltura's e-mail check (`kString::isEmailString`), which the emulator applies and the console checks first: a plain local part, dotted domain labels, a TLD of letters.
@@ -590,7 +619,7 @@ mod tests {
             status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked]),
             partner_group_type_equal: Some(PartnerGroupType::Template),
             partner_name_description_website_admin_name_admin_email_like: Some("techpubs".into()),
-            order_by: Some("-createdAt".into()),
+            order_by: Some(PartnerOrder::desc(PartnerOrderField::CreatedAt)),
             ..PartnerFilter::default()
         };
         assert_eq!(
@@ -626,15 +655,6 @@ mod tests {
         assert_eq!(total.get("count_plays"), Some("10"));
         assert!(!total.is_empty());
         assert!(ReportTotal::from_wire(&json!({"header": "count_plays", "data": ""}), "|").is_empty());
-    }
-
-    #[test]
-    fn the_quota_leaves_out_templates_and_the_parent_and_never_goes_negative() {
-        // The demo: 5 active or blocked (parent, 2 children, 2 templates), quota 5.
-        assert_eq!(Quota::compute(5, 2, 5), Quota { used: 2, available: 3, publishers_quota: 5 });
-        assert_eq!(Quota::compute(9, 1, 5), Quota { used: 7, available: 0, publishers_quota: 5 });
-        assert_eq!(Quota::compute(1, 0, 0), Quota { used: 0, available: 0, publishers_quota: 0 });
-        assert_eq!(Quota::compute(0, 3, 2), Quota { used: 0, available: 2, publishers_quota: 2 });
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! The command line: `multi-account <command>`.
+//! The command line: `multi-account <command>`, one module per command.
+
+mod backup;
+mod bench;
+pub mod doctor;
+mod healthcheck;
+mod serve;
+mod user;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use kaltura_emulator::EmulatorArgs;
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::process::ExitCode;
-
-use crate::emulator::{self, EmulatorConfig, Seed};
 
 #[derive(Parser, Debug)]
 #[command(name = "multi-account", version, about = "Self-hosted console for Kaltura multi-account management")]
@@ -19,18 +24,18 @@ pub enum Command {
     /// Run the Kaltura API emulator: partner, varConsole, session, user and report services on api_v3.
     Emulator(EmulatorArgs),
     /// Benchmark the emulator with many children: prints timings and large/small ratios.
-    Bench(crate::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Serve the console (in demo mode, with the emulator in-process, when no Kaltura settings are given).
     #[command(after_help = SERVE_ENVIRONMENT_ONLY)]
     Serve(crate::config::ServeArgs),
     /// Manage the console's users: add, list, set-password, remove.
-    User(crate::user_cmd::UserArgs),
+    User(user::UserArgs),
     /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
-    Doctor(crate::doctor::DoctorArgs),
+    Doctor(doctor::DoctorArgs),
     /// Ask a running console (or --url) whether it answers: exit 0 if it does, 1 if not (Docker's HEALTHCHECK).
-    Healthcheck(crate::healthcheck::HealthcheckArgs),
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Write a consistent copy of the console's database to OUTPUT, safe while the console runs.
-    Backup(crate::backup::BackupArgs),
+    Backup(backup::BackupArgs),
 }
 
 const SERVE_ENVIRONMENT_ONLY: &str = "Environment only:
@@ -64,28 +69,6 @@ where
     Cli::from_arg_matches(&matches)
 }
 
-#[derive(clap::Args, Debug)]
-pub struct EmulatorArgs {
-    /// Address to listen on.
-    #[arg(long, env = "EMULATOR_LISTEN", default_value = "127.0.0.1:8081")]
-    pub listen: SocketAddr,
-    /// SQLite file holding the emulator's state (kept across restarts), or :memory:.
-    #[arg(long, env = "EMULATOR_DATA", default_value = ":memory:")]
-    pub data: String,
-    /// What an empty database starts with: demo, empty, or a TOML/JSON seed file.
-    #[arg(long, env = "EMULATOR_SEED", default_value = "demo")]
-    pub seed: Seed,
-    /// Synthetic children to add to the parent when seeding.
-    #[arg(long, env = "EMULATOR_CHILDREN", default_value_t = 0)]
-    pub children: u32,
-    /// The parent account's admin secret (generated when not given).
-    #[arg(long, env = "EMULATOR_ADMIN_SECRET", hide_env_values = true)]
-    pub admin_secret: Option<String>,
-    /// Delay every answer by this many milliseconds.
-    #[arg(long, env = "EMULATOR_LATENCY_MS", default_value_t = 0)]
-    pub latency_ms: u64,
-}
-
 pub fn run(cli: Cli) -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -97,13 +80,13 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Emulator(args) => run_emulator(args).await,
-            Command::Bench(args) => crate::bench::run(args).await,
-            Command::Serve(args) => crate::serve::run(args).await,
-            Command::User(args) => crate::user_cmd::run(args).await,
-            Command::Doctor(args) => crate::doctor::run(args).await,
-            Command::Healthcheck(args) => crate::healthcheck::run(args).await,
-            Command::Backup(args) => crate::backup::run(args).await,
+            Command::Emulator(args) => kaltura_emulator::run_cli(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::User(args) => user::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
+            Command::Healthcheck(args) => healthcheck::run(args).await,
+            Command::Backup(args) => backup::run(args).await,
         }
     });
     match result {
@@ -112,49 +95,6 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
-    let emu = emulator::start(EmulatorConfig {
-        listen: args.listen,
-        data: args.data,
-        seed: args.seed,
-        children: args.children,
-        admin_secret: args.admin_secret,
-        latency_ms: args.latency_ms,
-    })
-    .await?;
-    let signal = shutdown_signal();
-    println!("Kaltura API emulator listening on {}", emu.url);
-    println!("  service URL:        {}", emu.url);
-    println!("  parent partner id:  {}", emu.parent_id);
-    println!("  parent admin secret: {}", emu.admin_secret);
-    println!("  stand-in KMC:       {}/index.php/kmcng/actions/persist-login-by-ks/{{KS}}", emu.url);
-    println!("  request counts:     {}/emulator/stats", emu.url);
-    println!("Press Ctrl-C to stop.");
-    emu.wait(signal).await;
-    Ok(())
-}
-
-/// Ctrl-C or SIGTERM. The handlers are installed by the call, not at the first poll, so a signal that comes before
-/// the server starts waiting is not left to the default action, which kills the process at once.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let handlers = {
-        use tokio::signal::unix::{SignalKind, signal};
-        signal(SignalKind::terminate()).and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
-    };
-    async move {
-        #[cfg(unix)]
-        if let Ok((mut term, mut interrupt)) = handlers {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = interrupt.recv() => {},
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -1,0 +1,417 @@
+//! Add Account's rules: validation with Kaltura's messages, the quota the console enforces (Kaltura does not), and a
+//! creation that never doubles and is never lost. It is recorded before partner.register is sent; when no answer
+//! comes the reconciler looks for the account by its administrator email until it knows, and the user is told the
+//! outcome exactly once.
+
+use kaltura::{
+    KalturaError, NewAccount, Pager, Partner, PartnerFilter, PartnerOrder, PartnerOrderField, PartnerStatus,
+};
+use std::time::Duration;
+use tokio::sync::watch;
+
+use super::{Accounts, Actor};
+use crate::db::audit::{self, AuditAction, Entry, Outcome};
+use crate::db::creations::{self, NewCreation, Recorded};
+use crate::db::unix_now;
+
+pub(crate) use crate::db::creations::Creation;
+use crate::db::creations::CreationState;
+
+/// How often unresolved creations are looked for, and how long before giving up on one.
+const RECONCILE_EVERY: Duration = Duration::from_secs(3);
+const GIVE_UP_AFTER_SECS: i64 = 15 * 60;
+const MAX_FIELD: usize = 255;
+/// Longer than any key the form hands out.
+const MAX_REQUEST_KEY: usize = 64;
+
+const REQUIRED: &str = "Value is required and can't be empty";
+const INVALID_EMAIL: &str = "Invalid email format";
+const DUPLICATE_EMAIL: &str = "Email address already exists in the system";
+const TOO_LONG: &str = "Must be at most 255 characters";
+
+/// The Add Account form as submitted.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccountForm {
+    pub(crate) request_key: String,
+    pub(crate) admin_name: String,
+    pub(crate) name: String,
+    pub(crate) admin_email: String,
+    pub(crate) phone: String,
+    pub(crate) website: String,
+    pub(crate) template_id: String,
+    pub(crate) reference_id: String,
+}
+
+/// One template choice: `Default Template Account` (0) first, then the active templates.
+#[derive(Debug, Clone)]
+pub(crate) struct TemplateChoice {
+    pub(crate) id: i64,
+    pub(crate) label: String,
+}
+
+/// What is wrong with a form: a message per field, and one about the whole request.
+#[derive(Debug, Default)]
+pub(crate) struct FieldErrors {
+    pub(crate) admin_name: Option<&'static str>,
+    pub(crate) name: Option<&'static str>,
+    pub(crate) admin_email: Option<&'static str>,
+    pub(crate) phone: Option<&'static str>,
+    pub(crate) website: Option<&'static str>,
+    pub(crate) template_id: Option<&'static str>,
+    pub(crate) reference_id: Option<&'static str>,
+    /// About the whole request (quota, Kaltura's answer).
+    pub(crate) general: Option<String>,
+}
+
+impl FieldErrors {
+    fn general(message: String) -> FieldErrors {
+        FieldErrors { general: Some(message), ..FieldErrors::default() }
+    }
+
+    fn any(&self) -> bool {
+        self.admin_name.is_some()
+            || self.name.is_some()
+            || self.admin_email.is_some()
+            || self.phone.is_some()
+            || self.website.is_some()
+            || self.template_id.is_some()
+            || self.reference_id.is_some()
+            || self.general.is_some()
+    }
+}
+
+/// Where a request stands after it was submitted or asked about.
+pub(crate) enum CreateOutcome {
+    /// Created or failed. `first_report` is false when an earlier answer already told the user.
+    Settled { creation: Box<Creation>, first_report: bool },
+    /// Kaltura has not answered; the reconciler is finding out.
+    Pending(Box<Creation>),
+    /// The form goes back with these errors (and a fresh key when it was sent to Kaltura and refused there).
+    Invalid { form: AccountForm, errors: FieldErrors, templates: Vec<TemplateChoice>, template: i64 },
+}
+
+/// The new form: its templates, and why no account can be added now, if that is so.
+pub(crate) struct NewForm {
+    pub(crate) request_key: String,
+    pub(crate) templates: Vec<TemplateChoice>,
+    pub(crate) blocked: Option<String>,
+}
+
+fn template_choices(templates: &[Partner]) -> Vec<TemplateChoice> {
+    let mut out = vec![TemplateChoice { id: 0, label: "Default Template Account".into() }];
+    out.extend(
+        templates
+            .iter()
+            .filter(|t| t.status == Some(PartnerStatus::Active))
+            .map(|t| TemplateChoice { id: t.id, label: format!("{} ({})", t.name.clone().unwrap_or_default(), t.id) }),
+    );
+    out
+}
+
+fn no_quota_message(in_flight: i64) -> String {
+    if in_flight > 0 {
+        "No additional accounts remain while the accounts being created are counted. Wait for them to finish, or \
+         contact Kaltura to request an upgrade."
+            .into()
+    } else {
+        "No additional accounts remain. Need more accounts? Contact Kaltura to request an upgrade.".into()
+    }
+}
+
+fn quota_unknown(e: &KalturaError) -> String {
+    format!("Can't check the account quota: {e}")
+}
+
+fn validate(form: &AccountForm, templates: &[TemplateChoice]) -> (FieldErrors, i64) {
+    let mut e = FieldErrors::default();
+    let required = |v: &str| if v.trim().is_empty() { Some(REQUIRED) } else { None };
+    let too_long = |v: &str| (v.trim().chars().count() > MAX_FIELD).then_some(TOO_LONG);
+    e.admin_name = required(&form.admin_name).or_else(|| too_long(&form.admin_name));
+    e.name = required(&form.name).or_else(|| too_long(&form.name));
+    e.phone = required(&form.phone).or_else(|| too_long(&form.phone));
+    e.admin_email = required(&form.admin_email).or_else(|| {
+        // The same check Kaltura applies, so what passes here is not refused there.
+        (!kaltura::is_kaltura_email(form.admin_email.trim())).then_some(INVALID_EMAIL)
+    });
+    e.website = too_long(&form.website);
+    e.reference_id = too_long(&form.reference_id);
+    let template = form.template_id.trim().parse::<i64>().unwrap_or(-1);
+    if !templates.iter().any(|t| t.id == template) {
+        e.template_id = Some("Choose a template account from the list");
+    }
+    (e, template.max(0))
+}
+
+fn optional(v: &str) -> Option<String> {
+    Some(v.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// What the user is told about a settled creation: whether it went well, and the words.
+pub(crate) fn outcome_message(c: &Creation) -> (bool, String) {
+    match c.state {
+        CreationState::Created => (
+            true,
+            format!(
+                "Account {} ({}) was created. Kaltura sends its administrator {} the sign-in details.",
+                c.name,
+                c.partner_id.unwrap_or_default(),
+                c.admin_email
+            ),
+        ),
+        _ => (false, format!("Account {} was not created: {}", c.name, c.message)),
+    }
+}
+
+impl Accounts {
+    /// A fresh Add Account form.
+    pub(crate) async fn new_form(&self) -> Result<NewForm, sqlx::Error> {
+        let request_key = kaltura::random_secret();
+        let (templates, blocked) = match self.quota_and_templates().await {
+            Ok((quota, templates)) => {
+                let in_flight = creations::count_in_flight(&self.db).await?;
+                let blocked = (quota.available - in_flight < 1).then(|| no_quota_message(in_flight));
+                (template_choices(&templates), blocked)
+            }
+            Err(e) => (template_choices(&[]), Some(quota_unknown(&e))),
+        };
+        Ok(NewForm { request_key, templates, blocked })
+    }
+
+    /// Submits a form: checks it and the quota, records it, registers the account, and says where it stands.
+    /// The same form submitted again never sends a second registration.
+    pub(crate) async fn create(&self, actor: Actor<'_>, form: AccountForm) -> Result<CreateOutcome, CreateError> {
+        let form = AccountForm { request_key: form.request_key.trim().to_string(), ..form };
+        if form.request_key.is_empty() || form.request_key.len() > MAX_REQUEST_KEY {
+            return Err(CreateError::Incomplete);
+        }
+        if let Some(existing) = creations::by_key(&self.db, &form.request_key).await? {
+            return Ok(self.standing(existing).await?);
+        }
+        // Reading the quota and recording the request happen one creation at a time, so requests racing for the
+        // last place see each other's records and exactly as many go ahead as fit.
+        let serial = self.create_lock.lock().await;
+        let (quota, templates) = match self.quota_and_templates().await {
+            Ok((quota, templates)) => (quota, template_choices(&templates)),
+            Err(e) => {
+                let errors = FieldErrors::general(quota_unknown(&e));
+                return Ok(CreateOutcome::Invalid { form, errors, templates: template_choices(&[]), template: 0 });
+            }
+        };
+        let (mut errors, template) = validate(&form, &templates);
+        let in_flight = creations::count_in_flight(&self.db).await?;
+        if quota.available - in_flight < 1 {
+            errors.general = Some(no_quota_message(in_flight));
+        }
+        if errors.any() {
+            return Ok(CreateOutcome::Invalid { form, errors, templates, template });
+        }
+        let account = NewAccount {
+            admin_name: form.admin_name.trim().to_string(),
+            name: form.name.trim().to_string(),
+            admin_email: form.admin_email.trim().to_string(),
+            phone: form.phone.trim().to_string(),
+            website: optional(&form.website),
+            reference_id: optional(&form.reference_id),
+        };
+        let recorded = creations::record(
+            &self.db,
+            &NewCreation {
+                request_key: &form.request_key,
+                user_id: actor.user_id,
+                actor: actor.email,
+                ip: actor.ip,
+                admin_name: &account.admin_name,
+                name: &account.name,
+                admin_email: &account.admin_email,
+                phone: &account.phone,
+                website: account.website.as_deref(),
+                reference_id: account.reference_id.as_deref(),
+                template_id: template,
+            },
+            unix_now(),
+        )
+        .await?;
+        let id = match recorded {
+            Recorded::New(id) => id,
+            Recorded::Duplicate(existing) => return Ok(CreateOutcome::Pending(existing)),
+            Recorded::EmailInFlight => {
+                let errors = FieldErrors {
+                    admin_email: Some("An account with this administrator email is being created already"),
+                    ..FieldErrors::default()
+                };
+                return Ok(CreateOutcome::Invalid { form, errors, templates, template });
+            }
+        };
+        drop(serial);
+        let result = self.kaltura.register(&account, Some(template)).await;
+        let now = unix_now();
+        match result {
+            Ok(partner) => {
+                creations::settle(&self.db, id, CreationState::Created, Some(partner.id), "", now).await?;
+                let c = self.creation(id).await?;
+                let details = format!("{} for {}", c.name, c.admin_email);
+                self.audit_creation(&c, Outcome::Ok, &details).await?;
+                Ok(self.standing(c).await?)
+            }
+            Err(KalturaError::Api { message, code, args }) => {
+                let e = KalturaError::Api { message: message.clone(), code, args };
+                creations::settle(&self.db, id, CreationState::Failed, None, &message, now).await?;
+                // Kaltura's answer settles it; the form shows it, so it needs no later report.
+                creations::claim_report(&self.db, id).await?;
+                let c = self.creation(id).await?;
+                self.audit_creation(&c, Outcome::Refused, &message).await?;
+                let mut errors = FieldErrors::default();
+                if e.is_duplicate_email() {
+                    errors.admin_email = Some(DUPLICATE_EMAIL);
+                } else {
+                    errors.general = Some(format!("Kaltura did not create the account: {message}"));
+                }
+                // A fresh key: correcting the form is a new request.
+                let form = AccountForm { request_key: kaltura::random_secret(), ..form };
+                Ok(CreateOutcome::Invalid { form, errors, templates, template })
+            }
+            Err(e) => {
+                // No answer: the account may or may not exist. Never resend; find out.
+                tracing::warn!(error = %e, creation = id, "partner.register got no answer; reconciling");
+                creations::mark_unknown(&self.db, id, &e.to_string()).await?;
+                let c = self.creation(id).await?;
+                self.audit_creation(&c, Outcome::Refused, &format!("no answer from Kaltura ({e}); checking")).await?;
+                let accounts = self.clone();
+                tokio::spawn(async move { accounts.reconcile_one(&c).await });
+                let c = self.creation(id).await?;
+                Ok(self.standing(c).await?)
+            }
+        }
+    }
+
+    /// Where the user's own request `id` stands (`None` if there is no such request of theirs).
+    pub(crate) async fn creation_of(&self, user_id: i64, id: i64) -> Result<Option<CreateOutcome>, sqlx::Error> {
+        match creations::get(&self.db, id).await?.filter(|c| c.user_id == user_id) {
+            Some(c) => Ok(Some(self.standing(c).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Settled creations the user has not been told about (the console restarted, or they left the page), claimed
+    /// so they are told once: whether all went well, and the words.
+    pub(crate) async fn unreported(&self, user_id: i64) -> Result<Option<(bool, String)>, sqlx::Error> {
+        let mut messages = Vec::new();
+        let mut all_ok = true;
+        for c in creations::unreported_for(&self.db, user_id).await? {
+            if creations::claim_report(&self.db, c.id).await? {
+                let (ok, message) = outcome_message(&c);
+                all_ok &= ok;
+                messages.push(message);
+            }
+        }
+        Ok((!messages.is_empty()).then(|| (all_ok, messages.join(" "))))
+    }
+
+    async fn creation(&self, id: i64) -> Result<Creation, sqlx::Error> {
+        creations::get(&self.db, id).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// A settled request is reported by the first answer that claims it; a pending one is just pending.
+    async fn standing(&self, c: Creation) -> Result<CreateOutcome, sqlx::Error> {
+        if c.state.is_settled() {
+            let first_report = creations::claim_report(&self.db, c.id).await?;
+            Ok(CreateOutcome::Settled { creation: Box::new(c), first_report })
+        } else {
+            Ok(CreateOutcome::Pending(Box::new(c)))
+        }
+    }
+
+    async fn audit_creation(&self, c: &Creation, result: Outcome, details: &str) -> Result<(), sqlx::Error> {
+        let target = c.partner_id.map(|p| p.to_string()).unwrap_or_else(|| c.admin_email.clone());
+        let entry =
+            Entry { actor: &c.actor, ip: &c.ip, action: AuditAction::AccountCreate, target: &target, result, details };
+        audit::record(&self.db, entry).await
+    }
+
+    /// Looks for the account of an unresolved creation among the parent's children, by its administrator email.
+    async fn find_created(&self, c: &Creation) -> Result<Option<Partner>, KalturaError> {
+        let filter = PartnerFilter {
+            // Kaltura has no adminEmailEqual: the free-text filter narrows, the exact comparison decides.
+            partner_name_description_website_admin_name_admin_email_like: Some(c.admin_email.clone()),
+            // Clocks differ between here and Kaltura: a day of margin.
+            created_at_greater_than_or_equal: Some(c.started_at - 86_400),
+            status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]),
+            order_by: Some(PartnerOrder::desc(PartnerOrderField::CreatedAt)),
+            ..PartnerFilter::default()
+        };
+        let list = self.kaltura.list_partners(&filter, &Pager::new(100, 1)).await?;
+        Ok(list
+            .objects
+            .into_iter()
+            .find(|p| p.admin_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&c.admin_email))))
+    }
+
+    /// One look for one creation; settles it when the answer is known.
+    async fn reconcile_one(&self, c: &Creation) {
+        let now = unix_now();
+        let outcome = match self.find_created(c).await {
+            Ok(Some(partner)) => Some((CreationState::Created, Some(partner.id), String::new())),
+            Ok(None) if now - c.started_at > GIVE_UP_AFTER_SECS => {
+                Some((CreationState::Failed, None, "Kaltura did not create it. You can add it again.".to_string()))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, creation = c.id, "cannot check an account creation yet");
+                None
+            }
+        };
+        let Some((state, partner_id, message)) = outcome else { return };
+        match creations::settle(&self.db, c.id, state, partner_id, &message, now).await {
+            Ok(true) => {
+                let (result, details) = match partner_id {
+                    Some(id) => (
+                        Outcome::Ok,
+                        format!("{} for {}: found as partner {id} after no answer", c.name, c.admin_email),
+                    ),
+                    None => (Outcome::Refused, format!("{} for {}: not created", c.name, c.admin_email)),
+                };
+                let settled = Creation { partner_id, ..c.clone() };
+                if let Err(e) = self.audit_creation(&settled, result, &details).await {
+                    tracing::error!(error = %e, "cannot write the audit log");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, creation = c.id, "cannot record an account creation's outcome"),
+        }
+    }
+}
+
+/// Why a submission could not even be considered.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CreateError {
+    #[error("The Add Account form is incomplete: open it again.")]
+    Incomplete,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Takes up the requests a restart interrupted, then looks for every unresolved one until it is settled, until
+/// `stop` says the console is stopping.
+pub(crate) fn spawn_reconciler(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        match creations::orphaned_to_unknown(&accounts.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "account creations interrupted by a restart: checking them"),
+            Err(e) => tracing::error!(error = %e, "cannot read interrupted account creations"),
+        }
+        while !*stop.borrow() {
+            match creations::unresolved(&accounts.db).await {
+                Ok(list) => {
+                    for c in list {
+                        accounts.reconcile_one(&c).await;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read unresolved account creations"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
+}

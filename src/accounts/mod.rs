@@ -1,0 +1,263 @@
+//! The accounts service: the parent's accounts as Kaltura has them, the quota the console enforces, the row actions
+//! and their rules, Rich Media CMS Login, and account creation with its reconciliation. Handlers call it and render
+//! what it returns; it talks to Kaltura and the database and writes the audit log.
+
+mod creation;
+pub(crate) mod rules;
+
+use kaltura::{
+    Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
+    PartnerStatus, SecretUrl,
+};
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use std::sync::Arc;
+
+use crate::db::audit::{self, AuditAction, Entry, Outcome};
+use rules::{RowAction, StatusAction};
+
+pub(crate) use creation::{
+    AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, TemplateChoice, outcome_message, spawn_reconciler,
+};
+
+/// Kaltura caps page sizes at 500: enough for every template an organisation has.
+const TEMPLATES_PAGE: Pager = Pager::new(500, 1);
+
+/// Cheap to clone: clones share the Kaltura client, the pool and the creation lock.
+#[derive(Clone)]
+pub(crate) struct Accounts {
+    kaltura: KalturaClient,
+    db: SqlitePool,
+    /// Held while a request's quota is checked and the request recorded (not while Kaltura creates the account).
+    create_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Who asks, for the audit log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Actor<'a> {
+    pub(crate) user_id: i64,
+    pub(crate) email: &'a str,
+    pub(crate) ip: &'a str,
+}
+
+/// The quota banner: "{used} accounts in use*, {available} additional remaining".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub used: i64,
+    pub available: i64,
+    pub publishers_quota: i64,
+}
+
+impl Quota {
+    /// Templates and the parent itself do not count; both numbers are floored at 0, as the KMC does.
+    pub fn compute(used_total: i64, templates_in_use: i64, publishers_quota: i64) -> Quota {
+        let used = (used_total - templates_in_use - 1).max(0);
+        Quota { used, available: (publishers_quota - used).max(0), publishers_quota }
+    }
+}
+
+/// What the Accounts page shows, from one multirequest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsPage {
+    /// The filtered, sorted page of accounts (the parent included, as Kaltura scopes it).
+    pub page: ListResponse<Partner>,
+    /// Active and blocked template accounts (group type 4).
+    pub templates: Vec<Partner>,
+    /// How many partners are active or blocked, the parent included.
+    pub used_total: i64,
+    pub quota: Quota,
+    pub parent_id: i64,
+}
+
+/// Why a row action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ActionError {
+    #[error("Account {0} is not one of your accounts.")]
+    NotYours(i64),
+    /// The account's status (or being the parent) does not allow it; the text says so.
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error(transparent)]
+    Kaltura(#[from] KalturaError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A status change that went through.
+pub(crate) struct Changed {
+    pub(crate) message: String,
+}
+
+impl Accounts {
+    pub(crate) fn new(kaltura: KalturaClient, db: SqlitePool) -> Accounts {
+        Accounts { kaltura, db, create_lock: Arc::default() }
+    }
+
+    pub(crate) fn parent_id(&self) -> i64 {
+        self.kaltura.config().partner_id
+    }
+
+    /// One page of accounts, the templates, the count in use and the parent, in one HTTP request.
+    pub(crate) async fn page(&self, filter: &PartnerFilter, pager: Pager) -> Result<AccountsPage, KalturaError> {
+        self.load(Some((filter, pager))).await
+    }
+
+    /// The quota and the templates, without a page of accounts.
+    pub(crate) async fn quota_and_templates(&self) -> Result<(Quota, Vec<Partner>), KalturaError> {
+        let loaded = self.load(None).await?;
+        Ok((loaded.quota, loaded.templates))
+    }
+
+    /// One account as the table shows it now (`None` if it is gone from the parent's list), with the quota.
+    pub(crate) async fn row(&self, id: i64) -> Result<(Option<Partner>, Quota), KalturaError> {
+        let filter = PartnerFilter {
+            id_in: Some(id.to_string()),
+            status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]),
+            ..PartnerFilter::default()
+        };
+        let loaded = self.page(&filter, Pager::new(1, 1)).await?;
+        Ok((loaded.page.objects.into_iter().next(), loaded.quota))
+    }
+
+    /// A page of partner.list alone (the CSV export's later pages).
+    pub(crate) async fn list(
+        &self,
+        filter: &PartnerFilter,
+        pager: Pager,
+    ) -> Result<ListResponse<Partner>, KalturaError> {
+        self.kaltura.list_partners(filter, &pager).await
+    }
+
+    async fn load(&self, page: Option<(&PartnerFilter, Pager)>) -> Result<AccountsPage, KalturaError> {
+        load(&self.kaltura, page).await
+    }
+
+    /// The account `id`, if it is one of the parent's and `action` is allowed for it.
+    pub(crate) async fn allowed(&self, id: i64, action: RowAction) -> Result<Partner, ActionError> {
+        let partner = match self.kaltura.get_partner(id).await {
+            Ok(p) => p,
+            Err(e) if e.is_invalid_partner() => return Err(ActionError::NotYours(id)),
+            Err(e) => return Err(e.into()),
+        };
+        match action.refusal(partner.status, partner.id == self.parent_id()) {
+            Some(why) => Err(ActionError::NotAllowed(why)),
+            None => Ok(partner),
+        }
+    }
+
+    /// Block, Unblock or Remove, audited whatever the outcome.
+    pub(crate) async fn change_status(
+        &self,
+        actor: Actor<'_>,
+        id: i64,
+        action: StatusAction,
+    ) -> Result<Changed, ActionError> {
+        let outcome = async {
+            let partner = self.allowed(id, RowAction::Status(action)).await?;
+            self.kaltura.update_status(id, action.target()).await?;
+            let name = partner.name.unwrap_or_else(|| id.to_string());
+            Ok::<_, ActionError>(Changed { message: format!("{name} ({id}) was {}.", action.done()) })
+        }
+        .await;
+        if let Err(ActionError::Database(e)) = outcome {
+            return Err(ActionError::Database(e));
+        }
+        let (result, details) = match &outcome {
+            Ok(changed) => (Outcome::Ok, changed.message.clone()),
+            Err(e) => (Outcome::Refused, e.to_string()),
+        };
+        self.audit(actor, action.audit_action(), &id.to_string(), result, &details).await?;
+        outcome
+    }
+
+    /// "Rich Media CMS Login": a short-lived session impersonating the child's primary administrator, as the
+    /// address that opens its Rich Media CMS. Audited whatever the outcome.
+    pub(crate) async fn kmc_login(&self, actor: Actor<'_>, id: i64) -> Result<SecretUrl, ActionError> {
+        let outcome = async {
+            self.allowed(id, RowAction::KmcLogin).await?;
+            Ok::<_, ActionError>(self.kaltura.impersonate_child(id).await?)
+        }
+        .await;
+        let target = id.to_string();
+        match outcome {
+            Ok(ks) => {
+                let details = format!("as {}", ks.user_id);
+                self.audit(actor, AuditAction::AccountKmcLogin, &target, Outcome::Ok, &details).await?;
+                Ok(self.kaltura.kmc_login_url(&ks))
+            }
+            Err(ActionError::Database(e)) => Err(ActionError::Database(e)),
+            Err(e) => {
+                self.audit(actor, AuditAction::AccountKmcLogin, &target, Outcome::Refused, &e.to_string()).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The parent's `adminLoginUsersQuota`: how many console users it may have.
+    pub(crate) async fn login_users_quota(&self) -> Result<Option<i64>, KalturaError> {
+        Ok(self.kaltura.partner_info().await?.admin_login_users_quota)
+    }
+
+    /// Whether Kaltura accepts the console's session (for `/readyz`).
+    pub(crate) async fn check_upstream(&self) -> Result<(), KalturaError> {
+        self.kaltura.partner_info().await.map(drop)
+    }
+
+    async fn audit(
+        &self,
+        actor: Actor<'_>,
+        action: AuditAction,
+        target: &str,
+        result: Outcome,
+        details: &str,
+    ) -> Result<(), sqlx::Error> {
+        audit::record(&self.db, Entry { actor: actor.email, ip: actor.ip, action, target, result, details }).await
+    }
+}
+
+/// One page of accounts with the templates and the quota, in one HTTP request: what the Accounts page shows.
+pub async fn page(kaltura: &KalturaClient, filter: &PartnerFilter, pager: Pager) -> Result<AccountsPage, KalturaError> {
+    load(kaltura, Some((filter, pager))).await
+}
+
+/// The quota, what `doctor` reports.
+pub async fn quota(kaltura: &KalturaClient) -> Result<Quota, KalturaError> {
+    Ok(load(kaltura, None).await?.quota)
+}
+
+/// One page of accounts (if asked for), the templates, the count in use and the parent, in one HTTP request.
+async fn load(kaltura: &KalturaClient, page: Option<(&PartnerFilter, Pager)>) -> Result<AccountsPage, KalturaError> {
+    let templates_filter =
+        PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
+    let list = |filter: &PartnerFilter, pager: Pager| json!({ "filter": filter.to_wire(), "pager": pager.to_wire() });
+    let mut mr = MultiRequest::new();
+    let page = page.map(|(filter, pager)| mr.add(Action::PARTNER_LIST, list(filter, pager)));
+    let templates = mr.add(Action::PARTNER_LIST, list(&templates_filter, TEMPLATES_PAGE));
+    let used = mr.add(Action::PARTNER_LIST, list(&PartnerFilter::in_use(), Pager::new(1, 1)));
+    let info = mr.add(Action::PARTNER_GET_INFO, Value::Null);
+    let r = kaltura.multirequest(&mr).await?;
+    let templates = r.get::<ListResponse<Partner>>(templates)?.objects;
+    let used_total = r.get::<ListResponse<Partner>>(used)?.total_count;
+    let parent: Partner = r.get(info)?;
+    let templates_in_use = templates.iter().filter(|t| t.is_in_use()).count() as i64;
+    let quota = Quota::compute(used_total, templates_in_use, parent.publishers_quota.unwrap_or(0));
+    let page = match page {
+        Some(p) => r.get(p)?,
+        None => ListResponse { objects: Vec::new(), total_count: 0 },
+    };
+    Ok(AccountsPage { page, templates, used_total, quota, parent_id: parent.id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quota_leaves_out_templates_and_the_parent_and_never_goes_negative() {
+        // The demo: 5 active or blocked (parent, 2 children, 2 templates), quota 5.
+        assert_eq!(Quota::compute(5, 2, 5), Quota { used: 2, available: 3, publishers_quota: 5 });
+        assert_eq!(Quota::compute(9, 1, 5), Quota { used: 7, available: 0, publishers_quota: 5 });
+        assert_eq!(Quota::compute(1, 0, 0), Quota { used: 0, available: 0, publishers_quota: 0 });
+        assert_eq!(Quota::compute(0, 3, 2), Quota { used: 0, available: 2, publishers_quota: 2 });
+    }
+}

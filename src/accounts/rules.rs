@@ -1,0 +1,151 @@
+//! Who may do what to an account: the one place the row menu, the confirm pages and the actions themselves ask.
+
+use kaltura::PartnerStatus;
+
+use crate::db::audit::AuditAction;
+
+/// Block, Unblock and Remove: the status each sets, and its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusAction {
+    Block,
+    Unblock,
+    Remove,
+}
+
+impl StatusAction {
+    pub(crate) const ALL: [StatusAction; 3] = [StatusAction::Block, StatusAction::Unblock, StatusAction::Remove];
+
+    /// The action's name in URLs and audit codes.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            StatusAction::Block => "block",
+            StatusAction::Unblock => "unblock",
+            StatusAction::Remove => "remove",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<StatusAction> {
+        StatusAction::ALL.into_iter().find(|a| a.key() == s)
+    }
+
+    pub(crate) fn audit_action(self) -> AuditAction {
+        match self {
+            StatusAction::Block => AuditAction::AccountBlock,
+            StatusAction::Unblock => AuditAction::AccountUnblock,
+            StatusAction::Remove => AuditAction::AccountRemove,
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            StatusAction::Block => "Block",
+            StatusAction::Unblock => "Unblock",
+            StatusAction::Remove => "Remove",
+        }
+    }
+
+    pub(crate) fn target(self) -> PartnerStatus {
+        match self {
+            StatusAction::Block => PartnerStatus::Blocked,
+            StatusAction::Unblock => PartnerStatus::Active,
+            StatusAction::Remove => PartnerStatus::Removed,
+        }
+    }
+
+    pub(crate) fn done(self) -> &'static str {
+        match self {
+            StatusAction::Block => "blocked",
+            StatusAction::Unblock => "unblocked",
+            StatusAction::Remove => "removed",
+        }
+    }
+
+    /// The confirmation question (Remove in Kaltura's words).
+    pub(crate) fn question(self, name: &str) -> String {
+        match self {
+            StatusAction::Block => format!(
+                "Are you sure you want to block the selected account? ({name}) Its users will not be able to sign in to its Rich Media CMS until it is unblocked."
+            ),
+            StatusAction::Unblock => format!("Are you sure you want to unblock the selected account? ({name})"),
+            StatusAction::Remove => format!("Are you sure you want to remove the selected account? ({name})"),
+        }
+    }
+}
+
+/// Everything a row offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowAction {
+    KmcLogin,
+    Status(StatusAction),
+}
+
+impl RowAction {
+    fn label(self) -> &'static str {
+        match self {
+            RowAction::KmcLogin => "Rich Media CMS Login",
+            RowAction::Status(a) => a.label(),
+        }
+    }
+
+    /// Why the action is not available for an account with this status, or `None` when it is. The parent may be
+    /// opened in its Rich Media CMS, never blocked or removed from here.
+    pub(crate) fn refusal(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<String> {
+        let label = self.label();
+        let allowed = match self {
+            RowAction::KmcLogin => status == Some(PartnerStatus::Active),
+            _ if is_parent => return Some(format!("{label} is not available for the parent account.")),
+            RowAction::Status(StatusAction::Block) => status == Some(PartnerStatus::Active),
+            RowAction::Status(StatusAction::Unblock) => status == Some(PartnerStatus::Blocked),
+            RowAction::Status(StatusAction::Remove) => {
+                matches!(status, Some(PartnerStatus::Active | PartnerStatus::Blocked))
+            }
+        };
+        (!allowed).then(|| {
+            format!(
+                "{label} is not available for an account that is {}.",
+                status.map_or("unknown", |s| s.label()).to_lowercase()
+            )
+        })
+    }
+
+    pub(crate) fn allowed(self, status: Option<PartnerStatus>, is_parent: bool) -> bool {
+        self.refusal(status, is_parent).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(action: StatusAction, status: Option<PartnerStatus>, is_parent: bool) -> Option<String> {
+        RowAction::Status(action).refusal(status, is_parent)
+    }
+
+    #[test]
+    fn the_row_action_rules_refuse_what_the_table_does_not_offer() {
+        use PartnerStatus::*;
+        assert!(refusal(StatusAction::Block, Some(Active), false).is_none());
+        assert!(refusal(StatusAction::Block, Some(Blocked), false).is_some());
+        assert!(refusal(StatusAction::Unblock, Some(Blocked), false).is_none());
+        assert!(refusal(StatusAction::Unblock, Some(Active), false).is_some());
+        assert!(refusal(StatusAction::Remove, Some(Blocked), false).is_none());
+        assert_eq!(
+            refusal(StatusAction::Remove, Some(Removed), false).as_deref(),
+            Some("Remove is not available for an account that is removed.")
+        );
+        assert!(refusal(StatusAction::Block, Some(Active), true).is_some(), "never the parent");
+        assert!(RowAction::KmcLogin.allowed(Some(Active), true), "the parent's own Rich Media CMS");
+        assert_eq!(
+            RowAction::KmcLogin.refusal(Some(Blocked), false).as_deref(),
+            Some("Rich Media CMS Login is not available for an account that is blocked.")
+        );
+    }
+
+    #[test]
+    fn remove_asks_in_kalturas_words() {
+        assert_eq!(
+            StatusAction::Remove.question("Shanghai"),
+            "Are you sure you want to remove the selected account? (Shanghai)"
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! The application as one value: [`Application::build`] opens the database, connects to Kaltura (or starts the
+//! embedded emulator in demo mode), binds the listener and builds the router; [`Application::run_until_stopped`]
+//! serves, runs the background workers, and on the shutdown signal drains requests and stops everything it started.
+//! `serve` and the tests build the console the same way.
+
+use kaltura_emulator::{EmulatorConfig, RunningEmulator, Seed};
+use reqwest::Url;
+use sqlx::SqlitePool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::accounts::{self, Accounts};
+use crate::config::kaltura::KalturaSettings;
+use crate::config::{WebSettings, parse_http_url};
+use crate::db;
+use crate::web::{self, AppState};
+
+/// How often expired sessions are deleted.
+const SESSION_SWEEP: Duration = Duration::from_secs(300);
+
+/// Everything the console needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// The SQLite file.
+    pub database: String,
+    /// Where users reach the console; `http://<listen address>` when not given.
+    pub public_url: Option<Url>,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    /// How long requests in flight may run on after the shutdown signal.
+    pub shutdown_timeout: Duration,
+    /// No Kaltura settings at all: demo mode, on the emulator started in-process.
+    pub kaltura: KalturaSettings,
+}
+
+impl Settings {
+    /// Loopback on a free port, the given database, the default limits.
+    pub fn new(database: impl Into<String>, kaltura: KalturaSettings) -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: database.into(),
+            public_url: None,
+            session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 3600),
+            shutdown_timeout: Duration::from_secs(150),
+            kaltura,
+        }
+    }
+}
+
+/// The demo organisation served in-process when no Kaltura settings are given.
+pub struct Demo {
+    pub url: String,
+    pub parent_id: i64,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    demo: Option<RunningEmulator>,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pool = db::connect(&settings.database).await?;
+        let (kaltura, kmc_url, demo) = if settings.kaltura.is_configured() {
+            (settings.kaltura.client()?, settings.kaltura.kmc_url()?, None)
+        } else {
+            // Demo mode keeps the emulator's state in a file next to the console's database, so accounts changed
+            // in the demo are still there after a restart, just as the console's users and sessions are.
+            let data = sibling(&settings.database, "emulator");
+            let emu = kaltura_emulator::start(EmulatorConfig {
+                data: data.clone(),
+                seed: Seed::Demo,
+                ..EmulatorConfig::for_tests()
+            })
+            .await?;
+            let client = settings.kaltura.demo_client(&emu.url, emu.parent_id, &emu.admin_secret)?;
+            let kmc_url = parse_http_url("the emulator URL", &emu.url)?;
+            tracing::info!(url = %emu.url, data, "demo mode: serving the Kaltura API emulator");
+            (client, kmc_url, Some(emu))
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let public_url = match settings.public_url {
+            Some(url) => url,
+            None => parse_http_url("--listen", &format!("http://{}", listener.local_addr()?))?,
+        };
+        let web =
+            WebSettings { public_url, kmc_url, session_idle: settings.session_idle, session_max: settings.session_max };
+        let state = AppState { accounts: Accounts::new(kaltura, pool.clone()), db: pool, settings: Arc::new(web) };
+        Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
+    }
+
+    /// The address the console listens on (with the real port when it was asked for port 0).
+    pub fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.state.settings.public_url
+    }
+
+    pub fn db(&self) -> &SqlitePool {
+        &self.state.db
+    }
+
+    /// Where the demo organisation is served, in demo mode.
+    pub fn demo(&self) -> Option<Demo> {
+        self.demo.as_ref().map(|emu| Demo { url: emu.url.clone(), parent_id: emu.parent_id })
+    }
+
+    /// Serves until `signal`, then stops accepting connections, lets requests in flight finish (for at most the
+    /// shutdown timeout), stops the background workers, closes the database and, last, the demo emulator.
+    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state, demo, shutdown_timeout } = self;
+        let (stop, stopping) = watch::channel(false);
+        let workers = [
+            accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
+            spawn_session_sweeper(state.db.clone(), stopping),
+        ];
+        let pool = state.db.clone();
+        let app = web::build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = serve_until_drained(listener, app, signal, shutdown_timeout).await;
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        // Requests that outlived the drain period may still hold a connection: do not wait for them forever.
+        if tokio::time::timeout(Duration::from_secs(5), pool.close()).await.is_err() {
+            tracing::warn!("database connections still busy at exit");
+        }
+        // Last: requests in flight were still talking to it.
+        if let Some(emu) = demo {
+            emu.stop().await;
+        }
+        served
+    }
+}
+
+fn spawn_session_sweeper(pool: SqlitePool, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::select! {
+            result = SqliteStore::new(pool).continuously_delete_expired(SESSION_SWEEP) => {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "cannot delete expired sessions");
+                }
+            }
+            _ = stop.wait_for(|stopped| *stopped) => {}
+        }
+    })
+}
+
+/// Serves until `signal`, then stops accepting connections and lets requests in flight finish, for at most `drain`.
+async fn serve_until_drained(
+    listener: TcpListener,
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    signal: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signal.await;
+        tracing::info!(drain_secs = drain.as_secs(), "shutting down: finishing requests in flight");
+        let _ = stopping.send(());
+    });
+    let deadline = async move {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(drain).await,
+            // The server ended by itself.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = server.into_future() => result?,
+        () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain period: stopping anyway"),
+    }
+    Ok(())
+}
+
+/// `dir/name.db` → `dir/name-{suffix}.db`.
+fn sibling(db_path: &str, suffix: &str) -> String {
+    let path = Path::new(db_path);
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("multi-account");
+    path.with_file_name(format!("{stem}-{suffix}.db")).to_string_lossy().into_owned()
+}

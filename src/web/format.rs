@@ -1,0 +1,41 @@
+//! How values are written on pages and in exports: one date format, shortened echoes of bad input.
+
+/// A date and time as the KMC shows it: `MM/DD/YYYY HH:mm` (UTC here); `N/A` when unknown.
+pub(crate) fn kmc_date(unix: Option<i64>) -> String {
+    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]");
+    unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_else(|| "N/A".to_string())
+}
+
+/// A time to the second, for the audit log: `MM/DD/YYYY HH:mm:ss` (UTC).
+pub(crate) fn kmc_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
+}
+
+/// A value quoted back in a note, cut to 40 characters.
+pub(crate) fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_the_kmc_writes_them() {
+        assert_eq!(kmc_date(Some(1_558_444_680)), "05/21/2019 13:18");
+        assert_eq!(kmc_date(None), "N/A");
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        assert_eq!(short("abc"), "abc");
+        assert_eq!(short(&"x".repeat(50)), format!("{}…", "x".repeat(40)));
+    }
+}
