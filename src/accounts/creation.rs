@@ -86,8 +86,20 @@ pub(crate) enum CreateOutcome {
     Settled { creation: Box<Creation>, first_report: bool },
     /// Kaltura has not answered; the reconciler is finding out.
     Pending(Box<Creation>),
-    /// The form goes back with these errors (and a fresh key when it was sent to Kaltura and refused there).
-    Invalid { form: AccountForm, errors: FieldErrors, templates: Vec<TemplateChoice>, template: i64 },
+    /// The form goes back with its errors.
+    Invalid(Box<Rejected>),
+}
+
+/// A form to show again: what was typed (with a fresh key when Kaltura refused it), why, and the choices.
+pub(crate) struct Rejected {
+    pub(crate) form: AccountForm,
+    pub(crate) errors: FieldErrors,
+    pub(crate) templates: Vec<TemplateChoice>,
+    pub(crate) template: i64,
+}
+
+fn rejected(form: AccountForm, errors: FieldErrors, templates: Vec<TemplateChoice>, template: i64) -> CreateOutcome {
+    CreateOutcome::Invalid(Box::new(Rejected { form, errors, templates, template }))
 }
 
 /// The new form: its templates, and why no account can be added now, if that is so.
@@ -194,7 +206,7 @@ impl Accounts {
             Ok((quota, templates)) => (quota, template_choices(&templates)),
             Err(e) => {
                 let errors = FieldErrors::general(quota_unknown(&e));
-                return Ok(CreateOutcome::Invalid { form, errors, templates: template_choices(&[]), template: 0 });
+                return Ok(rejected(form, errors, template_choices(&[]), 0));
             }
         };
         let (mut errors, template) = validate(&form, &templates);
@@ -203,7 +215,7 @@ impl Accounts {
             errors.general = Some(no_quota_message(in_flight));
         }
         if errors.any() {
-            return Ok(CreateOutcome::Invalid { form, errors, templates, template });
+            return Ok(rejected(form, errors, templates, template));
         }
         let account = NewAccount {
             admin_name: form.admin_name.trim().to_string(),
@@ -239,7 +251,7 @@ impl Accounts {
                     admin_email: Some("An account with this administrator email is being created already"),
                     ..FieldErrors::default()
                 };
-                return Ok(CreateOutcome::Invalid { form, errors, templates, template });
+                return Ok(rejected(form, errors, templates, template));
             }
         };
         drop(serial);
@@ -268,7 +280,7 @@ impl Accounts {
                 }
                 // A fresh key: correcting the form is a new request.
                 let form = AccountForm { request_key: kaltura::random_secret(), ..form };
-                Ok(CreateOutcome::Invalid { form, errors, templates, template })
+                Ok(rejected(form, errors, templates, template))
             }
             Err(e) => {
                 // No answer: the account may or may not exist. Never resend; find out.

@@ -137,8 +137,9 @@ async fn answer(me: &CurrentUser, session: &Session, htmx: bool, outcome: Create
     match outcome {
         CreateOutcome::Settled { creation, first_report } => settled(session, htmx, &creation, first_report).await,
         CreateOutcome::Pending(creation) => pending(me, htmx, *creation),
-        CreateOutcome::Invalid { form, errors, templates, template } => {
-            let inner = FormPartial { form, errors, templates, selected_template: template };
+        CreateOutcome::Invalid(r) => {
+            let inner =
+                FormPartial { form: r.form, errors: r.errors, templates: r.templates, selected_template: r.template };
             let body = if htmx {
                 render(&inner)?
             } else {
