@@ -17,44 +17,13 @@ use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::accounts::{self, Accounts};
-use crate::config::kaltura::KalturaSettings;
+pub use crate::config::Settings;
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
 use crate::web::{self, AppState};
 
 /// How often expired sessions are deleted.
 const SESSION_SWEEP: Duration = Duration::from_secs(300);
-
-/// Everything the console needs to start.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub listen: SocketAddr,
-    /// The SQLite file.
-    pub database: String,
-    /// Where users reach the console; `http://<listen address>` when not given.
-    pub public_url: Option<Url>,
-    pub session_idle: Duration,
-    pub session_max: Duration,
-    /// How long requests in flight may run on after the shutdown signal.
-    pub shutdown_timeout: Duration,
-    /// No Kaltura settings at all: demo mode, on the emulator started in-process.
-    pub kaltura: KalturaSettings,
-}
-
-impl Settings {
-    /// Loopback on a free port, the given database, the default limits.
-    pub fn new(database: impl Into<String>, kaltura: KalturaSettings) -> Settings {
-        Settings {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database: database.into(),
-            public_url: None,
-            session_idle: Duration::from_secs(30 * 60),
-            session_max: Duration::from_secs(12 * 3600),
-            shutdown_timeout: Duration::from_secs(150),
-            kaltura,
-        }
-    }
-}
 
 /// The demo organisation served in-process when no Kaltura settings are given.
 pub struct Demo {

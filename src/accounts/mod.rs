@@ -99,7 +99,7 @@ impl Accounts {
 
     /// One page of accounts, the templates, the count in use and the parent, in one HTTP request.
     pub(crate) async fn page(&self, filter: &PartnerFilter, pager: Pager) -> Result<AccountsPage, KalturaError> {
-        self.load(Some((filter, pager))).await
+        page(&self.kaltura, filter, pager).await
     }
 
     /// The quota and the templates, without a page of accounts.

@@ -110,3 +110,78 @@ fn init_logging() {
         let _ = builder.try_init();
     }
 }
+
+#[cfg(test)]
+mod settings_file_tests {
+    use super::{Command, parse_from};
+    use std::path::PathBuf;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multi-account.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn serve(args: &[&str]) -> Result<crate::config::ServeArgs, clap::Error> {
+        let argv = ["multi-account", "serve"].iter().chain(args);
+        match parse_from(argv.map(|a| a.to_string()))?.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn file_values_replace_the_defaults_and_flags_replace_file_values() {
+        let (_dir, path) = file(
+            "listen = \"0.0.0.0:9000\"\nsession-idle-minutes = 45\nkaltura-partner-id = 6464\n\
+             kaltura-admin-secret = \"from-the-file\"\n",
+        );
+        let path = path.to_str().unwrap();
+
+        let from_file = serve(&["--config", path]).unwrap();
+        assert_eq!(from_file.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(from_file.session_idle_minutes, 45);
+        assert_eq!(from_file.kaltura.partner_id.as_deref(), Some("6464"));
+        assert_eq!(from_file.session_max_hours, 12, "keys the file leaves out keep the built-in default");
+
+        let flag_wins = serve(&["--config", path, "--listen", "127.0.0.1:9001"]).unwrap();
+        assert_eq!(flag_wins.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(flag_wins.session_idle_minutes, 45);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it_and_the_file() {
+        let (_dir, path) = file("listen = \"0.0.0.0:9000\"\ncolour = \"red\"\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("unknown key `colour`") && e.contains("multi-account.toml"), "{e}");
+        assert!(e.contains("kaltura-service-url"), "the message lists the keys: {e}");
+    }
+
+    #[test]
+    fn a_bad_value_in_the_file_names_its_key() {
+        let (_dir, path) = file("session-idle-minutes = 0\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("`session-idle-minutes`") && e.contains("multi-account.toml"), "{e}");
+
+        let (_dir, path) = file("listen = [1, 2]\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("`listen` must be a string or a number"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let e = serve(&["--config", "/nonexistent/multi-account.toml"]).unwrap_err().to_string();
+        assert!(e.contains("config file /nonexistent/multi-account.toml"), "{e}");
+    }
+
+    #[test]
+    fn healthcheck_takes_the_listen_address_from_the_file() {
+        let (_dir, path) = file("listen = \"0.0.0.0:9000\"\nsession-idle-minutes = 45\n");
+        let cli = parse_from(["multi-account", "healthcheck", "--config", path.to_str().unwrap()]).unwrap();
+        match cli.command {
+            Command::Healthcheck(args) => assert_eq!(args.listen.to_string(), "0.0.0.0:9000"),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

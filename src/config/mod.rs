@@ -64,6 +64,37 @@ pub struct ServeArgs {
     pub kaltura: kaltura::KalturaSettings,
 }
 
+/// Everything the console needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// The SQLite file.
+    pub database: String,
+    /// Where users reach the console; `http://<listen address>` when not given.
+    pub public_url: Option<Url>,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    /// How long requests in flight may run on after the shutdown signal.
+    pub shutdown_timeout: Duration,
+    /// No Kaltura settings at all: demo mode, on the emulator started in-process.
+    pub kaltura: kaltura::KalturaSettings,
+}
+
+impl Settings {
+    /// Loopback on a free port, the given database, the default limits.
+    pub fn new(database: impl Into<String>, kaltura: kaltura::KalturaSettings) -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: database.into(),
+            public_url: None,
+            session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 3600),
+            shutdown_timeout: Duration::from_secs(150),
+            kaltura,
+        }
+    }
+}
+
 /// What the web layer needs to know about where and how it is served.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
@@ -83,8 +114,8 @@ impl WebSettings {
 
 impl ServeArgs {
     /// What the application is built from.
-    pub fn settings(&self) -> Result<crate::app::Settings, ConfigError> {
-        Ok(crate::app::Settings {
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
             listen: self.listen,
             database: self.database.path()?,
             public_url: self.public_url.clone(),

@@ -5,24 +5,15 @@ use sqlx::SqlitePool;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Creation {
     pub id: i64,
-    pub request_key: String,
     pub user_id: i64,
     pub actor: String,
     pub ip: String,
-    pub admin_name: String,
     pub name: String,
     pub admin_email: String,
-    pub phone: String,
-    pub website: Option<String>,
-    pub reference_id: Option<String>,
-    pub template_id: i64,
     pub state: CreationState,
     pub partner_id: Option<i64>,
     pub message: String,
     pub started_at: i64,
-    pub finished_at: Option<i64>,
-    /// Whether the user who asked has been told the outcome.
-    pub reported: bool,
 }
 
 /// Where a creation stands, stored as its lowercase name.
@@ -43,8 +34,8 @@ impl CreationState {
     }
 }
 
-const COLUMNS: &str = "id, request_key, user_id, actor, ip, admin_name, name, admin_email, phone, website, \
-    reference_id, template_id, state, partner_id, message, started_at, finished_at, reported";
+/// What the console reads back of a request; the rest of the row is its record.
+const COLUMNS: &str = "id, user_id, actor, ip, name, admin_email, state, partner_id, message, started_at";
 
 /// What a new request needs to be recorded.
 pub struct NewCreation<'a> {

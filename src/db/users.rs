@@ -89,7 +89,6 @@ pub struct User {
     pub role: Role,
     pub status: Status,
     pub password_hash: String,
-    pub created_at: i64,
     pub last_login_at: Option<i64>,
 }
 
@@ -150,8 +149,7 @@ pub fn is_email(s: &str) -> bool {
     }
 }
 
-const COLUMNS: &str =
-    "id, email, first_name, last_name, publisher_user_id, role, status, password_hash, created_at, last_login_at";
+const COLUMNS: &str = "id, email, first_name, last_name, publisher_user_id, role, status, password_hash, last_login_at";
 
 /// True when the row is the only active Publisher Administrator left.
 const IS_LAST_ADMIN: &str = "(role = 'publisher_administrator' AND status = 'active' AND \

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub fn router() -> Router {
+pub(crate) fn router() -> Router {
     Router::new().route("/static/{*path}", get(serve))
 }
 

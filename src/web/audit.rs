@@ -19,7 +19,7 @@ use super::paging::Pager;
 use super::{AppError, AppState, Nav, Section, render};
 use crate::db::audit::{self, AuditAction, Filter, Logged, Outcome};
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/audit", get(show)).route("/audit.csv", get(export))
 }
 

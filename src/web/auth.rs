@@ -20,16 +20,16 @@ const FLASH: &str = "flash";
 
 /// The signed-in user, as the guard found them for this request.
 #[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
+pub(crate) struct CurrentUser {
+    pub(crate) id: i64,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) role: Role,
 }
 
 /// A signed-in Publisher Administrator: the extractor for every multi-account and users page.
 #[derive(Debug, Clone)]
-pub struct AdminUser(pub CurrentUser);
+pub(crate) struct AdminUser(pub CurrentUser);
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = Response;
@@ -47,7 +47,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 }
 
 /// Starts a fresh session for `user_id` (a new id, so one planted before sign-in is worthless).
-pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+pub(crate) async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.insert(USER_ID, user_id).await?;
     session.insert(SIGNED_IN_AT, unix_now()).await?;
@@ -56,7 +56,7 @@ pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
 
 /// The user this session belongs to, if it is still valid: within the absolute limit, and the user still exists and
 /// is active. An invalid session is emptied, which removes its cookie.
-pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     let Some(id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };
@@ -76,17 +76,17 @@ pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<
     }
 }
 
-pub async fn set_flash(session: &Session, flash: Flash) -> Result<(), AppError> {
+pub(crate) async fn set_flash(session: &Session, flash: Flash) -> Result<(), AppError> {
     Ok(session.insert(FLASH, flash).await?)
 }
 
-pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
+pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
     Ok(session.remove::<Flash>(FLASH).await?)
 }
 
 /// Middleware on every page route. `/login` is open; `/logout` needs any signed-in user; everything else needs a
 /// Publisher Administrator, so a page or fragment added later is protected without doing anything.
-pub async fn guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if path == "/login" {
         return next.run(req).await;
@@ -136,7 +136,7 @@ fn sign_in_first(parts: &mut Parts) -> Response {
 
 /// `next` if it is a path on this site; `None` for anything that could lead elsewhere (`//host`, `http:`,
 /// backslashes, which some browsers read as slashes, and control characters).
-pub fn local_path(next: &str) -> Option<&str> {
+pub(crate) fn local_path(next: &str) -> Option<&str> {
     let ok = next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')

@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 
 /// One field: quoted when needed; a leading `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so spreadsheets show
 /// it as text instead of evaluating it.
-pub fn field(v: &str) -> String {
+pub(crate) fn field(v: &str) -> String {
     let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_owned() };
     if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
 }
 
 /// One record, CRLF-terminated.
-pub fn line<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn line<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
     let mut line = fields.into_iter().map(field).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line

@@ -15,7 +15,7 @@ use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::{throttle, unix_now, users};
 use crate::password;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/login", get(show).post(submit)).route("/logout", post(logout))
 }
 

@@ -21,14 +21,12 @@ use crate::db::unix_now;
 use crate::db::users::{self, AddError, Change, NewUser, Role, Status, User};
 use crate::password;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(show).post(add))
         .route("/users/new", get(new_form))
         .route("/users/{id}/role", post(change_role))
-        .route("/users/{id}/block", post(block))
-        .route("/users/{id}/unblock", post(unblock))
-        .route("/users/{id}/remove", post(remove))
+        .route("/users/{id}/{action}", post(act))
         .route("/users/{id}/password", get(password_form).post(set_password))
 }
 
@@ -403,86 +401,54 @@ async fn change_role(
     done(&state, &session, &me, htmx, flash).await
 }
 
-async fn set_status(
-    state: AppState,
+/// Block, Unblock and Remove.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum UserAction {
+    Block,
+    Unblock,
+    Remove,
+}
+
+async fn act(
+    State(state): State<AppState>,
     session: Session,
-    me: CurrentUser,
-    ip: String,
-    htmx: bool,
-    id: i64,
-    status: Status,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    HxRequest(htmx): HxRequest,
+    Path((id, action)): Path<(i64, UserAction)>,
 ) -> Result<Response, AppError> {
     let user = target(&state, id).await?;
-    let action = match status {
-        Status::Active => AuditAction::UserUnblock,
-        Status::Blocked => AuditAction::UserBlock,
+    let name = user.full_name();
+    let (change, audit_action, done_message, refused) = match action {
+        UserAction::Block => (
+            users::set_status(&state.db, id, Status::Blocked).await?,
+            AuditAction::UserBlock,
+            format!("{name} is blocked and can no longer sign in."),
+            "blocked",
+        ),
+        UserAction::Unblock => (
+            users::set_status(&state.db, id, Status::Active).await?,
+            AuditAction::UserUnblock,
+            format!("{name} is active again."),
+            "blocked",
+        ),
+        UserAction::Remove => (
+            users::remove(&state.db, id).await?,
+            AuditAction::UserRemove,
+            format!("{name} ({}) was removed.", user.email),
+            "removed",
+        ),
     };
-    let flash = match users::set_status(&state.db, id, status).await? {
+    let flash = match change {
         Change::Done => {
-            record(&state, &me, &ip, action, &user.email, Outcome::Ok, "").await?;
-            match status {
-                Status::Active => Flash::ok(format!("{} is active again.", user.full_name())),
-                Status::Blocked => Flash::ok(format!("{} is blocked and can no longer sign in.", user.full_name())),
-            }
+            record(&state, &me, &ip, audit_action, &user.email, Outcome::Ok, "").await?;
+            Flash::ok(done_message)
         }
         Change::LastAdmin => {
-            record(&state, &me, &ip, action, &user.email, Outcome::Refused, "last active Publisher Administrator")
-                .await?;
-            last_admin(&user, "blocked")
-        }
-        Change::NotFound => return Err(AppError::NotFound),
-    };
-    done(&state, &session, &me, htmx, flash).await
-}
-
-async fn block(
-    State(state): State<AppState>,
-    session: Session,
-    AdminUser(me): AdminUser,
-    ClientIp(ip): ClientIp,
-    HxRequest(htmx): HxRequest,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    set_status(state, session, me, ip, htmx, id, Status::Blocked).await
-}
-
-async fn unblock(
-    State(state): State<AppState>,
-    session: Session,
-    AdminUser(me): AdminUser,
-    ClientIp(ip): ClientIp,
-    HxRequest(htmx): HxRequest,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    set_status(state, session, me, ip, htmx, id, Status::Active).await
-}
-
-async fn remove(
-    State(state): State<AppState>,
-    session: Session,
-    AdminUser(me): AdminUser,
-    ClientIp(ip): ClientIp,
-    HxRequest(htmx): HxRequest,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let user = target(&state, id).await?;
-    let flash = match users::remove(&state.db, id).await? {
-        Change::Done => {
-            record(&state, &me, &ip, AuditAction::UserRemove, &user.email, Outcome::Ok, "").await?;
-            Flash::ok(format!("{} ({}) was removed.", user.full_name(), user.email))
-        }
-        Change::LastAdmin => {
-            record(
-                &state,
-                &me,
-                &ip,
-                AuditAction::UserRemove,
-                &user.email,
-                Outcome::Refused,
-                "last active Publisher Administrator",
-            )
-            .await?;
-            last_admin(&user, "removed")
+            let why = "last active Publisher Administrator";
+            record(&state, &me, &ip, audit_action, &user.email, Outcome::Refused, why).await?;
+            last_admin(&user, refused)
         }
         Change::NotFound => return Err(AppError::NotFound),
     };

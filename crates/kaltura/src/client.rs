@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::action::Action;
-use super::error::KalturaError;
+use super::error::{KalturaError, shape};
 use super::ks::{self, KsParams};
 use super::multirequest::{MultiRequest, MultiResponse};
 use super::secret::{ImpersonatedKs, Secret, SecretUrl};
@@ -271,35 +271,14 @@ impl KalturaClient {
         let url = format!("{}/api_v3/service/multirequest", self.inner.cfg.service_url);
         let timeout = if mr.is_repeatable() { self.inner.cfg.timeout } else { self.inner.cfg.register_timeout };
         let mode = Mode { session: true, timeout, repeatable: mr.is_repeatable() };
-        let names = mr.names();
-        let mut renewed = false;
-        loop {
-            let ks = self.admin_ks();
-            let mut body = mr.to_wire();
-            body.insert("ks".into(), json!(ks.expose()));
-            let answer = self.post(&url, &names, body, mode).await?;
-            let items = match answer {
-                Value::Array(items) => items,
-                other => {
-                    return Err(KalturaError::from_answer(&other).unwrap_or_else(|| {
-                        KalturaError::BadResponse(format!(
-                            "a multirequest answered {} instead of a list",
-                            shape(&other)
-                        ))
-                    }));
-                }
-            };
-            let response = MultiResponse::from_items(items);
-            if !response.has_invalid_ks() {
-                return Ok(response);
-            }
-            self.forget_ks(&ks);
-            if renewed || !mode.repeatable {
-                return Ok(response);
-            }
-            renewed = true;
-            tracing::warn!(calls = %names, "Kaltura refused the admin session; sending again with a new one");
-        }
+        let read = |answer: Value| match answer {
+            Value::Array(items) => Ok(MultiResponse::from_items(items)),
+            other => Err(KalturaError::from_answer(&other).unwrap_or_else(|| {
+                KalturaError::BadResponse(format!("a multirequest answered {} instead of a list", shape(&other)))
+            })),
+        };
+        let refused = |r: &Result<MultiResponse, KalturaError>| r.as_ref().is_ok_and(MultiResponse::has_invalid_ks);
+        self.send(&url, &mr.names(), &mr.to_wire(), mode, read, refused).await?
     }
 
     /// With the admin KS; an action that must not be repeated gets the long timeout (it is partner.register).
@@ -375,7 +354,22 @@ impl KalturaClient {
     async fn call(&self, action: Action, params: Map<String, Value>, mode: Mode) -> Result<Value, KalturaError> {
         let url =
             format!("{}/api_v3/service/{}/action/{}", self.inner.cfg.service_url, action.service(), action.name());
-        let name = action.to_string();
+        let read = |answer: Value| KalturaError::from_answer(&answer).map_or(Ok(answer), Err);
+        let refused = |r: &Result<Value, KalturaError>| r.as_ref().is_err_and(KalturaError::is_invalid_ks);
+        self.send(&url, &action.to_string(), &params, mode, read, refused).await?
+    }
+
+    /// Sends `params` (with the admin KS when the mode says so) and reads the answer. When Kaltura refuses that KS
+    /// the KS is forgotten and, for a request that may be repeated, sent once more with a fresh one.
+    async fn send<T>(
+        &self,
+        url: &str,
+        name: &str,
+        params: &Map<String, Value>,
+        mode: Mode,
+        read: impl Fn(Value) -> T,
+        refused: impl Fn(&T) -> bool,
+    ) -> Result<T, KalturaError> {
         let mut renewed = false;
         loop {
             let mut body = params.clone();
@@ -383,20 +377,17 @@ impl KalturaClient {
             if let Some(ks) = &ks {
                 body.insert("ks".into(), json!(ks.expose()));
             }
-            let answer = self.post(&url, &name, body, mode).await?;
-            let Some(error) = KalturaError::from_answer(&answer) else {
-                return Ok(answer);
-            };
+            let answer = read(self.post(url, name, body, mode).await?);
             match &ks {
-                Some(ks) if error.is_invalid_ks() => {
+                Some(ks) if refused(&answer) => {
                     self.forget_ks(ks);
                     if renewed || !mode.repeatable {
-                        return Err(error);
+                        return Ok(answer);
                     }
                     renewed = true;
                     tracing::warn!(call = %name, "Kaltura refused the admin session; sending again with a new one");
                 }
-                _ => return Err(error),
+                _ => return Ok(answer),
             }
         }
     }
@@ -466,18 +457,6 @@ fn ks_from(answer: &Value) -> Result<Secret, KalturaError> {
     match answer.as_str().filter(|s| !s.is_empty()) {
         Some(ks) => Ok(Secret::new(ks)),
         None => Err(KalturaError::BadResponse(format!("session.impersonate answered {}", shape(answer)))),
-    }
-}
-
-/// What kind of JSON value arrived, without its content (which may be secret).
-pub(crate) fn shape(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

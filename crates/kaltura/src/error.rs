@@ -107,6 +107,18 @@ impl KalturaError {
     }
 }
 
+/// What kind of JSON value arrived, without its content (which may be secret).
+pub(crate) fn shape(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Replaces every KS-shaped token (a long run of base64 characters) with a placeholder.
 pub fn redact(text: &str) -> String {
     let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_');

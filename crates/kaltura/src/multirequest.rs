@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use super::action::Action;
-use super::error::KalturaError;
+use super::error::{KalturaError, shape};
 
 /// Calls to send together, run by Kaltura in the order added.
 #[derive(Default)]
@@ -126,7 +126,7 @@ impl MultiResponse {
             KalturaError::BadResponse(format!(
                 "result {} of the multirequest is {}, which does not read as expected",
                 r.0,
-                super::client::shape(v)
+                shape(v)
             ))
         })
     }

@@ -58,7 +58,7 @@ struct Cursor {
     done: bool,
 }
 
-pub async fn export(
+pub(crate) async fn export(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
     RawQuery(query): RawQuery,

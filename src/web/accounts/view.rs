@@ -13,7 +13,7 @@ const MAX_QUERY_LEN: usize = 200;
 
 /// How the search text is read (seed `002_…`: by Partner ID, by Account Name, or free-form text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchBy {
+pub(crate) enum SearchBy {
     /// Digits and commas are partner ids, anything else is free text (kmc-ng guesses the same way).
     Auto,
     Id,
@@ -24,7 +24,7 @@ pub enum SearchBy {
 impl SearchBy {
     pub(crate) const ALL: [SearchBy; 4] = [SearchBy::Auto, SearchBy::Id, SearchBy::Name, SearchBy::Text];
 
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             SearchBy::Auto => "auto",
             SearchBy::Id => "id",
@@ -33,7 +33,7 @@ impl SearchBy {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             SearchBy::Auto => "Partner ID or any text",
             SearchBy::Id => "Partner ID",
@@ -56,16 +56,16 @@ fn natural_desc(sort: Sort) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct View {
-    pub q: String,
-    pub by: SearchBy,
+pub(crate) struct View {
+    pub(crate) q: String,
+    pub(crate) by: SearchBy,
     /// The statuses shown: a subset of Active, Blocked, Removed, never empty.
-    pub statuses: Vec<PartnerStatus>,
-    pub sort: Sort,
-    pub desc: bool,
-    pub page: u32,
+    pub(crate) statuses: Vec<PartnerStatus>,
+    pub(crate) sort: Sort,
+    pub(crate) desc: bool,
+    pub(crate) page: u32,
     /// The page size the URL asked for, if it asked.
-    pub size: Option<u32>,
+    pub(crate) size: Option<u32>,
 }
 
 pub(crate) const STATUS_CHOICES: [PartnerStatus; 3] =
@@ -88,7 +88,7 @@ impl Default for View {
 
 /// How the search text turned into a filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Search {
+pub(crate) enum Search {
     None,
     Ids(String),
     Name(String),
@@ -99,7 +99,7 @@ pub enum Search {
 
 impl View {
     /// Reads a query string; returns the view and a note for each value it had to drop.
-    pub fn parse(query: &str) -> (View, Vec<String>) {
+    pub(crate) fn parse(query: &str) -> (View, Vec<String>) {
         let mut v = View::default();
         let mut notes = Vec::new();
         let mut statuses: Vec<PartnerStatus> = Vec::new();
@@ -171,7 +171,7 @@ impl View {
         (v, notes)
     }
 
-    pub fn search(&self) -> Search {
+    pub(crate) fn search(&self) -> Search {
         let q = self.q.trim();
         if q.is_empty() {
             return Search::None;
@@ -189,7 +189,7 @@ impl View {
     }
 
     /// The partner.list filter for this view (for every page of it: CSV export pages through the same filter).
-    pub fn filter(&self) -> PartnerFilter {
+    pub(crate) fn filter(&self) -> PartnerFilter {
         let mut f = PartnerFilter {
             status_in: Some(self.statuses.clone()),
             order_by: Some(PartnerOrder { field: self.sort, descending: self.desc }),
@@ -211,7 +211,7 @@ impl View {
     }
 
     /// The canonical URL of this view with `size` as the page size shown (defaults left out).
-    pub fn href(&self, size: u32) -> String {
+    pub(crate) fn href(&self, size: u32) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
         if !self.q.is_empty() {
             s.append_pair("q", &self.q);
@@ -237,12 +237,12 @@ impl View {
         if query.is_empty() { "/accounts".into() } else { format!("/accounts?{query}") }
     }
 
-    pub fn with_page(&self, page: u32) -> View {
+    pub(crate) fn with_page(&self, page: u32) -> View {
         View { page, ..self.clone() }
     }
 
     /// Sorting by a column: the same column flips direction, another starts in its natural one; back to page 1.
-    pub fn sorted_by(&self, sort: Sort) -> View {
+    pub(crate) fn sorted_by(&self, sort: Sort) -> View {
         let desc = if sort == self.sort { !self.desc } else { natural_desc(sort) };
         View { sort, desc, page: 1, ..self.clone() }
     }
