@@ -65,8 +65,13 @@ impl Application {
             Some(url) => url,
             None => parse_http_url("--listen", &format!("http://{}", listener.local_addr()?))?,
         };
-        let web =
-            WebSettings { public_url, kmc_url, session_idle: settings.session_idle, session_max: settings.session_max };
+        let web = WebSettings {
+            public_url,
+            kmc_url,
+            session_idle: settings.session_idle,
+            session_max: settings.session_max,
+            trusted_proxies: settings.trusted_proxies,
+        };
         let state = AppState { accounts: Accounts::new(kaltura, pool.clone()), db: pool, settings: Arc::new(web) };
         Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
     }

@@ -9,13 +9,17 @@ pub const MIN_LENGTH: usize = 10;
 /// Bounds the work an attacker can make one sign-in attempt cost.
 pub const MAX_LENGTH: usize = 1024;
 
-/// Why a new password is not acceptable, in words for the form.
+/// Why a new password is not acceptable, in words for the form. Besides the length, a password that zxcvbn (its
+/// dictionaries of common passwords, words and names, and its keyboard patterns) finds guessable within 10^6
+/// guesses is refused: "Password1234", "qwertyuiop", a name and a year.
 pub fn check_new(password: &str) -> Result<(), String> {
     let chars = password.chars().count();
     if chars < MIN_LENGTH {
         Err(format!("Password must be at least {MIN_LENGTH} characters long"))
     } else if password.len() > MAX_LENGTH {
         Err(format!("Password must be at most {MAX_LENGTH} bytes long"))
+    } else if zxcvbn::zxcvbn(password, &[]).score() < zxcvbn::Score::Two {
+        Err("This password is too common or too easy to guess: choose a longer, less predictable one".into())
     } else {
         Ok(())
     }
@@ -54,4 +58,21 @@ pub fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_and_long_unusual_ones_accepted() {
+        for common in ["password123", "qwertyuiop", "Password1234", "1234567890", "iloveyou2024"] {
+            assert!(check_new(common).unwrap_err().contains("too common"), "{common}");
+        }
+        for fine in ["correct horse battery", "renee second password", "Demo-Passw0rd!", "ops password 2"] {
+            assert_eq!(check_new(fine), Ok(()), "{fine}");
+        }
+        assert!(check_new(&generate()).is_ok(), "generated passwords pass");
+        assert!(check_new("short").unwrap_err().contains("at least 10"));
+    }
 }

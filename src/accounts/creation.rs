@@ -20,14 +20,21 @@ use crate::db::creations::CreationState;
 /// How often unresolved creations are looked for, and how long before giving up on one.
 const RECONCILE_EVERY: Duration = Duration::from_secs(3);
 const GIVE_UP_AFTER_SECS: i64 = 15 * 60;
-const MAX_FIELD: usize = 255;
+/// Kaltura stores each field in a column of this many characters (kaltura/server's `partner` table) and, in MySQL's
+/// default mode there, cuts what is longer: checked here, so nothing is lost silently. The reference id lives in
+/// Kaltura's custom data, which has no limit of its own.
+pub(crate) const MAX_NAME: usize = 256;
+pub(crate) const MAX_ADMIN_NAME: usize = 50;
+pub(crate) const MAX_ADMIN_EMAIL: usize = 50;
+pub(crate) const MAX_PHONE: usize = 64;
+pub(crate) const MAX_WEBSITE: usize = 1024;
+pub(crate) const MAX_REFERENCE_ID: usize = 255;
 /// Longer than any key the form hands out.
 const MAX_REQUEST_KEY: usize = 64;
 
 const REQUIRED: &str = "Value is required and can't be empty";
 const INVALID_EMAIL: &str = "Invalid email format";
 const DUPLICATE_EMAIL: &str = "Email address already exists in the system";
-const TOO_LONG: &str = "Must be at most 255 characters";
 
 /// The Add Account form as submitted.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +49,23 @@ pub(crate) struct AccountForm {
     pub(crate) reference_id: String,
 }
 
+impl AccountForm {
+    /// The form as it may be shown again: no field longer than it may be (an over-long value is not echoed whole).
+    fn clipped(self) -> AccountForm {
+        let clip = |v: String, max: usize| if v.chars().count() > max { v.chars().take(max).collect() } else { v };
+        AccountForm {
+            request_key: clip(self.request_key, MAX_REQUEST_KEY),
+            admin_name: clip(self.admin_name, MAX_ADMIN_NAME),
+            name: clip(self.name, MAX_NAME),
+            admin_email: clip(self.admin_email, MAX_ADMIN_EMAIL),
+            phone: clip(self.phone, MAX_PHONE),
+            website: clip(self.website, MAX_WEBSITE),
+            template_id: clip(self.template_id, 20),
+            reference_id: clip(self.reference_id, MAX_REFERENCE_ID),
+        }
+    }
+}
+
 /// One template choice: `Default Template Account` (0) first, then the active templates.
 #[derive(Debug, Clone)]
 pub(crate) struct TemplateChoice {
@@ -52,13 +76,13 @@ pub(crate) struct TemplateChoice {
 /// What is wrong with a form: a message per field, and one about the whole request.
 #[derive(Debug, Default)]
 pub(crate) struct FieldErrors {
-    pub(crate) admin_name: Option<&'static str>,
-    pub(crate) name: Option<&'static str>,
-    pub(crate) admin_email: Option<&'static str>,
-    pub(crate) phone: Option<&'static str>,
-    pub(crate) website: Option<&'static str>,
-    pub(crate) template_id: Option<&'static str>,
-    pub(crate) reference_id: Option<&'static str>,
+    pub(crate) admin_name: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) admin_email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) website: Option<String>,
+    pub(crate) template_id: Option<String>,
+    pub(crate) reference_id: Option<String>,
     /// About the whole request (quota, Kaltura's answer).
     pub(crate) general: Option<String>,
 }
@@ -99,7 +123,7 @@ pub(crate) struct Rejected {
 }
 
 fn rejected(form: AccountForm, errors: FieldErrors, templates: Vec<TemplateChoice>, template: i64) -> CreateOutcome {
-    CreateOutcome::Invalid(Box::new(Rejected { form, errors, templates, template }))
+    CreateOutcome::Invalid(Box::new(Rejected { form: form.clipped(), errors, templates, template }))
 }
 
 /// The new form: its templates, and why no account can be added now, if that is so.
@@ -136,20 +160,22 @@ fn quota_unknown(e: &KalturaError) -> String {
 
 fn validate(form: &AccountForm, templates: &[TemplateChoice]) -> (FieldErrors, i64) {
     let mut e = FieldErrors::default();
-    let required = |v: &str| if v.trim().is_empty() { Some(REQUIRED) } else { None };
-    let too_long = |v: &str| (v.trim().chars().count() > MAX_FIELD).then_some(TOO_LONG);
-    e.admin_name = required(&form.admin_name).or_else(|| too_long(&form.admin_name));
-    e.name = required(&form.name).or_else(|| too_long(&form.name));
-    e.phone = required(&form.phone).or_else(|| too_long(&form.phone));
-    e.admin_email = required(&form.admin_email).or_else(|| {
-        // The same check Kaltura applies, so what passes here is not refused there.
-        (!kaltura::is_kaltura_email(form.admin_email.trim())).then_some(INVALID_EMAIL)
-    });
-    e.website = too_long(&form.website);
-    e.reference_id = too_long(&form.reference_id);
+    let required = |v: &str| v.trim().is_empty().then(|| REQUIRED.to_string());
+    let too_long =
+        |v: &str, max: usize| (v.trim().chars().count() > max).then(|| format!("Must be at most {max} characters"));
+    e.admin_name = required(&form.admin_name).or_else(|| too_long(&form.admin_name, MAX_ADMIN_NAME));
+    e.name = required(&form.name).or_else(|| too_long(&form.name, MAX_NAME));
+    e.phone = required(&form.phone).or_else(|| too_long(&form.phone, MAX_PHONE));
+    e.admin_email =
+        required(&form.admin_email).or_else(|| too_long(&form.admin_email, MAX_ADMIN_EMAIL)).or_else(|| {
+            // The same check Kaltura applies, so what passes here is not refused there.
+            (!kaltura::is_kaltura_email(form.admin_email.trim())).then(|| INVALID_EMAIL.to_string())
+        });
+    e.website = too_long(&form.website, MAX_WEBSITE);
+    e.reference_id = too_long(&form.reference_id, MAX_REFERENCE_ID);
     let template = form.template_id.trim().parse::<i64>().unwrap_or(-1);
     if !templates.iter().any(|t| t.id == template) {
-        e.template_id = Some("Choose a template account from the list");
+        e.template_id = Some("Choose a template account from the list".into());
     }
     (e, template.max(0))
 }
@@ -248,7 +274,7 @@ impl Accounts {
             Recorded::Duplicate(existing) => return Ok(CreateOutcome::Pending(existing)),
             Recorded::EmailInFlight => {
                 let errors = FieldErrors {
-                    admin_email: Some("An account with this administrator email is being created already"),
+                    admin_email: Some("An account with this administrator email is being created already".into()),
                     ..FieldErrors::default()
                 };
                 return Ok(rejected(form, errors, templates, template));
@@ -274,7 +300,7 @@ impl Accounts {
                 self.audit_creation(&c, Outcome::Refused, &message).await?;
                 let mut errors = FieldErrors::default();
                 if e.is_duplicate_email() {
-                    errors.admin_email = Some(DUPLICATE_EMAIL);
+                    errors.admin_email = Some(DUPLICATE_EMAIL.into());
                 } else {
                     errors.general = Some(format!("Kaltura did not create the account: {message}"));
                 }

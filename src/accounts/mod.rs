@@ -12,12 +12,14 @@ use kaltura::{
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use rules::{RowAction, StatusAction};
 
 pub(crate) use creation::{
-    AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, TemplateChoice, outcome_message, spawn_reconciler,
+    AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, MAX_ADMIN_EMAIL, MAX_ADMIN_NAME, MAX_NAME,
+    MAX_PHONE, MAX_REFERENCE_ID, MAX_WEBSITE, TemplateChoice, outcome_message, spawn_reconciler,
 };
 
 /// Kaltura caps page sizes at 500: enough for every template an organisation has.
@@ -30,7 +32,15 @@ pub(crate) struct Accounts {
     db: SqlitePool,
     /// Held while a request's quota is checked and the request recorded (not while Kaltura creates the account).
     create_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The last upstream check and when it was made: a storm of readiness probes costs one call per interval.
+    upstream: Arc<tokio::sync::Mutex<Option<UpstreamCheck>>>,
 }
+
+/// When Kaltura was last asked whether it accepts the console's session, and what it said.
+type UpstreamCheck = (Instant, Result<(), KalturaError>);
+
+/// How long one answer to "does Kaltura accept our session" is reused.
+const UPSTREAM_CHECK_TTL: Duration = Duration::from_secs(5);
 
 /// Who asks, for the audit log.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +100,7 @@ pub(crate) struct Changed {
 
 impl Accounts {
     pub(crate) fn new(kaltura: KalturaClient, db: SqlitePool) -> Accounts {
-        Accounts { kaltura, db, create_lock: Arc::default() }
+        Accounts { kaltura, db, create_lock: Arc::default(), upstream: Arc::default() }
     }
 
     pub(crate) fn parent_id(&self) -> i64 {
@@ -198,9 +208,18 @@ impl Accounts {
         Ok(self.kaltura.partner_info().await?.admin_login_users_quota)
     }
 
-    /// Whether Kaltura accepts the console's session (for `/readyz`).
+    /// Whether Kaltura accepts the console's session (for `/readyz`), asked at most once per few seconds: probes
+    /// that come meanwhile wait for the one call under way, or reuse its answer.
     pub(crate) async fn check_upstream(&self) -> Result<(), KalturaError> {
-        self.kaltura.partner_info().await.map(drop)
+        let mut last = self.upstream.lock().await;
+        if let Some((at, answer)) = &*last
+            && at.elapsed() < UPSTREAM_CHECK_TTL
+        {
+            return answer.clone();
+        }
+        let answer = self.kaltura.partner_info().await.map(drop);
+        *last = Some((Instant::now(), answer.clone()));
+        answer
     }
 
     async fn audit(

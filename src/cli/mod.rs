@@ -27,7 +27,7 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Serve the console (in demo mode, with the emulator in-process, when no Kaltura settings are given).
     #[command(after_help = SERVE_ENVIRONMENT_ONLY)]
-    Serve(crate::config::ServeArgs),
+    Serve(Box<crate::config::ServeArgs>),
     /// Manage the console's users: add, list, set-password, remove.
     User(user::UserArgs),
     /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Emulator(args) => kaltura_emulator::run_cli(args).await,
             Command::Bench(args) => bench::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::User(args) => user::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Healthcheck(args) => healthcheck::run(args).await,
@@ -126,7 +126,7 @@ mod settings_file_tests {
     fn serve(args: &[&str]) -> Result<crate::config::ServeArgs, clap::Error> {
         let argv = ["multi-account", "serve"].iter().chain(args);
         match parse_from(argv.map(|a| a.to_string()))?.command {
-            Command::Serve(args) => Ok(args),
+            Command::Serve(args) => Ok(*args),
             other => panic!("parsed as {other:?}"),
         }
     }
@@ -166,7 +166,19 @@ mod settings_file_tests {
 
         let (_dir, path) = file("listen = [1, 2]\n");
         let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
-        assert!(e.contains("`listen` must be a string or a number"), "{e}");
+        assert!(e.contains("`listen` must be a string, a number or a list of strings"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_in_the_file_and_each_is_checked() {
+        let (_dir, path) = file("trusted-proxies = [\"10.0.0.5\", \"10.1.0.0/16\"]\n");
+        let args = serve(&["--config", path.to_str().unwrap()]).unwrap();
+        let shown: Vec<String> = args.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.5/32", "10.1.0.0/16"]);
+
+        let (_dir, path) = file("trusted-proxies = [\"10.0.0.5\", \"a proxy\"]\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("`trusted-proxies`") && e.contains("\"a proxy\" is not an IP address"), "{e}");
     }
 
     #[test]

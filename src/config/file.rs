@@ -34,7 +34,14 @@ pub fn matches_with_file(
         let value = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => value.to_string(),
-            _ => return Err(fail(ErrorKind::InvalidValue, format!("`{key}` must be a string or a number"))),
+            // A list (`trusted-proxies = ["10.0.0.5", "10.1.0.0/16"]`) as the flag takes it, comma-separated.
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => {
+                items.iter().filter_map(toml::Value::as_str).collect::<Vec<_>>().join(",")
+            }
+            _ => {
+                let msg = format!("`{key}` must be a string, a number or a list of strings");
+                return Err(fail(ErrorKind::InvalidValue, msg));
+            }
         };
         values.push((key, value));
     }

@@ -3,8 +3,9 @@
 pub mod file;
 pub mod kaltura;
 
+use ipnet::IpNet;
 use reqwest::Url;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -52,6 +53,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MA_SESSION_MAX_HOURS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=720))]
     pub session_max_hours: u32,
+    /// Reverse proxies in front of the console: addresses or CIDR ranges, comma-separated (e.g.
+    /// `10.0.0.5,192.168.0.0/16`). Only for requests from these peers is the client address read from
+    /// `X-Forwarded-For` or `Forwarded` (for throttling and the audit log). Empty: the TCP peer is the client.
+    #[arg(long, env = "MA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
     /// Seconds to let requests in flight finish after SIGTERM or Ctrl-C (an account creation can wait for the
     /// Kaltura register timeout); a container's stop grace period must be longer.
     #[arg(long, env = "MA_SHUTDOWN_TIMEOUT_SECS", default_value_t = 150)]
@@ -76,6 +82,8 @@ pub struct Settings {
     pub session_max: Duration,
     /// How long requests in flight may run on after the shutdown signal.
     pub shutdown_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` name the client.
+    pub trusted_proxies: Vec<IpNet>,
     /// No Kaltura settings at all: demo mode, on the emulator started in-process.
     pub kaltura: kaltura::KalturaSettings,
 }
@@ -90,6 +98,7 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_max: Duration::from_secs(12 * 3600),
             shutdown_timeout: Duration::from_secs(150),
+            trusted_proxies: Vec::new(),
             kaltura,
         }
     }
@@ -103,6 +112,7 @@ pub struct WebSettings {
     pub kmc_url: Url,
     pub session_idle: Duration,
     pub session_max: Duration,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl WebSettings {
@@ -122,9 +132,18 @@ impl ServeArgs {
             session_idle: Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
             session_max: Duration::from_secs(u64::from(self.session_max_hours) * 3600),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            trusted_proxies: self.trusted_proxies.clone(),
             kaltura: self.kaltura.clone(),
         })
     }
+}
+
+/// One `--trusted-proxies` entry: an address (a range of one) or a CIDR range.
+fn parse_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)"))
 }
 
 /// An `http`/`https` URL with a host.

@@ -115,6 +115,26 @@ pub async fn record(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// Whether `action` was logged since `since` for `target` or from `ip`: the sign-in page logs a refusal once per
+/// window, however often a locked email or address keeps trying.
+pub async fn logged_since(
+    pool: &SqlitePool,
+    action: AuditAction,
+    target: &str,
+    ip: &str,
+    since: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE action = ? AND at > ? AND (target = ? COLLATE NOCASE OR ip = ?))",
+    )
+    .bind(action.code())
+    .bind(since)
+    .bind(target)
+    .bind(ip)
+    .fetch_one(pool)
+    .await
+}
+
 /// A line as stored, for the Audit page and its export.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Logged {

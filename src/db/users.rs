@@ -90,6 +90,8 @@ pub struct User {
     pub status: Status,
     pub password_hash: String,
     pub last_login_at: Option<i64>,
+    /// Bumped whenever the user's access changes; sessions made under another one are over.
+    pub session_generation: i64,
 }
 
 impl User {
@@ -133,6 +135,9 @@ pub enum Change {
     LastAdmin,
 }
 
+/// The longest address mail systems accept (RFC 5321's path limit less the brackets).
+pub const MAX_EMAIL: usize = 254;
+
 /// A deliberately loose check: one `@`, something before it, a dotted domain after, no spaces.
 pub fn is_email(s: &str) -> bool {
     match s.split_once('@') {
@@ -143,13 +148,16 @@ pub fn is_email(s: &str) -> bool {
                 && !domain.ends_with('.')
                 && !domain.contains('@')
                 && !s.chars().any(char::is_whitespace)
-                && s.len() <= 254
+                && s.len() <= MAX_EMAIL
         }
         None => false,
     }
 }
 
-const COLUMNS: &str = "id, email, first_name, last_name, publisher_user_id, role, status, password_hash, last_login_at";
+const COLUMNS: &str = "id, email, first_name, last_name, publisher_user_id, role, status, password_hash, last_login_at, session_generation";
+
+/// Every change of access ends the user's sessions: they were made under the old generation.
+const NEW_GENERATION: &str = "session_generation = session_generation + 1";
 
 /// True when the row is the only active Publisher Administrator left.
 const IS_LAST_ADMIN: &str = "(role = 'publisher_administrator' AND status = 'active' AND \
@@ -238,7 +246,7 @@ async fn guarded(
 }
 
 pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> Result<Change, sqlx::Error> {
-    let sql = format!("UPDATE users SET role = ? WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+    let sql = format!("UPDATE users SET role = ?, {NEW_GENERATION} WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
     guarded(pool, &sql, Some(role.key()), id, !role.is_admin()).await
 }
 
@@ -247,7 +255,7 @@ pub async fn set_status(pool: &SqlitePool, id: i64, status: Status) -> Result<Ch
         Status::Active => "active",
         Status::Blocked => "blocked",
     };
-    let sql = format!("UPDATE users SET status = ? WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+    let sql = format!("UPDATE users SET status = ?, {NEW_GENERATION} WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
     guarded(pool, &sql, Some(value), id, status == Status::Blocked).await
 }
 
@@ -256,9 +264,15 @@ pub async fn remove(pool: &SqlitePool, id: i64) -> Result<Change, sqlx::Error> {
     guarded(pool, &sql, None, id, true).await
 }
 
-pub async fn set_password_hash(pool: &SqlitePool, id: i64, hash: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(pool).await?;
-    Ok(r.rows_affected() > 0)
+/// Sets a new password, ending the user's sessions; the new session generation, or `None` if there is no such user.
+pub async fn set_password_hash(pool: &SqlitePool, id: i64, hash: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "UPDATE users SET password_hash = ?, {NEW_GENERATION} WHERE id = ? RETURNING session_generation"
+    ))
+    .bind(hash)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn touch_last_login(pool: &SqlitePool, id: i64, now: i64) -> Result<(), sqlx::Error> {

@@ -13,7 +13,7 @@ use futures_util::{StreamExt, stream};
 use time::{Date, Month};
 
 use super::auth::AdminUser;
-use super::format::{kmc_time, short};
+use super::format::{kmc_time, printable, short};
 use super::htmx::HxPushUrl;
 use super::paging::Pager;
 use super::{AppError, AppState, Nav, Section, render};
@@ -210,10 +210,11 @@ impl View {
 }
 
 fn clip(value: &str, what: &str, notes: &mut Vec<String>) -> String {
+    let value = printable(value);
     if value.chars().count() > MAX_TEXT {
         notes.push(format!("The {what} filter was cut to {MAX_TEXT} characters."));
     }
-    value.chars().take(MAX_TEXT).collect()
+    value.trim().chars().take(MAX_TEXT).collect()
 }
 
 fn with_query(path: &str, query: String) -> String {

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -15,6 +15,8 @@ use crate::db::unix_now;
 use crate::db::users::{self, Role};
 
 const USER_ID: &str = "user_id";
+/// The user's session generation when the session was made: a change of their access makes it stale.
+const GENERATION: &str = "generation";
 const SIGNED_IN_AT: &str = "signed_in_at";
 const FLASH: &str = "flash";
 
@@ -46,26 +48,35 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
     }
 }
 
-/// Starts a fresh session for `user_id` (a new id, so one planted before sign-in is worthless).
-pub(crate) async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+/// Starts a fresh session for the user (a new id, so one planted before sign-in is worthless).
+pub(crate) async fn sign_in(session: &Session, user: &users::User) -> Result<(), AppError> {
     session.cycle_id().await?;
-    session.insert(USER_ID, user_id).await?;
+    session.insert(USER_ID, user.id).await?;
+    session.insert(GENERATION, user.session_generation).await?;
     session.insert(SIGNED_IN_AT, unix_now()).await?;
     Ok(())
 }
 
-/// The user this session belongs to, if it is still valid: within the absolute limit, and the user still exists and
-/// is active. An invalid session is emptied, which removes its cookie.
+/// Keeps this session valid after the user's own change of access (their new password) ended their other ones.
+pub(crate) async fn keep_after_change(session: &Session, generation: i64) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    Ok(session.insert(GENERATION, generation).await?)
+}
+
+/// The user this session belongs to, if it is still valid: within the absolute limit, the user still exists and is
+/// active, and their access has not changed since (same session generation). An invalid session is emptied, which
+/// removes its cookie.
 pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     let Some(id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };
     let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
+    let generation = session.get::<i64>(GENERATION).await?;
     let max_secs = i64::try_from(state.settings.session_max.as_secs()).unwrap_or(i64::MAX);
     let user = if unix_now().saturating_sub(signed_in_at) > max_secs {
         None
     } else {
-        users::get(&state.db, id).await?.filter(|u| u.is_active())
+        users::get(&state.db, id).await?.filter(|u| u.is_active() && Some(u.session_generation) == generation)
     };
     match user {
         Some(u) => Ok(Some(CurrentUser { id: u.id, name: u.full_name(), email: u.email, role: u.role })),
@@ -111,13 +122,19 @@ pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut r
 fn sign_in_first(parts: &mut Parts) -> Response {
     let htmx = is_htmx(&parts.headers);
     // For a fragment, come back to the page it was part of, not to the fragment.
-    let here = if htmx {
+    // A fragment, or a form posted from a page (whose address answers only POST), comes back to that page.
+    let page_of = |name| {
         parts
             .headers
-            .get("hx-current-url")
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<Uri>().ok())
             .and_then(|u| u.path_and_query().map(|pq| pq.as_str().to_owned()))
+    };
+    let here = if htmx {
+        page_of(axum_htmx::HX_CURRENT_URL)
+    } else if parts.method != Method::GET && parts.method != Method::HEAD {
+        page_of(header::REFERER)
     } else {
         parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
     };

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -90,13 +90,24 @@ struct ErrorFragment<'a> {
     request_id: &'a str,
 }
 
-/// Renders responses that carry an [`ErrorNotice`]: a page, or for htmx a notice swapped into `#flash`.
+/// How much of a bare refusal's own text (axum's rejection messages) is read to explain it.
+const DETAIL_LIMIT: usize = 4096;
+
+/// Renders every failed response as a page, or for htmx a notice swapped into `#flash`, with the request id:
+/// those that carry an [`ErrorNotice`], and the bare refusals of the layers and extractors (a CSRF 403, a 405, an
+/// unreadable path or form), which would otherwise reach the browser as an empty or plain-text body.
 pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let htmx = is_htmx(req.headers());
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_owned();
     let mut res = next.run(req).await;
-    let Some(notice) = res.extensions_mut().remove::<ErrorNotice>() else {
-        return res;
+    let notice = match res.extensions_mut().remove::<ErrorNotice>() {
+        Some(notice) => notice,
+        None if is_bare_refusal(&res) => {
+            let status = res.status();
+            let detail = axum::body::to_bytes(res.into_body(), DETAIL_LIMIT).await.unwrap_or_default();
+            ErrorNotice { status, message: refusal_message(status, &String::from_utf8_lossy(&detail)) }
+        }
+        None => return res,
     };
     let title = notice.status.canonical_reason().unwrap_or("Error");
     let body = if htmx {
@@ -112,5 +123,39 @@ pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
         (notice.status, to_flash(), Html(body)).into_response()
     } else {
         (notice.status, Html(body)).into_response()
+    }
+}
+
+/// A failure that is not a page of ours: an error status without an HTML body. (htmx's sign-in redirect is a 401
+/// that htmx follows by its header, and stays as it is.)
+fn is_bare_refusal(res: &Response) -> bool {
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    (res.status().is_client_error() || res.status().is_server_error())
+        && !html
+        && !res.headers().contains_key(axum_htmx::HX_REDIRECT)
+}
+
+/// What a bare refusal means, in words; `detail` is the refusal's own text (it may quote the request, and is shown
+/// escaped and cut short).
+fn refusal_message(status: StatusCode, detail: &str) -> String {
+    let detail: String = detail.trim().chars().filter(|c| !c.is_control()).take(200).collect();
+    let with_detail = |what: &str| if detail.is_empty() { format!("{what}.") } else { format!("{what}: {detail}") };
+    match status {
+        StatusCode::BAD_REQUEST => with_detail("The request could not be read"),
+        StatusCode::FORBIDDEN => "The request was refused because it did not come from the console's own pages (a \
+                                  form on another site, or a page open since before a restart). Reload the page and \
+                                  try again."
+            .into(),
+        StatusCode::METHOD_NOT_ALLOWED => "This address cannot be used that way. Go back to the page you came \
+                                           from and use its buttons."
+            .into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "The request is too large.".into(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "The request was sent in a form the console does not read.".into(),
+        StatusCode::UNPROCESSABLE_ENTITY => with_detail("The form could not be read"),
+        other => format!("The request failed ({}).", other.canonical_reason().unwrap_or("error")),
     }
 }

@@ -14,6 +14,11 @@ pub(crate) fn kmc_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
 }
 
+/// Text typed into a search or filter, without control characters (a NUL, a tab, a newline).
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// A value quoted back in a note, cut to 40 characters.
 pub(crate) fn short(s: &str) -> String {
     let mut out: String = s.chars().take(40).collect();

@@ -71,23 +71,25 @@ async fn submit(
     let email = form.email.trim();
     let next = next_or_home(form.next.as_deref());
     let now = unix_now();
-    let audit = |action: AuditAction, result: Outcome, details: &'static str| Entry {
-        actor: email,
-        ip: &ip,
-        action,
-        target: email,
-        result,
-        details,
-    };
-    let page = |status: StatusCode, error: String| -> Result<Response, AppError> {
-        let page = LoginPage { nav: Nav::anonymous(), email, next, error: Some(error) };
+    let page = |status: StatusCode, shown_email: &str, error: String| -> Result<Response, AppError> {
+        let page = LoginPage { nav: Nav::anonymous(), email: shown_email, next, error: Some(error) };
         Ok((status, render(&page)?).into_response())
     };
+    // No account has such an email or password: refused before anything is written, and echoed only in part.
+    if email.len() > users::MAX_EMAIL || form.password.len() > password::MAX_LENGTH {
+        return page(StatusCode::UNPROCESSABLE_ENTITY, clip(email, users::MAX_EMAIL), WRONG.to_owned());
+    }
+    let ip = ip.as_str();
+    let audit = |action: AuditAction, result: Outcome, details: String| async move {
+        audit::record(db, Entry { actor: email, ip, action, target: email, result, details: &details }).await
+    };
 
-    if let Some(until) = throttle::locked_until(db, email, &ip, now).await? {
-        audit::record(db, audit(AuditAction::LoginRefused, Outcome::Refused, "locked out after repeated failures"))
-            .await?;
-        return page(StatusCode::TOO_MANY_REQUESTS, locked_message(until - now));
+    if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
+        // Once per window for this email or address, however often it keeps trying.
+        if !audit::logged_since(db, AuditAction::LoginRefused, email, ip, now - throttle::WINDOW_SECS).await? {
+            audit(AuditAction::LoginRefused, Outcome::Refused, "locked out after repeated failures".into()).await?;
+        }
+        return page(StatusCode::TOO_MANY_REQUESTS, email, locked_message(until - now));
     }
 
     let user = users::find_by_email(db, email).await?;
@@ -100,28 +102,50 @@ async fn submit(
                 Some(u) if !u.is_active() => "user is blocked",
                 Some(_) => "wrong password",
             };
-            throttle::record_failure(db, email, &ip, now).await?;
-            audit::record(db, audit(AuditAction::LoginFailure, Outcome::Refused, why)).await?;
-            if let Some(until) = throttle::locked_until(db, email, &ip, now).await? {
-                audit::record(db, audit(AuditAction::LoginLockout, Outcome::Refused, "too many failures")).await?;
-                return page(StatusCode::TOO_MANY_REQUESTS, format!("{WRONG} {}", locked_message(until - now)));
+            throttle::record_failure(db, email, ip, now).await?;
+            audit(AuditAction::LoginFailure, Outcome::Refused, why.into()).await?;
+            if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
+                let details = format!("{} more sign-ins from {ip} refused", wait_words(until - now));
+                audit(AuditAction::LoginLockout, Outcome::Refused, details).await?;
+                return page(StatusCode::TOO_MANY_REQUESTS, email, format!("{WRONG} {}", locked_message(until - now)));
             }
-            return page(StatusCode::UNAUTHORIZED, WRONG.to_owned());
+            return page(StatusCode::UNAUTHORIZED, email, WRONG.to_owned());
         }
     };
 
-    auth::sign_in(&session, user.id).await?;
+    auth::sign_in(&session, &user).await?;
     users::touch_last_login(db, user.id, now).await?;
     throttle::clear_email(db, email).await?;
-    audit::record(db, Entry { actor: &user.email, target: &user.email, ..audit(AuditAction::Login, Outcome::Ok, "") })
-        .await?;
+    let entry = Entry {
+        actor: &user.email,
+        ip,
+        action: AuditAction::Login,
+        target: &user.email,
+        result: Outcome::Ok,
+        details: "",
+    };
+    audit::record(db, entry).await?;
     Ok(Redirect::to(next).into_response())
 }
 
-fn locked_message(secs_left: i64) -> String {
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `for 1 minute`, `for 15 minutes`.
+fn wait_words(secs_left: i64) -> String {
     let minutes = (secs_left.max(1) + 59) / 60;
     let unit = if minutes == 1 { "minute" } else { "minutes" };
-    format!("Too many failed sign-in attempts: sign-in is locked for {minutes} {unit}.")
+    format!("for {minutes} {unit}")
+}
+
+fn locked_message(secs_left: i64) -> String {
+    format!("Too many failed sign-in attempts: sign-in is locked {}.", wait_words(secs_left))
 }
 
 async fn logout(

@@ -5,6 +5,7 @@ mod accounts;
 mod assets;
 mod audit;
 mod auth;
+mod client_ip;
 mod csv;
 mod error;
 mod format;
@@ -16,16 +17,12 @@ mod users;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Request, header};
-use axum::middleware;
-use axum::response::{Html, Redirect};
+use axum::middleware::{self, Next};
+use axum::response::{Html, Redirect, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::csrf::CsrfLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,6 +34,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::accounts::Accounts;
 use crate::config::WebSettings;
+pub(crate) use client_ip::ClientIp;
 pub(crate) use error::AppError;
 
 /// Everything a handler needs, built once at start-up; cheap to clone.
@@ -49,13 +47,18 @@ pub(crate) struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const SESSION_COOKIE: &str = "ma_session";
+/// Over HTTPS the cookie carries the `__Host-` prefix: the browser then keeps it to this host, path `/`, Secure.
+const SECURE_SESSION_COOKIE: &str = "__Host-ma_session";
+/// A year, as browsers' preload lists expect.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
 /// The whole application: pages, static files, sessions, sign-in guard, CSRF check and security headers.
 pub(crate) fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let idle = time::Duration::try_from(settings.session_idle).unwrap_or(time::Duration::minutes(30));
     let sessions = SessionManagerLayer::new(SqliteStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(if settings.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies())
@@ -79,12 +82,16 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .add_trusted_origin(settings.public_url.origin().ascii_serialization())
         .unwrap_or_else(|_| CsrfLayer::new());
 
+    // Every refusal of the pages, the CSRF check's included, becomes a page with the request id; the probes keep
+    // their plain answers for machines.
+    let site =
+        Router::new().merge(pages).merge(assets::router()).layer(csrf).layer(middleware::from_fn(error::render_errors));
+    let hsts = settings.secure_cookies().then_some(HSTS);
+
     Router::new()
-        .merge(pages)
-        .merge(assets::router())
+        .merge(site)
         .merge(probes)
-        .layer(middleware::from_fn(error::render_errors))
-        .layer(csrf)
+        .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, move |_: &Response| hsts.clone()))
         // Pages show who is signed in and what they may do: never cache them. Static files set their own.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, content_security_policy(&settings)))
@@ -102,6 +109,20 @@ pub(crate) fn build_router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_malformed_request_id))
+}
+
+/// A request id the client sends is kept (a proxy's id ties its logs to ours) only when it looks like one: a UUID
+/// or up to 64 letters, digits and dashes. Anything else is dropped, and a fresh id is made.
+async fn drop_malformed_request_id(mut req: Request<axum::body::Body>, next: Next) -> Response {
+    let well_formed = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    if req.headers().get(&REQUEST_ID).is_some_and(|v| !well_formed(v)) {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
 }
 
 /// `Content-Security-Policy`: scripts and styles from this site only (no inline code anywhere), no framing, and
@@ -113,17 +134,6 @@ fn content_security_policy(settings: &WebSettings) -> HeaderValue {
          object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' {kmc}"
     );
     HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
-}
-
-/// The peer's IP address, for the audit log and throttling (`unknown` when served without connection info).
-pub(crate) struct ClientIp(pub(crate) String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        Ok(ClientIp(ip.unwrap_or_else(|| "unknown".into())))
-    }
 }
 
 /// A one-line message shown at the top of the next page.

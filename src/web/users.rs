@@ -17,8 +17,8 @@ use super::format::kmc_date;
 use super::htmx::{HxRequest, HxReswap, HxRetarget, SwapOption};
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
-use crate::db::unix_now;
 use crate::db::users::{self, AddError, Change, NewUser, Role, Status, User};
+use crate::db::{throttle, unix_now};
 use crate::password;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -154,6 +154,23 @@ struct PasswordForm {
     name: String,
     email: String,
     error: Option<String>,
+    /// Another Publisher Administrator's password is changed only with the acting one's own password.
+    confirm: bool,
+    confirm_error: Option<String>,
+}
+
+impl PasswordForm {
+    fn new(me: &CurrentUser, user: User) -> PasswordForm {
+        let confirm = user.id != me.id && user.role.is_admin();
+        PasswordForm {
+            id: user.id,
+            name: user.full_name(),
+            email: user.email,
+            error: None,
+            confirm,
+            confirm_error: None,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -230,6 +247,8 @@ async fn new_form(
 }
 
 const REQUIRED: &str = "Value is required and can't be empty";
+/// Names and the Publisher User ID, as the KMC takes them.
+const MAX_NAME: usize = 100;
 
 fn validate(input: &AddUserInput) -> (AddErrors, Option<Role>) {
     let mut errors = AddErrors::default();
@@ -242,11 +261,11 @@ fn validate(input: &AddUserInput) -> (AddErrors, Option<Role>) {
     for (value, slot) in [(&input.first_name, &mut errors.first_name), (&input.last_name, &mut errors.last_name)] {
         if value.trim().is_empty() {
             *slot = Some(REQUIRED.into());
-        } else if value.trim().chars().count() > 100 {
+        } else if value.trim().chars().count() > MAX_NAME {
             *slot = Some("At most 100 characters".into());
         }
     }
-    if input.publisher_user_id.trim().chars().count() > 100 {
+    if input.publisher_user_id.trim().chars().count() > MAX_NAME {
         errors.publisher_user_id = Some("At most 100 characters".into());
     }
     let role = input.role.parse::<Role>().ok();
@@ -331,8 +350,18 @@ async fn form_errors(
     mut input: AddUserInput,
     errors: AddErrors,
 ) -> Result<Response, AppError> {
-    // The password is never sent back to the browser.
+    // The password is never sent back to the browser, and no field longer than it may be.
     input.password.clear();
+    let clip = |v: &mut String, max: usize| {
+        if v.chars().count() > max {
+            *v = v.chars().take(max).collect();
+        }
+    };
+    clip(&mut input.email, users::MAX_EMAIL);
+    clip(&mut input.first_name, MAX_NAME);
+    clip(&mut input.last_name, MAX_NAME);
+    clip(&mut input.publisher_user_id, MAX_NAME);
+    clip(&mut input.role, MAX_NAME);
     let form = AddUserForm { input, errors, roles: &Role::ALL };
     with_form(state, me, htmx, StatusCode::UNPROCESSABLE_ENTITY, Some(form), None).await
 }
@@ -462,7 +491,7 @@ async fn password_form(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let user = target(&state, id).await?;
-    let form = PasswordForm { id, name: user.full_name(), email: user.email, error: None };
+    let form = PasswordForm::new(&me, user);
     with_form(&state, &me, htmx, StatusCode::OK, None, Some(form)).await
 }
 
@@ -470,6 +499,8 @@ async fn password_form(
 struct PasswordInput {
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    current_password: String,
 }
 
 async fn set_password(
@@ -482,14 +513,37 @@ async fn set_password(
     Form(input): Form<PasswordInput>,
 ) -> Result<Response, AppError> {
     let user = target(&state, id).await?;
+    let target_email = user.email.clone();
+    let mut form = PasswordForm::new(&me, user);
     if let Err(error) = password::check_new(&input.password) {
-        let form = PasswordForm { id, name: user.full_name(), email: user.email, error: Some(error) };
+        form.error = Some(error);
+        return with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await;
+    }
+    if form.confirm && !confirmed(&state, &me, &ip, input.current_password).await? {
+        let why = "the acting administrator's password did not match";
+        record(&state, &me, &ip, AuditAction::UserPassword, &target_email, Outcome::Refused, why).await?;
+        form.confirm_error = Some("Your password is not correct.".into());
         return with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await;
     }
     let hash = password::hash(input.password).await?;
-    if !users::set_password_hash(&state.db, id, &hash).await? {
+    let Some(generation) = users::set_password_hash(&state.db, id, &hash).await? else {
         return Err(AppError::NotFound);
+    };
+    // The user's other sessions have ended; the one that changed its own password goes on.
+    if id == me.id {
+        auth::keep_after_change(&session, generation).await?;
     }
-    record(&state, &me, &ip, AuditAction::UserPassword, &user.email, Outcome::Ok, "").await?;
-    done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", user.full_name()))).await
+    record(&state, &me, &ip, AuditAction::UserPassword, &target_email, Outcome::Ok, "").await?;
+    done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", form.name))).await
+}
+
+/// Whether `given` is the acting administrator's own password. A wrong one counts as a failed sign-in from this
+/// address, so a session left open cannot be used to guess it.
+async fn confirmed(state: &AppState, me: &CurrentUser, ip: &str, given: String) -> Result<bool, AppError> {
+    let hash = users::get(&state.db, me.id).await?.map(|u| u.password_hash);
+    if password::verify(given, hash).await? {
+        return Ok(true);
+    }
+    throttle::record_failure(&state.db, &me.email, ip, unix_now()).await?;
+    Ok(false)
 }

@@ -95,9 +95,17 @@ async fn readiness_fails_while_kaltura_is_down_and_recovers_when_it_is_back() {
     })
     .await
     .expect("the emulator starts again on its port");
-    let res = app.bare_client().get(app.at("/readyz")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.text().await.unwrap(), "ready");
+    // The upstream half of the answer is reused for a few seconds: readiness comes back within that.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = app.bare_client().get(app.at("/readyz")).send().await.unwrap();
+        if res.status() == StatusCode::OK {
+            assert_eq!(res.text().await.unwrap(), "ready");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still not ready 10 s after Kaltura came back");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod conformance;
 mod deploy;
 mod doctor;
 mod emulator;
+mod security;
 mod sign_in;
 mod support;
 mod user_cli;

@@ -257,16 +257,23 @@ async fn show(
 
 /// A local path to return to after a plain-form action; anything else goes to the accounts page.
 fn back_to(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with("/accounts") && !n.contains("//") && !n.contains('\\') => n.to_string(),
+    match next.and_then(auth::local_path) {
+        Some(n) if n.starts_with("/accounts") => n.to_string(),
         _ => "/accounts".into(),
     }
 }
 
-fn query_next(query: &Option<String>) -> Option<String> {
-    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+/// The `next` of a plain-form action, refused before anything is done when it could not even be a redirect.
+fn query_next(query: &Option<String>) -> Result<Option<String>, AppError> {
+    let next = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "next")
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v.into_owned());
+    match next {
+        Some(n) if n.chars().any(char::is_control) => {
+            Err(AppError::BadRequest("The page to return to is not a valid address.".into()))
+        }
+        next => Ok(next),
+    }
 }
 
 #[derive(Template)]
@@ -292,6 +299,7 @@ async fn confirm(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
+    let next = query_next(&query)?;
     let page = |question: String, refused: Option<String>| ConfirmPage {
         nav: Nav::for_user(&me, Section::Accounts),
         id,
@@ -300,7 +308,7 @@ async fn confirm(
         refused,
         action: action.key(),
         label: action.label(),
-        next: back_to(query_next(&query).as_deref()),
+        next: back_to(next.as_deref()),
     };
     match state.accounts.allowed(id, RowAction::Status(action)).await {
         Ok(partner) => {
@@ -336,6 +344,7 @@ async fn change_status(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
+    let next = query_next(&query)?;
     let flash = match state.accounts.change_status(Actor::of(&me, &ip), id, action).await {
         Ok(changed) => Flash::ok(changed.message),
         Err(ActionError::Database(e)) => return Err(e.into()),
@@ -343,7 +352,7 @@ async fn change_status(
     };
     if !htmx {
         auth::set_flash(&session, flash).await?;
-        return Ok(Redirect::to(&back_to(query_next(&query).as_deref())).into_response());
+        return Ok(Redirect::to(&back_to(next.as_deref())).into_response());
     }
     // The row and the banner as they are now, in one round trip.
     let (row, banner) = match state.accounts.row(id).await {

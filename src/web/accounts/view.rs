@@ -3,7 +3,7 @@
 
 use kaltura::{PartnerFilter, PartnerOrder, PartnerOrderField, PartnerStatus};
 
-use crate::web::format::short;
+use crate::web::format::{printable, short};
 
 pub(crate) const PAGE_SIZES: [u32; 4] = [25, 50, 75, 100];
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -110,10 +110,12 @@ impl View {
             let value = value.trim();
             match key.as_ref() {
                 "q" => {
-                    if value.chars().count() > MAX_QUERY_LEN {
+                    // Control characters (a NUL, a tab) are no part of any name: they go, here and upstream.
+                    let q = printable(value);
+                    if q.chars().count() > MAX_QUERY_LEN {
                         notes.push(format!("The search was cut to {MAX_QUERY_LEN} characters."));
                     }
-                    v.q = value.chars().take(MAX_QUERY_LEN).collect();
+                    v.q = q.trim().chars().take(MAX_QUERY_LEN).collect();
                 }
                 "by" => match SearchBy::parse(value) {
                     Some(b) => v.by = b,
