@@ -71,8 +71,15 @@ impl Application {
             session_idle: settings.session_idle,
             session_max: settings.session_max,
             trusted_proxies: settings.trusted_proxies,
+            metrics_allow: settings.metrics_allow,
+            support_url: settings.support_url,
         };
-        let state = AppState { accounts: Accounts::new(kaltura, pool.clone()), db: pool, settings: Arc::new(web) };
+        let state = AppState {
+            accounts: Accounts::new(kaltura, pool.clone()),
+            db: pool,
+            db_file: Arc::new(db::DbFile::of(&settings.database)),
+            settings: Arc::new(web),
+        };
         Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
     }
 

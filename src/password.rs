@@ -1,9 +1,37 @@
-//! Password hashing with argon2id. Hashing is slow on purpose, so it runs on the blocking thread pool.
+//! Password hashing with argon2id. Hashing is slow and takes 19 MiB on purpose, so it runs on the blocking thread
+//! pool, and only as many at once as there are cores: a burst of sign-ins waits its turn instead of taking memory
+//! for every attempt at once.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::RngExt as _;
 use std::sync::LazyLock;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// How long an attempt waits for a free hashing slot before it is turned away.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
+
+static SLOTS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+/// Every hashing slot stayed busy for the whole wait.
+#[derive(Debug, thiserror::Error)]
+#[error("too many sign-ins at once: try again in a moment")]
+pub struct Busy;
+
+/// The right to run one hash now.
+pub struct Slot {
+    _permit: SemaphorePermit<'static>,
+}
+
+/// Waits for a hashing slot (at most a few seconds).
+pub async fn slot() -> Result<Slot, Busy> {
+    match tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await {
+        Ok(Ok(permit)) => Ok(Slot { _permit: permit }),
+        _ => Err(Busy),
+    }
+}
 
 pub const MIN_LENGTH: usize = 10;
 /// Bounds the work an attacker can make one sign-in attempt cost.
@@ -26,28 +54,43 @@ pub fn check_new(password: &str) -> Result<(), String> {
 }
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
-    })
-    .await?
+    slot().await?.hash(password).await
 }
 
-/// Verifies against `hash`, or against a dummy hash when there is no user, so both cases take the same time.
+impl Slot {
+    pub async fn hash(self, password: String) -> anyhow::Result<String> {
+        run(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+        })
+        .await?
+    }
+
+    /// Verifies against `hash`, or against a dummy hash when there is no user, so both cases take the same time.
+    pub async fn verify(self, password: String, hash: Option<String>) -> anyhow::Result<bool> {
+        run(move || {
+            let (hash, real) = match hash {
+                Some(h) => (h, true),
+                None => (DUMMY_HASH.clone(), false),
+            };
+            let matches = password.len() <= MAX_LENGTH
+                && Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+            real && matches
+        })
+        .await
+    }
+}
+
+/// Runs on the blocking pool; the caller's slot is held until it is done.
+async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
+/// Verifies against `hash` (or a dummy one) once a slot is free.
 pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let (hash, real) = match hash {
-            Some(h) => (h, true),
-            None => (DUMMY_HASH.clone(), false),
-        };
-        let matches = password.len() <= MAX_LENGTH
-            && Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
-        real && matches
-    })
-    .await
-    .map_err(Into::into)
+    slot().await?.verify(password, hash).await
 }
 
 static DUMMY_HASH: LazyLock<String> =

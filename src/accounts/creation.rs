@@ -285,6 +285,7 @@ impl Accounts {
         let now = unix_now();
         match result {
             Ok(partner) => {
+                metrics::counter!("console_account_creations_total", "outcome" => "created").increment(1);
                 creations::settle(&self.db, id, CreationState::Created, Some(partner.id), "", now).await?;
                 let c = self.creation(id).await?;
                 let details = format!("{} for {}", c.name, c.admin_email);
@@ -292,6 +293,7 @@ impl Accounts {
                 Ok(self.standing(c).await?)
             }
             Err(KalturaError::Api { message, code, args }) => {
+                metrics::counter!("console_account_creations_total", "outcome" => "refused").increment(1);
                 let e = KalturaError::Api { message: message.clone(), code, args };
                 creations::settle(&self.db, id, CreationState::Failed, None, &message, now).await?;
                 // Kaltura's answer settles it; the form shows it, so it needs no later report.
@@ -310,6 +312,7 @@ impl Accounts {
             }
             Err(e) => {
                 // No answer: the account may or may not exist. Never resend; find out.
+                metrics::counter!("console_account_creations_total", "outcome" => "no_answer").increment(1);
                 tracing::warn!(error = %e, creation = id, "partner.register got no answer; reconciling");
                 creations::mark_unknown(&self.db, id, &e.to_string()).await?;
                 let c = self.creation(id).await?;

@@ -5,9 +5,10 @@
 mod creation;
 pub(crate) mod rules;
 
+use futures_util::{Stream, stream};
 use kaltura::{
     Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
-    PartnerStatus, SecretUrl,
+    PartnerOrder, PartnerOrderField, PartnerStatus, SecretUrl,
 };
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
@@ -24,6 +25,8 @@ pub(crate) use creation::{
 
 /// Kaltura caps page sizes at 500: enough for every template an organisation has.
 const TEMPLATES_PAGE: Pager = Pager::new(500, 1);
+/// Exports read Kaltura's largest pages.
+const EXPORT_PAGE: Pager = Pager::new(500, 1);
 
 /// Cheap to clone: clones share the Kaltura client, the pool and the creation lock.
 #[derive(Clone)]
@@ -71,8 +74,8 @@ impl Quota {
 pub struct AccountsPage {
     /// The filtered, sorted page of accounts (the parent included, as Kaltura scopes it).
     pub page: ListResponse<Partner>,
-    /// Active and blocked template accounts (group type 4).
-    pub templates: Vec<Partner>,
+    /// How many template accounts (group type 4) are active or blocked.
+    pub templates_in_use: i64,
     /// How many partners are active or blocked, the parent included.
     pub used_total: i64,
     pub quota: Quota,
@@ -112,10 +115,10 @@ impl Accounts {
         page(&self.kaltura, filter, pager).await
     }
 
-    /// The quota and the templates, without a page of accounts.
+    /// The quota and the active and blocked templates (for Add Account's selector), without a page of accounts.
     pub(crate) async fn quota_and_templates(&self) -> Result<(Quota, Vec<Partner>), KalturaError> {
-        let loaded = self.load(None).await?;
-        Ok((loaded.quota, loaded.templates))
+        let (loaded, templates) = load(&self.kaltura, None, true).await?;
+        Ok((loaded.quota, templates))
     }
 
     /// One account as the table shows it now (`None` if it is gone from the parent's list), with the quota.
@@ -129,17 +132,32 @@ impl Accounts {
         Ok((loaded.page.objects.into_iter().next(), loaded.quota))
     }
 
-    /// A page of partner.list alone (the CSV export's later pages).
-    pub(crate) async fn list(
+    /// Every account `filter` matches, for an export: by partner id, a page of 500 at a time, each page asking for
+    /// the ids after the last one seen (as Kaltura's own export scripts do), so a deep page costs what the first
+    /// does. The first page is fetched here, so a failure is known before anything is sent; the parent's id comes
+    /// with it.
+    pub(crate) async fn export(
         &self,
         filter: &PartnerFilter,
-        pager: Pager,
-    ) -> Result<ListResponse<Partner>, KalturaError> {
-        self.kaltura.list_partners(filter, &pager).await
-    }
-
-    async fn load(&self, page: Option<(&PartnerFilter, Pager)>) -> Result<AccountsPage, KalturaError> {
-        load(&self.kaltura, page).await
+    ) -> Result<(i64, impl Stream<Item = Result<Vec<Partner>, KalturaError>> + Send + 'static), KalturaError> {
+        let filter = PartnerFilter { order_by: Some(PartnerOrder::asc(PartnerOrderField::Id)), ..filter.clone() };
+        let first = self.page(&filter, EXPORT_PAGE).await?;
+        let kaltura = self.kaltura.clone();
+        let pages = stream::try_unfold(Some(first.page.objects), move |page| {
+            let (kaltura, filter) = (kaltura.clone(), filter.clone());
+            async move {
+                let Some(page) = page else { return Ok(None) };
+                let next = match page.last() {
+                    Some(last) if page.len() == EXPORT_PAGE.page_size as usize => {
+                        let after = PartnerFilter { id_greater_than: Some(last.id), ..filter };
+                        Some(kaltura.list_partners(&after, &EXPORT_PAGE).await?.objects)
+                    }
+                    _ => None,
+                };
+                Ok((!page.is_empty()).then_some((page, next)))
+            }
+        });
+        Ok((first.parent_id, pages))
     }
 
     /// The account `id`, if it is one of the parent's and `action` is allowed for it.
@@ -234,37 +252,45 @@ impl Accounts {
     }
 }
 
-/// One page of accounts with the templates and the quota, in one HTTP request: what the Accounts page shows.
+/// One page of accounts with the quota, in one HTTP request: what the Accounts page shows.
 pub async fn page(kaltura: &KalturaClient, filter: &PartnerFilter, pager: Pager) -> Result<AccountsPage, KalturaError> {
-    load(kaltura, Some((filter, pager))).await
+    Ok(load(kaltura, Some((filter, pager)), false).await?.0)
 }
 
 /// The quota, what `doctor` reports.
 pub async fn quota(kaltura: &KalturaClient) -> Result<Quota, KalturaError> {
-    Ok(load(kaltura, None).await?.quota)
+    Ok(load(kaltura, None, false).await?.0.quota)
 }
 
-/// One page of accounts (if asked for), the templates, the count in use and the parent, in one HTTP request.
-async fn load(kaltura: &KalturaClient, page: Option<(&PartnerFilter, Pager)>) -> Result<AccountsPage, KalturaError> {
+/// One page of accounts (if asked for), the templates in use (counted, and listed if asked for), the count of
+/// accounts in use and the parent, in one HTTP request. Only Add Account needs the templates themselves: a page
+/// view asks for their count alone, which an organisation with hundreds of templates would otherwise pay for.
+async fn load(
+    kaltura: &KalturaClient,
+    page: Option<(&PartnerFilter, Pager)>,
+    list_templates: bool,
+) -> Result<(AccountsPage, Vec<Partner>), KalturaError> {
     let templates_filter =
         PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
     let list = |filter: &PartnerFilter, pager: Pager| json!({ "filter": filter.to_wire(), "pager": pager.to_wire() });
     let mut mr = MultiRequest::new();
     let page = page.map(|(filter, pager)| mr.add(Action::PARTNER_LIST, list(filter, pager)));
-    let templates = mr.add(Action::PARTNER_LIST, list(&templates_filter, TEMPLATES_PAGE));
+    let templates_pager = if list_templates { TEMPLATES_PAGE } else { Pager::new(1, 1) };
+    let templates = mr.add(Action::PARTNER_LIST, list(&templates_filter, templates_pager));
     let used = mr.add(Action::PARTNER_LIST, list(&PartnerFilter::in_use(), Pager::new(1, 1)));
     let info = mr.add(Action::PARTNER_GET_INFO, Value::Null);
     let r = kaltura.multirequest(&mr).await?;
-    let templates = r.get::<ListResponse<Partner>>(templates)?.objects;
+    let templates = r.get::<ListResponse<Partner>>(templates)?;
     let used_total = r.get::<ListResponse<Partner>>(used)?.total_count;
     let parent: Partner = r.get(info)?;
-    let templates_in_use = templates.iter().filter(|t| t.is_in_use()).count() as i64;
+    let templates_in_use = templates.total_count;
     let quota = Quota::compute(used_total, templates_in_use, parent.publishers_quota.unwrap_or(0));
     let page = match page {
         Some(p) => r.get(p)?,
         None => ListResponse { objects: Vec::new(), total_count: 0 },
     };
-    Ok(AccountsPage { page, templates, used_total, quota, parent_id: parent.id })
+    let listed = if list_templates { templates.objects } else { Vec::new() };
+    Ok((AccountsPage { page, templates_in_use, used_total, quota, parent_id: parent.id }, listed))
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ where
 
 pub fn run(cli: Cli) -> ExitCode {
     init_logging();
+    return_freed_memory();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -95,6 +96,18 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc keeps freed memory for reuse: after the first 19 MiB argon2 block is freed it raises its mmap threshold and
+/// serves later blocks from heaps it never shrinks, one per thread up to 8 × cores. A fixed threshold makes every
+/// large block an mmap that goes back to the system when freed, and two arenas bound what small allocations keep.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

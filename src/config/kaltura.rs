@@ -38,6 +38,10 @@ pub struct KalturaSettings {
     /// Lifetime in seconds of the session "Rich Media CMS Login" opens a child account with.
     #[arg(long = "kaltura-impersonation-secs", env = "KALTURA_IMPERSONATION_SECS", default_value_t = 120)]
     pub impersonation_secs: u64,
+    /// The most the console reads of one Kaltura answer, in MB (a page of 500 accounts is well under 1 MB).
+    #[arg(long = "kaltura-max-answer-mb", env = "KALTURA_MAX_ANSWER_MB", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_answer_mb: u32,
 }
 
 /// The same defaults as the flags.
@@ -53,6 +57,7 @@ impl Default for KalturaSettings {
             timeout_secs: 15,
             register_timeout_secs: 120,
             impersonation_secs: 120,
+            max_answer_mb: 32,
         }
     }
 }
@@ -148,6 +153,7 @@ impl KalturaSettings {
         cfg.impersonation_lifetime =
             seconds("--kaltura-impersonation-secs (KALTURA_IMPERSONATION_SECS)", self.impersonation_secs)?;
         cfg.admin_user_id = self.admin_user_id.trim().to_string();
+        cfg.max_answer_bytes = usize::try_from(self.max_answer_mb).unwrap_or(usize::MAX).saturating_mul(1024 * 1024);
         Ok(cfg)
     }
 

@@ -3,7 +3,7 @@
 pub mod file;
 pub mod kaltura;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use reqwest::Url;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -58,6 +58,14 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` or `Forwarded` (for throttling and the audit log). Empty: the TCP peer is the client.
     #[arg(long, env = "MA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<IpNet>,
+    /// Where the quota banner's "Contact Kaltura" leads (a reseller may send its customers to its own desk).
+    #[arg(long, env = "MA_SUPPORT_URL", default_value = KALTURA_SUPPORT,
+          value_parser = |s: &str| parse_http_url("--support-url", s).map_err(|e| e.to_string()))]
+    pub support_url: Url,
+    /// Addresses or CIDR ranges, comma-separated, that may read `/metrics` (the TCP peer is checked).
+    #[arg(long, env = "MA_METRICS_ALLOW", value_delimiter = ',', value_parser = parse_proxy,
+          default_value = "127.0.0.0/8,::1")]
+    pub metrics_allow: Vec<IpNet>,
     /// Seconds to let requests in flight finish after SIGTERM or Ctrl-C (an account creation can wait for the
     /// Kaltura register timeout); a container's stop grace period must be longer.
     #[arg(long, env = "MA_SHUTDOWN_TIMEOUT_SECS", default_value_t = 150)]
@@ -84,6 +92,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Peers whose `X-Forwarded-For` / `Forwarded` name the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Peers that may read `/metrics`.
+    pub metrics_allow: Vec<IpNet>,
+    /// Where "Contact Kaltura" leads.
+    pub support_url: Url,
     /// No Kaltura settings at all: demo mode, on the emulator started in-process.
     pub kaltura: kaltura::KalturaSettings,
 }
@@ -99,6 +111,8 @@ impl Settings {
             session_max: Duration::from_secs(12 * 3600),
             shutdown_timeout: Duration::from_secs(150),
             trusted_proxies: Vec::new(),
+            metrics_allow: loopback(),
+            support_url: Url::parse(KALTURA_SUPPORT).unwrap_or_else(|_| unreachable!("a valid constant URL")),
             kaltura,
         }
     }
@@ -113,6 +127,19 @@ pub struct WebSettings {
     pub session_idle: Duration,
     pub session_max: Duration,
     pub trusted_proxies: Vec<IpNet>,
+    pub metrics_allow: Vec<IpNet>,
+    pub support_url: Url,
+}
+
+/// Kaltura's support site, where the KMC's own "Contact Kaltura" leads.
+const KALTURA_SUPPORT: &str = "https://support.kaltura.com/";
+
+/// 127.0.0.0/8 and ::1.
+fn loopback() -> Vec<IpNet> {
+    vec![
+        IpNet::V4(Ipv4Net::new_assert(std::net::Ipv4Addr::new(127, 0, 0, 0), 8)),
+        IpNet::V6(Ipv6Net::new_assert(std::net::Ipv6Addr::LOCALHOST, 128)),
+    ]
 }
 
 impl WebSettings {
@@ -133,6 +160,8 @@ impl ServeArgs {
             session_max: Duration::from_secs(u64::from(self.session_max_hours) * 3600),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             trusted_proxies: self.trusted_proxies.clone(),
+            metrics_allow: self.metrics_allow.clone(),
+            support_url: self.support_url.clone(),
             kaltura: self.kaltura.clone(),
         })
     }

@@ -7,6 +7,7 @@ pub mod users;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Opens (creating if needed) the database file at `path`, applies pending migrations and creates the sessions table.
@@ -29,13 +30,87 @@ pub async fn connect(path: &str) -> anyhow::Result<SqlitePool> {
         .map_err(|e| anyhow::anyhow!("cannot apply migrations to the database {path}: {e}"))?;
     // The session store owns its table's schema.
     tower_sessions_sqlx_store::SqliteStore::new(pool.clone()).migrate().await?;
+    check_files_writable(path)?;
     Ok(pool)
 }
 
-/// Takes SQLite's write lock and lets it go, writing nothing: fails when the file is read-only, the pool is closed,
-/// or another writer holds the lock past the busy timeout.
-pub async fn check_writable(db: &SqlitePool) -> Result<(), sqlx::Error> {
-    db.begin_with("BEGIN IMMEDIATE").await?.rollback().await
+/// SQLite maps `-shm` into memory: if it cannot be written the process dies of SIGBUS on the next request. Better
+/// to refuse to start, saying which file. Asked with access(2), never by opening the file: closing any descriptor of
+/// a file drops every POSIX lock the process holds on it, SQLite's included.
+fn check_files_writable(path: &str) -> anyhow::Result<()> {
+    for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+        if Path::new(&file).exists() && !writable(&file) {
+            let why = std::io::Error::last_os_error();
+            anyhow::bail!("the database file {file} cannot be written: {why}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn writable(file: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(file) else { return false };
+    // SAFETY: access(2) only reads the NUL-terminated path it is given.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+#[cfg(not(unix))]
+fn writable(file: &str) -> bool {
+    std::fs::metadata(file).is_ok_and(|m| !m.permissions().readonly())
+}
+
+/// Which file the database is, to notice it being deleted or replaced under the running console (writes would then
+/// go to a file nobody will open again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbFile {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl DbFile {
+    pub fn of(path: &str) -> DbFile {
+        let path = PathBuf::from(path);
+        DbFile { identity: identity(&path), path }
+    }
+
+    fn unchanged(&self) -> bool {
+        self.identity.is_some() && identity(&self.path) == self.identity
+    }
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| (0, d.as_nanos() as u64))
+    }
+}
+
+/// Why the database cannot do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("the database file was deleted or replaced while the console runs")]
+    Replaced,
+    #[error("the database does not take writes")]
+    Rejects(#[from] sqlx::Error),
+}
+
+/// Writes the heartbeat row: it fails when the file is read-only, the pool is closed, another writer holds the lock
+/// past the busy timeout, or the file is no longer the one the console opened.
+pub async fn check_ready(db: &SqlitePool, file: &DbFile) -> Result<(), NotReady> {
+    if !file.unchanged() {
+        return Err(NotReady::Replaced);
+    }
+    sqlx::query("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+        .bind(unix_now())
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Seconds since the Unix epoch: how every time is stored.

@@ -35,6 +35,30 @@ fn action_label(code: &str) -> Option<&'static str> {
     AuditAction::from_code(code).map(AuditAction::label)
 }
 
+/// An entry's title: the log's label ("Account created") for what was done, what was tried for what failed ("Creating
+/// an account", next to Failed), rather than a title that says the opposite of the result.
+fn entry_label(code: &str, ok: bool) -> Option<&'static str> {
+    let action = AuditAction::from_code(code)?;
+    if ok {
+        return Some(action.label());
+    }
+    Some(match action {
+        AuditAction::UserAdd => "Adding a user",
+        AuditAction::UserRole => "Changing a user's role",
+        AuditAction::UserBlock => "Blocking a user",
+        AuditAction::UserUnblock => "Unblocking a user",
+        AuditAction::UserRemove => "Removing a user",
+        AuditAction::UserPassword => "Changing a user's password",
+        AuditAction::UserBootstrap => "Setting up the first administrator",
+        AuditAction::AccountCreate => "Creating an account",
+        AuditAction::AccountBlock => "Blocking an account",
+        AuditAction::AccountUnblock => "Unblocking an account",
+        AuditAction::AccountRemove => "Removing an account",
+        // The sign-in labels and "Rich Media CMS Login" name an attempt already.
+        other => other.label(),
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum ResultChoice {
     #[default]
@@ -269,7 +293,7 @@ impl Row {
             actor_href: View { user: l.actor.clone(), page: 1, ..view.clone() }.href(),
             target_href: View { account: l.target.clone(), page: 1, ..view.clone() }.href(),
             ok: l.is_ok(),
-            label: action_label(&l.action),
+            label: entry_label(&l.action, l.is_ok()),
             actor: l.actor,
             ip: l.ip,
             code: l.action,
@@ -426,7 +450,7 @@ fn csv_record(l: &Logged) -> String {
         &l.at.to_string(),
         &l.actor,
         &l.ip,
-        action_label(&l.action).unwrap_or(&l.action),
+        entry_label(&l.action, l.is_ok()).unwrap_or(&l.action),
         &l.action,
         &l.target,
         result,
@@ -496,6 +520,14 @@ mod tests {
         assert_eq!(v.from.map(format_date).as_deref(), Some("2026-05-01"));
         assert_eq!(v.to.map(format_date).as_deref(), Some("2026-05-10"));
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_entry_is_titled_by_what_was_tried() {
+        assert_eq!(entry_label("account.create", true), Some("Account created"));
+        assert_eq!(entry_label("account.create", false), Some("Creating an account"));
+        assert_eq!(entry_label("login.failure", false), Some("Failed sign-in"));
+        assert_eq!(entry_label("no.such", false), None);
     }
 
     #[test]

@@ -19,6 +19,10 @@ const USER_ID: &str = "user_id";
 const GENERATION: &str = "generation";
 const SIGNED_IN_AT: &str = "signed_in_at";
 const FLASH: &str = "flash";
+/// When the session last moved its inactivity deadline forward (Unix seconds).
+pub(crate) const SEEN_AT: &str = "seen_at";
+/// The deadline moves at most this often, so reading a page does not write the session every time.
+const REFRESH_EVERY_SECS: u64 = 60;
 
 /// The signed-in user, as the guard found them for this request.
 #[derive(Debug, Clone)]
@@ -92,7 +96,22 @@ pub(crate) async fn set_flash(session: &Session, flash: Flash) -> Result<(), App
 }
 
 pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
+    // Removing marks the session changed (and so written) even when there is nothing to remove.
+    if session.get::<Flash>(FLASH).await?.is_none() {
+        return Ok(None);
+    }
     Ok(session.remove::<Flash>(FLASH).await?)
+}
+
+/// Moves the inactivity deadline forward: a session is saved (which sets the deadline) when it changes, so it is
+/// changed once per interval (a minute, or a quarter of a shorter idle limit).
+async fn keep_alive(session: &Session, idle: std::time::Duration) -> Result<(), AppError> {
+    let every = i64::try_from((idle.as_secs() / 4).clamp(1, REFRESH_EVERY_SECS)).unwrap_or(60);
+    let now = unix_now();
+    if now - session.get::<i64>(SEEN_AT).await?.unwrap_or(0) >= every {
+        session.insert(SEEN_AT, now).await?;
+    }
+    Ok(())
 }
 
 /// Middleware on every page route. `/login` is open; `/logout` needs any signed-in user; everything else needs a
@@ -110,6 +129,9 @@ pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut r
         }
         Err(e) => return e.into_response(),
     };
+    if let Err(e) = keep_alive(&session, state.settings.session_idle).await {
+        return e.into_response();
+    }
     if !user.role.is_admin() && path != "/logout" {
         return role_not_allowed(&user, is_htmx(req.headers()));
     }

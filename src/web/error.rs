@@ -8,8 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::Nav;
+use super::auth::CurrentUser;
 use super::htmx::{is_htmx, to_flash};
+use super::{Nav, Section};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -90,6 +91,23 @@ struct ErrorFragment<'a> {
     request_id: &'a str,
 }
 
+/// Who is signed in, carried on a failed response from inside the sign-in guard out to [`render_errors`], so the
+/// error page keeps the navigation.
+#[derive(Clone)]
+struct SignedIn(CurrentUser);
+
+/// Middleware just inside the sign-in guard (which put the user in the request): marks failed responses with the user.
+pub(crate) async fn mark_signed_in(req: Request, next: Next) -> Response {
+    let user = req.extensions().get::<CurrentUser>().cloned();
+    let mut res = next.run(req).await;
+    if let Some(user) = user
+        && (res.status().is_client_error() || res.status().is_server_error())
+    {
+        res.extensions_mut().insert(SignedIn(user));
+    }
+    res
+}
+
 /// How much of a bare refusal's own text (axum's rejection messages) is read to explain it.
 const DETAIL_LIMIT: usize = 4096;
 
@@ -100,6 +118,10 @@ pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let htmx = is_htmx(req.headers());
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_owned();
     let mut res = next.run(req).await;
+    let nav = res
+        .extensions_mut()
+        .remove::<SignedIn>()
+        .map_or_else(Nav::anonymous, |SignedIn(user)| Nav::for_user(&user, Section::None));
     let notice = match res.extensions_mut().remove::<ErrorNotice>() {
         Some(notice) => notice,
         None if is_bare_refusal(&res) => {
@@ -113,7 +135,7 @@ pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let body = if htmx {
         ErrorFragment { message: &notice.message, request_id: &request_id }.render()
     } else {
-        ErrorPage { nav: Nav::anonymous(), title, message: &notice.message, request_id: &request_id }.render()
+        ErrorPage { nav, title, message: &notice.message, request_id: &request_id }.render()
     };
     let body = body.unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot render the error page");

@@ -1,4 +1,7 @@
-//! How values are written on pages and in exports: one date format, shortened echoes of bad input.
+//! How values are written on pages and in exports: one date format, shortened echoes of bad input, the name the
+//! header shows.
+
+use crate::db::users::Role;
 
 /// A date and time as the KMC shows it: `MM/DD/YYYY HH:mm` (UTC here); `N/A` when unknown.
 pub(crate) fn kmc_date(unix: Option<i64>) -> String {
@@ -28,6 +31,13 @@ pub(crate) fn short(s: &str) -> String {
     out
 }
 
+/// How the header names the signed-in user: their name, or their email when the name is only a role's label (what an
+/// administrator set up at first start gets until someone names them).
+pub(crate) fn shown_name(name: &str, email: &str) -> String {
+    let name = name.trim();
+    if name.is_empty() || Role::ALL.iter().any(|r| r.label() == name) { email.to_owned() } else { name.to_owned() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +46,13 @@ mod tests {
     fn dates_are_written_as_the_kmc_writes_them() {
         assert_eq!(kmc_date(Some(1_558_444_680)), "05/21/2019 13:18");
         assert_eq!(kmc_date(None), "N/A");
+    }
+
+    #[test]
+    fn a_role_is_not_a_name() {
+        assert_eq!(shown_name("Publisher Administrator", "it@example.com"), "it@example.com");
+        assert_eq!(shown_name(" ", "it@example.com"), "it@example.com");
+        assert_eq!(shown_name("Renee Dvir", "renee@example.com"), "Renee Dvir");
     }
 
     #[test]

@@ -12,13 +12,17 @@ use super::AppState;
 use crate::db;
 
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).with_state(state)
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(super::metrics::render))
+        .with_state(state)
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
-    if let Err(e) = db::check_writable(&state.db).await {
-        tracing::warn!(error = %e, "not ready: the database does not take writes");
-        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: the database does not take writes".into());
+    if let Err(e) = db::check_ready(&state.db, &state.db_file).await {
+        tracing::warn!(error = %e, "not ready: the database");
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}"));
     }
     if let Err(e) = state.accounts.check_upstream().await {
         tracing::warn!(error = %e, "not ready: Kaltura");
@@ -32,7 +36,7 @@ fn kaltura_reason(e: &KalturaError) -> String {
     match e {
         KalturaError::Connect { .. } => "Kaltura cannot be reached".into(),
         KalturaError::Timeout { .. } => "Kaltura does not answer in time".into(),
-        KalturaError::BadResponse(_) => "Kaltura's answer cannot be read".into(),
+        KalturaError::BadResponse(_) | KalturaError::TooLarge { .. } => "Kaltura's answer cannot be read".into(),
         KalturaError::Api { .. } if e.is_invalid_ks() => {
             "Kaltura refuses the console's session (check the partner id and admin secret)".into()
         }

@@ -20,6 +20,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 const WRONG: &str = "Wrong email or password.";
+const BUSY: &str = "Too many sign-ins are under way at once. Please try again in a moment.";
 const HOME: &str = "/accounts";
 
 #[derive(Template)]
@@ -64,6 +65,24 @@ struct LoginForm {
 async fn submit(
     State(state): State<AppState>,
     session: Session,
+    client_ip: ClientIp,
+    form: Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let res = attempt(State(state), session, client_ip, form).await?;
+    let outcome = match res.status() {
+        StatusCode::SEE_OTHER => "ok",
+        StatusCode::UNAUTHORIZED => "failure",
+        StatusCode::TOO_MANY_REQUESTS => "locked",
+        StatusCode::SERVICE_UNAVAILABLE => "busy",
+        _ => "refused",
+    };
+    metrics::counter!("console_sign_ins_total", "outcome" => outcome).increment(1);
+    Ok(res)
+}
+
+async fn attempt(
+    State(state): State<AppState>,
+    session: Session,
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -84,16 +103,26 @@ async fn submit(
         audit::record(db, Entry { actor: email, ip, action, target: email, result, details: &details }).await
     };
 
-    if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
+    let refuse_locked = |until: i64| async move {
         // Once per window for this email or address, however often it keeps trying.
         if !audit::logged_since(db, AuditAction::LoginRefused, email, ip, now - throttle::WINDOW_SECS).await? {
             audit(AuditAction::LoginRefused, Outcome::Refused, "locked out after repeated failures".into()).await?;
         }
-        return page(StatusCode::TOO_MANY_REQUESTS, email, locked_message(until - now));
+        page(StatusCode::TOO_MANY_REQUESTS, email, locked_message(until - now))
+    };
+    if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
+        return refuse_locked(until).await;
+    }
+    let Ok(slot) = password::slot().await else {
+        return page(StatusCode::SERVICE_UNAVAILABLE, email, BUSY.to_owned());
+    };
+    // Attempts that waited for a slot meanwhile may have locked this email or address: asked again before hashing.
+    if let Some(until) = throttle::locked_until(db, email, ip, unix_now()).await? {
+        return refuse_locked(until).await;
     }
 
     let user = users::find_by_email(db, email).await?;
-    let verified = password::verify(form.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let verified = slot.verify(form.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let user = match user {
         Some(u) if verified && u.is_active() => u,
         other => {

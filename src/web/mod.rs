@@ -12,7 +12,9 @@ mod format;
 mod health;
 mod htmx;
 mod login;
+mod metrics;
 mod paging;
+mod session_store;
 mod users;
 
 use askama::Template;
@@ -24,6 +26,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -41,6 +44,8 @@ pub(crate) use error::AppError;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) db: SqlitePool,
+    /// The file behind `db`, for readiness.
+    pub(crate) db_file: Arc<crate::db::DbFile>,
     pub(crate) accounts: Accounts,
     pub(crate) settings: Arc<WebSettings>,
 }
@@ -55,15 +60,14 @@ const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 /// The whole application: pages, static files, sessions, sign-in guard, CSRF check and security headers.
 pub(crate) fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
+    metrics::install();
     let idle = time::Duration::try_from(settings.session_idle).unwrap_or(time::Duration::minutes(30));
-    let sessions = SessionManagerLayer::new(SqliteStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(session_store::Store::new(SqliteStore::new(state.db.clone())))
         .with_name(if settings.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
         .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies())
-        // Saving on every request is what moves the inactivity deadline forward.
-        .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(idle));
 
     let probes = health::router(state.clone());
@@ -74,6 +78,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(audit::router())
         .fallback(|| async { AppError::NotFound })
+        .layer(middleware::from_fn(error::mark_signed_in))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(sessions)
         .with_state(state);
@@ -91,6 +96,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(site)
         .merge(probes)
+        .layer(middleware::from_fn(metrics::track))
         .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, move |_: &Response| hsts.clone()))
         // Pages show who is signed in and what they may do: never cache them. Static files set their own.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -103,6 +109,9 @@ pub(crate) fn build_router(state: AppState) -> Router {
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
+        // gzip or brotli, as the browser accepts. Safe for pages: they carry no token or key an attacker could guess
+        // byte by byte from compressed sizes (BREACH); CSRF is checked by origin. Static files are cached for a year.
+        .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -178,7 +187,8 @@ impl Nav {
     }
 
     pub(crate) fn for_user(user: &auth::CurrentUser, section: Section) -> Nav {
-        Nav { user_name: Some(user.name.clone()), section, flash: None, admin: user.role.is_admin() }
+        let user_name = Some(format::shown_name(&user.name, &user.email));
+        Nav { user_name, section, flash: None, admin: user.role.is_admin() }
     }
 }
 

@@ -476,7 +476,8 @@ async fn a_partner_id_search_with_letters_finds_nothing_in_one_upstream_request(
     app.emulator().reset_stats();
     let body = open(&app, &client, "/accounts?q=abc&by=id").await;
     assert!(row_ids(&body).is_empty());
-    assert_eq!(text_at(&body, r#"td[colspan="10"]"#), "No Results", "{body}");
+    let empty = text_at(&body, r#"td[colspan="10"]"#);
+    assert!(empty.starts_with("No Results. A Partner ID is a number"), "the search says why: {empty}");
     assert_eq!(text_at(&body, "#publishers-count"), "0 Publishers");
     assert_eq!(quota(&body), (2, 3), "the banner is still right");
     assert_eq!(requests(&app), 1, "{}", app.emulator().stats());
@@ -846,12 +847,12 @@ async fn the_csv_export_holds_every_account_under_the_filter_across_upstream_pag
     assert!(a.body.starts_with(&format!("{CSV_HEADER}\r\n")), "{}", &a.body[..200]);
     let records = parse_csv(&a.body);
     let ids: Vec<i64> = records[1..].iter().map(|r| r[1].parse().expect("a partner id")).collect();
-    assert_eq!(ids, every, "every account once, in the page's order");
+    let mut by_id = every.clone();
+    by_id.sort_unstable();
+    assert_eq!(ids, by_id, "every account once, by partner id");
     assert!(records.iter().all(|r| r.len() == 12), "12 fields on every line");
     let statuses: BTreeSet<(&str, &str)> = records[1..].iter().map(|r| (r[2].as_str(), r[3].as_str())).collect();
     assert_eq!(statuses, BTreeSet::from([("Active", "1"), ("Blocked", "2"), ("Removed", "3")]));
-    let created: Vec<i64> = records[1..].iter().map(|r| r[10].parse().unwrap()).collect();
-    assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
     assert_eq!(records[1..].iter().filter(|r| r[11] == "yes").map(|r| r[1].as_str()).collect::<Vec<_>>(), ["6464"]);
 
     // The default filter leaves removed accounts out, as the page does.
@@ -942,10 +943,10 @@ async fn each_row_offers_exactly_the_actions_its_status_allows() {
     let shanghai = row(&doc, 6475);
     assert!(has(shanghai, r#"form[method="post"][action="/accounts/6475/kmc-login"][target="_blank"]"#));
     assert!(text_of(shanghai).contains("Rich Media CMS Login Block Remove"));
-    assert_eq!(
-        attr(one(shanghai, r#"[hx-post="/accounts/6475/remove"]"#), "hx-confirm"),
-        "Are you sure you want to remove the selected account? (Shanghai)"
-    );
+    // The confirm page asks in both cases: in the page's dialog under htmx, on a page of its own without JavaScript.
+    let remove = one(shanghai, r#"[data-action="remove"]"#);
+    assert_eq!(attr(remove, "hx-get"), "/accounts/6475/confirm/remove");
+    assert_eq!(attr(remove, "hx-target"), "#dialog-slot");
     assert!(has(shanghai, r#"form[method="get"][action="/accounts/6475/confirm/block"]"#), "no-JS fallback");
     assert!(has(row(&doc, 6464), r#"[aria-label="Actions for Debbie Techpubs"]"#));
     assert!(text_of(row(&doc, 6479)).contains("Unblock Remove"));
@@ -1081,7 +1082,7 @@ async fn the_remove_confirmation_asks_in_kalturas_words_and_unknown_accounts_are
     assert_eq!(text_at(&body, "h1"), "Confirm Remove", "{body}");
     assert!(text(&body).contains("Are you sure you want to remove the selected account? (Shanghai)"));
     assert!(exists(&body, r#"form[method="post"][action^="/accounts/6475/remove?next="]"#), "{body}");
-    assert!(text(&body).contains("Remove Cancel"));
+    assert!(text(&body).contains("Cancel Remove"), "Cancel, then the action, as in every form");
     assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Active, "asking changes nothing");
 
     let body = open(&app, &client, "/accounts/6479/confirm/unblock").await;

@@ -1,13 +1,16 @@
-//! The Accounts page in a real browser (headless Chromium through chromedriver), for what only a browser shows:
-//! htmx swapping the table and the address bar, Back, native confirmations, new tabs, the Add Account dialog, and
-//! the README screenshot (checked on every run, written only by `scripts/screenshot.sh`). chromedriver and Chromium
+//! The console in a real browser (headless Chromium through chromedriver), for what only a browser shows: htmx
+//! swapping the table and the address bar, Back, the confirmation and Add Account dialogs, row menus, focus, new
+//! tabs, the phone layout, the browser's console, and the README screenshots (checked on every run, written only by
+//! `scripts/screenshot.sh`). chromedriver and Chromium
 //! must be installed (Debian: `chromium chromium-driver`); without them these tests fail, they never skip. One browser
 //! at a time: the tests take turns.
 
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with_emulator};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Role, TestApp, spawn_app, spawn_app_with_emulator};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
+use kaltura::NewAccount;
+use multi_account::config::kaltura::KalturaSettings;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -85,6 +88,8 @@ async fn start_driver() -> (Driver, String) {
 struct Browser {
     client: Client,
     app_url: String,
+    /// chromedriver's address, for what WebDriver itself does not offer (the browser's console).
+    driver_url: String,
     // Dropped in this order: the WebDriver client, chromedriver with its Chromium, their profile, then the turn.
     _driver: Driver,
     _profile: TempDir,
@@ -96,6 +101,7 @@ impl Browser {
         let turn = ONE_BROWSER_AT_A_TIME.lock().await;
         let profile = tempfile::tempdir().expect("a profile dir");
         let (driver, driver_url) = start_driver().await;
+        let driver_address = driver_url.clone();
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": chromium(),
@@ -106,6 +112,7 @@ impl Browser {
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
+            "goog:loggingPrefs": { "browser": "ALL" },
         });
         let Value::Object(capabilities) = capabilities else { unreachable!() };
         let client = ClientBuilder::rustls()
@@ -114,7 +121,14 @@ impl Browser {
             .connect(&driver_url)
             .await
             .unwrap_or_else(|e| panic!("chromedriver cannot start {} ({e}): {INSTALL}", chromium()));
-        Browser { client, app_url: app.url.clone(), _driver: driver, _profile: profile, _turn: turn }
+        Browser {
+            client,
+            app_url: app.url.clone(),
+            driver_url: driver_address,
+            _driver: driver,
+            _profile: profile,
+            _turn: turn,
+        }
     }
 
     /// Opens a browser and signs in as the Publisher Administrator through the real sign-in form.
@@ -217,27 +231,102 @@ impl Browser {
 
     /// Opens the row menu of account `id` and chooses `action` (`kmc-login`, `block`, `unblock`, `remove`).
     async fn row_action(&self, id: i64, action: &str) {
-        self.find(&format!("#account-{id} details.menu summary")).await.click().await.expect("opening the row menu");
+        self.open_menu(id).await;
         let item = self.find(&format!("#account-{id} [data-action={action}]")).await;
         assert!(item.is_displayed().await.expect("visibility"), "the menu of {id} shows {action}");
         item.click().await.expect("choosing the action");
     }
 
-    /// The text of the native dialog that is open (or about to open).
-    async fn alert_text(&self) -> String {
-        let started = Instant::now();
-        loop {
-            match self.client.get_alert_text().await {
-                Ok(text) => return text,
-                Err(e) if started.elapsed() > PATIENCE => panic!("no confirmation dialog opened: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+    async fn open_menu(&self, id: i64) {
+        self.find(&format!("#account-{id} details.menu summary")).await.click().await.expect("opening the row menu");
+        self.until("the menu to open", &format!("return document.querySelector('#account-{id} details.menu').open"))
+            .await;
     }
 
-    /// Counts the requests htmx sends from now on, in `window.__requests`.
-    async fn count_requests(&self) {
-        self.js("window.__requests = 0; if (!window.__counting) { window.__counting = true; document.body.addEventListener('htmx:beforeRequest', () => window.__requests++); }").await;
+    /// Whether every item of the open menu of account `id` is inside the window and is what a click there would hit
+    /// (an item cut off by a scroll box is not).
+    async fn menu_fully_shown(&self, id: i64) -> bool {
+        let script = format!(
+            "const items = [...document.querySelectorAll('#account-{id} details.menu[open] .menu-item')]; \
+             return items.length > 0 && items.every(i => {{ const r = i.getBoundingClientRect(); \
+               const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2); \
+               return r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth \
+                 && !!hit && i.contains(hit); }})"
+        );
+        self.js(&script).await == Value::Bool(true)
+    }
+
+    /// Waits for the page's dialog and returns its title and text.
+    async fn dialog(&self) -> (String, String) {
+        self.until("a dialog", "const d = document.querySelector('#dialog-slot dialog'); return !!d && d.open && d.matches(':modal') && !document.querySelector('.htmx-request')").await;
+        (self.text("#dialog-slot dialog h2").await, self.text("#dialog-slot dialog p").await)
+    }
+
+    /// Clicks the button or link labelled `label` in the open dialog.
+    async fn dialog_button(&self, label: &str) {
+        let buttons =
+            self.client.find_all(Locator::Css("#dialog-slot dialog .form-actions .btn")).await.expect("buttons");
+        for b in buttons {
+            if b.text().await.expect("a label") == label {
+                b.click().await.expect("a click");
+                return;
+            }
+        }
+        panic!("no {label} button in the dialog");
+    }
+
+    async fn until_no_dialog(&self) {
+        self.until("the dialog to close", "return document.getElementById('dialog-slot').children.length === 0").await;
+    }
+
+    /// The native dialog (`confirm()`, `alert()`) that is open, if any.
+    async fn native_dialog(&self) -> Option<String> {
+        self.client.get_alert_text().await.ok()
+    }
+
+    /// Counts the requests htmx sends from now on that change something (not GETs), in `window.__posts`.
+    async fn count_posts(&self) {
+        self.js("window.__posts = 0; if (!window.__counting) { window.__counting = true; document.body.addEventListener('htmx:beforeRequest', e => { if (e.detail.requestConfig.verb !== 'get') window.__posts++; }); }").await;
+    }
+
+    /// A description of the element that has focus: its tag, id, name, and the id of the row it is in.
+    async fn focused(&self) -> String {
+        let script = "const a = document.activeElement; if (!a || a === document.body) return 'body'; \
+                      const row = a.closest('tr[id]'); \
+                      return a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + (a.name ? '[name=' + a.name + ']' : '') \
+                        + (row ? ' in #' + row.id : '') + (a.closest('dialog') ? ' in dialog' : '')";
+        self.js(script).await.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Presses `key` where the focus is.
+    async fn press(&self, key: Key) {
+        self.client.active_element().await.expect("a focused element").send_keys(&key).await.expect("a key press");
+    }
+
+    /// Makes the page area `width`×`height` CSS pixels (the window is larger by the browser's own bars).
+    async fn resize(&self, width: u32, height: u32) {
+        let chrome = self.js("return outerHeight - innerHeight").await.as_u64().expect("a height");
+        let side = self.js("return outerWidth - innerWidth").await.as_u64().expect("a width");
+        self.client.set_window_size(width + side as u32, height + chrome as u32).await.expect("resizing the window");
+        self.until(
+            &format!("a {width}x{height} page"),
+            &format!("return innerWidth === {width} && innerHeight === {height}"),
+        )
+        .await;
+    }
+
+    /// What the page wrote to the browser's console at level SEVERE (errors, failed requests) since the last call.
+    async fn console_errors(&self) -> Vec<String> {
+        let session = self.client.session_id().await.expect("a session").expect("a session id");
+        let url = format!("{}/session/{session}/se/log", self.driver_url);
+        let res = reqwest::Client::new().post(url).json(&json!({"type": "browser"})).send().await.expect("the log");
+        let log: Value = res.json().await.expect("a JSON log");
+        let entries = log["value"].as_array().unwrap_or_else(|| panic!("chromedriver gives no log: {log}"));
+        entries
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// The banner's numbers: accounts in use, additional remaining.
@@ -249,6 +338,35 @@ impl Browser {
 
 /// The demo's accounts shown by default (active and blocked): the parent, Shanghai, Down Under, two templates.
 const DEFAULT_ROWS: usize = 5;
+/// A phone's page: an iPhone 14's 390×844 CSS pixels.
+const PHONE: (u32, u32) = (390, 844);
+
+/// Registers a child of the parent straight at Kaltura, as another KMC user would; returns its id.
+async fn register(app: &TestApp, name: &str, email: &str) -> i64 {
+    let emu = app.emulator();
+    let kaltura = KalturaSettings::default().demo_client(&emu.url, emu.parent_id, &emu.admin_secret).expect("a client");
+    let account = NewAccount {
+        admin_name: "Test Administrator".into(),
+        name: name.into(),
+        admin_email: email.into(),
+        phone: "1".into(),
+        website: None,
+        reference_id: None,
+    };
+    kaltura.register(&account, None).await.expect("partner.register").id
+}
+
+/// Fills Add Account's required fields and sends it.
+async fn create_account(b: &Browser, name: &str, email: &str) {
+    b.find("#add-account").await.click().await.expect("Add Account");
+    b.dialog().await;
+    for (field_name, value) in
+        [("admin_name", "Mei Lin"), ("name", name), ("admin_email", email), ("phone", "+65 6123 4567")]
+    {
+        field(b, field_name).await.send_keys(value).await.expect("typing");
+    }
+    b.dialog_button("Create").await;
+}
 
 #[tokio::test]
 async fn filtering_swaps_only_the_table_and_puts_the_view_in_the_address_bar() {
@@ -263,7 +381,7 @@ async fn filtering_swaps_only_the_table_and_puts_the_view_in_the_address_bar() {
     b.find("#accounts-q").await.send_keys("Shanghai").await.expect("typing");
     b.until_swapped_to("the search for Shanghai", "/accounts?q=Shanghai").await;
     assert_eq!(b.account_names().await, ["Shanghai"]);
-    assert_eq!(b.text("#publishers-count").await, "1 Publishers");
+    assert_eq!(b.text("#publishers-count").await, "1 Publisher", "one, as the KMC says it");
 
     b.mark_page().await;
     let search = b.find("#accounts-q").await;
@@ -390,38 +508,43 @@ async fn rich_media_cms_login_opens_the_childs_cms_in_a_new_tab() {
 }
 
 #[tokio::test]
-async fn block_asks_first_then_updates_the_row_and_the_banner_in_place() {
+async fn block_asks_in_the_pages_dialog_then_updates_the_row_and_the_banner_in_place() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
     assert_eq!(b.text("#account-6475 .badge").await, "Active");
     let quota_before = b.quota().await;
     b.mark_page().await;
-    b.count_requests().await;
+    b.count_posts().await;
 
-    // Cancelled: nothing is sent, nothing changes.
+    // Cancelled: the dialog is the console's, titled as the page without JavaScript is; nothing is sent.
     b.row_action(6475, "block").await;
-    let question = b.alert_text().await;
-    assert!(question.contains("(Shanghai)"), "the question names the account: {question}");
-    assert!(question.starts_with("Are you sure you want to block the selected account?"), "{question}");
-    b.client.dismiss_alert().await.expect("Cancel");
-    assert_eq!(b.js("return window.__requests").await, json!(0), "a cancelled Block sends nothing");
+    let (title, question) = b.dialog().await;
+    assert_eq!(b.native_dialog().await, None, "not the browser's confirm()");
+    assert_eq!(title, "Confirm Block");
+    assert!(question.starts_with("Are you sure you want to block the selected account? (Shanghai)"), "{question}");
+    assert_eq!(b.focused().await, "button in dialog", "Block is ready for Enter");
+    b.dialog_button("Cancel").await;
+    b.until_no_dialog().await;
+    assert_eq!(b.js("return window.__posts").await, json!(0), "a cancelled Block sends nothing");
     assert_eq!(b.text("#account-6475 .badge").await, "Active");
     assert_eq!(b.text("#flash").await, "");
+    assert_eq!(b.focused().await, "summary in #account-6475", "focus is back on the row's menu button");
 
     // Confirmed: the row, the banner and the message change, and nothing else.
     b.js("document.getElementById('account-6475').dataset.old = '1'; document.getElementById('quota-banner').dataset.old = '1'")
         .await;
     b.row_action(6475, "block").await;
-    assert!(b.alert_text().await.contains("(Shanghai)"));
-    b.client.accept_alert().await.expect("OK");
+    assert!(b.dialog().await.1.contains("(Shanghai)"));
+    b.dialog_button("Block").await;
     b.until(
         "the Shanghai row to be replaced",
         "const r = document.getElementById('account-6475'); return !!r && !r.dataset.old",
     )
     .await;
+    b.until_no_dialog().await;
     assert_eq!(b.text("#account-6475 .badge").await, "Blocked");
     assert_eq!(b.text("#flash .flash-ok").await, "Shanghai (6475) was blocked.");
-    b.find("#account-6475 details.menu summary").await.click().await.expect("opening the menu again");
+    b.open_menu(6475).await;
     let offered =
         b.js("return [...document.querySelectorAll('#account-6475 .menu-item')].map(i => i.innerText.trim())").await;
     assert_eq!(offered, json!(["Unblock", "Remove"]), "a blocked account offers Unblock, not Block or CMS Login");
@@ -441,28 +564,35 @@ async fn remove_asks_in_kalturas_words_and_frees_a_place_in_the_banner() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
     let (used, available) = b.quota().await;
-    b.count_requests().await;
+    b.count_posts().await;
 
     b.row_action(6474, "remove").await;
-    assert_eq!(b.alert_text().await, "Are you sure you want to remove the selected account? (Down Under)");
-    b.client.dismiss_alert().await.expect("Cancel");
-    assert_eq!(b.js("return window.__requests").await, json!(0), "a cancelled Remove sends nothing");
+    assert_eq!(
+        b.dialog().await,
+        ("Confirm Remove".into(), "Are you sure you want to remove the selected account? (Down Under)".into())
+    );
+    assert_eq!(b.focused().await, "a in dialog", "a removal starts on Cancel, so Enter removes nothing");
+    b.press(Key::Escape).await;
+    b.until_no_dialog().await;
+    assert_eq!(b.js("return window.__posts").await, json!(0), "a cancelled Remove sends nothing");
     assert_eq!(b.text("#account-6474 .badge").await, "Active");
 
     b.row_action(6474, "remove").await;
-    assert_eq!(b.alert_text().await, "Are you sure you want to remove the selected account? (Down Under)");
-    b.client.accept_alert().await.expect("OK");
+    b.dialog().await;
+    b.dialog_button("Remove").await;
     b.until(
         "the Down Under row to show Removed",
         "const b = document.querySelector('#account-6474 .badge'); return !!b && b.innerText.trim() === 'Removed'",
     )
     .await;
+    b.until_no_dialog().await;
     assert_eq!(b.text("#flash .flash-ok").await, "Down Under (6474) was removed.");
     assert_eq!(
         b.js("return document.querySelector('#account-6474 details.menu') === null").await,
         json!(true),
         "a removed account offers no actions"
     );
+    assert_eq!(b.focused().await, "span in #account-6474", "focus stays on the row, which has no menu now");
     assert_eq!(b.quota().await, (used - 1, available + 1), "the banner counts one account fewer in use");
     b.close().await;
 }
@@ -481,7 +611,7 @@ async fn add_account_shows_kaltura_messages_progress_and_the_new_account_on_top(
     let b = Browser::signed_in(&app).await;
     let (used, available) = b.quota().await;
     b.find("#add-account").await.click().await.expect("Add Account");
-    b.find("#dialog-slot [role=dialog]").await;
+    b.dialog().await;
     assert_eq!(b.text("#add-account-title").await, "Add Account");
     let templates = b.js("return [...document.querySelectorAll('#dialog-slot select[name=template_id] option')].map(o => o.innerText.trim())").await;
     let templates: Vec<String> = serde_json::from_value(templates).expect("the template names");
@@ -556,7 +686,10 @@ async fn add_account_shows_kaltura_messages_progress_and_the_new_account_on_top(
     assert!(flash.contains("was created"), "{flash}");
     b.until("the new account at the top of the table", "const n = document.querySelector('#accounts-panel tbody tr[id^=account-] td.name'); return !!n && n.innerText.trim() === 'Singapore'").await;
     assert_eq!(b.account_names().await.len(), DEFAULT_ROWS + 1);
-    assert_eq!(b.text("#accounts-panel tbody tr:first-child td.email").await, "mei.lin@singapore.techpubs.example");
+    assert_eq!(
+        b.text("#accounts-panel tbody tr:first-child td[data-label='Admin Email']").await,
+        "mei.lin@singapore.techpubs.example"
+    );
     assert_eq!(b.quota().await, (used + 1, available - 1), "the banner counts the new account");
     b.close().await;
 }
@@ -594,8 +727,21 @@ async fn back_after_adding_an_account_returns_to_the_view_before() {
     b.close().await;
 }
 
+/// Checks a screenshot is a real `width`×`height` page, and writes it to `MA_SCREENSHOT_DIR` as `name` when that is set.
+fn keep_screenshot(png: &[u8], width: u32, height: u32, name: &str) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert_eq!(&png[16..24], [width.to_be_bytes(), height.to_be_bytes()].concat(), "{width}x{height}");
+    assert!(png.len() > 20 * 1024, "a real page, not a blank one: {} bytes", png.len());
+    // The checks above run every time, so the script cannot rot; the file is written only when asked for.
+    if let Some(dir) = std::env::var_os(SCREENSHOT_DIR).filter(|d| !d.is_empty()).map(PathBuf::from) {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{SCREENSHOT_DIR}={}: {e}", dir.display()));
+        let file = dir.join(name);
+        std::fs::write(&file, png).unwrap_or_else(|e| panic!("{} is not written: {e}", file.display()));
+    }
+}
+
 #[tokio::test]
-async fn the_readme_screenshot_shows_the_accounts_page_in_demo_mode() {
+async fn the_readme_screenshots_show_the_accounts_page_in_demo_mode_on_a_desktop_and_a_phone() {
     let app = spawn_app().await;
     sqlx::query("UPDATE users SET first_name = 'Demo', last_name = 'Administrator' WHERE email = ?")
         .bind(ADMIN_EMAIL)
@@ -604,19 +750,286 @@ async fn the_readme_screenshot_shows_the_accounts_page_in_demo_mode() {
         .expect("renaming the administrator");
     let b = Browser::signed_in(&app).await;
     b.until("the table and the fonts", "return document.readyState === 'complete' && document.fonts.status === 'loaded' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
-    // 1400x900 of page, not of window: the window is taller by whatever the browser keeps for itself.
-    let chrome = b.js("return outerHeight - innerHeight").await.as_u64().expect("a height");
-    b.client.set_window_size(1400, 900 + chrome as u32).await.expect("resizing the window");
-    b.until("a 1400x900 viewport", "return innerWidth === 1400 && innerHeight === 900").await;
-    let png = b.client.screenshot().await.expect("a screenshot");
+    b.resize(1400, 900).await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "accounts.png");
+    b.resize(PHONE.0, PHONE.1).await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone.png");
     b.close().await;
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
-    assert_eq!(&png[16..24], [1400u32.to_be_bytes(), 900u32.to_be_bytes()].concat(), "1400x900");
-    assert!(png.len() > 20 * 1024, "a real page, not a blank one: {} bytes", png.len());
-    // The checks above run every time, so the script cannot rot; the file is written only when asked for.
-    if let Some(dir) = std::env::var_os(SCREENSHOT_DIR).filter(|d| !d.is_empty()).map(PathBuf::from) {
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{SCREENSHOT_DIR}={}: {e}", dir.display()));
-        let file = dir.join("accounts.png");
-        std::fs::write(&file, &png).unwrap_or_else(|e| panic!("{} is not written: {e}", file.display()));
+}
+
+#[tokio::test]
+async fn row_menus_are_shown_whole_on_a_one_row_result_and_at_the_bottom_of_the_window() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 40).await;
+    let b = Browser::signed_in(&app).await;
+    // A Partner ID search finds only the parent: its menu hangs below the only row of the table.
+    b.goto("/accounts?q=6464").await;
+    b.until(
+        "the parent alone",
+        "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length === 1",
+    )
+    .await;
+    b.open_menu(6464).await;
+    assert!(b.menu_fully_shown(6464).await, "the parent's menu is cut off");
+
+    // The last row of a long page, at the bottom of the window: the menu opens upward.
+    b.goto("/accounts").await;
+    b.until("a long page", "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length > 40")
+        .await;
+    let last = b
+        .js("const rows = document.querySelectorAll('#accounts-panel tbody tr[id^=account-]'); return Number(rows[rows.length - 1].id.slice('account-'.length))")
+        .await
+        .as_i64()
+        .expect("an id");
+    b.js(&format!("document.getElementById('account-{last}').scrollIntoView({{block: 'end'}})")).await;
+    b.open_menu(last).await;
+    assert!(b.menu_fully_shown(last).await, "the last row's menu is cut off");
+    let upward = format!(
+        "return document.querySelector('#account-{last} .menu-items').getBoundingClientRect().bottom \
+         <= document.querySelector('#account-{last} summary').getBoundingClientRect().top"
+    );
+    assert_eq!(b.js(&upward).await, json!(true), "with no room below, the menu opens upward");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn one_row_menu_is_open_at_a_time_and_escape_or_a_click_elsewhere_closes_it() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    let open = |id: i64| format!("return document.querySelector('#account-{id} details.menu').open");
+    b.open_menu(6474).await;
+    b.open_menu(6479).await;
+    assert_eq!(b.js(&open(6474)).await, json!(false), "opening a menu closes the other");
+    assert_eq!(b.js("return document.querySelectorAll('details.menu[open]').length").await, json!(1));
+
+    b.press(Key::Escape).await;
+    assert_eq!(b.js(&open(6479)).await, json!(false), "Escape closes the menu");
+    assert_eq!(b.focused().await, "summary in #account-6479", "and leaves focus on its button");
+
+    b.open_menu(6475).await;
+    b.find("h1").await.click().await.expect("a click elsewhere");
+    assert_eq!(b.js(&open(6475)).await, json!(false), "a click elsewhere closes the menu");
+    assert_eq!(b.js("return document.querySelectorAll('details.menu[open]').length").await, json!(0));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn add_account_follows_the_banner_when_the_last_place_is_used_and_freed() {
+    let app = spawn_app().await;
+    register(&app, "School One", "one@schools.example").await;
+    register(&app, "School Two", "two@schools.example").await;
+    let b = Browser::signed_in(&app).await;
+    assert_eq!(b.quota().await, (4, 1), "one place left");
+
+    create_account(&b, "Singapore", "mei.lin@singapore.techpubs.example").await;
+    b.until_no_dialog().await;
+    b.until(
+        "the banner to count the new account",
+        "return document.getElementById('quota-available').innerText === '0'",
+    )
+    .await;
+    b.until("Add Account to be disabled", "return document.getElementById('add-account').disabled === true").await;
+    let title = b.find("#add-account").await.attr("title").await.expect("a title").unwrap_or_default();
+    assert!(title.starts_with("All 5 accounts of your quota are in use."), "the tooltip says why: {title}");
+    assert_eq!(b.text("#add-account-why").await, "Quota used up");
+    let look =
+        b.js("const s = getComputedStyle(document.getElementById('add-account')); return [s.opacity, s.cursor]").await;
+    assert_eq!(look, json!(["0.45", "not-allowed"]), "a disabled button looks disabled");
+
+    let singapore = b
+        .js("return Number(document.querySelector('#accounts-panel tbody tr[id^=account-]').id.slice('account-'.length))")
+        .await
+        .as_i64()
+        .expect("the new account's id");
+    b.row_action(singapore, "remove").await;
+    b.dialog().await;
+    b.dialog_button("Remove").await;
+    b.until(
+        "Add Account to be enabled again",
+        "const a = document.getElementById('add-account'); return a.tagName === 'A' && !a.hasAttribute('disabled')",
+    )
+    .await;
+    assert_eq!(b.quota().await, (4, 1));
+    b.find("#add-account").await.click().await.expect("Add Account");
+    assert_eq!(b.dialog().await.0, "Add Account", "and it opens the form");
+    assert!(
+        !b.js("return !!document.getElementById('add-account-error')").await.as_bool().unwrap_or(true),
+        "no refusal"
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
+    let app = spawn_app().await;
+    app.create_user("renee.dvir.with.a.long.address@downunder.techpubs.example", Role::Manager, "renee password one")
+        .await;
+    let b = Browser::signed_in(&app).await;
+    b.resize(PHONE.0, PHONE.1).await;
+    for (path, table) in [
+        ("/accounts", "#accounts-panel tbody tr"),
+        ("/users", "#users-panel tbody tr"),
+        ("/audit", "#audit-panel tbody tr"),
+    ] {
+        b.goto(path).await;
+        b.until(
+            &format!("{path} to load"),
+            &format!("return document.readyState === 'complete' && !!document.querySelector('{table}')"),
+        )
+        .await;
+        let widths = b.js("return [document.documentElement.scrollWidth, innerWidth]").await;
+        assert!(widths[0].as_u64() <= widths[1].as_u64(), "{path} scrolls sideways: {widths}");
     }
+
+    b.goto("/accounts").await;
+    b.until("the cards", "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length === 5")
+        .await;
+    let offscreen = b
+        .js("return [...document.querySelectorAll('#accounts-panel tbody tr[id^=account-] td.name, #accounts-panel tbody td.num, #accounts-panel tbody .badge, #accounts-panel summary')].filter(e => { const r = e.getBoundingClientRect(); return r.width === 0 || r.left < 0 || r.right > innerWidth; }).length")
+        .await;
+    assert_eq!(offscreen, json!(0), "every card shows its name, id, status and menu button on the screen");
+    b.open_menu(6475).await;
+    assert!(b.menu_fully_shown(6475).await, "a menu on a phone is shown whole");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn focus_goes_to_the_first_field_stays_in_dialogs_and_returns_where_it_was() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.find("#add-account").await.click().await.expect("Add Account");
+    b.dialog().await;
+    assert_eq!(b.focused().await, "input[name=admin_name] in dialog", "the first field");
+    for n in 0..30 {
+        b.press(Key::Tab).await;
+        let focused = b.focused().await;
+        assert!(focused.ends_with(" in dialog"), "Tab {n} left the dialog for {focused}");
+    }
+    b.press(Key::Escape).await;
+    b.until_no_dialog().await;
+    assert_eq!(b.focused().await, "a#add-account", "back on the button that opened it");
+
+    b.row_action(6475, "block").await;
+    b.dialog().await;
+    b.dialog_button("Block").await;
+    b.until(
+        "the row to show Blocked",
+        "const b = document.querySelector('#account-6475 .badge'); return !!b && b.innerText.trim() === 'Blocked'",
+    )
+    .await;
+    b.until_no_dialog().await;
+    b.until(
+        "focus on the row's menu button",
+        "return document.activeElement === document.querySelector('#account-6475 summary')",
+    )
+    .await;
+
+    b.goto("/users").await;
+    b.find("a[href='/users/new']").await.click().await.expect("Add User");
+    b.until("the form", "return !!document.querySelector('#user-form')").await;
+    b.until(
+        "focus on the email",
+        "return document.activeElement === document.querySelector('#user-form [name=email]')",
+    )
+    .await;
+    b.find("#user-form button[type=submit]").await.click().await.expect("Save, empty");
+    b.until("the errors", "return !!document.querySelector('#user-form .field-error')").await;
+    assert_eq!(b.focused().await, "input[name=email]", "the first field in error");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_field_error_goes_as_soon_as_the_field_is_corrected() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.find("#add-account").await.click().await.expect("Add Account");
+    b.dialog().await;
+    b.dialog_button("Create").await;
+    b.until("four errors", "return document.querySelectorAll('#dialog-slot .field-error').length === 4").await;
+    field(&b, "admin_name").await.send_keys("Mei Lin").await.expect("typing");
+    let errors =
+        b.js("return [...document.querySelectorAll('#dialog-slot .field-error')].map(e => e.dataset.errorFor)").await;
+    assert_eq!(errors, json!(["name", "admin_email", "phone"]), "the corrected field's error went at once");
+    assert_eq!(field(&b, "admin_name").await.attr("aria-invalid").await.expect("an attribute"), None);
+    b.close().await;
+}
+
+/// Page 2 is as long as page 1, so nothing but the page itself brings its top into view.
+#[tokio::test]
+async fn next_page_shows_the_top_of_the_new_page() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 60).await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/accounts?size=25").await;
+    b.until("25 rows", "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length === 25")
+        .await;
+    b.js("window.scrollTo(0, document.documentElement.scrollHeight)").await;
+    b.mark_page().await;
+    b.find(".pager a[rel=next]").await.click().await.expect("Next");
+    b.until_swapped_to("page 2", "/accounts?page=2&size=25").await;
+    let place =
+        b.js("return [document.getElementById('accounts-panel').getBoundingClientRect().top, innerHeight]").await;
+    let (top, height) = (place[0].as_f64().expect("a position"), place[1].as_f64().expect("a height"));
+    assert!((0.0..height / 2.0).contains(&top), "the top of the table is in view: {top} of {height}");
+    assert_eq!(b.focused().await, "span#publishers-count", "focus on the new page's count, not on a link at its end");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn nobody_is_offered_blocking_removing_or_demoting_themselves() {
+    let app = spawn_app().await;
+    let renee = app.create_user("renee@example.com", Role::Manager, "renee password one").await;
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/users").await;
+    b.find(&format!("#user-{me}")).await;
+    let offered = |id: i64| {
+        format!("return [...document.querySelectorAll('#user-{id} .actions .btn')].map(b => b.innerText.trim())")
+    };
+    assert_eq!(b.js(&offered(me)).await, json!(["Password"]), "one's own row: no Block, no Remove");
+    assert_eq!(
+        b.js(&format!("return !!document.querySelector('#user-{me} select')")).await,
+        json!(false),
+        "nor a role"
+    );
+    assert_eq!(b.js(&offered(renee)).await, json!(["Block", "Password", "Remove"]));
+
+    // Blocking someone else asks in the dialog, and leaves focus on the button that undoes it.
+    b.find(&format!("#user-{renee} form[action$='/block'] button")).await.click().await.expect("Block");
+    let (title, question) = b.dialog().await;
+    assert_eq!(b.native_dialog().await, None, "not the browser's confirm()");
+    assert_eq!(title, "Block User");
+    assert!(question.starts_with("Block Test Manager?"), "{question}");
+    b.dialog_button("Block").await;
+    b.until(
+        "Renee to be blocked",
+        &format!(
+            "return JSON.stringify({}) === '[\"Unblock\",\"Password\",\"Remove\"]'",
+            offered(renee).trim_start_matches("return ")
+        ),
+    )
+    .await;
+    b.until("focus on Unblock", &format!("return document.activeElement === document.querySelector('#user-{renee} form[action$=\"/unblock\"] button')")).await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_browser_console_stays_clean_and_the_toolbar_is_even() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    // One control height, and 16px text in the search (smaller makes phones zoom in).
+    let heights = b.js("return [...document.querySelectorAll('#accounts-filter select, #accounts-filter input[type=search], #accounts-filter .checks, #accounts-filter .btn')].map(e => e.getBoundingClientRect().height)").await;
+    assert_eq!(heights, json!([36, 36, 36, 36, 36]), "the toolbar's controls");
+    let bottoms = b.js("return new Set([...document.querySelectorAll('#accounts-filter select, #accounts-filter input[type=search], #accounts-filter .checks, #accounts-filter .btn')].map(e => Math.round(e.getBoundingClientRect().bottom))).size").await;
+    assert_eq!(bottoms, json!(1), "on one line");
+    assert_eq!(b.js("return getComputedStyle(document.getElementById('accounts-q')).fontSize").await, json!("16px"));
+
+    // A form refused with 422 is shown, and logged by nobody; the icon is found.
+    b.find("#add-account").await.click().await.expect("Add Account");
+    b.dialog().await;
+    b.dialog_button("Create").await;
+    b.until("the errors", "return document.querySelectorAll('#dialog-slot .field-error').length === 4").await;
+    b.goto("/users").await;
+    b.find("#users-panel").await;
+    let errors: Vec<String> = b.console_errors().await.into_iter().filter(|e| !e.contains("status of 422")).collect();
+    assert!(errors.is_empty(), "the browser's console: {errors:#?}");
+    b.close().await;
 }

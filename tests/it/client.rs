@@ -268,7 +268,7 @@ async fn the_accounts_page_is_one_http_request() {
 
     assert_eq!(ids(&page.page.objects), [6479, 6478], "newest first, two per page");
     assert_eq!(page.page.total_count, 5);
-    assert_eq!(ids(&page.templates), [6478, 6479]);
+    assert_eq!(page.templates_in_use, 2, "the two templates, counted");
     assert_eq!(page.used_total, 5);
     assert_eq!(page.parent_id, 6464);
     assert_eq!(page.quota, Quota { used: 2, available: 3, publishers_quota: 5 });
@@ -285,7 +285,7 @@ async fn the_quota_follows_registrations_and_removals() {
     client.update_status(6475, PartnerStatus::Removed).await.unwrap();
     client.update_status(6479, PartnerStatus::Removed).await.unwrap();
     let page = accounts::page(&client, &all, Pager::default()).await.unwrap();
-    assert_eq!(ids(&page.templates), [6478], "a removed template is no longer listed");
+    assert_eq!(page.templates_in_use, 1, "a removed template no longer counts");
     assert_eq!(page.quota, Quota { used: 2, available: 3, publishers_quota: 5 });
 }
 
@@ -655,6 +655,28 @@ async fn a_garbage_body_is_a_bad_response() {
          \"<html><body>Gateway login</body></html>\")"
     );
     assert_eq!(fake.seen().len(), 1, "a readable failure is not retried");
+}
+
+#[tokio::test]
+async fn an_answer_past_the_size_limit_is_abandoned_with_a_message_naming_the_limit() {
+    let huge = format!("{{\"objectType\":\"KalturaPartner\",\"description\":\"{}\"}}", "d".repeat(3 * 1024 * 1024));
+    let fake = FakeKaltura::start(Duration::ZERO, move |_, _| (200, huge.clone())).await;
+    let cfg =
+        ClientConfig { max_answer_bytes: 1024 * 1024, ..ClientConfig::new(&fake.url, 6464, Secret::new("s")).unwrap() };
+    let e = KalturaClient::new(cfg).unwrap().partner_info().await.expect_err("too large");
+    assert_eq!(
+        e.to_string(),
+        "Kaltura sent an answer larger than the console reads (1 MB); if that is expected, raise the limit"
+    );
+    assert_eq!(KalturaSettings::default().max_answer_mb, 32, "the console's default");
+}
+
+#[tokio::test]
+async fn plain_text_is_quoted_as_it_is_and_only_a_ks_is_hidden() {
+    let fake = FakeKaltura::start(Duration::ZERO, |_, _| (200, "x".repeat(80))).await;
+    let client = KalturaClient::new(ClientConfig::new(&fake.url, 6464, Secret::new("s")).unwrap()).unwrap();
+    let e = client.partner_info().await.expect_err("not JSON");
+    assert!(e.to_string().contains(&format!("it starts with \"{}\"", "x".repeat(60))), "{e}");
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ mod conformance;
 mod deploy;
 mod doctor;
 mod emulator;
+mod polish;
+mod resilience;
 mod security;
 mod sign_in;
 mod support;

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS partner (
 );
 -- partner.list is always scoped to one parent: these keep listing, counting and sorting fast with 100,000 children.
 CREATE INDEX IF NOT EXISTS partner_parent_created ON partner (partner_parent_id, created_at);
+-- Children in id order: exports page with idGreaterThan and orderBy +id.
+CREATE INDEX IF NOT EXISTS partner_parent_id ON partner (partner_parent_id, id);
 CREATE INDEX IF NOT EXISTS partner_parent_status ON partner (partner_parent_id, status, created_at);
 CREATE INDEX IF NOT EXISTS partner_parent_name ON partner (partner_parent_id, name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS partner_parent_group ON partner (partner_parent_id, partner_group_type, status);

@@ -76,6 +76,8 @@ pub struct ClientConfig {
     pub session_lifetime: Duration,
     /// …which is replaced once less than this is left.
     pub session_renew_before: Duration,
+    /// The most of one answer the client reads; a larger one is an error, not a memory spike.
+    pub max_answer_bytes: usize,
     pub clock: Clock,
 }
 
@@ -94,6 +96,7 @@ impl ClientConfig {
             impersonation_lifetime: Duration::from_secs(120),
             session_lifetime: Duration::from_secs(3600),
             session_renew_before: Duration::from_secs(300),
+            max_answer_bytes: 32 * 1024 * 1024,
             clock: Clock::system(),
         })
     }
@@ -356,7 +359,12 @@ impl KalturaClient {
             format!("{}/api_v3/service/{}/action/{}", self.inner.cfg.service_url, action.service(), action.name());
         let read = |answer: Value| KalturaError::from_answer(&answer).map_or(Ok(answer), Err);
         let refused = |r: &Result<Value, KalturaError>| r.as_ref().is_err_and(KalturaError::is_invalid_ks);
-        self.send(&url, &action.to_string(), &params, mode, read, refused).await?
+        let answer = self.send(&url, &action.to_string(), &params, mode, read, refused).await?;
+        if let Err(KalturaError::Api { code, .. }) = &answer {
+            metrics::counter!("kaltura_api_errors_total", "call" => action.to_string(), "code" => code.clone())
+                .increment(1);
+        }
+        answer
     }
 
     /// Sends `params` (with the admin KS when the mode says so) and reads the answer. When Kaltura refuses that KS
@@ -393,7 +401,23 @@ impl KalturaClient {
     }
 
     /// POSTs a JSON body (`format=1`) and reads a JSON answer; retries once if no connection could be made.
-    async fn post(
+    async fn post(&self, url: &str, name: &str, body: Map<String, Value>, mode: Mode) -> Result<Value, KalturaError> {
+        let started = Instant::now();
+        let answer = self.exchange(url, name, body, mode).await;
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(KalturaError::Timeout { .. }) => "timeout",
+            Err(KalturaError::Connect { .. }) => "unreachable",
+            Err(KalturaError::TooLarge { .. }) => "too_large",
+            Err(_) => "unreadable",
+        };
+        metrics::counter!("kaltura_requests_total", "call" => name.to_owned(), "outcome" => outcome).increment(1);
+        metrics::histogram!("kaltura_request_duration_seconds", "call" => name.to_owned())
+            .record(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    async fn exchange(
         &self,
         url: &str,
         name: &str,
@@ -423,7 +447,7 @@ impl KalturaClient {
             }
         };
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(&e, mode.timeout))?;
+        let bytes = self.read_capped(response, mode.timeout).await?;
         if !status.is_success() {
             return Err(KalturaError::BadResponse(format!("HTTP status {status} from {url}")));
         }
@@ -434,6 +458,24 @@ impl KalturaClient {
                 super::error::redact(start.trim())
             ))
         })
+    }
+
+    /// The body, read a piece at a time and abandoned as soon as it passes the configured limit: a misbehaving
+    /// server cannot make the console hold more than that.
+    async fn read_capped(&self, mut response: reqwest::Response, timeout: Duration) -> Result<Vec<u8>, KalturaError> {
+        let limit = self.inner.cfg.max_answer_bytes;
+        let too_large = || KalturaError::TooLarge { limit_mb: limit.div_ceil(1024 * 1024) };
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(&e, timeout))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn transport_error(&self, e: &reqwest::Error, timeout: Duration) -> KalturaError {

@@ -16,6 +16,11 @@ pub enum KalturaError {
     Connect { url: String, reason: String },
     #[error("Kaltura took too long to answer (over {secs} s)")]
     Timeout { secs: u64 },
+    /// The answer was larger than the client reads.
+    #[error(
+        "Kaltura sent an answer larger than the console reads ({limit_mb} MB); if that is expected, raise the limit"
+    )]
+    TooLarge { limit_mb: usize },
     /// A non-200 status, a body that is not JSON, or JSON of the wrong shape.
     #[error("Kaltura sent an answer the console cannot read: {0}")]
     BadResponse(String),
@@ -119,13 +124,13 @@ pub(crate) fn shape(v: &Value) -> &'static str {
     }
 }
 
-/// Replaces every KS-shaped token (a long run of base64 characters) with a placeholder.
+/// Replaces every KS in `text` (a long run of base64 characters that decodes as a KS does) with a placeholder.
 pub fn redact(text: &str) -> String {
     let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_');
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= KS_MIN_LEN {
+        if run.len() >= KS_MIN_LEN && super::ks::looks_like_ks(run) {
             out.push_str(KS_PLACEHOLDER);
         } else {
             out.push_str(run);
@@ -178,6 +183,11 @@ mod tests {
             "Template partner [7001] is not a sub-partner of partner [6464]"
         );
         assert_eq!(redact(&format!("a {KS} b")), "a [KS hidden] b");
+        // Long runs that are not a KS stay readable: a body of `x`, a hash, a long id.
+        let xs = "x".repeat(60);
+        assert_eq!(redact(&xs), xs);
+        let digest = "3f786850e387550fdab836ed7e6dc881de23001b3f786850e387550fdab836ed";
+        assert_eq!(redact(digest), digest);
     }
 
     #[test]

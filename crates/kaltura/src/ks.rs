@@ -151,6 +151,15 @@ enum Parts<'a> {
     V2 { partner_id: i64, ct: &'a [u8] },
 }
 
+/// Whether a run of base64 characters (possibly cut short) is a KS: it decodes to `v2|…`, or to a v1 token's
+/// hex signature and `|`. Ordinary long words and ids decode to neither.
+pub(crate) fn looks_like_ks(token: &str) -> bool {
+    let whole = &token[..token.len() - token.len() % 4];
+    let Ok(raw) = decode_base64(whole) else { return false };
+    let hex_prefix = raw.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    raw.starts_with(b"v2|") || (hex_prefix >= 24 && raw.get(hex_prefix).is_none_or(|b| *b == b'|'))
+}
+
 fn decode_base64(ks: &str) -> Result<Vec<u8>, KsError> {
     let normalised: Vec<u8> = ks
         .trim()

@@ -56,6 +56,8 @@ impl From<AddForm> for AccountForm {
 #[derive(Template)]
 #[template(path = "partials/add_account_form.html")]
 struct FormPartial {
+    /// Rendered into a page of its own (no JavaScript) rather than a dialog.
+    page: bool,
     form: AccountForm,
     errors: FieldErrors,
     templates: Vec<TemplateChoice>,
@@ -73,6 +75,7 @@ struct FormPage {
 #[derive(Template)]
 #[template(path = "partials/creation_status.html")]
 struct StatusPartial {
+    page: bool,
     creation: Creation,
     elapsed: i64,
 }
@@ -99,7 +102,7 @@ pub(crate) async fn new_form(
     let new = state.accounts.new_form().await?;
     let form = AccountForm { request_key: new.request_key, ..AccountForm::default() };
     let errors = FieldErrors { general: new.blocked, ..FieldErrors::default() };
-    let inner = FormPartial { form, errors, templates: new.templates, selected_template: 0 };
+    let inner = FormPartial { page: !htmx, form, errors, templates: new.templates, selected_template: 0 };
     if htmx {
         return Ok(render(&inner)?.into_response());
     }
@@ -138,8 +141,13 @@ async fn answer(me: &CurrentUser, session: &Session, htmx: bool, outcome: Create
         CreateOutcome::Settled { creation, first_report } => settled(session, htmx, &creation, first_report).await,
         CreateOutcome::Pending(creation) => pending(me, htmx, *creation),
         CreateOutcome::Invalid(r) => {
-            let inner =
-                FormPartial { form: r.form, errors: r.errors, templates: r.templates, selected_template: r.template };
+            let inner = FormPartial {
+                page: !htmx,
+                form: r.form,
+                errors: r.errors,
+                templates: r.templates,
+                selected_template: r.template,
+            };
             let body = if htmx {
                 render(&inner)?
             } else {
@@ -170,7 +178,7 @@ async fn settled(session: &Session, htmx: bool, c: &Creation, first_report: bool
 
 fn pending(me: &CurrentUser, htmx: bool, c: Creation) -> Result<Response, AppError> {
     let elapsed = (unix_now() - c.started_at).max(0);
-    let inner = StatusPartial { creation: c, elapsed };
+    let inner = StatusPartial { page: !htmx, creation: c, elapsed };
     if htmx {
         return Ok((StatusCode::ACCEPTED, render(&inner)?).into_response());
     }

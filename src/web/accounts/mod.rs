@@ -24,7 +24,7 @@ use crate::accounts::rules::{RowAction, StatusAction};
 use crate::accounts::{AccountsPage, ActionError, Actor, Quota};
 use crate::db::users;
 use rows::Row;
-use view::{DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUS_CHOICES, SearchBy, Sort, View};
+use view::{DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUS_CHOICES, Search, SearchBy, Sort, View};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -83,18 +83,42 @@ struct Fragment {
 #[derive(Clone)]
 struct Banner {
     quota: Option<Quota>,
+    /// Where "Contact Kaltura" leads (`--support-url`).
+    support_url: String,
+}
+
+/// Why Add Account is disabled: a word beside the button, and the whole reason in its tooltip.
+struct Refusal {
+    short: &'static str,
+    long: String,
 }
 
 impl Banner {
-    fn can_add(&self) -> bool {
-        self.quota.is_some_and(|q| q.available >= 1)
+    /// `None` when an account may be added.
+    fn add_refusal(&self) -> Option<Refusal> {
+        match self.quota {
+            Some(q) if q.available >= 1 => None,
+            Some(q) => Some(Refusal {
+                short: "Quota used up",
+                long: format!(
+                    "All {} accounts of your quota are in use. Contact Kaltura to request an upgrade, or remove an \
+                     account to free a place.",
+                    q.publishers_quota
+                ),
+            }),
+            None => Some(Refusal {
+                short: "Quota unknown",
+                long: "Kaltura could not be asked how many accounts remain, so none can be added now. Retry \
+                       loading the list."
+                    .into(),
+            }),
+        }
     }
 }
 
 struct Toolbar {
     view: View,
     size: u32,
-    can_add: bool,
 }
 
 impl Toolbar {
@@ -126,6 +150,8 @@ struct Panel {
     sort_key: &'static str,
     dir: &'static str,
     error: Option<String>,
+    /// What the table says when no account matches.
+    empty: String,
     /// The canonical URL of this view, for Retry, the CSV link and htmx's address bar.
     href: String,
     csv_href: String,
@@ -187,13 +213,21 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
     let last_page = u32::try_from(((total.max(0) as u64).div_ceil(u64::from(size))).max(1)).unwrap_or(u32::MAX);
     let first_shown = (i64::from(view.page) - 1) * i64::from(size) + 1;
     let last_shown = first_shown + rows.len() as i64 - 1;
+    // With no rows the pager shows only past the last page, as the way back.
     let range =
         if rows.is_empty() { format!("0–0 of {total}") } else { format!("{first_shown}–{last_shown} of {total}") };
+    let empty = match view.search() {
+        Search::NoValidIds => "No Results. A Partner ID is a number (or a comma-separated list of numbers); to find \
+                               an account by its name, search by Account Name or free text."
+            .into(),
+        _ => "No Results".into(),
+    };
     Panel {
         notes,
         sort_key: view.sort.wire_name(),
         dir: if view.desc { "desc" } else { "asc" },
         error,
+        empty,
         href,
         csv_href,
         total,
@@ -204,21 +238,28 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
 }
 
 /// The page size to show: the one the URL asks for (and remember it), else the user's last, else 50.
-async fn page_size(state: &AppState, me: &CurrentUser, view: &View) -> Result<u32, AppError> {
-    let saved = users::accounts_page_size(&state.db, me.id).await?;
-    match view.size {
-        Some(size) => {
-            if saved != Some(i64::from(size)) {
-                users::set_accounts_page_size(&state.db, me.id, i64::from(size)).await?;
-            }
-            Ok(size)
+/// The session keeps the user's page size once read, so a view does not ask the database for it again.
+async fn page_size(state: &AppState, me: &CurrentUser, session: &Session, view: &View) -> Result<u32, AppError> {
+    let known = session.get::<u32>(PAGE_SIZE).await?;
+    let size = match (view.size, known) {
+        (Some(size), Some(known)) if size == known => return Ok(size),
+        (Some(size), _) => {
+            users::set_accounts_page_size(&state.db, me.id, i64::from(size)).await?;
+            size
         }
-        None => Ok(saved
+        (None, Some(known)) => return Ok(known),
+        (None, None) => users::accounts_page_size(&state.db, me.id)
+            .await?
             .and_then(|s| u32::try_from(s).ok())
             .filter(|s| PAGE_SIZES.contains(s))
-            .unwrap_or(DEFAULT_PAGE_SIZE)),
-    }
+            .unwrap_or(DEFAULT_PAGE_SIZE),
+    };
+    session.insert(PAGE_SIZE, size).await?;
+    Ok(size)
 }
+
+/// The session key under which the user's page size is kept.
+const PAGE_SIZE: &str = "accounts_page_size";
 
 async fn show(
     State(state): State<AppState>,
@@ -228,9 +269,9 @@ async fn show(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let (view, notes) = View::parse(query.as_deref().unwrap_or(""));
-    let size = page_size(&state, &me, &view).await?;
+    let size = page_size(&state, &me, &session, &view).await?;
     let loaded = load(&state, &view, size).await;
-    let banner = Banner { quota: loaded.quota() };
+    let banner = Banner { quota: loaded.quota(), support_url: state.settings.support_url.to_string() };
     let panel = build_panel(&view, size, &loaded, notes);
     if wants_fragment(&headers, "accounts-panel") {
         // The panel refreshing itself (after an account was added) shows the same view: no new history entry.
@@ -243,16 +284,8 @@ async fn show(
         (Some(a), Some(b)) => Some(Flash { ok: a.ok && b.ok, message: format!("{} {}", a.message, b.message) }),
         (a, b) => a.or(b),
     };
-    let can_add = banner.can_add();
-    Ok(render(&FullPage {
-        nav,
-        banner_oob: false,
-        row_oob: false,
-        banner,
-        toolbar: Toolbar { view, size, can_add },
-        panel,
-    })?
-    .into_response())
+    Ok(render(&FullPage { nav, banner_oob: false, row_oob: false, banner, toolbar: Toolbar { view, size }, panel })?
+        .into_response())
 }
 
 /// A local path to return to after a plain-form action; anything else goes to the accounts page.
@@ -276,51 +309,71 @@ fn query_next(query: &Option<String>) -> Result<Option<String>, AppError> {
     }
 }
 
+/// A question before Block, Unblock or Remove, or why the action cannot be done instead.
+struct Confirm {
+    id: i64,
+    title: String,
+    question: String,
+    refused: Option<String>,
+    action: &'static str,
+    label: &'static str,
+    danger: bool,
+    /// Where a plain form returns to.
+    next: String,
+}
+
 #[derive(Template)]
 #[template(path = "account_confirm.html")]
 struct ConfirmPage {
     nav: Nav,
-    id: i64,
-    title: String,
-    question: String,
-    /// Why the action cannot be done, instead of the question.
-    refused: Option<String>,
-    action: &'static str,
-    label: &'static str,
-    next: String,
+    c: Confirm,
 }
 
-/// Without JavaScript, Block, Unblock and Remove ask on a page of their own (htmx asks in a dialog). An action the
-/// server would refuse is not asked about: the page says why instead.
+/// The same question in the page's dialog (htmx): the same words, buttons and refusals as the page.
+#[derive(Template)]
+#[template(path = "partials/account_confirm_dialog.html")]
+struct ConfirmDialog {
+    c: Confirm,
+}
+
+/// Block, Unblock and Remove ask first: in a dialog under htmx, on a page of their own without JavaScript. An action
+/// the server would refuse is not asked about: the answer says why instead.
 async fn confirm(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
+    HxRequest(htmx): HxRequest,
     Path((id, action)): Path<(i64, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
     let next = query_next(&query)?;
-    let page = |question: String, refused: Option<String>| ConfirmPage {
-        nav: Nav::for_user(&me, Section::Accounts),
+    let (status, question, refused) = match state.accounts.allowed(id, RowAction::Status(action)).await {
+        Ok(partner) => {
+            let name = partner.name.unwrap_or_else(|| id.to_string());
+            (StatusCode::OK, action.question(&name), None)
+        }
+        Err(e @ (ActionError::NotYours(_) | ActionError::NotAllowed(_))) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e.to_string()))
+        }
+        Err(ActionError::Kaltura(e)) => return Err(e.into()),
+        Err(ActionError::Database(e)) => return Err(e.into()),
+    };
+    let c = Confirm {
         id,
         title: format!("Confirm {}", action.label()),
         question,
         refused,
         action: action.key(),
         label: action.label(),
+        danger: action == StatusAction::Remove,
         next: back_to(next.as_deref()),
     };
-    match state.accounts.allowed(id, RowAction::Status(action)).await {
-        Ok(partner) => {
-            let name = partner.name.unwrap_or_else(|| id.to_string());
-            Ok(render(&page(action.question(&name), None))?.into_response())
-        }
-        Err(e @ (ActionError::NotYours(_) | ActionError::NotAllowed(_))) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page(String::new(), Some(e.to_string())))?).into_response())
-        }
-        Err(ActionError::Kaltura(e)) => Err(e.into()),
-        Err(ActionError::Database(e)) => Err(e.into()),
-    }
+    let body = if htmx {
+        render(&ConfirmDialog { c })?
+    } else {
+        render(&ConfirmPage { nav: Nav::for_user(&me, Section::Accounts), c })?
+    };
+    Ok((status, body).into_response())
 }
 
 #[derive(Template)]
@@ -355,15 +408,14 @@ async fn change_status(
         return Ok(Redirect::to(&back_to(next.as_deref())).into_response());
     }
     // The row and the banner as they are now, in one round trip.
-    let (row, banner) = match state.accounts.row(id).await {
-        Ok((partner, quota)) => {
-            (partner.map(|p| Row::new(&p, state.accounts.parent_id())), Banner { quota: Some(quota) })
-        }
+    let (row, quota) = match state.accounts.row(id).await {
+        Ok((partner, quota)) => (partner.map(|p| Row::new(&p, state.accounts.parent_id())), Some(quota)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot reload the account's row from Kaltura");
-            (None, Banner { quota: None })
+            (None, None)
         }
     };
+    let banner = Banner { quota, support_url: state.settings.support_url.to_string() };
     let status = if flash.ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     Ok((status, render(&RowUpdate { banner_oob: true, row_oob: true, banner, row, f: flash })?).into_response())
 }

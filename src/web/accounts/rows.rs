@@ -6,12 +6,12 @@ use kaltura::{Partner, PartnerStatus};
 use crate::accounts::rules::{RowAction, StatusAction};
 use crate::web::format::kmc_date;
 
-/// Block, Unblock or Remove as the row's menu offers it: asked about first (by htmx in a dialog, else on a page).
+/// Block, Unblock or Remove as the row's menu offers it: asked about first, on the confirm page (in the dialog with
+/// JavaScript).
 #[derive(Debug, Clone)]
 pub(crate) struct MenuAction {
     pub(crate) key: &'static str,
     pub(crate) label: &'static str,
-    pub(crate) question: String,
     pub(crate) danger: bool,
 }
 
@@ -34,7 +34,8 @@ pub(crate) struct Row {
     pub(crate) actions: Vec<MenuAction>,
 }
 
-const NA: &str = "N/A";
+/// What a cell shows for an empty value, as the KMC does.
+pub(crate) const NA: &str = "N/A";
 
 fn or_na(v: &Option<String>) -> String {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(NA).to_string()
@@ -52,16 +53,10 @@ impl Row {
             Some(s) => (s.label(), "other"),
             None => (NA, "other"),
         };
-        let plain_name = name.clone();
         let actions = StatusAction::ALL
             .into_iter()
             .filter(|a| RowAction::Status(*a).allowed(status, is_parent))
-            .map(|a| MenuAction {
-                key: a.key(),
-                label: a.label(),
-                question: a.question(&plain_name),
-                danger: a == StatusAction::Remove,
-            })
+            .map(|a| MenuAction { key: a.key(), label: a.label(), danger: a == StatusAction::Remove })
             .collect();
         Row {
             id: p.id,
@@ -84,26 +79,7 @@ impl Row {
         self.can_kmc_login || !self.actions.is_empty()
     }
 
-    /// An email or address as HTML that may wrap after `@`, `.` and `/` rather than mid-word.
-    pub(crate) fn breakable(value: &str) -> String {
-        let mut out = String::with_capacity(value.len() + 16);
-        for c in value.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                c => out.push(c),
-            }
-            if matches!(c, '@' | '.' | '/') {
-                out.push_str("<wbr>");
-            }
-        }
-        out
-    }
-
-    /// The name without the parent suffix, for confirmations.
+    /// The name without the parent suffix (the page marks the parent apart; the export has a column for it).
     pub(crate) fn plain_name(&self) -> &str {
         self.name.strip_suffix(" (Parent Account)").unwrap_or(&self.name)
     }
@@ -140,12 +116,6 @@ mod tests {
         assert_eq!(r.reference_id, "N/A");
         assert_eq!(r.website, "www.kaltura.com");
         assert_eq!(r.status_label, "Active");
-    }
-
-    #[test]
-    fn long_addresses_wrap_at_separators_and_stay_escaped() {
-        assert_eq!(Row::breakable("a.b@c.example"), "a.<wbr>b@<wbr>c.<wbr>example");
-        assert_eq!(Row::breakable("<x>&\"'"), "&lt;x&gt;&amp;&quot;&#39;");
     }
 
     #[test]

@@ -1,14 +1,29 @@
-//! `multi-account bench`: figures for the emulator at scale. It seeds a small and a large organisation, times
-//! the partner.list and partner.count calls the Accounts page makes, and prints each figure with the ratio
-//! large/small, so a missing index shows as a ratio near the size ratio instead of near 1.
+//! `multi-account bench`: figures printed side by side, each with the ratio that shows whether it scales.
+//! - `--scenario emulator` (the default): the emulator at scale. It seeds a small and a large organisation, times
+//!   the partner.list and partner.count calls the Accounts page makes, and prints each figure with the ratio
+//!   large/small, so a missing index shows as a ratio near the size ratio instead of near 1.
+//! - `--scenario console`: the console itself, see [`console`].
+
+mod console;
 
 use std::time::{Duration, Instant};
 
 use kaltura::ks::{self, KsParams};
 use kaltura_emulator::{self as emulator, EmulatorConfig, Seed};
 
+/// What to measure.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Emulator,
+    Console,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    #[arg(long, value_enum, default_value = "emulator")]
+    pub scenario: Scenario,
+    #[command(flatten)]
+    pub console: console::ConsoleArgs,
     /// Children of the large organisation.
     #[arg(long, default_value_t = 100_000)]
     pub children: u32,
@@ -113,6 +128,9 @@ async fn measure(children: u32, iterations: u32) -> anyhow::Result<(Vec<Figures>
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.scenario == Scenario::Console {
+        return console::run(args.console).await;
+    }
     anyhow::ensure!(args.iterations > 0, "--iterations must be at least 1");
     anyhow::ensure!(args.baseline > 0 && args.children > 0, "--children and --baseline must be at least 1");
     println!("Emulator partner.list / partner.count over loopback, {} timed calls each", args.iterations);

@@ -1,0 +1,287 @@
+//! `multi-account bench --scenario console`: the console as users meet it, measured from outside. The emulator and
+//! the console run as processes of their own (this binary's `emulator` and `serve`), so the console's CPU time and
+//! memory are read from its own `/proc` entry, untouched by the load this process makes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use kaltura::{ClientConfig, KalturaClient, Pager, PartnerFilter, Secret};
+
+use crate::accounts;
+
+const SECRET: &str = "bench-admin-secret";
+const EMAIL: &str = "bench@example.com";
+const PASSWORD: &str = "a bench password that is long";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConsoleArgs {
+    /// Milliseconds the emulator waits before every answer (a real Kaltura is tens of ms away).
+    #[arg(long, default_value_t = 50)]
+    pub latency_ms: u64,
+    /// Page views timed for the page and bare-multirequest figures.
+    #[arg(long, default_value_t = 200)]
+    pub views: u32,
+    /// Concurrent sign-ins, and concurrent browsing sessions, for the memory figures.
+    #[arg(long, default_value_t = 128)]
+    pub concurrency: u32,
+    /// Browsing sessions for the steady memory figure.
+    #[arg(long, default_value_t = 64)]
+    pub sessions: u32,
+    /// Seconds to wait after the sign-ins before reading memory again.
+    #[arg(long, default_value_t = 60)]
+    pub settle_secs: u64,
+    /// Children of the large organisation (the CSV figure compares it with a tenth of it).
+    #[arg(long, default_value_t = 100_000)]
+    pub csv_children: u32,
+}
+
+/// A scratch directory, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> anyhow::Result<Scratch> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+        let dir = std::env::temp_dir().join(format!("multi-account-bench-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process that is killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An emulator process and a console process in front of it, with a signed-in HTTP client.
+struct Stack {
+    _emulator: Process,
+    console: Process,
+    _dir: Scratch,
+    url: String,
+    emulator_url: String,
+    parent_id: i64,
+}
+
+impl Stack {
+    async fn start(children: u32, latency_ms: u64) -> anyhow::Result<Stack> {
+        let exe = std::env::current_exe()?;
+        let dir = Scratch::new()?;
+        let mut emulator = Process(
+            Command::new(&exe)
+                .args(["emulator", "--listen", "127.0.0.1:0", "--seed", "empty", "--admin-secret", SECRET])
+                .args(["--children", &children.to_string(), "--latency-ms", &latency_ms.to_string()])
+                .env("EMULATOR_DATA", dir.0.join("emulator.db"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        let (mut emulator_url, mut parent_id) = (String::new(), 0);
+        let out = emulator.0.stdout.take().ok_or_else(|| anyhow::anyhow!("no emulator output"))?;
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            if let Some(url) = line.trim().strip_prefix("service URL:") {
+                emulator_url = url.trim().to_owned();
+            } else if let Some(id) = line.trim().strip_prefix("parent partner id:") {
+                parent_id = id.trim().parse()?;
+            } else if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+        }
+        anyhow::ensure!(!emulator_url.is_empty() && parent_id > 0, "the emulator did not start");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let console = Process(
+            Command::new(&exe)
+                .arg("serve")
+                .env("MA_LISTEN", format!("127.0.0.1:{port}"))
+                .env("MA_DATABASE_URL", format!("sqlite://{}", dir.0.join("console.db").display()))
+                .env("KALTURA_SERVICE_URL", &emulator_url)
+                .env("KALTURA_PARTNER_ID", parent_id.to_string())
+                .env("KALTURA_ADMIN_SECRET", SECRET)
+                .env("MA_BOOTSTRAP_ADMIN_EMAIL", EMAIL)
+                .env("MA_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{url}/healthz")).await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "the console did not start within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Stack { _emulator: emulator, console, _dir: dir, url, emulator_url, parent_id })
+    }
+
+    /// A client carrying a fresh session's cookie.
+    async fn signed_in(&self) -> anyhow::Result<reqwest::Client> {
+        let origin: reqwest::header::HeaderValue = self.url.parse()?;
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        let res = client
+            .post(format!("{}/login", self.url))
+            .header(reqwest::header::ORIGIN, origin.clone())
+            .form(&[("email", EMAIL), ("password", PASSWORD)])
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == reqwest::StatusCode::SEE_OTHER, "signing in answered {}", res.status());
+        let cookie = res
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .ok_or_else(|| anyhow::anyhow!("signing in set no cookie"))?
+            .parse()?;
+        let headers = [(reqwest::header::ORIGIN, origin), (reqwest::header::COOKIE, cookie)].into_iter().collect();
+        Ok(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build()?)
+    }
+
+    fn pid(&self) -> u32 {
+        self.console.0.id()
+    }
+}
+
+/// The console's CPU time so far (user and system), from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    Ok(Duration::from_secs_f64((ticks(11) + ticks(12)) as f64 / per_second as f64))
+}
+
+/// Resident memory now and at its peak since the last reset, in MB.
+fn memory(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    Ok((kb("VmRSS:").unwrap_or(0.0) / 1024.0, kb("VmHWM:").unwrap_or(0.0) / 1024.0))
+}
+
+/// Starts a new peak-memory measurement.
+fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+fn p50(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
+async fn time_csv(stack: &Stack) -> anyhow::Result<(Duration, usize, f64)> {
+    let client = stack.signed_in().await?;
+    reset_peak(stack.pid());
+    let started = Instant::now();
+    let mut res = client.get(format!("{}/accounts.csv?status=1,2,3", stack.url)).send().await?;
+    let mut lines = 0;
+    while let Some(chunk) = res.chunk().await? {
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    Ok((started.elapsed(), lines.saturating_sub(1), memory(stack.pid())?.1))
+}
+
+pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.views > 0 && args.concurrency > 0 && args.sessions > 0, "counts must be at least 1");
+    println!(
+        "Console over loopback: the emulator and the console as processes of their own, {} ms emulator latency",
+        args.latency_ms
+    );
+    let stack = Stack::start(args.csv_children, args.latency_ms).await?;
+    let client = stack.signed_in().await?;
+    let page = format!("{}/accounts?size=50", stack.url);
+
+    // The Accounts page against the one multirequest it is made of.
+    let kaltura = KalturaClient::new(ClientConfig::new(&stack.emulator_url, stack.parent_id, Secret::new(SECRET))?)?;
+    let filter = PartnerFilter::in_use();
+    let (mut bare, mut views) = (Vec::new(), Vec::new());
+    for i in 0..=args.views {
+        let started = Instant::now();
+        accounts::page(&kaltura, &filter, Pager::new(50, 1)).await?;
+        if i > 0 {
+            bare.push(started.elapsed());
+        }
+    }
+    client.get(&page).send().await?.text().await?;
+    let cpu_before = cpu_time(stack.pid())?;
+    for _ in 0..args.views {
+        let started = Instant::now();
+        let body = client.get(&page).send().await?.text().await?;
+        anyhow::ensure!(body.contains("account-"), "the Accounts page did not list accounts");
+        views.push(started.elapsed());
+    }
+    let cpu_per_view = (cpu_time(stack.pid())? - cpu_before) / args.views;
+    let (page_p50, bare_p50) = (p50(views), p50(bare));
+
+    // Memory: a burst of sign-ins, a minute later, and many sessions browsing.
+    let (idle_rss, _) = memory(stack.pid())?;
+    reset_peak(stack.pid());
+    let sign_ins = (0..args.concurrency).map(|_| stack.signed_in());
+    let signed: Vec<_> = join_all(sign_ins).await;
+    let failed = signed.iter().filter(|r| r.is_err()).count();
+    let (_, sign_in_peak) = memory(stack.pid())?;
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+    let (after_rss, _) = memory(stack.pid())?;
+    let browsers: Vec<reqwest::Client> =
+        signed.into_iter().filter_map(Result::ok).take(args.sessions as usize).collect();
+    reset_peak(stack.pid());
+    let browsing = browsers.iter().map(|c| {
+        let page = page.clone();
+        async move {
+            for _ in 0..5 {
+                c.get(&page).send().await?.text().await?;
+            }
+            Ok::<_, reqwest::Error>(())
+        }
+    });
+    join_all(browsing).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let (_, browsing_peak) = memory(stack.pid())?;
+
+    let (large_time, large_rows, large_peak) = time_csv(&stack).await?;
+    drop(stack);
+    let small = Stack::start(args.csv_children / 10, args.latency_ms).await?;
+    let (small_time, small_rows, small_peak) = time_csv(&small).await?;
+
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+    println!("{:<44} {:>12} {:>12}", "figure", "measured", "goal");
+    println!("{:<44} {:>12.2?} {:>12}", "Accounts page p50 (50 rows)", page_p50, "");
+    println!("{:<44} {:>12.2?} {:>12}", "bare multirequest p50", bare_p50, "");
+    println!("{:<44} {:>11.2}x {:>12}", "page / bare", ratio(page_p50, bare_p50), "<= 1.04x");
+    println!("{:<44} {:>12.2?} {:>12}", "console CPU per view", cpu_per_view, "<= 1.5ms");
+    println!("{:<44} {:>9.1} MB {:>12}", "resident memory, idle", idle_rss, "");
+    println!(
+        "{:<44} {:>9.1} MB {:>12}",
+        format!("peak during {} concurrent sign-ins", args.concurrency),
+        sign_in_peak,
+        "<= 96 MB"
+    );
+    println!("{:<44} {:>9.1} MB {:>12}", format!("{} s after them", args.settle_secs), after_rss, "<= 64 MB");
+    println!(
+        "{:<44} {:>9.1} MB {:>12}",
+        format!("peak, {} sessions browsing", browsers.len()),
+        browsing_peak,
+        "<= 50 MB"
+    );
+    println!("{:<44} {:>12.2?} {:>12}", format!("CSV of {small_rows} accounts"), small_time, "");
+    println!("{:<44} {:>12.2?} {:>12}", format!("CSV of {large_rows} accounts"), large_time, "");
+    println!("{:<44} {:>11.1}x {:>12}", "CSV time ratio", ratio(large_time, small_time), "<= 12x");
+    println!("{:<44} {:>5.1} / {:>4.1} MB {:>9}", "CSV peak memory, small / large", small_peak, large_peak, "flat");
+    if failed > 0 {
+        println!("({failed} of the {} sign-ins were turned away as too many at once)", args.concurrency);
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The session store: tower-sessions' SQLite store, except that a failed save of a mere refresh (the request only
+//! moved the inactivity deadline) is not an error. While the database cannot take writes (a lock held too long, a
+//! read-only file), pages that only read keep working; a save that carries a real change still fails loudly.
+
+use async_trait::async_trait;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use super::auth::SEEN_AT;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    inner: SqliteStore,
+}
+
+impl Store {
+    pub(crate) fn new(inner: SqliteStore) -> Store {
+        Store { inner }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.inner.create(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let Err(error) = self.inner.save(record).await else { return Ok(()) };
+        match self.inner.load(&record.id).await {
+            Ok(Some(stored)) if only_refreshed(&stored, record) => {
+                tracing::warn!(error = %error, "cannot refresh a session; it keeps its earlier deadline");
+                Ok(())
+            }
+            _ => Err(error),
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.inner.delete(id).await
+    }
+}
+
+/// The same session data but for when it was last seen.
+fn only_refreshed(stored: &Record, new: &Record) -> bool {
+    let without_seen = |r: &Record| r.data.iter().filter(|(k, _)| k.as_str() != SEEN_AT).count();
+    without_seen(stored) == without_seen(new)
+        && new.data.iter().filter(|(k, _)| k.as_str() != SEEN_AT).all(|(k, v)| stored.data.get(k) == Some(v))
+}

@@ -1,0 +1,283 @@
+// What HTML and htmx attributes cannot express: dialogs, row menus, where focus goes, stale field errors. Loaded on
+// every page; no inline scripts anywhere (the CSP forbids them). Without JavaScript every page still works.
+(function () {
+  "use strict";
+  // Lets the stylesheet tell a page with this script from one without (the no-script menu fallback).
+  document.documentElement.classList.add("js");
+
+  var FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), " +
+    "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]";
+
+  function slot() { return document.getElementById("dialog-slot"); }
+  function shownDialog() { var s = slot(); return s ? s.querySelector("dialog[open]") : null; }
+  function focusable(el) { return el.matches(FOCUSABLE) && el.getClientRects().length > 0; }
+
+  // The page's message, else its heading: where focus goes when what had it is gone.
+  function focusPageMessage() {
+    var target = document.querySelector("#flash .flash") || document.querySelector("main h1");
+    if (target) {
+      target.setAttribute("tabindex", "-1");
+      target.focus();
+    }
+  }
+
+  // Focuses `el`; when htmx replaced it, the element in the same place of the new copy of its nearest ancestor with
+  // an id (the row, the panel); when that is gone too, the page's message.
+  function focusNear(el) {
+    if (!el) { return; }
+    if (el.isConnected && focusable(el)) { el.focus(); return; }
+    var ancestor = el;
+    while (ancestor && !ancestor.id) { ancestor = ancestor.parentElement; }
+    var now = ancestor && document.getElementById(ancestor.id);
+    if (now && now !== ancestor) {
+      var index = ancestor === el ? 0 : Array.prototype.indexOf.call(ancestor.querySelectorAll(FOCUSABLE), el);
+      var fresh = Array.prototype.filter.call(now.matches(FOCUSABLE) ? [now] : now.querySelectorAll(FOCUSABLE), focusable);
+      var pick = fresh[Math.max(index, 0)] || fresh[0];
+      if (pick) { pick.focus(); return; }
+    }
+    focusPageMessage();
+  }
+
+  // Where focus was last, to put it back when a swap takes it away.
+  var lastFocused = null;
+  document.addEventListener("focusin", function (e) { lastFocused = e.target; });
+  // A click on the page's background leaves nothing to put back. (Checked a moment later: browsers also report the
+  // loss of focus when htmx removes the element, which is when focus should be put back.)
+  document.addEventListener("focusout", function (e) {
+    var left = e.target;
+    setTimeout(function () {
+      if (left === lastFocused && left.isConnected && document.activeElement === document.body) { lastFocused = null; }
+    });
+  });
+
+  // ---- Dialogs: everything htmx puts in #dialog-slot (Add Account, its progress, the confirmations) is a <dialog>
+  // shown with showModal(): the page behind is inert, Tab stays inside, Escape closes it.
+  var opener = null;
+
+  function firstField(root) {
+    return root.querySelector("[aria-invalid=true]") || root.querySelector("[autofocus]") ||
+      root.querySelector("form input:not([type=hidden]), form select");
+  }
+
+  function showDialog(dialog) {
+    if (!dialog.open) { dialog.showModal(); }
+    var first = firstField(dialog);
+    if (first) { first.focus(); }
+  }
+
+  function closeDialog(dialog) {
+    // Not while its form is being sent: the answer would have nowhere to go.
+    if (dialog && !dialog.querySelector(".htmx-request")) { dialog.close(); }
+  }
+
+  document.addEventListener("close", function (e) {
+    if (!(e.target instanceof HTMLDialogElement) || !slot() || !slot().contains(e.target)) { return; }
+    slot().replaceChildren();
+    focusNear(opener);
+    opener = null;
+  }, true);
+
+  document.addEventListener("cancel", function (e) {
+    if (e.target instanceof HTMLDialogElement && e.target.querySelector(".htmx-request")) { e.preventDefault(); }
+  }, true);
+
+  // showModal() keeps focus out of the page, but Tab past the last field would leave for the browser's own bar.
+  document.addEventListener("keydown", function (e) {
+    var dialog = shownDialog();
+    if (e.key !== "Tab" || !dialog) { return; }
+    var all = Array.prototype.filter.call(dialog.querySelectorAll(FOCUSABLE), function (el) {
+      return focusable(el) && el.tabIndex >= 0;
+    });
+    if (!all.length) { return; }
+    var first = all[0], last = all[all.length - 1];
+    if (e.shiftKey && document.activeElement === first) { last.focus(); e.preventDefault(); }
+    else if (!e.shiftKey && document.activeElement === last) { first.focus(); e.preventDefault(); }
+  });
+
+  // Opening a dialog remembers what opened it: the row's menu button rather than the menu item, which hides.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail.elt, s = slot();
+    if (s && e.detail.target === s && !s.contains(elt)) {
+      var menu = elt.closest("details.menu");
+      opener = menu ? menu.querySelector("summary") : elt;
+    }
+  });
+
+  // hx-confirm (the Users page) asks in the same dialog as the Accounts page, not with the browser's confirm().
+  document.addEventListener("htmx:confirm", function (e) {
+    var question = e.detail.question, elt = e.detail.elt, s = slot();
+    if (!question || !s) { return; }
+    e.preventDefault();
+    var dialog = document.createElement("dialog");
+    dialog.className = "modal modal-small";
+    dialog.setAttribute("aria-labelledby", "confirm-title");
+    var title = document.createElement("h2");
+    title.id = "confirm-title";
+    title.textContent = elt.getAttribute("data-confirm-title") || "Confirm";
+    var text = document.createElement("p");
+    text.textContent = question;
+    var actions = document.createElement("div");
+    actions.className = "form-actions";
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "btn";
+    cancel.textContent = "Cancel";
+    cancel.setAttribute("data-close-dialog", "");
+    var ok = document.createElement("button");
+    ok.type = "button";
+    ok.className = "btn btn-primary" + (elt.hasAttribute("data-confirm-danger") ? " btn-danger" : "");
+    ok.textContent = elt.getAttribute("data-confirm-label") || "OK";
+    ok.addEventListener("click", function () {
+      dialog.close();
+      e.detail.issueRequest(true);
+    });
+    actions.append(cancel, ok);
+    dialog.append(title, text, actions);
+    opener = document.activeElement !== document.body ? document.activeElement : elt.querySelector("button") || elt;
+    s.replaceChildren(dialog);
+    dialog.showModal();
+    (elt.hasAttribute("data-confirm-danger") ? cancel : ok).focus();
+  });
+
+  document.addEventListener("click", function (e) {
+    var close = e.target.closest("[data-close-dialog]");
+    if (close && slot() && slot().contains(close)) {
+      e.preventDefault();
+      closeDialog(close.closest("dialog"));
+    }
+  });
+
+  // A confirmed action (hx-swap="none": its answer updates the row, the banner and the message out of band) closes
+  // its dialog, which puts focus back on the row's menu button.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (form.matches && form.matches("form[data-confirmed-action]")) {
+      var dialog = form.closest("dialog");
+      if (dialog) { dialog.close(); }
+    }
+  });
+
+  // ---- Row menus: one open at a time, closed by Escape or a click elsewhere, and drawn over the page (fixed, below
+  // the button or above it when there is no room) so the table's scroll box never cuts them off.
+  function openMenus() { return document.querySelectorAll("details.menu[open]"); }
+
+  function place(menu) {
+    var list = menu.querySelector(".menu-items"), button = menu.querySelector("summary");
+    var r = button.getBoundingClientRect();
+    var viewWidth = document.documentElement.clientWidth, viewHeight = window.innerHeight;
+    if (r.bottom < 0 || r.top > viewHeight) { menu.open = false; return; }
+    var h = list.offsetHeight, w = list.offsetWidth, gap = 4;
+    var below = viewHeight - r.bottom, above = r.top;
+    var top = below >= h + gap || below >= above ? r.bottom + gap : r.top - h - gap;
+    list.style.top = Math.max(gap, Math.min(top, viewHeight - h - gap)) + "px";
+    list.style.left = Math.max(gap, Math.min(r.right - w, viewWidth - w - gap)) + "px";
+  }
+
+  function placeOpenMenus() { openMenus().forEach(place); }
+  window.addEventListener("scroll", placeOpenMenus, true);
+  window.addEventListener("resize", placeOpenMenus);
+
+  document.addEventListener("click", function (e) {
+    // The menu button opens its menu here rather than by default, so the menu is placed before it is drawn.
+    var summary = e.target.closest("details.menu > summary");
+    var menu = summary && summary.parentElement;
+    if (menu) {
+      e.preventDefault();
+      var open = !menu.open;
+      openMenus().forEach(function (other) { other.open = false; });
+      menu.open = open;
+      if (open) { place(menu); }
+      return;
+    }
+    openMenus().forEach(function (other) {
+      // A click elsewhere closes the menu, and so does choosing one of its actions.
+      if (!other.contains(e.target) || e.target.closest(".menu-item")) { other.open = false; }
+    });
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    openMenus().forEach(function (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+      e.preventDefault();
+    });
+  });
+
+  // ---- Field errors: an error stays only until the field is changed, or the form is sent again.
+  function clearError(field) {
+    field.classList.remove("has-error");
+    field.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+    field.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    });
+  }
+
+  document.addEventListener("input", function (e) {
+    var field = e.target.closest && e.target.closest(".field.has-error");
+    if (field) { clearError(field); }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail.elt;
+    if (form.tagName !== "FORM") { return; }
+    form.querySelectorAll(".field.has-error").forEach(clearError);
+    form.querySelectorAll(".form-error").forEach(function (el) { el.remove(); });
+  });
+
+  // ---- Add Account: elapsed seconds while the account is made ("might take up to a minute").
+  var timer = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail.elt;
+    if (!form.matches || !form.matches("form.add-account")) { return; }
+    var out = form.querySelector("[data-elapsed]");
+    var started = Date.now();
+    clearInterval(timer);
+    if (out) { out.textContent = "0"; }
+    timer = setInterval(function () {
+      if (out) { out.textContent = String(Math.floor((Date.now() - started) / 1000)); }
+    }, 250);
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (e.detail.elt.matches && e.detail.elt.matches("form.add-account")) { clearInterval(timer); }
+  });
+
+  // ---- After a swap: show a dialog that arrived, focus a form that arrived, bring a new page of a table into
+  // view, and put back focus a swap took away.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var el = e.target, s = slot();
+    if (s && (el === s || s.contains(el))) {
+      var dialog = s.querySelector("dialog");
+      if (dialog) { showDialog(dialog); }
+      else if (opener) { focusNear(opener); opener = null; }
+      return;
+    }
+    var form = el.matches("form[data-focus-form]") ? el : el.querySelector("form[data-focus-form]");
+    if (form) {
+      var first = firstField(form);
+      if (first) { first.focus(); }
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (e) {
+    // detail.elt is the element settled; the link that asked is the request's.
+    var trigger = e.detail.requestConfig && e.detail.requestConfig.elt, panel = e.target;
+    if (trigger && trigger.closest && trigger.closest(".pager")) {
+      // The banner and Add Account, swapped out of band with the panel, need nothing.
+      if (!panel.querySelector(".pager")) { return; }
+      // Next › was at the bottom of the old page: the new one starts at the top of the table.
+      if (panel.getBoundingClientRect().top < 0) { panel.scrollIntoView({ block: "start" }); }
+      var count = panel.querySelector(".count");
+      if (count) {
+        count.setAttribute("tabindex", "-1");
+        count.focus({ preventScroll: true });
+      }
+      return;
+    }
+    var active = document.activeElement;
+    if ((!active || active === document.body) && !shownDialog() && lastFocused && !lastFocused.isConnected) {
+      focusNear(lastFocused);
+    }
+  });
+})();

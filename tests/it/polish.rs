@@ -1,0 +1,304 @@
+//! What a new administrator meets in the first ten minutes, over real HTTP: Kaltura's own words in the singular, the
+//! Contact Kaltura link, searches that say why they found nothing, audit titles that match the result, the header's
+//! name, the navigation on error pages, and how little a page costs on the wire (compressed, with static files
+//! cached for good).
+
+use kaltura::PartnerStatus;
+use multi_account::config::kaltura::KalturaSettings;
+use multi_account::db::audit::{self, AuditAction, Entry, Outcome};
+use multi_account::db::{self, users};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use scraper::{Html, Selector};
+
+use crate::support::{ADMIN_EMAIL, Role, TestApp, spawn_app};
+
+/// Kaltura's support site, where "Contact Kaltura" leads by default.
+const SUPPORT: &str = "https://support.kaltura.com/";
+
+async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> Html {
+    let res = client.get(app.at(path)).send().await.expect("the console answers");
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    Html::parse_document(&res.text().await.expect("a page"))
+}
+
+/// The text of the first element matching `css`, whitespace collapsed.
+fn text(doc: &Html, css: &str) -> String {
+    let el = doc.select(&Selector::parse(css).expect("a selector")).next();
+    let el = el.unwrap_or_else(|| panic!("no {css} in {}", doc.html()));
+    el.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn count(doc: &Html, css: &str) -> usize {
+    doc.select(&Selector::parse(css).expect("a selector")).count()
+}
+
+async fn set_status(app: &TestApp, id: i64, status: PartnerStatus) {
+    let emu = app.emulator();
+    let kaltura = KalturaSettings::default().demo_client(&emu.url, emu.parent_id, &emu.admin_secret).expect("a client");
+    kaltura.update_status(id, status).await.expect("varconsole.updateStatus");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Words
+
+#[tokio::test]
+async fn one_account_in_use_and_one_publisher_are_said_in_the_singular() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let doc = page(&app, &client, "/accounts").await;
+    assert!(text(&doc, "#quota-banner").starts_with("Current status: 2 accounts in use*, 3 additional remaining."));
+    assert_eq!(text(&doc, "#publishers-count"), "5 Publishers");
+
+    set_status(&app, 6474, PartnerStatus::Removed).await;
+    let doc = page(&app, &client, "/accounts?q=6475").await;
+    let banner = text(&doc, "#quota-banner");
+    assert!(banner.starts_with("Current status: 1 account in use*, 4 additional remaining."), "{banner}");
+    assert_eq!(text(&doc, "#publishers-count"), "1 Publisher");
+    assert_eq!(text(&page(&app, &client, "/accounts?q=abc&by=name").await, "#publishers-count"), "0 Publishers");
+}
+
+#[tokio::test]
+async fn contact_kaltura_is_a_link_to_kalturas_support() {
+    let app = spawn_app().await;
+    let doc = page(&app, &app.admin().await, "/accounts").await;
+    let link = doc.select(&Selector::parse("#quota-banner a").unwrap()).next().expect("a link in the banner");
+    assert_eq!(link.text().collect::<String>(), "Contact Kaltura");
+    assert_eq!(link.value().attr("href"), Some(SUPPORT));
+    assert_eq!(link.value().attr("target"), Some("_blank"), "the console stays open");
+    assert_eq!(link.value().attr("rel"), Some("noopener"));
+}
+
+#[tokio::test]
+async fn a_partner_id_search_for_letters_says_a_partner_id_is_a_number() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let doc = page(&app, &client, "/accounts?q=Shanghai&by=id").await;
+    let empty = text(&doc, "tr.empty");
+    assert!(empty.starts_with("No Results. A Partner ID is a number"), "{empty}");
+    assert!(empty.contains("search by Account Name or free text"), "{empty}");
+    // Words that simply match nothing need no lesson.
+    assert_eq!(text(&page(&app, &client, "/accounts?q=Atlantis&by=name").await, "tr.empty"), "No Results");
+}
+
+#[tokio::test]
+async fn an_empty_result_shows_no_range_and_no_page_links() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    for path in ["/accounts?q=Atlantis&by=name", "/audit?user=nobody"] {
+        let doc = page(&app, &client, path).await;
+        assert_eq!(count(&doc, "nav.pager"), 0, "{path}: no pager, no \"0–0 of 0\"");
+        assert!(!doc.html().contains("0–0 of 0"), "{path}");
+    }
+    let doc = page(&app, &client, "/accounts").await;
+    assert_eq!(text(&doc, ".pager .range"), "1–5 of 5", "a page with rows keeps its range");
+}
+
+#[tokio::test]
+async fn a_failed_action_is_titled_by_what_was_tried_in_the_audit_log() {
+    let app = spawn_app().await;
+    for (action, result) in [(AuditAction::AccountCreate, Outcome::Refused), (AuditAction::AccountBlock, Outcome::Ok)] {
+        let entry = Entry { actor: ADMIN_EMAIL, ip: "127.0.0.1", action, target: "6475", result, details: "" };
+        audit::record(&app.db, entry).await.expect("an audit entry");
+    }
+    let doc = page(&app, &app.admin().await, "/audit?account=6475").await;
+    let failed = text(&doc, "tr.audit-failed");
+    assert!(failed.contains("Creating an account account.create"), "{failed}");
+    assert!(!failed.contains("Account created"), "a failed creation did not create: {failed}");
+    assert!(failed.contains("Failed"));
+    assert!(doc.html().contains("Account blocked <code>account.block</code>"), "what succeeded keeps its title");
+}
+
+#[tokio::test]
+async fn the_header_names_an_administrator_whose_name_is_only_a_role_by_email() {
+    let app = spawn_app().await;
+    // What `serve` gives the first administrator it sets up, before anyone names them.
+    let hash = multi_account::password::hash("bootstrap password one".into()).await.expect("a hash");
+    let new = users::NewUser {
+        email: "it@example.com",
+        first_name: "Publisher",
+        last_name: "Administrator",
+        publisher_user_id: None,
+        role: Role::PublisherAdministrator,
+        password_hash: &hash,
+    };
+    users::add(&app.db, &new, None, db::unix_now()).await.expect("the administrator");
+    let client = app.signed_in("it@example.com", "bootstrap password one").await;
+    assert_eq!(text(&page(&app, &client, "/accounts").await, ".user-name"), "it@example.com");
+    // A real name is shown as it is.
+    assert_eq!(text(&page(&app, &app.admin().await, "/accounts").await, ".user-name"), "Test Publisher Administrator");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Consistency
+
+#[tokio::test]
+async fn error_pages_keep_the_navigation_while_signed_in() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    for path in ["/no-such-page", "/users/9999/password"] {
+        let res = client.get(app.at(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let doc = Html::parse_document(&res.text().await.unwrap());
+        assert_eq!(count(&doc, "nav.subnav a[href='/users']"), 1, "{path}: the Administration tabs");
+        assert_eq!(text(&doc, ".user-name"), "Test Publisher Administrator", "{path}");
+        assert!(text(&doc, "main").contains("There is nothing at this address."));
+    }
+    // Signed out, there is nobody to show.
+    let res = app.client().get(app.at("/static/no-such-file.css")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(count(&Html::parse_document(&res.text().await.unwrap()), "nav.subnav"), 0);
+}
+
+#[tokio::test]
+async fn every_form_reads_cancel_then_its_action() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    for (path, actions) in [
+        ("/accounts/new", "Cancel Create"),
+        ("/users/new", "Cancel Save"),
+        ("/accounts/6475/confirm/block", "Cancel Block"),
+    ] {
+        assert_eq!(text(&page(&app, &client, path).await, "main .form-actions"), actions, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_confirmation_comes_as_a_dialog_for_htmx_with_the_pages_words() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let res = client.get(app.at("/accounts/6474/confirm/remove")).header("HX-Request", "true").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc = Html::parse_fragment(&res.text().await.unwrap());
+    assert_eq!(text(&doc, "dialog h2"), "Confirm Remove");
+    assert_eq!(text(&doc, "dialog p"), "Are you sure you want to remove the selected account? (Down Under)");
+    let form = doc.select(&Selector::parse("dialog form").unwrap()).next().expect("a form");
+    assert_eq!(form.value().attr("hx-post"), Some("/accounts/6474/remove"));
+    assert_eq!(form.value().attr("hx-swap"), Some("none"), "the row and the banner come out of band");
+    // A refusal is a dialog too, saying why.
+    let res = client.get(app.at("/accounts/6464/confirm/remove")).header("HX-Request", "true").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let doc = Html::parse_fragment(&res.text().await.unwrap());
+    assert_eq!(count(&doc, "dialog .flash-error"), 1);
+    assert_eq!(count(&doc, "dialog form"), 0);
+}
+
+#[tokio::test]
+async fn add_account_is_redrawn_with_the_banner_and_says_why_it_is_disabled() {
+    let mut app = spawn_app().await;
+    let client = app.admin().await;
+    // A row update carries the banner and the button together.
+    let res = client.post(app.at("/accounts/6474/block")).header("HX-Request", "true").send().await.unwrap();
+    let doc = Html::parse_fragment(&res.text().await.unwrap());
+    assert_eq!(count(&doc, "#quota-banner[hx-swap-oob]"), 1);
+    assert_eq!(count(&doc, "#add-account-area[hx-swap-oob] a#add-account[href='/accounts/new']"), 1);
+
+    app.stop_emulator().await;
+    let doc = page(&app, &client, "/accounts").await;
+    assert_eq!(count(&doc, "button#add-account[disabled]"), 1);
+    assert_eq!(text(&doc, "#add-account-why"), "Quota unknown");
+    let title = doc.select(&Selector::parse("#add-account").unwrap()).next().unwrap().value().attr("title").unwrap();
+    assert!(title.starts_with("Kaltura could not be asked how many accounts remain"), "{title}");
+}
+
+#[tokio::test]
+async fn nobody_is_offered_blocking_removing_or_demoting_themselves_on_the_users_page() {
+    let app = spawn_app().await;
+    let renee = app.create_user("renee@example.com", Role::Manager, "renee password one").await;
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let doc = page(&app, &app.admin().await, "/users").await;
+    assert_eq!(text(&doc, &format!("#user-{me} .actions")), "Password");
+    assert_eq!(count(&doc, &format!("#user-{me} select")), 0);
+    assert_eq!(text(&doc, &format!("#user-{renee} .actions")), "Block Password Remove");
+    assert_eq!(count(&doc, &format!("#user-{renee} select[name=role]")), 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Transfers
+
+/// What a response costs on the wire: its status line, headers and body as sent (compressed).
+async fn wire_bytes(res: reqwest::Response) -> (usize, reqwest::header::HeaderMap) {
+    let headers = res.headers().clone();
+    let head = "HTTP/1.1 200 OK\r\n".len()
+        + headers.iter().map(|(k, v)| k.as_str().len() + 2 + v.as_bytes().len() + 2).sum::<usize>()
+        + 2;
+    let body = res.bytes().await.expect("a body").len();
+    (head + body, headers)
+}
+
+#[tokio::test]
+async fn the_accounts_page_is_compressed_and_its_static_files_are_cached_for_good() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let get = |path: String| client.get(app.at(&path)).header(ACCEPT_ENCODING, "gzip, br").send();
+
+    let res = get("/accounts".into()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[CONTENT_ENCODING], "br", "brotli when the browser takes it");
+    let plain = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let (page_bytes, _) = wire_bytes(res).await;
+    assert!(page_bytes * 3 < plain.len(), "compressed: {page_bytes} bytes on the wire for {} of HTML", plain.len());
+
+    // Everything the page loads: the stylesheet, the icon, htmx, the console's script.
+    let doc = Html::parse_document(&plain);
+    let links: Vec<String> = doc
+        .select(&Selector::parse("link[href], script[src]").unwrap())
+        .filter_map(|e| e.value().attr("href").or_else(|| e.value().attr("src")).map(str::to_owned))
+        .collect();
+    assert_eq!(links.len(), 4, "{links:?}");
+    let mut assets_bytes = 0;
+    for link in &links {
+        let (bytes, headers) = wire_bytes(get(link.clone()).await.unwrap()).await;
+        assert!(headers[CACHE_CONTROL].to_str().unwrap().contains("immutable"), "{link} is cached for good");
+        assert!(headers[CACHE_CONTROL].to_str().unwrap().contains("max-age=31536000"), "{link}: a year");
+        assert!(headers.contains_key(CONTENT_ENCODING), "{link} is compressed");
+        assets_bytes += bytes;
+    }
+    let first_view = page_bytes + assets_bytes;
+    // A repeat view fetches the page alone: every file it links is still fresh in the browser's cache.
+    let repeat_view = page_bytes;
+    eprintln!("/accounts in demo mode: first view {first_view} bytes on the wire, repeat view {repeat_view} bytes");
+    assert!(first_view < 40 * 1024, "first view: {first_view} bytes");
+    assert!(repeat_view < 15 * 1024, "repeat view: {repeat_view} bytes");
+
+    // gzip for a browser without brotli.
+    let res = client.get(app.at("/accounts")).header(ACCEPT_ENCODING, "gzip").send().await.unwrap();
+    assert_eq!(res.headers()[CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
+async fn static_files_carry_their_content_hash_and_plain_names_revalidate() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let doc = Html::parse_document(&client.get(app.at("/login")).send().await.unwrap().text().await.unwrap());
+    let css = doc
+        .select(&Selector::parse("link[rel=stylesheet]").unwrap())
+        .next()
+        .and_then(|l| l.value().attr("href"))
+        .expect("a stylesheet")
+        .to_owned();
+    let hash = css.strip_prefix("/static/style.").and_then(|s| s.strip_suffix(".css")).expect("a hashed name");
+    assert!(hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{css}");
+
+    // The plain name (an old page, a bookmark) answers, and asks the browser to check back.
+    let res = client.get(app.at("/static/style.css")).send().await.unwrap();
+    assert_eq!(res.headers()[CACHE_CONTROL], "no-cache");
+    let etag = res.headers()[ETAG].clone();
+    let res = client.get(app.at("/static/style.css")).header(IF_NONE_MATCH, etag.clone()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "unchanged: nothing is sent again");
+    assert!(res.bytes().await.unwrap().is_empty());
+    let res = client.get(app.at(&css)).header(IF_NONE_MATCH, etag).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+
+    // Another hash is another file: never served from this one.
+    let res = client.get(app.at("/static/style.0123456789abcdef.css")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // The icon, under both of its names.
+    let res = client.get(app.at("/favicon.ico")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[CONTENT_TYPE], "image/svg+xml");
+    let icon = doc.select(&Selector::parse("link[rel=icon]").unwrap()).next().and_then(|l| l.value().attr("href"));
+    let res = client.get(app.at(icon.expect("an icon link"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
