@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
 /// Opens the dialog and returns its one-time request key.
-async fn request_key(app: &TestApp, client: &reqwest::Client) -> String {
+pub(crate) async fn request_key(app: &TestApp, client: &reqwest::Client) -> String {
     let html =
         client.get(app.at("/accounts/new")).header("HX-Request", "true").send().await.unwrap().text().await.unwrap();
     let at = html.find("name=\"request_key\" value=\"").expect("the form carries a request key") + 26;

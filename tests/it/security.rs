@@ -6,7 +6,8 @@ use reqwest::header::{HeaderMap, HeaderValue, LOCATION, ORIGIN, REFERER, SET_COO
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Role, TestApp, spawn_app, spawn_app_with};
+use crate::add_account::request_key;
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Role, TestApp, client_with, spawn_app, spawn_app_with};
 
 const B_EMAIL: &str = "bea@example.com";
 const B_PASSWORD: &str = "bea's first passphrase";
@@ -46,12 +47,7 @@ fn forwarded_client(app: &TestApp, client_ip: &'static str) -> reqwest::Client {
     let mut headers = HeaderMap::new();
     headers.insert(ORIGIN, HeaderValue::from_str(&app.url).unwrap());
     headers.insert("x-forwarded-for", HeaderValue::from_static(client_ip));
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    client_with(headers)
 }
 
 #[tokio::test]
@@ -185,14 +181,6 @@ async fn without_trusted_proxies_a_forwarded_address_is_ignored() {
         .await
         .unwrap();
     assert_eq!(ips, ["127.0.0.1"]);
-}
-
-/// Opens the Add Account dialog and returns its one-time request key.
-async fn request_key(app: &TestApp, client: &reqwest::Client) -> String {
-    let html =
-        client.get(app.at("/accounts/new")).header("HX-Request", "true").send().await.unwrap().text().await.unwrap();
-    let at = html.find("name=\"request_key\" value=\"").expect("the form carries a request key") + 26;
-    html[at..at + 32].to_string()
 }
 
 #[tokio::test]

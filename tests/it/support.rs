@@ -185,7 +185,8 @@ impl TestApp {
     }
 }
 
-fn client_with(headers: HeaderMap) -> reqwest::Client {
+/// A client sending `headers` with every request, with a cookie store and no redirects.
+pub fn client_with(headers: HeaderMap) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .default_headers(headers)
