@@ -96,6 +96,17 @@ pub(crate) enum ActionError {
     Database(#[from] sqlx::Error),
 }
 
+/// One account as its details page shows it.
+pub(crate) struct Details {
+    pub(crate) partner: Partner,
+    pub(crate) is_parent: bool,
+    /// The latest audit entries about it, newest first.
+    pub(crate) recent: Vec<audit::Logged>,
+}
+
+/// How many audit entries the details page shows.
+const RECENT_ENTRIES: i64 = 10;
+
 /// A status change that went through.
 pub(crate) struct Changed {
     pub(crate) message: String,
@@ -158,6 +169,18 @@ impl Accounts {
             }
         });
         Ok((first.parent_id, pages))
+    }
+
+    /// The account `id` with its recent audit entries, if it is one of the parent's (the parent included).
+    pub(crate) async fn details(&self, id: i64) -> Result<Details, ActionError> {
+        let partner = match self.kaltura.get_partner(id).await {
+            Ok(p) => p,
+            Err(e) if e.is_invalid_partner() => return Err(ActionError::NotYours(id)),
+            Err(e) => return Err(e.into()),
+        };
+        let filter = audit::Filter { target: Some(id.to_string()), ..audit::Filter::default() };
+        let recent = audit::page(&self.db, &filter, RECENT_ENTRIES, 0).await?;
+        Ok(Details { is_parent: partner.id == self.parent_id(), partner, recent })
     }
 
     /// The account `id`, if it is one of the parent's and `action` is allowed for it.

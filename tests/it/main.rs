@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per area.
 
+mod account_details;
 mod accounts_page;
 mod add_account;
 mod audit_page;

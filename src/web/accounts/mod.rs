@@ -3,6 +3,7 @@
 
 mod create;
 mod csv;
+mod details;
 mod rows;
 mod view;
 
@@ -32,6 +33,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/accounts/new", get(create::new_form))
         .route("/accounts/creations/{id}", get(create::status))
         .route("/accounts.csv", get(csv::export))
+        .route("/accounts/{id}", get(details::show))
         .route("/accounts/{id}/kmc-login", post(kmc_login))
         .route("/accounts/{id}/confirm/{action}", get(confirm))
         .route("/accounts/{id}/{action}", post(change_status))
