@@ -45,6 +45,7 @@ async fn a_childs_details_show_what_kaltura_holds_its_activity_and_its_actions()
     assert_eq!(field(&doc, "Administrator"), "Renee Dvir");
     assert_eq!(field(&doc, "Administrator Email"), "renee.dvir@downunder.techpubs.example");
     assert_eq!(field(&doc, "Parent Account"), "6464");
+    assert_eq!(doc.select(&Selector::parse(r#"dl.details a[href="/accounts/6464"]"#).unwrap()).count(), 1);
     let actions = texts(&doc, ".account-actions [data-action]");
     assert_eq!(actions, ["Unblock", "Remove"], "a blocked account's actions, as in its row");
     let activity = texts(&doc, ".account-audit tbody tr");

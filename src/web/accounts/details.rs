@@ -16,6 +16,8 @@ use crate::web::format::kmc_time;
 struct Field {
     label: &'static str,
     value: String,
+    /// Where the value leads (the parent's own details).
+    link: Option<String>,
 }
 
 struct Entry {
@@ -70,21 +72,23 @@ pub(crate) async fn show(
     let p = &details.partner;
     let row = Row::new(p, state.accounts.parent_id());
     let fields = vec![
-        Field { label: "Partner ID", value: p.id.to_string() },
-        Field { label: "Status", value: row.status_label.to_owned() },
-        Field { label: "Administrator", value: row.admin_name.clone() },
-        Field { label: "Administrator Email", value: row.admin_email.clone() },
-        Field { label: "Administrator Phone", value: row.phone.clone() },
-        Field { label: "Website URL", value: row.website.clone() },
-        Field { label: "Description", value: text(p.description.as_deref()) },
-        Field { label: "Reference ID", value: row.reference_id.clone() },
-        Field { label: "Country", value: text(p.country.as_deref()) },
-        Field { label: "State", value: text(p.state.as_deref()) },
-        Field { label: "Creation Date", value: row.created.clone() },
-        Field { label: "Template Partner ID", value: number(p.template_partner_id) },
-        Field {
-            label: "Parent Account",
-            value: if details.is_parent { "This is the parent account".into() } else { number(p.partner_parent_id) },
+        Field { label: "Partner ID", value: p.id.to_string(), link: None },
+        Field { label: "Status", value: row.status_label.to_owned(), link: None },
+        Field { label: "Administrator", value: row.admin_name.clone(), link: None },
+        Field { label: "Administrator Email", value: row.admin_email.clone(), link: None },
+        Field { label: "Administrator Phone", value: row.phone.clone(), link: None },
+        Field { label: "Website URL", value: row.website.clone(), link: None },
+        Field { label: "Description", value: text(p.description.as_deref()), link: None },
+        Field { label: "Reference ID", value: row.reference_id.clone(), link: None },
+        Field { label: "Country", value: text(p.country.as_deref()), link: None },
+        Field { label: "State", value: text(p.state.as_deref()), link: None },
+        Field { label: "Creation Date", value: row.created.clone(), link: None },
+        Field { label: "Template Partner ID", value: number(p.template_partner_id), link: None },
+        match p.partner_parent_id.filter(|id| *id > 0 && !details.is_parent) {
+            Some(parent) => {
+                Field { label: "Parent Account", value: parent.to_string(), link: Some(format!("/accounts/{parent}")) }
+            }
+            None => Field { label: "Parent Account", value: "This is the parent account".into(), link: None },
         },
     ];
     let recent = details
