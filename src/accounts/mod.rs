@@ -173,11 +173,7 @@ impl Accounts {
 
     /// The account `id` with its recent audit entries, if it is one of the parent's (the parent included).
     pub(crate) async fn details(&self, id: i64) -> Result<Details, ActionError> {
-        let partner = match self.kaltura.get_partner(id).await {
-            Ok(p) => p,
-            Err(e) if e.is_invalid_partner() => return Err(ActionError::NotYours(id)),
-            Err(e) => return Err(e.into()),
-        };
+        let partner = self.partner(id).await?;
         let filter = audit::Filter { target: Some(id.to_string()), ..audit::Filter::default() };
         let recent = audit::page(&self.db, &filter, RECENT_ENTRIES, 0).await?;
         Ok(Details { is_parent: partner.id == self.parent_id(), partner, recent })
@@ -185,14 +181,19 @@ impl Accounts {
 
     /// The account `id`, if it is one of the parent's and `action` is allowed for it.
     pub(crate) async fn allowed(&self, id: i64, action: RowAction) -> Result<Partner, ActionError> {
-        let partner = match self.kaltura.get_partner(id).await {
-            Ok(p) => p,
-            Err(e) if e.is_invalid_partner() => return Err(ActionError::NotYours(id)),
-            Err(e) => return Err(e.into()),
-        };
+        let partner = self.partner(id).await?;
         match action.refusal(partner.status, partner.id == self.parent_id()) {
             Some(why) => Err(ActionError::NotAllowed(why)),
             None => Ok(partner),
+        }
+    }
+
+    /// The account `id`, if it is the parent or one of its children: Kaltura tells no other partner apart from one
+    /// that does not exist.
+    async fn partner(&self, id: i64) -> Result<Partner, ActionError> {
+        match self.kaltura.get_partner(id).await {
+            Err(e) if e.is_invalid_partner() => Err(ActionError::NotYours(id)),
+            other => Ok(other?),
         }
     }
 

@@ -6,8 +6,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use kaltura::PartnerStatus;
 
-use super::rows::Row;
+use super::rows::{Row, or_na};
 use super::{AdminUser, AppError, AppState, Nav, Section, render};
 use crate::accounts::ActionError;
 use crate::web::format::kmc_time;
@@ -46,10 +47,6 @@ struct RefusedPage {
     message: String,
 }
 
-fn text(value: Option<&str>) -> String {
-    value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(super::rows::NA).to_owned()
-}
-
 fn number(value: Option<i64>) -> String {
     value.filter(|v| *v > 0).map_or_else(|| super::rows::NA.to_owned(), |v| v.to_string())
 }
@@ -78,10 +75,10 @@ pub(crate) async fn show(
         Field { label: "Administrator Email", value: row.admin_email.clone(), link: None },
         Field { label: "Administrator Phone", value: row.phone.clone(), link: None },
         Field { label: "Website URL", value: row.website.clone(), link: None },
-        Field { label: "Description", value: text(p.description.as_deref()), link: None },
+        Field { label: "Description", value: or_na(&p.description), link: None },
         Field { label: "Reference ID", value: row.reference_id.clone(), link: None },
-        Field { label: "Country", value: text(p.country.as_deref()), link: None },
-        Field { label: "State", value: text(p.state.as_deref()), link: None },
+        Field { label: "Country", value: or_na(&p.country), link: None },
+        Field { label: "State", value: or_na(&p.state), link: None },
         Field { label: "Creation Date", value: row.created.clone(), link: None },
         Field { label: "Template Partner ID", value: number(p.template_partner_id), link: None },
         match p.partner_parent_id.filter(|id| *id > 0 && !details.is_parent) {
@@ -102,9 +99,9 @@ pub(crate) async fn show(
             details: l.details,
         })
         .collect();
-    let read_only = match row.status_label {
+    let read_only = match p.status {
         _ if row.has_actions() => None,
-        "Removed" => Some("This account is removed: its details are read only."),
+        Some(PartnerStatus::Removed) => Some("This account is removed: its details are read only."),
         _ => Some("No actions are available for this account in its present status."),
     };
     Ok(render(&DetailsPage { nav: Nav::for_user(&me, Section::Accounts), row, fields, recent, read_only })?

@@ -37,7 +37,7 @@ pub(crate) struct Row {
 /// What a cell shows for an empty value, as the KMC does.
 pub(crate) const NA: &str = "N/A";
 
-fn or_na(v: &Option<String>) -> String {
+pub(crate) fn or_na(v: &Option<String>) -> String {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(NA).to_string()
 }
 
