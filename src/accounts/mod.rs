@@ -3,12 +3,13 @@
 //! what it returns; it talks to Kaltura and the database and writes the audit log.
 
 mod creation;
+mod editing;
 pub(crate) mod rules;
 
 use futures_util::{Stream, stream};
 use kaltura::{
     Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
-    PartnerOrder, PartnerOrderField, PartnerStatus, SecretUrl,
+    PartnerOrder, PartnerOrderField, PartnerStatus, SecretUrl, User, UserFilter, UserStatus,
 };
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
@@ -22,6 +23,7 @@ pub(crate) use creation::{
     AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, MAX_ADMIN_EMAIL, MAX_ADMIN_NAME, MAX_NAME,
     MAX_PHONE, MAX_REFERENCE_ID, MAX_WEBSITE, TemplateChoice, outcome_message, spawn_reconciler,
 };
+pub(crate) use editing::{Conflict, Edit, EditOutcome, FieldErrors as EditErrors, Values, input_name, label, max_len};
 
 /// Kaltura caps page sizes at 500: enough for every template an organisation has.
 const TEMPLATES_PAGE: Pager = Pager::new(500, 1);
@@ -99,13 +101,22 @@ pub(crate) enum ActionError {
 /// One account as its details page shows it.
 pub(crate) struct Details {
     pub(crate) partner: Partner,
-    pub(crate) is_parent: bool,
+    /// Its active administrators (the account owner first), or why Kaltura did not list them.
+    pub(crate) admins: Result<Admins, KalturaError>,
     /// The latest audit entries about it, newest first.
     pub(crate) recent: Vec<audit::Logged>,
 }
 
+/// An account's active administrators, as many as one page holds, and how many there are.
+pub(crate) struct Admins {
+    pub(crate) users: Vec<User>,
+    pub(crate) total: i64,
+}
+
 /// How many audit entries the details page shows.
 const RECENT_ENTRIES: i64 = 10;
+/// How many administrators the details page lists.
+const ADMINS_PAGE: Pager = Pager::new(100, 1);
 
 /// A status change that went through.
 pub(crate) struct Changed {
@@ -171,12 +182,35 @@ impl Accounts {
         Ok((first.parent_id, pages))
     }
 
-    /// The account `id` with its recent audit entries, if it is one of the parent's (the parent included).
+    /// The account `id` with its active administrators and recent audit entries, if it is one of the parent's (the
+    /// parent included). One HTTP request: partner.get, and user.list under a session impersonating the account
+    /// (Kaltura lists the users of the session's partner).
     pub(crate) async fn details(&self, id: i64) -> Result<Details, ActionError> {
-        let partner = self.partner(id).await?;
+        let mut mr = MultiRequest::new();
+        let get = mr.add(Action::PARTNER_GET, json!({ "id": id }));
+        let session = mr.add(Action::SESSION_IMPERSONATE, self.kaltura.impersonation(id, ""));
+        let list = json!({ "filter": UserFilter::active_admins().to_wire(), "pager": ADMINS_PAGE.to_wire() });
+        let users = mr.add_as(Action::USER_LIST, list, session);
+        let r = self.kaltura.multirequest(&mr).await?;
+        let partner: Partner = match r.get(get) {
+            Err(e) if e.is_invalid_partner() => return Err(ActionError::NotYours(id)),
+            other => other?,
+        };
+        let admins = r.item(session).and_then(|_| r.get::<ListResponse<User>>(users)).map(|mut list| {
+            list.objects.retain(|u| u.status.is_none_or(|s| s == UserStatus::Active));
+            // The account owner first, then by name.
+            list.objects
+                .sort_by_cached_key(|u| (!u.is_account_owner.unwrap_or(false), u.display_name().to_lowercase()));
+            Admins { users: list.objects, total: list.total_count }
+        });
         let filter = audit::Filter { target: Some(id.to_string()), ..audit::Filter::default() };
         let recent = audit::page(&self.db, &filter, RECENT_ENTRIES, 0).await?;
-        Ok(Details { is_parent: partner.id == self.parent_id(), partner, recent })
+        Ok(Details { partner, admins, recent })
+    }
+
+    /// The account `id` as its edit form starts: refused when it may not be edited.
+    pub(crate) async fn for_edit(&self, id: i64) -> Result<Partner, ActionError> {
+        self.allowed(id, RowAction::Edit).await
     }
 
     /// The account `id`, if it is one of the parent's and `action` is allowed for it.
@@ -190,7 +224,7 @@ impl Accounts {
 
     /// The account `id`, if it is the parent or one of its children: Kaltura tells no other partner apart from one
     /// that does not exist.
-    async fn partner(&self, id: i64) -> Result<Partner, ActionError> {
+    pub(crate) async fn partner(&self, id: i64) -> Result<Partner, ActionError> {
         match self.kaltura.get_partner(id).await {
             Err(e) if e.is_invalid_partner() => Err(ActionError::NotYours(id)),
             other => Ok(other?),
@@ -222,12 +256,29 @@ impl Accounts {
         outcome
     }
 
-    /// "Rich Media CMS Login": a short-lived session impersonating the child's primary administrator, as the
-    /// address that opens its Rich Media CMS. Audited whatever the outcome.
-    pub(crate) async fn kmc_login(&self, actor: Actor<'_>, id: i64) -> Result<SecretUrl, ActionError> {
+    /// "Rich Media CMS Login": a short-lived session impersonating the account's primary administrator, or the
+    /// administrator `user` of it, as the address that opens its Rich Media CMS. Audited whatever the outcome.
+    pub(crate) async fn kmc_login(
+        &self,
+        actor: Actor<'_>,
+        id: i64,
+        user: Option<&str>,
+    ) -> Result<SecretUrl, ActionError> {
         let outcome = async {
             self.allowed(id, RowAction::KmcLogin).await?;
-            Ok::<_, ActionError>(self.kaltura.impersonate_child(id).await?)
+            let Some(user) = user else {
+                return Ok::<_, ActionError>(self.kaltura.impersonate_child(id).await?);
+            };
+            let not_admin =
+                || ActionError::NotAllowed(format!("{user} is not an active administrator of account {id}."));
+            let (found, ks) = match self.kaltura.impersonate_user(id, user).await {
+                Err(e) if e.is_invalid_user() => return Err(not_admin()),
+                other => other?,
+            };
+            if found.is_admin != Some(true) || found.status != Some(UserStatus::Active) {
+                return Err(not_admin());
+            }
+            Ok(ks)
         }
         .await;
         let target = id.to_string();
@@ -239,7 +290,11 @@ impl Accounts {
             }
             Err(ActionError::Database(e)) => Err(ActionError::Database(e)),
             Err(e) => {
-                self.audit(actor, AuditAction::AccountKmcLogin, &target, Outcome::Refused, &e.to_string()).await?;
+                let details = match user {
+                    Some(user) => format!("as {user}: {e}"),
+                    None => e.to_string(),
+                };
+                self.audit(actor, AuditAction::AccountKmcLogin, &target, Outcome::Refused, &details).await?;
                 Err(e)
             }
         }

@@ -77,6 +77,8 @@ impl StatusAction {
 pub(crate) enum RowAction {
     KmcLogin,
     Status(StatusAction),
+    /// Changing the account's details (partner.update under a session of the account itself).
+    Edit,
 }
 
 impl RowAction {
@@ -84,6 +86,7 @@ impl RowAction {
         match self {
             RowAction::KmcLogin => "Rich Media CMS Login",
             RowAction::Status(a) => a.label(),
+            RowAction::Edit => "Editing",
         }
     }
 
@@ -93,6 +96,17 @@ impl RowAction {
         let label = self.label();
         let allowed = match self {
             RowAction::KmcLogin => status == Some(PartnerStatus::Active),
+            // Kaltura applies partner.update to the partner of the session: the parent's own details are its own
+            // administrators' to change, in its Rich Media CMS.
+            RowAction::Edit if is_parent => {
+                return Some(
+                    "The console edits child accounts: change the parent account's own details in its Rich Media CMS \
+                     (Settings > Account Settings)."
+                        .into(),
+                );
+            }
+            // Kaltura refuses every call made for a blocked or removed account, partner.update included.
+            RowAction::Edit => status == Some(PartnerStatus::Active),
             _ if is_parent => return Some(format!("{label} is not available for the parent account.")),
             RowAction::Status(StatusAction::Block) => status == Some(PartnerStatus::Active),
             RowAction::Status(StatusAction::Unblock) => status == Some(PartnerStatus::Blocked),
@@ -139,6 +153,17 @@ mod tests {
             RowAction::KmcLogin.refusal(Some(Blocked), false).as_deref(),
             Some("Rich Media CMS Login is not available for an account that is blocked.")
         );
+    }
+
+    #[test]
+    fn only_active_children_are_edited() {
+        use PartnerStatus::*;
+        assert!(RowAction::Edit.allowed(Some(Active), false));
+        assert_eq!(
+            RowAction::Edit.refusal(Some(Blocked), false).as_deref(),
+            Some("Editing is not available for an account that is blocked.")
+        );
+        assert!(RowAction::Edit.refusal(Some(Active), true).is_some_and(|why| why.contains("child accounts")));
     }
 
     #[test]

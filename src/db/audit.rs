@@ -43,10 +43,11 @@ pub enum AuditAction {
     AccountUnblock,
     AccountRemove,
     AccountKmcLogin,
+    AccountEdit,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
@@ -64,6 +65,7 @@ impl AuditAction {
         AuditAction::AccountUnblock,
         AuditAction::AccountRemove,
         AuditAction::AccountKmcLogin,
+        AuditAction::AccountEdit,
     ];
 
     pub fn code(self) -> &'static str {
@@ -97,6 +99,7 @@ impl AuditAction {
             AuditAction::AccountUnblock => ("account.unblock", "Account unblocked"),
             AuditAction::AccountRemove => ("account.remove", "Account removed"),
             AuditAction::AccountKmcLogin => ("account.kmc_login", "Rich Media CMS Login"),
+            AuditAction::AccountEdit => ("account.edit", "Account details changed"),
         }
     }
 }

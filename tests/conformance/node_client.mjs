@@ -268,6 +268,46 @@ check('partner_update_renames_the_current_partner', async () => {
   eq([back.name, back.adminEmail], [PARENT_NAME, PARENT_ADMIN], 'restored');
 });
 
+check('partner_update_of_a_child_under_an_impersonated_ks_strips_tags', async () => {
+  const child = await registered();
+  const c = client(await impersonate(child.id));
+  const updated = await services.partner.update(new objects.Partner({ referenceId: '<i>ref</i>-' + RUN })).execute(c);
+  eq([updated.id, updated.referenceId], [child.id, `ref-${RUN}`], 'update result');
+  const back = await services.partner.get(child.id).execute(client(await parentKs()));
+  eq(back.referenceId, `ref-${RUN}`, 'read back by the parent');
+});
+
+check('partner_update_admin_user_id_that_is_not_an_administrator', async () => {
+  const ks = await impersonate(SHANGHAI);
+  await expectError('ACCOUNT_OWNER_NEEDS_PARTNER_ADMIN_ROLE',
+    services.partner.update(new objects.Partner({ adminUserId: 'viewer@shanghai.techpubs.example' })), ks);
+  await expectError('INTERNAL_SERVERL_ERROR',
+    services.partner.update(new objects.Partner({ adminUserId: `nobody-${RUN}` })), ks);
+});
+
+// ---------------------------------------------------------------- users
+
+check('user_list_under_an_impersonated_ks_lists_the_childs_active_admins', async () => {
+  const c = client(await impersonate(DOWN_UNDER));
+  const filter = new objects.UserFilter({ isAdminEqual: enums.NullableBoolean.TRUE_VALUE, statusEqual: enums.UserStatus.ACTIVE });
+  const listed = await services.user.listAction(filter, new objects.FilterPager({ pageSize: 100 })).execute(c);
+  const found = Object.fromEntries(listed.objects.map((u) => [u.id, u]));
+  expect(found['jack.byrne@downunder.techpubs.example'], `admin missing: ${Object.keys(found)}`);
+  expect(!found['old.admin@downunder.techpubs.example'], 'a blocked administrator is listed as active');
+  const owner = (await services.partner.get(DOWN_UNDER).execute(client(await parentKs()))).adminUserId;
+  eq(found[owner]?.isAccountOwner, true, 'the owner is marked');
+  eq(listed.objects[0].objectType, 'KalturaUser', 'objectType');
+  const everyone = await services.user.listAction(new objects.UserFilter({})).execute(c);
+  expect(everyone.objects.some((u) => u.id === 'old.admin@downunder.techpubs.example'), 'blocked users are listed by default');
+});
+
+check('user_get_reads_a_user_and_refuses_an_unknown_one', async () => {
+  const ks = await impersonate(SHANGHAI);
+  const u = await services.user.get('chen.wei@shanghai.techpubs.example').execute(client(ks));
+  eq([u.id, u.fullName, u.isAdmin, u.roleNames], ['chen.wei@shanghai.techpubs.example', 'Chen Wei', true, 'Content Moderator'], 'user');
+  await expectError('INVALID_USER_ID', services.user.get(`nobody-${RUN}`), ks, { message: 'Invalid user id' });
+});
+
 // ---------------------------------------------------------------- partner.register
 
 check('partner_register_creates_a_child', async () => {

@@ -21,6 +21,7 @@ from KalturaClient.exceptions import KalturaException
 from KalturaClient.Plugins.Core import (
     KalturaEndUserReportInputFilter,
     KalturaFilterPager,
+    KalturaNullableBoolean,
     KalturaPartner,
     KalturaPartnerFilter,
     KalturaPartnerGroupType,
@@ -29,6 +30,8 @@ from KalturaClient.Plugins.Core import (
     KalturaPartnerType,
     KalturaReportResponseOptions,
     KalturaSessionType,
+    KalturaUserFilter,
+    KalturaUserStatus,
 )
 
 SERVICE_URL = os.environ["KALTURA_SERVICE_URL"]
@@ -399,6 +402,69 @@ def partner_update_renames_the_current_partner():
     back = client(parent_ks()).partner.get(child.id)
     eq((back.name, back.website), (new_name, "https://renamed.example"), "read back by the parent")
     eq(back.adminEmail, child.adminEmail, "untouched field")
+
+
+@check
+def partner_update_strips_tags_and_clears_a_null_field():
+    """Every string is stripped of tags (PartnerService::updateAction); a None property is cleared."""
+    child = registered()
+    c = client(impersonate(child.id))
+    updated = c.partner.update(KalturaPartner(description="<b>Bold</b> words<script>x</script>", website=None))
+    eq(updated.description, "Bold wordsx", "description without tags")
+    back = client(parent_ks()).partner.get(child.id)
+    eq(back.description, "Bold wordsx", "read back by the parent")
+    expect(not back.website, f"website was not cleared: {back.website!r}")
+    c.partner.update(KalturaPartner(description="Multi-publishers console", website="https://conformance.example"))
+
+
+@check
+def partner_update_admin_user_id_must_name_a_publisher_administrator():
+    c = client(impersonate(SHANGHAI))
+    expect_error("INTERNAL_SERVERL_ERROR", c.partner.update, KalturaPartner(adminUserId=f"nobody-{RUN}"))
+    expect_error("ACCOUNT_OWNER_NEEDS_PARTNER_ADMIN_ROLE", c.partner.update,
+                 KalturaPartner(adminUserId="viewer@shanghai.techpubs.example"),
+                 message="Account owner must have a partner administrator role")
+    owner = client(parent_ks()).partner.get(SHANGHAI).adminUserId
+    moved = c.partner.update(KalturaPartner(adminUserId="li.na@shanghai.techpubs.example"))
+    eq((moved.adminUserId, moved.adminName, moved.adminEmail),
+       ("li.na@shanghai.techpubs.example", "Li Na", "li.na@shanghai.techpubs.example"), "new owner")
+    back = c.partner.update(KalturaPartner(adminUserId=owner))
+    eq(back.adminUserId, owner, "owner restored")
+
+
+# ---------------------------------------------------------------- users
+
+@check
+def user_list_under_an_impersonated_ks_lists_the_childs_active_admins():
+    c = client(impersonate(SHANGHAI))
+    listed = c.user.list(KalturaUserFilter(isAdminEqual=KalturaNullableBoolean.TRUE_VALUE, statusEqual=KalturaUserStatus.ACTIVE),
+                         KalturaFilterPager(pageSize=100))
+    found = {u.id: u for u in listed.objects}
+    owner = client(parent_ks()).partner.get(SHANGHAI).adminUserId
+    expect(owner in found and "li.na@shanghai.techpubs.example" in found, f"admins missing: {sorted(found)}")
+    expect("viewer@shanghai.techpubs.example" not in found, "a user who is not an administrator is listed")
+    eq(found[owner].isAccountOwner, True, "the owner is marked")
+    eq(found["li.na@shanghai.techpubs.example"].isAccountOwner, False, "another admin is not the owner")
+    eq(found["li.na@shanghai.techpubs.example"].fullName, "Li Na", "fullName")
+    eq(listed.totalCount, len(listed.objects), "totalCount")
+    everyone = c.user.list()
+    expect("viewer@shanghai.techpubs.example" in [u.id for u in everyone.objects], "user.list without a filter")
+
+
+@check
+def user_list_of_a_registered_child_has_its_owner():
+    child = registered()
+    listed = client(impersonate(child.id)).user.list()
+    eq([(u.id, u.isAccountOwner, u.isAdmin) for u in listed.objects], [(child.adminEmail, True, True)], "owner")
+
+
+@check
+def user_get_reads_a_user_and_refuses_an_unknown_one():
+    c = client(impersonate(DOWN_UNDER))
+    u = c.user.get("jack.byrne@downunder.techpubs.example")
+    eq((u.id, u.partnerId, u.email, value(u.status)),
+       ("jack.byrne@downunder.techpubs.example", DOWN_UNDER, "jack.byrne@downunder.techpubs.example", 1), "user")
+    expect_error("INVALID_USER_ID", c.user.get, f"nobody-{RUN}", message="Invalid user id")
 
 
 # ---------------------------------------------------------------- partner.register

@@ -95,14 +95,6 @@ impl Params {
         self.int(name).ok_or_else(|| ApiError::new("MISSING_MANDATORY_PARAMETER", &[name]))
     }
 
-    /// bool: lowercase "false" is false, otherwise PHP truthiness ("", "0" false).
-    pub fn bool(&self, name: &str) -> Option<bool> {
-        if let Some(Json::Bool(b)) = self.0.get(name) {
-            return Some(*b);
-        }
-        self.text(name).map(|s| !(s == "false" || s.is_empty() || s == "0"))
-    }
-
     pub fn object(&self, name: &str) -> Option<Params> {
         if self.is_nulled(name) {
             return None;
@@ -196,20 +188,11 @@ mod tests {
 
     #[test]
     fn scalars_convert_like_php() {
-        let p = Params(
-            json!({"a": "5", "b": 7, "c": "x", "t": "True", "f": "false", "z": "0", "e": "", "n": true})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
+        let p = Params(json!({"a": "5", "b": 7, "c": "x", "e": ""}).as_object().unwrap().clone());
         assert_eq!(p.int("a"), Some(5));
         assert_eq!(p.int("b"), Some(7));
         assert_eq!(p.int("c"), Some(0));
         assert_eq!(p.int("e"), None);
-        assert_eq!(p.bool("t"), Some(true));
-        assert_eq!(p.bool("f"), Some(false));
-        assert_eq!(p.bool("z"), Some(false));
-        assert_eq!(p.bool("n"), Some(true));
         assert_eq!(php_int("12abc"), 12);
         assert_eq!(php_int("-3"), -3);
         assert_eq!(php_int("99999999999999999999999"), i64::MAX);

@@ -43,3 +43,19 @@ CREATE TABLE IF NOT EXISTS login (
     salt TEXT NOT NULL,
     is_admin INTEGER NOT NULL DEFAULT 1
 );
+
+-- Users of each partner (kuser): the account owner of every partner, and the demo's other users.
+CREATE TABLE IF NOT EXISTS kuser (
+    partner_id INTEGER NOT NULL,
+    puser_id TEXT NOT NULL,
+    first_name TEXT,
+    last_name TEXT,
+    email TEXT,
+    is_admin INTEGER NOT NULL DEFAULT 0,
+    status INTEGER NOT NULL DEFAULT 1,
+    role_names TEXT NOT NULL DEFAULT '',
+    last_login_time INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, puser_id)
+);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::store::{
     self, FEATURE_MULTI_ACCOUNT_ANALYTICS, FEATURE_VAR_CONSOLE_LOGIN, GROUP_PUBLISHER, GROUP_TEMPLATE, GROUP_VAR,
-    Partner, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_REMOVED, Store,
+    Partner, ROLE_PUBLISHER_ADMIN, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_REMOVED, Store, USER_ACTIVE, USER_BLOCKED,
 };
 use kaltura::random_secret;
 
@@ -66,6 +66,36 @@ fn default_users_quota() -> i64 {
     3
 }
 
+/// One user of a partner as a seed file describes it (besides each partner's account owner, which is made from
+/// its administrator).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    pub partner_id: i64,
+    pub id: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+    /// 0 blocked, 1 active, 2 deleted.
+    #[serde(default = "default_user_status")]
+    pub status: i64,
+    /// Comma list of role names.
+    #[serde(default)]
+    pub roles: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub last_login: Option<i64>,
+}
+
+fn default_user_status() -> i64 {
+    USER_ACTIVE
+}
+
 /// A seed file: `[[partners]]` tables (TOML) or `{"partners": [...]}` (JSON). The parent the emulator announces is
 /// `parent`, or else the first partner without a parent.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +104,8 @@ pub struct SeedFile {
     #[serde(default)]
     pub parent: Option<i64>,
     pub partners: Vec<SeedPartner>,
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
 }
 
 impl SeedFile {
@@ -123,6 +155,21 @@ impl SeedFile {
                     p.id
                 );
             }
+        }
+        for u in &self.users {
+            anyhow::ensure!(
+                ids.contains(&u.partner_id),
+                "seed file: user {} names partner {}, which is not in the file",
+                u.id,
+                u.partner_id
+            );
+            anyhow::ensure!(!u.id.trim().is_empty(), "seed file: a user of partner {} has an empty id", u.partner_id);
+            anyhow::ensure!(
+                (0..=2).contains(&u.status),
+                "seed file: user {} has status {}, expected 0-2 (0 blocked, 1 active, 2 deleted)",
+                u.id,
+                u.status
+            );
         }
         if let Some(parent) = self.parent {
             anyhow::ensure!(ids.contains(&parent), "seed file: parent = {parent} is not one of its partners");
@@ -228,9 +275,34 @@ pub fn demo() -> SeedFile {
     );
     northwind_sales.parent_id = Some(7001);
 
+    let user = |partner_id: i64, id: &str, name: &str, roles: &str, last_login: Option<i64>| {
+        let (first, last) = split_name(name);
+        SeedUser {
+            partner_id,
+            id: id.into(),
+            first_name: Some(first),
+            last_name: Some(last),
+            email: Some(id.into()),
+            admin: !roles.is_empty(),
+            status: USER_ACTIVE,
+            roles: roles.into(),
+            last_login,
+        }
+    };
+    let mut users = vec![
+        user(6475, "li.na@shanghai.techpubs.example", "Li Na", ROLE_PUBLISHER_ADMIN, Some(1_700_000_000)),
+        user(6475, "chen.wei@shanghai.techpubs.example", "Chen Wei", "Content Moderator", Some(1_701_000_000)),
+        user(6475, "viewer@shanghai.techpubs.example", "Guest Viewer", "", None),
+        user(6474, "jack.byrne@downunder.techpubs.example", "Jack Byrne", ROLE_PUBLISHER_ADMIN, Some(1_699_000_000)),
+        user(6474, "old.admin@downunder.techpubs.example", "Old Admin", ROLE_PUBLISHER_ADMIN, Some(1_600_000_000)),
+    ];
+    // A blocked administrator: listed by Kaltura, but not among the active ones the console shows.
+    users[4].status = USER_BLOCKED;
+
     SeedFile {
         parent: Some(DEMO_PARENT_ID),
         partners: vec![parent, shanghai, down_under, adtest, standard, legacy, northwind, northwind_sales],
+        users,
     }
 }
 
@@ -288,6 +360,22 @@ pub async fn apply(store: &Store, seed: &SeedFile, children: u32, now: i64) -> a
             store::insert_login(&mut tx, email, p.id, &password).await?;
         }
     }
+    for u in &seed.users {
+        let user = store::User {
+            partner_id: u.partner_id,
+            puser_id: u.id.trim().to_string(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            email: u.email.clone(),
+            is_admin: u.admin,
+            status: u.status,
+            role_names: u.roles.clone(),
+            last_login_time: u.last_login,
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert_user(&mut tx, &user).await?;
+    }
     if let Some(parent) = seed.parent_id() {
         let first_id = seed.partners.iter().map(|p| p.id).max().unwrap_or(0).max(100_000) + 1;
         for i in 0..i64::from(children) {
@@ -295,6 +383,7 @@ pub async fn apply(store: &Store, seed: &SeedFile, children: u32, now: i64) -> a
         }
     }
     tx.commit().await?;
+    store.add_missing_owners().await?;
     Ok(())
 }
 

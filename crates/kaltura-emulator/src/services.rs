@@ -4,7 +4,10 @@
 use super::params::Params;
 use super::reports;
 use super::seed::split_name;
-use super::store::{self, FEATURE_VAR_CONSOLE_LOGIN, Filter, GROUP_PUBLISHER, Pager, Partner, STATUS_ACTIVE, Store};
+use super::store::{
+    self, FEATURE_VAR_CONSOLE_LOGIN, Filter, GROUP_PUBLISHER, Pager, Partner, ROLE_PUBLISHER_ADMIN, STATUS_ACTIVE,
+    Store, USER_ACTIVE, User, UserFilter,
+};
 use super::wire::{ApiError, V};
 use kaltura::ks::{self, Ks, KsParams};
 use kaltura::random_secret;
@@ -19,7 +22,7 @@ const SERVICES: &[(&str, &str, &[&str])] = &[
     ("partner", "partner", &["get", "getInfo", "list", "count", "register", "update"]),
     ("varconsole_varconsole", "varconsole_varconsole", &["updateStatus"]),
     ("session", "session", &["start", "impersonate", "get"]),
-    ("user", "user", &["loginByLoginId"]),
+    ("user", "user", &["loginByLoginId", "list", "get"]),
     ("report", "report", &["getTable", "getTotal"]),
     ("system", "system", &["ping"]),
 ];
@@ -151,6 +154,8 @@ impl<'a> Call<'a> {
             ("session", "impersonate") => self.session_impersonate().await,
             ("session", "get") => self.session_get().await,
             ("user", "loginByLoginId") => self.login_by_login_id().await,
+            ("user", "list") => self.user_list().await,
+            ("user", "get") => self.user_get().await,
             ("report", "getTable") => self.report(true).await,
             ("report", "getTotal") => self.report(false).await,
             ("system", "ping") => Ok(V::Bool(true)),
@@ -159,8 +164,10 @@ impl<'a> Call<'a> {
     }
 
     async fn partner_get(&self) -> Result<V, ApiError> {
-        let id = self.params.required_int("id")?;
+        let id = self.params.int("id");
         let s = self.admin()?;
+        // Without an id, the server answers with the KS's own partner.
+        let id = id.unwrap_or(s.partner.id);
         match self.store.get_in_scope(s.partner.id, id).await? {
             Some(p) => Ok(partner_v(&p, true, None)),
             None => Err(ApiError::new("INVALID_PARTNER_ID", &[&id.to_string()])),
@@ -275,15 +282,32 @@ impl<'a> Call<'a> {
         if let Err(e) = store::insert_login(&mut tx, &email, partner.id, &password).await {
             return Err(if is_unique_violation(&e) { duplicate_email(&email) } else { e.into() });
         }
+        let owner = User {
+            partner_id: partner.id,
+            puser_id: email.clone(),
+            first_name: partner.first_name.clone(),
+            last_name: partner.last_name.clone(),
+            email: Some(email.clone()),
+            is_admin: true,
+            status: USER_ACTIVE,
+            role_names: ROLE_PUBLISHER_ADMIN.into(),
+            last_login_time: None,
+            created_at: self.now,
+            updated_at: self.now,
+        };
+        store::insert_user(&mut tx, &owner).await?;
         tx.commit().await?;
         Ok(partner_v(&partner, true, Some(password)))
     }
 
+    /// partner.update as kaltura/server's `PartnerService::updateAction`: the KS's own partner, every string
+    /// stripped of tags, `allowEmpty` ignored (a `__null` property is cleared either way), and an `adminUserId`
+    /// that must name a Publisher Administrator of that partner, whose name and email become the administrator's.
     async fn partner_update(&self) -> Result<V, ApiError> {
         let input = self.params.object("partner").ok_or_else(|| missing("partner"))?;
-        let allow_empty = self.params.bool("allowEmpty").unwrap_or(false);
         let s = self.admin()?;
         reject_read_only(&input)?;
+        let text = |name: &str| input.text(name).map(|v| strip_tags(&v));
         let mut p = s.partner.clone();
         let fields: [(&str, &mut Option<String>); 10] = [
             ("website", &mut p.website),
@@ -298,19 +322,57 @@ impl<'a> Call<'a> {
             ("referenceId", &mut p.reference_id),
         ];
         for (name, slot) in fields {
-            if let Some(v) = input.text(name) {
+            if let Some(v) = text(name) {
                 *slot = Some(v);
-            } else if allow_empty && input.is_nulled(name) {
+            } else if input.is_nulled(name) {
                 *slot = None;
             }
         }
-        if let Some(name) = input.text("name") {
+        if let Some(name) = text("name") {
             p.name = name;
-        } else if allow_empty && input.is_nulled("name") {
+        } else if input.is_nulled("name") {
             return Err(ApiError::new("PROPERTY_VALIDATION_CANNOT_BE_NULL", &["KalturaPartner::name"]));
+        }
+        if let Some(owner) = text("adminUserId") {
+            // Partner::setAdminUserId throws a core exception the API does not map: an internal error.
+            let user =
+                self.store.user(p.id, &owner).await?.ok_or_else(|| ApiError::new("INTERNAL_SERVERL_ERROR", &[]))?;
+            if !user.has_role(ROLE_PUBLISHER_ADMIN) {
+                return Err(ApiError::new("ACCOUNT_OWNER_NEEDS_PARTNER_ADMIN_ROLE", &[]));
+            }
+            p.admin_name = Some(user.full_name());
+            p.admin_email = user.email.clone();
+            p.admin_user_id = Some(user.puser_id);
         }
         self.store.update(&p).await?;
         Ok(partner_v(&p, true, None))
+    }
+
+    async fn user_list(&self) -> Result<V, ApiError> {
+        let filter = UserFilter::new(self.params.object("filter"));
+        let pager = Pager::from_params(self.params.object("pager").as_ref(), 30);
+        let s = self.admin()?;
+        let (users, total) = self.store.users(s.partner.id, &filter, pager).await?;
+        Ok(V::Obj(
+            "KalturaUserListResponse",
+            vec![
+                ("objects", V::Arr(users.iter().map(|u| user_v(u, &s.partner)).collect())),
+                ("totalCount", V::Int(total)),
+            ],
+        ))
+    }
+
+    async fn user_get(&self) -> Result<V, ApiError> {
+        let given = self.params.non_empty("userId");
+        let s = self.user()?;
+        let id = given.unwrap_or_else(|| s.ks.user_id.clone());
+        if i64::from(s.ks.session_type) != SESSION_ADMIN && id != s.ks.user_id {
+            return Err(ApiError::new("CANNOT_RETRIEVE_ANOTHER_USER_USING_NON_ADMIN_SESSION", &[&id]));
+        }
+        match self.store.user(s.partner.id, &id).await? {
+            Some(u) => Ok(user_v(&u, &s.partner)),
+            None => Err(ApiError::new("INVALID_USER_ID", &[])),
+        }
     }
 
     async fn update_status(&self) -> Result<V, ApiError> {
@@ -417,6 +479,7 @@ impl<'a> Call<'a> {
             return Err(wrong());
         }
         let partner = self.store.get(pid).await?.filter(Partner::is_usable).ok_or_else(wrong)?;
+        self.store.touch_login(partner.id, &login, self.now).await?;
         Ok(V::Str(mint(&partner, &login, SESSION_ADMIN, self.now + expiry, &privileges, None)))
     }
 
@@ -485,6 +548,57 @@ fn reject_read_only(input: &Params) -> Result<(), ApiError> {
         Some(p) => Err(ApiError::new("PROPERTY_VALIDATION_NOT_UPDATABLE", &[&format!("KalturaPartner::{p}")])),
         None => Ok(()),
     }
+}
+
+/// PHP's `strip_tags`: drops HTML and PHP tags and comments; a `<` that opens no tag is kept.
+pub fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let opens_tag =
+            c == '<' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+        if !opens_tag {
+            out.push(c);
+            continue;
+        }
+        let mut quote = None;
+        for c in chars.by_ref() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '>') => break,
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// KalturaUser as the server writes it.
+fn user_v(u: &User, partner: &Partner) -> V {
+    let is_owner = partner.admin_user_id.as_deref() == Some(u.puser_id.as_str());
+    V::Obj(
+        "KalturaUser",
+        vec![
+            ("id", V::Str(u.puser_id.clone())),
+            ("partnerId", V::Int(u.partner_id)),
+            ("screenName", V::Str(u.puser_id.clone())),
+            ("fullName", V::Str(u.full_name())),
+            ("email", V::opt_str(u.email.clone())),
+            ("status", V::Int(u.status)),
+            ("createdAt", V::Int(u.created_at)),
+            ("updatedAt", V::Int(u.updated_at)),
+            ("lastLoginTime", u.last_login_time.map_or(V::Null, V::Int)),
+            ("statusUpdatedAt", V::Int(u.updated_at)),
+            ("type", V::Int(0)),
+            ("isAdmin", V::Bool(u.is_admin)),
+            ("roleNames", V::Str(u.role_names.clone())),
+            ("isAccountOwner", V::Bool(is_owner)),
+            ("firstName", V::opt_str(u.first_name.clone())),
+            ("lastName", V::opt_str(u.last_name.clone())),
+            ("loginEnabled", V::Bool(u.is_admin)),
+        ],
+    )
 }
 
 /// Mints a v2 KS for `partner`, signed with its admin secret.
@@ -557,6 +671,14 @@ pub fn partner_v(p: &Partner, secrets: bool, cms_password: Option<String>) -> V 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_stripped_as_php_does() {
+        assert_eq!(strip_tags("<b>Acme</b> Media"), "Acme Media");
+        assert_eq!(strip_tags("a < b and <script>x</script>"), "a < b and x");
+        assert_eq!(strip_tags("<a href=\"x>y\">link</a><!-- c -->"), "link");
+        assert_eq!(strip_tags("x<"), "x<");
+    }
 
     #[test]
     fn names_resolve_case_insensitively() {

@@ -111,7 +111,10 @@ impl Store {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the emulator database {data}: {e}"))?;
         sqlx::raw_sql(include_str!("schema.sql")).execute(&pool).await?;
-        Ok(Store { pool })
+        let store = Store { pool };
+        // A database written before users were kept gets its account owners now.
+        store.add_missing_owners().await?;
+        Ok(store)
     }
 
     pub async fn is_empty(&self) -> anyhow::Result<bool> {
@@ -254,6 +257,177 @@ pub async fn insert_login(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The role an account owner must have (kaltura/server: the partner's admin session role).
+pub const ROLE_PUBLISHER_ADMIN: &str = "Publisher Administrator";
+pub const USER_BLOCKED: i64 = 0;
+pub const USER_ACTIVE: i64 = 1;
+pub const USER_DELETED: i64 = 2;
+
+/// One user of a partner (kaltura/server's kuser).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub partner_id: i64,
+    pub puser_id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub status: i64,
+    pub role_names: String,
+    pub last_login_time: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl User {
+    pub fn full_name(&self) -> String {
+        [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.role_names.split(',').any(|r| r.trim() == role)
+    }
+}
+
+const USER_COLUMNS: &str = "partner_id, puser_id, first_name, last_name, email, is_admin, status, role_names, \
+    last_login_time, created_at, updated_at";
+
+impl Store {
+    /// Gives every partner with an `adminUserId` and no such user its account owner, as Kaltura creates one with
+    /// each partner: an active Publisher Administrator named after the partner's administrator.
+    pub async fn add_missing_owners(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO kuser (partner_id, puser_id, first_name, last_name, email, is_admin, status, \
+             role_names, created_at, updated_at) \
+             SELECT id, admin_user_id, first_name, last_name, admin_email, 1, 1, ?, created_at, created_at \
+             FROM partner WHERE admin_user_id IS NOT NULL AND admin_user_id <> ''",
+        )
+        .bind(ROLE_PUBLISHER_ADMIN)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, partner_id: i64, puser_id: &str) -> Result<Option<User>, sqlx::Error> {
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM kuser WHERE partner_id = ? AND puser_id = ?"))
+            .bind(partner_id)
+            .bind(puser_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// user.list: the partner's users that match, deleted ones only when a status filter asks for them.
+    pub async fn users(
+        &self,
+        partner_id: i64,
+        filter: &UserFilter,
+        pager: Pager,
+    ) -> Result<(Vec<User>, i64), sqlx::Error> {
+        let conditions = |q: &mut QueryBuilder<Sqlite>| {
+            q.push(" FROM kuser WHERE partner_id = ").push_bind(partner_id);
+            if let Some(admin) = filter.is_admin {
+                q.push(" AND is_admin = ").push_bind(admin);
+            }
+            match &filter.statuses {
+                Some(statuses) if !statuses.is_empty() => {
+                    q.push(" AND status IN (");
+                    let mut sep = q.separated(", ");
+                    for s in statuses {
+                        sep.push_bind(*s);
+                    }
+                    q.push(")");
+                }
+                _ => {
+                    q.push(" AND status <> ").push_bind(USER_DELETED);
+                }
+            }
+            if let Some(id) = &filter.id_equal {
+                q.push(" AND puser_id = ").push_bind(id.clone());
+            }
+        };
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*)");
+        conditions(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {USER_COLUMNS}"));
+        conditions(&mut q);
+        q.push(" ORDER BY ").push(filter.order_sql());
+        q.push(" LIMIT ").push_bind(pager.page_size).push(" OFFSET ").push_bind(pager.offset());
+        let rows = q.build_query_as::<User>().fetch_all(&self.pool).await?;
+        Ok((rows, total))
+    }
+
+    /// Records a sign-in of the user `puser_id` of `partner_id`.
+    pub async fn touch_login(&self, partner_id: i64, puser_id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE kuser SET last_login_time = ? WHERE partner_id = ? AND puser_id = ?")
+            .bind(now)
+            .bind(partner_id)
+            .bind(puser_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+pub async fn insert_user(conn: &mut sqlx::SqliteConnection, u: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("INSERT OR REPLACE INTO kuser ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(u.partner_id)
+        .bind(&u.puser_id)
+        .bind(&u.first_name)
+        .bind(&u.last_name)
+        .bind(&u.email)
+        .bind(u.is_admin)
+        .bind(u.status)
+        .bind(&u.role_names)
+        .bind(u.last_login_time)
+        .bind(u.created_at)
+        .bind(u.updated_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// KalturaUserFilter, the fields the emulator honours.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub is_admin: Option<bool>,
+    pub statuses: Option<Vec<i64>>,
+    pub id_equal: Option<String>,
+    pub order_by: Option<String>,
+}
+
+impl UserFilter {
+    pub fn new(params: Option<Params>) -> UserFilter {
+        let Some(p) = params else { return UserFilter::default() };
+        let statuses = match (p.non_empty("statusEqual"), p.non_empty("statusIn")) {
+            (Some(one), _) => Some(vec![super::params::php_int(&one)]),
+            (None, Some(list)) => Some(int_list(&list)),
+            (None, None) => None,
+        };
+        UserFilter {
+            // KalturaNullableBoolean: -1 is "no value".
+            is_admin: p.int("isAdminEqual").filter(|v| *v != -1).map(|v| v != 0),
+            statuses,
+            id_equal: p.non_empty("idEqual"),
+            order_by: p.non_empty("orderBy"),
+        }
+    }
+
+    fn order_sql(&self) -> String {
+        let column = |name: &str| match name {
+            "id" => Some("puser_id"),
+            "createdAt" => Some("created_at"),
+            "updatedAt" => Some("updated_at"),
+            _ => None,
+        };
+        order_sql(self.order_by.as_deref().unwrap_or_default(), column, "created_at ASC, puser_id ASC")
+    }
 }
 
 /// KalturaFilterPager: `pageSize` default 30, at most 500; `pageIndex` 1-based.
@@ -400,20 +574,25 @@ impl Filter {
 
     /// `orderBy` as SQL; unknown tokens are dropped and id breaks ties so paging is stable.
     fn order_sql(&self) -> String {
-        let mut parts = Vec::new();
-        for token in self.v("orderBy").unwrap_or_default().split(',').map(str::trim) {
-            let (desc, name) = match token.as_bytes().first() {
-                Some(b'-') => (true, &token[1..]),
-                Some(b'+') => (false, &token[1..]),
-                _ => (false, token),
-            };
-            if let Some(col) = order_column(name) {
-                parts.push(format!("{col} {}", if desc { "DESC" } else { "ASC" }));
-            }
-        }
-        parts.push("id ASC".into());
-        parts.join(", ")
+        order_sql(&self.v("orderBy").unwrap_or_default(), order_column, "id ASC")
     }
+}
+
+/// An `orderBy` list (`+name,-createdAt`) as SQL: tokens `column` does not know are dropped, `last` breaks ties.
+fn order_sql(order_by: &str, column: impl Fn(&str) -> Option<&'static str>, last: &str) -> String {
+    let mut parts = Vec::new();
+    for token in order_by.split(',').map(str::trim) {
+        let (desc, name) = match token.as_bytes().first() {
+            Some(b'-') => (true, &token[1..]),
+            Some(b'+') => (false, &token[1..]),
+            _ => (false, token),
+        };
+        if let Some(col) = column(name) {
+            parts.push(format!("{col} {}", if desc { "DESC" } else { "ASC" }));
+        }
+    }
+    parts.push(last.into());
+    parts.join(", ")
 }
 
 fn push_in(q: &mut QueryBuilder<Sqlite>, column: &str, values: Option<Vec<i64>>, negate: bool) {

@@ -83,6 +83,13 @@ const TEMPLATES: &[(&str, &[&str], &str)] = &[
     ("USER_WRONG_PASSWORD", &[], "Wrong password supplied"),
     ("INVALID_OBJECT_ID", &["ID"], "Invalid object id [@ID@]"),
     ("INTERNAL_SERVERL_ERROR", &[], "Internal server error occurred"),
+    ("INVALID_USER_ID", &[], "Invalid user id"),
+    (
+        "CANNOT_RETRIEVE_ANOTHER_USER_USING_NON_ADMIN_SESSION",
+        &["USER_ID"],
+        "cannot retrieve another user \"@USER_ID@\" using non-admin session",
+    ),
+    ("ACCOUNT_OWNER_NEEDS_PARTNER_ADMIN_ROLE", &[], "Account owner must have a partner administrator role"),
 ];
 
 fn lookup(code: &str) -> Option<&'static (&'static str, &'static [&'static str], &'static str)> {

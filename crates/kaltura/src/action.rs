@@ -20,6 +20,10 @@ impl Action {
     pub const PARTNER_REGISTER: Action = Action::once("partner", "register");
     /// Setting a status twice leaves it as once.
     pub const UPDATE_STATUS: Action = Action::read("varconsole_varconsole", "updateStatus");
+    /// Setting the same values twice leaves them as once.
+    pub const PARTNER_UPDATE: Action = Action::read("partner", "update");
+    pub const USER_LIST: Action = Action::read("user", "list");
+    pub const USER_GET: Action = Action::read("user", "get");
     pub const SESSION_IMPERSONATE: Action = Action::read("session", "impersonate");
     pub const REPORT_GET_TABLE: Action = Action::read("report", "getTable");
     pub const REPORT_GET_TOTAL: Action = Action::read("report", "getTotal");

@@ -82,6 +82,16 @@ impl KalturaError {
         self.code() == Some("INVALID_PARTNER_ID")
     }
 
+    /// The account has no user with that id (user.get's INVALID_USER_ID).
+    pub fn is_invalid_user(&self) -> bool {
+        self.code() == Some("INVALID_USER_ID")
+    }
+
+    /// Kaltura refuses calls made for a blocked or removed partner.
+    pub fn is_partner_blocked(&self) -> bool {
+        self.code() == Some("SERVICE_FORBIDDEN_CONTENT_BLOCKED")
+    }
+
     /// partner.register refused the administrator email because a login with it exists (the substring UIs
     /// detect, kaltura-api.md §5).
     pub fn is_duplicate_email(&self) -> bool {

@@ -17,6 +17,7 @@ pub use error::KalturaError;
 pub use multirequest::{MultiRequest, MultiResponse, ResultRef};
 pub use secret::{ImpersonatedKs, Secret, SecretUrl, random_secret};
 pub use types::{
-    ListResponse, NewAccount, Pager, Partner, PartnerFilter, PartnerGroupType, PartnerOrder, PartnerOrderField,
-    PartnerStatus, ReportQuery, ReportTable, ReportTotal, is_kaltura_email,
+    ListResponse, NewAccount, Pager, Partner, PartnerChanges, PartnerField, PartnerFilter, PartnerGroupType,
+    PartnerOrder, PartnerOrderField, PartnerStatus, ReportQuery, ReportTable, ReportTotal, User, UserFilter,
+    UserStatus, is_kaltura_email,
 };

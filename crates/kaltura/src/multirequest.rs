@@ -53,6 +53,14 @@ impl MultiRequest {
         ResultRef(self.calls.len())
     }
 
+    /// Adds a call sent with the KS another call of this request returns (session.impersonate's): the KS goes from
+    /// Kaltura to Kaltura and is never seen here.
+    pub fn add_as(&mut self, action: Action, params: Value, session: ResultRef) -> ResultRef {
+        let r = self.add(action, params);
+        self.calls[r.0 - 1].1.insert("ks".into(), Value::String(session.value()));
+        r
+    }
+
     pub fn len(&self) -> usize {
         self.calls.len()
     }

@@ -398,6 +398,192 @@ impl NewAccount {
     }
 }
 
+/// The KalturaPartner properties an administrator may edit, in the order the forms show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PartnerField {
+    Name,
+    AdminName,
+    AdminEmail,
+    Phone,
+    Website,
+    Description,
+    ReferenceId,
+    Country,
+    State,
+}
+
+impl PartnerField {
+    pub const ALL: [PartnerField; 9] = [
+        PartnerField::Name,
+        PartnerField::AdminName,
+        PartnerField::AdminEmail,
+        PartnerField::Phone,
+        PartnerField::Website,
+        PartnerField::Description,
+        PartnerField::ReferenceId,
+        PartnerField::Country,
+        PartnerField::State,
+    ];
+
+    /// The property's name on the wire.
+    pub const fn wire_name(self) -> &'static str {
+        match self {
+            PartnerField::Name => "name",
+            PartnerField::AdminName => "adminName",
+            PartnerField::AdminEmail => "adminEmail",
+            PartnerField::Phone => "phone",
+            PartnerField::Website => "website",
+            PartnerField::Description => "description",
+            PartnerField::ReferenceId => "referenceId",
+            PartnerField::Country => "country",
+            PartnerField::State => "state",
+        }
+    }
+
+    /// The value `partner` holds for it, if any.
+    pub fn get(self, partner: &Partner) -> Option<&str> {
+        match self {
+            PartnerField::Name => partner.name.as_deref(),
+            PartnerField::AdminName => partner.admin_name.as_deref(),
+            PartnerField::AdminEmail => partner.admin_email.as_deref(),
+            PartnerField::Phone => partner.phone.as_deref(),
+            PartnerField::Website => partner.website.as_deref(),
+            PartnerField::Description => partner.description.as_deref(),
+            PartnerField::ReferenceId => partner.reference_id.as_deref(),
+            PartnerField::Country => partner.country.as_deref(),
+            PartnerField::State => partner.state.as_deref(),
+        }
+    }
+}
+
+/// The `partner` argument of partner.update: only the properties to change; an empty value clears one (sent as
+/// `name__null`, as the official clients send a `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartnerChanges {
+    pub changes: Vec<(PartnerField, String)>,
+}
+
+impl PartnerChanges {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut partner = serde_json::Map::new();
+        partner.insert("objectType".into(), json!("KalturaPartner"));
+        for (field, value) in &self.changes {
+            if value.is_empty() {
+                partner.insert(format!("{}__null", field.wire_name()), json!(""));
+            } else {
+                partner.insert(field.wire_name().into(), json!(value));
+            }
+        }
+        Value::Object(partner)
+    }
+}
+
+/// KalturaUserStatus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Blocked,
+    Active,
+    Deleted,
+}
+
+impl UserStatus {
+    pub const fn code(self) -> i64 {
+        match self {
+            UserStatus::Blocked => 0,
+            UserStatus::Active => 1,
+            UserStatus::Deleted => 2,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<UserStatus> {
+        [UserStatus::Blocked, UserStatus::Active, UserStatus::Deleted].into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// KalturaUser, the properties the console shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct User {
+    /// The user id in the partner (the login email for an account's owner).
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub partner_id: Option<i64>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub full_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub first_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub last_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub email: Option<String>,
+    #[serde(deserialize_with = "lenient::user_status")]
+    pub status: Option<UserStatus>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub is_admin: Option<bool>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub is_account_owner: Option<bool>,
+    /// Comma list of role names.
+    #[serde(deserialize_with = "lenient::string")]
+    pub role_names: Option<String>,
+    /// Unix seconds; absent if the user never signed in.
+    #[serde(deserialize_with = "lenient::int")]
+    pub last_login_time: Option<i64>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub created_at: Option<i64>,
+}
+
+impl User {
+    /// Full name, else first and last, else the id.
+    pub fn display_name(&self) -> String {
+        let joined = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.full_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or(Some(joined).filter(|j| !j.is_empty()))
+            .or_else(|| self.id.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// KalturaUserFilter, the fields the console sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub is_admin_equal: Option<bool>,
+    pub status_equal: Option<UserStatus>,
+    pub id_equal: Option<String>,
+}
+
+impl UserFilter {
+    /// The active administrators of an account.
+    pub fn active_admins() -> UserFilter {
+        UserFilter { is_admin_equal: Some(true), status_equal: Some(UserStatus::Active), id_equal: None }
+    }
+
+    pub fn to_wire(&self) -> Value {
+        let mut f = json!({ "objectType": "KalturaUserFilter" });
+        if let Some(admin) = self.is_admin_equal {
+            f["isAdminEqual"] = json!(i64::from(admin));
+        }
+        if let Some(status) = self.status_equal {
+            f["statusEqual"] = json!(status.code());
+        }
+        if let Some(id) = &self.id_equal {
+            f["idEqual"] = json!(id);
+        }
+        f
+    }
+}
+
 /// The question a report.getTable / report.getTotal asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportQuery {
@@ -499,7 +685,7 @@ pub fn is_kaltura_email(s: &str) -> bool {
 
 /// Deserializers that turn a value of an unexpected type into `None` instead of an error.
 mod lenient {
-    use super::{PartnerGroupType, PartnerStatus, Secret};
+    use super::{PartnerGroupType, PartnerStatus, Secret, UserStatus};
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
@@ -551,6 +737,10 @@ mod lenient {
 
     pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PartnerStatus>, D::Error> {
         Ok(as_int(&Value::deserialize(d)?).and_then(PartnerStatus::from_code))
+    }
+
+    pub fn user_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UserStatus>, D::Error> {
+        Ok(as_int(&Value::deserialize(d)?).and_then(UserStatus::from_code))
     }
 
     pub fn group_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PartnerGroupType>, D::Error> {

@@ -1,20 +1,26 @@
 //! `/accounts/{id}`: one account's details, reached from its name in the table: what Kaltura holds about it, its
-//! recent audit entries, and the actions its row offers (the same rules). A removed account is read only; an id
-//! outside the parent's scope is refused without showing anything about it.
+//! active administrators (each with a Rich Media CMS Login as that user), its recent audit entries, and the actions
+//! its row offers (the same rules). A removed account is read only; an id outside the parent's scope is refused
+//! without showing anything about it. Under htmx, the "Account Info" card alone can be asked for (Cancel in the
+//! edit form).
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kaltura::PartnerStatus;
+use kaltura::{KalturaError, Partner, PartnerStatus};
+use tower_sessions::Session;
 
 use super::rows::{Row, or_na};
-use super::{AdminUser, AppError, AppState, Nav, Section, render};
-use crate::accounts::ActionError;
+use super::{AdminUser, AppError, AppState, Flash, Nav, Section, render};
+use crate::accounts::rules::RowAction;
+use crate::accounts::{ActionError, Admins};
+use crate::web::auth;
 use crate::web::format::kmc_time;
+use crate::web::htmx::wants_fragment;
 
 /// A label and its value, `N/A` when Kaltura has none.
-struct Field {
+pub(crate) struct Field {
     label: &'static str,
     value: String,
     /// Where the value leads (the parent's own details).
@@ -29,12 +35,59 @@ struct Entry {
     details: String,
 }
 
+/// One administrator of the account.
+struct Admin {
+    id: String,
+    name: String,
+    email: String,
+    roles: String,
+    last_login: String,
+    owner: bool,
+}
+
+/// The "Account Info" card.
+#[derive(Template)]
+#[template(path = "partials/account_info.html")]
+pub(crate) struct InfoCard {
+    pub(crate) row: Row,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) can_edit: bool,
+    /// Why the account cannot be edited, shown for the parent.
+    pub(crate) edit_refusal: Option<String>,
+    pub(crate) flash: Option<Flash>,
+    /// Also replaces the page's title (the name may have changed).
+    pub(crate) title_oob: bool,
+}
+
+impl InfoCard {
+    pub(crate) fn new(p: &Partner, parent_id: i64) -> InfoCard {
+        let row = Row::new(p, parent_id);
+        let is_parent = row.is_parent;
+        let edit_refusal = RowAction::Edit.refusal(p.status, is_parent);
+        InfoCard {
+            fields: fields(p, &row),
+            can_edit: edit_refusal.is_none(),
+            edit_refusal: edit_refusal.filter(|_| is_parent),
+            row,
+            flash: None,
+            title_oob: false,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "account_details.html")]
 struct DetailsPage {
     nav: Nav,
     row: Row,
     fields: Vec<Field>,
+    can_edit: bool,
+    edit_refusal: Option<String>,
+    flash: Option<Flash>,
+    title_oob: bool,
+    admins: Result<Vec<Admin>, String>,
+    /// Administrators Kaltura has beyond the listed page.
+    admins_more: i64,
     recent: Vec<Entry>,
     /// Why nothing can be done to it, when nothing can.
     read_only: Option<&'static str>,
@@ -42,52 +95,90 @@ struct DetailsPage {
 
 #[derive(Template)]
 #[template(path = "account_refused.html")]
-struct RefusedPage {
-    nav: Nav,
-    message: String,
+pub(crate) struct RefusedPage {
+    pub(crate) nav: Nav,
+    pub(crate) message: String,
 }
 
 fn number(value: Option<i64>) -> String {
     value.filter(|v| *v > 0).map_or_else(|| super::rows::NA.to_owned(), |v| v.to_string())
 }
 
+fn fields(p: &Partner, row: &Row) -> Vec<Field> {
+    let plain = |label, value: String| Field { label, value, link: None };
+    vec![
+        plain("Partner ID", p.id.to_string()),
+        plain("Status", row.status_label.to_owned()),
+        plain("Administrator", row.admin_name.clone()),
+        plain("Administrator Email", row.admin_email.clone()),
+        plain("Administrator Phone", row.phone.clone()),
+        plain("Website URL", row.website.clone()),
+        plain("Description", or_na(&p.description)),
+        plain("Reference ID", row.reference_id.clone()),
+        plain("Country", or_na(&p.country)),
+        plain("State", or_na(&p.state)),
+        plain("Creation Date", row.created.clone()),
+        plain("Template Partner ID", number(p.template_partner_id)),
+        match p.partner_parent_id.filter(|id| *id > 0 && !row.is_parent) {
+            Some(parent) => {
+                Field { label: "Parent Account", value: parent.to_string(), link: Some(format!("/accounts/{parent}")) }
+            }
+            None => plain("Parent Account", "This is the parent account".into()),
+        },
+    ]
+}
+
+/// The refusal page for an id outside the parent's scope.
+pub(crate) fn refused(me: &auth::CurrentUser, message: String) -> Result<Response, AppError> {
+    let page = RefusedPage { nav: Nav::for_user(me, Section::Accounts), message };
+    Ok((StatusCode::NOT_FOUND, render(&page)?).into_response())
+}
+
+fn admins(found: Result<Admins, KalturaError>, status: Option<PartnerStatus>) -> (Result<Vec<Admin>, String>, i64) {
+    match found {
+        Ok(a) => {
+            let more = (a.total - a.users.len() as i64).max(0);
+            let list = a
+                .users
+                .into_iter()
+                .map(|u| Admin {
+                    name: u.display_name(),
+                    email: or_na(&u.email),
+                    roles: or_na(&u.role_names.map(|r| r.split(',').map(str::trim).collect::<Vec<_>>().join(", "))),
+                    last_login: u.last_login_time.filter(|t| *t > 0).map_or_else(|| "Never".to_owned(), kmc_time),
+                    owner: u.is_account_owner == Some(true),
+                    id: u.id.unwrap_or_default(),
+                })
+                .collect();
+            (Ok(list), more)
+        }
+        Err(e) if e.is_partner_blocked() => {
+            let state = status.map_or("blocked", |s| s.label()).to_lowercase();
+            (Err(format!("Kaltura does not list the users of an account that is {state}.")), 0)
+        }
+        Err(e) => (Err(format!("Kaltura did not list this account's administrators: {e}")), 0),
+    }
+}
+
 pub(crate) async fn show(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
+    session: Session,
+    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
+    if wants_fragment(&headers, "account-info") {
+        return info_card(&state, &me, id).await;
+    }
     let details = match state.accounts.details(id).await {
         Ok(details) => details,
-        Err(e @ ActionError::NotYours(_)) => {
-            let page = RefusedPage { nav: Nav::for_user(&me, Section::Accounts), message: e.to_string() };
-            return Ok((StatusCode::NOT_FOUND, render(&page)?).into_response());
-        }
+        Err(e @ ActionError::NotYours(_)) => return refused(&me, e.to_string()),
         Err(ActionError::Kaltura(e)) => return Err(e.into()),
         Err(ActionError::Database(e)) => return Err(e.into()),
         Err(ActionError::NotAllowed(why)) => return Err(AppError::BadRequest(why)),
     };
     let p = &details.partner;
-    let row = Row::new(p, state.accounts.parent_id());
-    let fields = vec![
-        Field { label: "Partner ID", value: p.id.to_string(), link: None },
-        Field { label: "Status", value: row.status_label.to_owned(), link: None },
-        Field { label: "Administrator", value: row.admin_name.clone(), link: None },
-        Field { label: "Administrator Email", value: row.admin_email.clone(), link: None },
-        Field { label: "Administrator Phone", value: row.phone.clone(), link: None },
-        Field { label: "Website URL", value: row.website.clone(), link: None },
-        Field { label: "Description", value: or_na(&p.description), link: None },
-        Field { label: "Reference ID", value: row.reference_id.clone(), link: None },
-        Field { label: "Country", value: or_na(&p.country), link: None },
-        Field { label: "State", value: or_na(&p.state), link: None },
-        Field { label: "Creation Date", value: row.created.clone(), link: None },
-        Field { label: "Template Partner ID", value: number(p.template_partner_id), link: None },
-        match p.partner_parent_id.filter(|id| *id > 0 && !details.is_parent) {
-            Some(parent) => {
-                Field { label: "Parent Account", value: parent.to_string(), link: Some(format!("/accounts/{parent}")) }
-            }
-            None => Field { label: "Parent Account", value: "This is the parent account".into(), link: None },
-        },
-    ];
+    let card = InfoCard::new(p, state.accounts.parent_id());
     let recent = details
         .recent
         .into_iter()
@@ -100,10 +191,36 @@ pub(crate) async fn show(
         })
         .collect();
     let read_only = match p.status {
-        _ if row.has_actions() => None,
+        _ if card.row.has_actions() => None,
         Some(PartnerStatus::Removed) => Some("This account is removed: its details are read only."),
         _ => Some("No actions are available for this account in its present status."),
     };
-    Ok(render(&DetailsPage { nav: Nav::for_user(&me, Section::Accounts), row, fields, recent, read_only })?
-        .into_response())
+    let (admins, admins_more) = admins(details.admins, p.status);
+    let mut nav = Nav::for_user(&me, Section::Accounts);
+    nav.flash = auth::take_flash(&session).await?;
+    let page = DetailsPage {
+        nav,
+        row: card.row,
+        fields: card.fields,
+        can_edit: card.can_edit,
+        edit_refusal: card.edit_refusal,
+        flash: None,
+        title_oob: false,
+        admins,
+        admins_more,
+        recent,
+        read_only,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+/// The "Account Info" card alone, for htmx.
+async fn info_card(state: &AppState, me: &auth::CurrentUser, id: i64) -> Result<Response, AppError> {
+    match state.accounts.partner(id).await {
+        Ok(p) => Ok(render(&InfoCard::new(&p, state.accounts.parent_id()))?.into_response()),
+        Err(e @ ActionError::NotYours(_)) => refused(me, e.to_string()),
+        Err(ActionError::Kaltura(e)) => Err(e.into()),
+        Err(ActionError::Database(e)) => Err(e.into()),
+        Err(ActionError::NotAllowed(why)) => Err(AppError::BadRequest(why)),
+    }
 }

@@ -4,6 +4,7 @@
 mod create;
 mod csv;
 mod details;
+mod edit;
 mod rows;
 mod view;
 
@@ -35,6 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/accounts.csv", get(csv::export))
         .route("/accounts/{id}", get(details::show))
         .route("/accounts/{id}/kmc-login", post(kmc_login))
+        .route("/accounts/{id}/edit", get(edit::form).post(edit::save))
         .route("/accounts/{id}/confirm/{action}", get(confirm))
         .route("/accounts/{id}/{action}", post(change_status))
 }
@@ -422,15 +424,19 @@ async fn change_status(
     Ok((status, render(&RowUpdate { banner_oob: true, row_oob: true, banner, row, f: flash })?).into_response())
 }
 
-/// "Rich Media CMS Login": the KS is handed to the browser as a redirect, so it is never part of a page. The form
-/// targets a new tab; this tab stays put.
+/// "Rich Media CMS Login", as the account's primary administrator or as the administrator the form's `user` names:
+/// the KS is handed to the browser as a redirect, so it is never part of a page. The form targets a new tab; this
+/// tab stays put.
 async fn kmc_login(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
+    body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    let url = match state.accounts.kmc_login(Actor::of(&me, &ip), id).await {
+    let user = form_urlencoded::parse(&body).find(|(k, _)| k == "user").map(|(_, v)| v.trim().to_string());
+    let user = user.filter(|u| !u.is_empty());
+    let url = match state.accounts.kmc_login(Actor::of(&me, &ip), id, user.as_deref()).await {
         Ok(url) => url,
         Err(ActionError::Database(e)) => return Err(e.into()),
         Err(e) => {

@@ -1,0 +1,211 @@
+//! `/accounts/{id}/edit`: a child's details, edited in place under htmx (the "Account Info" card becomes the form
+//! and, once saved, the card again) or as a page of its own without JavaScript. The form carries the values it was
+//! opened with, so the service can tell a change made in Kaltura meanwhile and hand both values back.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use kaltura::{Partner, PartnerField};
+use std::collections::{BTreeMap, BTreeSet};
+use tower_sessions::Session;
+
+use super::details::{InfoCard, refused};
+use super::{AdminUser, AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use crate::accounts::{ActionError, Actor, Conflict, Edit, EditErrors, EditOutcome, Values, input_name, label};
+use crate::web::auth::{self, CurrentUser};
+use crate::web::htmx::{is_htmx, to_flash};
+
+struct FormField {
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    loaded: String,
+    error: Option<String>,
+    /// The value Kaltura has now, when it changed since the form was opened and the user changed it too.
+    theirs: Option<String>,
+    required: bool,
+    multiline: bool,
+    hint: &'static str,
+    max: usize,
+}
+
+#[derive(Template)]
+#[template(path = "partials/account_edit_form.html")]
+struct EditCard {
+    id: i64,
+    fields: Vec<FormField>,
+    general: Option<String>,
+    conflicts: Vec<Conflict>,
+}
+
+#[derive(Template)]
+#[template(path = "account_edit.html")]
+struct EditPage {
+    nav: Nav,
+    id: i64,
+    name: String,
+    fields: Vec<FormField>,
+    general: Option<String>,
+    conflicts: Vec<Conflict>,
+}
+
+/// The form: the user's values over those it was opened with, with messages and conflicts.
+fn form_fields(mine: &Values, loaded: &Values, errors: &EditErrors, conflicts: &[Conflict]) -> Vec<FormField> {
+    PartnerField::ALL
+        .into_iter()
+        .map(|f| FormField {
+            name: input_name(f),
+            label: label(f),
+            value: mine.get(f).to_string(),
+            loaded: loaded.get(f).to_string(),
+            error: errors.get(&f).cloned(),
+            theirs: conflicts.iter().find(|c| c.field == f).map(|c| c.theirs.clone()),
+            required: matches!(f, PartnerField::Name | PartnerField::AdminName | PartnerField::AdminEmail),
+            multiline: f == PartnerField::Description,
+            hint: match f {
+                PartnerField::AdminEmail => "email",
+                PartnerField::Phone => "tel",
+                PartnerField::Website => "url",
+                _ => "",
+            },
+            max: crate::accounts::max_len(f),
+        })
+        .collect()
+}
+
+/// The form as a card (htmx) or a page (without JavaScript).
+struct Shown<'a> {
+    me: &'a CurrentUser,
+    htmx: bool,
+    id: i64,
+    name: String,
+}
+
+impl Shown<'_> {
+    fn render(
+        self,
+        status: StatusCode,
+        fields: Vec<FormField>,
+        general: Option<String>,
+        conflicts: Vec<Conflict>,
+    ) -> Result<Response, AppError> {
+        let (id, name) = (self.id, self.name);
+        let html = if self.htmx {
+            render(&EditCard { id, fields, general, conflicts })?
+        } else {
+            let nav = Nav::for_user(self.me, Section::Accounts);
+            render(&EditPage { nav, id, name, fields, general, conflicts })?
+        };
+        Ok((status, html).into_response())
+    }
+}
+
+fn shown_name(p: &Partner) -> String {
+    p.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| p.id.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "partials/flash.html")]
+struct FlashMessage {
+    f: Flash,
+}
+
+/// Why the account cannot be edited: a page, or under htmx a message in the flash area (the card stays).
+fn refusal(me: &CurrentUser, htmx: bool, e: ActionError) -> Result<Response, AppError> {
+    match e {
+        e @ ActionError::NotYours(_) => refused(me, e.to_string()),
+        ActionError::NotAllowed(why) if htmx => {
+            let message = render(&FlashMessage { f: Flash::error(why) })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, to_flash(), message).into_response())
+        }
+        ActionError::NotAllowed(why) => Err(AppError::BadRequest(why)),
+        ActionError::Kaltura(e) => Err(e.into()),
+        ActionError::Database(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn form(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let htmx = is_htmx(&headers);
+    let partner = match state.accounts.for_edit(id).await {
+        Ok(p) => p,
+        Err(e) => return refusal(&me, htmx, e),
+    };
+    let values = Values::of(&partner);
+    let fields = form_fields(&values, &values, &EditErrors::new(), &[]);
+    Shown { me: &me, htmx, id, name: shown_name(&partner) }.render(StatusCode::OK, fields, None, Vec::new())
+}
+
+/// Reads the posted form: each field, the value it was opened with (`was_…`) and a conflict's choice (`keep_…`).
+fn read_edit(body: &[u8]) -> Edit {
+    let pairs: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    let get = |prefix: &'static str| {
+        let pairs = &pairs;
+        move |name: &str| pairs.get(&format!("{prefix}{name}")).cloned()
+    };
+    let take_theirs: BTreeSet<PartnerField> = PartnerField::ALL
+        .into_iter()
+        .filter(|f| pairs.get(&format!("keep_{}", input_name(*f))).is_some_and(|v| v == "theirs"))
+        .collect();
+    Edit { loaded: Values::read(get("was_")), mine: Values::read(get("")), take_theirs }
+}
+
+pub(crate) async fn save(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let htmx = is_htmx(&headers);
+    let edit = read_edit(&body);
+    let (mine, loaded) = (edit.mine.clone(), edit.loaded.clone());
+    let shown = |name: String| Shown { me: &me, htmx, id, name };
+    let fallback_name =
+        || Some(mine.get(PartnerField::Name).to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.to_string());
+    let (partner, flash) = match state.accounts.edit(Actor::of(&me, &ip), id, edit).await {
+        Ok(EditOutcome::Saved { partner, changes, altered }) => {
+            let names: Vec<&str> = changes.iter().map(|c| label(c.field)).collect();
+            let mut message = format!("Saved: {}.", names.join(", "));
+            if !altered.is_empty() {
+                let altered: Vec<&str> = altered.iter().map(|f| label(*f)).collect();
+                message.push_str(&format!(" Kaltura removed HTML tags from {}.", altered.join(", ")));
+            }
+            (partner, Flash::ok(message))
+        }
+        Ok(EditOutcome::Unchanged(partner)) => (partner, Flash::ok("Nothing was changed.")),
+        Ok(EditOutcome::Invalid(errors)) => {
+            let fields = form_fields(&mine, &loaded, &errors, &[]);
+            return shown(fallback_name()).render(StatusCode::UNPROCESSABLE_ENTITY, fields, None, Vec::new());
+        }
+        Ok(EditOutcome::Conflicts { current, form, conflicts }) => {
+            // The form's new base is what Kaltura has now; the user's changes stay in the inputs.
+            let now = Values::of(&current);
+            let fields = form_fields(&form, &now, &EditErrors::new(), &conflicts);
+            return shown(shown_name(&current)).render(StatusCode::CONFLICT, fields, None, conflicts);
+        }
+        Err(ActionError::Kaltura(e)) => {
+            // Nothing typed is lost: the form comes back with Kaltura's answer.
+            let fields = form_fields(&mine, &loaded, &EditErrors::new(), &[]);
+            let general = Some(format!("Kaltura did not save the changes: {e}"));
+            return shown(fallback_name()).render(StatusCode::BAD_GATEWAY, fields, general, Vec::new());
+        }
+        Err(e) => return refusal(&me, htmx, e),
+    };
+    if !htmx {
+        auth::set_flash(&session, flash).await?;
+        return Ok(Redirect::to(&format!("/accounts/{id}")).into_response());
+    }
+    let mut card = InfoCard::new(&partner, state.accounts.parent_id());
+    card.flash = Some(flash);
+    card.title_oob = true;
+    Ok(render(&card)?.into_response())
+}
