@@ -508,6 +508,73 @@ async fn rich_media_cms_login_opens_the_childs_cms_in_a_new_tab() {
 }
 
 #[tokio::test]
+async fn an_accounts_details_are_edited_and_saved_in_place() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/accounts/6474").await;
+    b.js("window.__marker = 1").await;
+    b.find("#account-info [data-action=edit]").await.click().await.expect("a click");
+    let name = b.find("#account-info form input[name=name]").await;
+    assert_eq!(b.focused().await, "input#edit-name[name=name]", "the first field has the focus");
+    name.clear().await.expect("clearing");
+    name.send_keys("Down Under Campus").await.expect("typing");
+    let website = b.find("#account-info form input[name=website]").await;
+    website.send_keys("https://downunder.example").await.expect("typing");
+    b.find("#account-info form button[type=submit]").await.click().await.expect("a click");
+    b.until(
+        "the saved card",
+        "const f = document.querySelector('#account-info .flash'); return !!f && !document.querySelector('#account-info form')",
+    )
+    .await;
+    assert_eq!(b.text("#account-info .flash").await, "Saved: Account Name, Website URL.");
+    assert_eq!(b.text("#account-title").await, "Down Under Campus", "the title follows the new name");
+    assert_eq!(b.location().await, "/accounts/6474", "no navigation");
+    assert_eq!(b.js("return window.__marker === 1").await, json!(true), "saved in place, not reloaded");
+    let saved =
+        b.js("return [...document.querySelectorAll('#account-info dl.details > div')].map(d => d.innerText)").await;
+    assert!(saved.to_string().contains("https://downunder.example"), "{saved}");
+
+    // Cancel puts the card back as it was.
+    b.find("#account-info [data-action=edit]").await.click().await.expect("a click");
+    b.find("#account-info form input[name=name]").await.send_keys(" (draft)").await.expect("typing");
+    b.find("#account-info form a.btn").await.click().await.expect("a click");
+    b.until("the card again", "return !document.querySelector('#account-info form')").await;
+    assert_eq!(b.text("#account-title").await, "Down Under Campus");
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn rich_media_cms_login_as_an_administrator_opens_a_new_tab_signed_in_as_that_user() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/accounts/6475").await;
+    let console = b.client.window().await.expect("the console tab");
+    b.find(r#"tr[data-user-id="chen.wei@shanghai.techpubs.example"] [data-action=kmc-login-as]"#)
+        .await
+        .click()
+        .await
+        .expect("a click");
+    let started = Instant::now();
+    let windows = loop {
+        let windows = b.client.windows().await.expect("the tabs");
+        if windows.len() > 1 || started.elapsed() > PATIENCE {
+            break windows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(windows.len(), 2, "one new tab");
+    let cms = windows.into_iter().find(|w| *w != console).expect("the new tab");
+    b.client.switch_to_window(cms).await.expect("switching to the new tab");
+    assert_eq!(b.text("#user-id").await, "chen.wei@shanghai.techpubs.example");
+    assert_eq!(b.text("#partner-id").await, "6475");
+    b.client.switch_to_window(console).await.expect("switching back");
+    assert_eq!(b.location().await, "/accounts/6475", "the console tab stays where it was");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn block_asks_in_the_pages_dialog_then_updates_the_row_and_the_banner_in_place() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
@@ -741,7 +808,7 @@ fn keep_screenshot(png: &[u8], width: u32, height: u32, name: &str) {
 }
 
 #[tokio::test]
-async fn the_readme_screenshots_show_the_accounts_page_in_demo_mode_on_a_desktop_and_a_phone() {
+async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_and_an_accounts_details() {
     let app = spawn_app().await;
     sqlx::query("UPDATE users SET first_name = 'Demo', last_name = 'Administrator' WHERE email = ?")
         .bind(ADMIN_EMAIL)
@@ -752,6 +819,11 @@ async fn the_readme_screenshots_show_the_accounts_page_in_demo_mode_on_a_desktop
     b.until("the table and the fonts", "return document.readyState === 'complete' && document.fonts.status === 'loaded' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(1400, 900).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "accounts.png");
+    b.goto("/accounts/6475").await;
+    b.until("the details", "return document.readyState === 'complete' && document.querySelectorAll('#account-admins tbody tr').length === 3").await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "account-details.png");
+    b.goto("/accounts").await;
+    b.until("the table", "return document.readyState === 'complete' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(PHONE.0, PHONE.1).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone.png");
     b.close().await;
