@@ -223,6 +223,66 @@ async fn reports_are_empty_without_the_analytics_feature() {
 }
 
 #[tokio::test]
+async fn a_seed_files_users_and_every_partners_owner_are_listed_by_user_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(
+        &seed,
+        "[[partners]]\nid = 500\nname = \"Acme\"\ngroup_type = 2\nadmin_name = \"Ida Owner\"\n\
+         admin_email = \"ida@acme.example\"\n\n\
+         [[users]]\npartner_id = 500\nid = \"kim@acme.example\"\nfirst_name = \"Kim\"\nadmin = true\n\
+         roles = \"Publisher Administrator\"\nlast_login = 1700000000\n\n\
+         [[users]]\npartner_id = 500\nid = \"gone@acme.example\"\nstatus = 2\n",
+    )
+    .unwrap();
+    let emu = start(EmulatorConfig { seed: Seed::File(seed), children: 3, ..EmulatorConfig::for_tests() }).await;
+    let users = call(&emu, "user", "list", &[]).await;
+    assert_eq!(users["objectType"], "KalturaUserListResponse");
+    let listed: Vec<(&str, bool, Option<&str>)> = users["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap(), u["isAccountOwner"].as_bool().unwrap(), u["email"].as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("ida@acme.example", true, Some("ida@acme.example")), ("kim@acme.example", false, Some("kim@acme.example"))],
+        "deleted users are left out unless asked for"
+    );
+    let deleted = call(&emu, "user", "list", &[("filter[statusEqual]", "2")]).await;
+    assert_eq!(deleted["objects"][0]["id"], "gone@acme.example");
+    let kim = call(&emu, "user", "get", &[("userId", "kim@acme.example")]).await;
+    assert_eq!((kim["fullName"].as_str(), kim["lastLoginTime"].as_i64()), (Some("Kim"), Some(1_700_000_000)));
+    // Synthetic children have their owners too: listed under a session impersonating one, in one multirequest
+    // whose second call sends the first one's result as its KS.
+    let children = call(&emu, "partner", "list", &[("filter[idGreaterThan]", "500")]).await;
+    let child = &children["objects"][0];
+    let child_id = child["id"].as_i64().unwrap().to_string();
+    let ks = admin_ks(emu.parent_id, SECRET, 600);
+    let body = post_form(
+        &emu,
+        "/api_v3/service/multirequest",
+        &[
+            ("ks", &ks),
+            ("format", "1"),
+            ("1:service", "session"),
+            ("1:action", "impersonate"),
+            ("1:secret", SECRET),
+            ("1:impersonatedPartnerId", &child_id),
+            ("1:partnerId", "500"),
+            ("1:type", "2"),
+            ("2:service", "user"),
+            ("2:action", "list"),
+            ("2:ks", "{1:result}"),
+        ],
+    )
+    .await;
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer[1]["objects"][0]["id"], child["adminUserId"], "{body}");
+    assert_eq!(answer[1]["objects"][0]["isAccountOwner"], true);
+}
+
+#[tokio::test]
 async fn filters_follow_kalturas_semantics() {
     let emu = start(EmulatorConfig { children: 300, ..EmulatorConfig::for_tests() }).await;
     let list = |fields: Vec<(&'static str, String)>| {
@@ -333,7 +393,9 @@ async fn errors_follow_the_servers_check_order_and_templates() {
     assert_eq!(e["code"], "SERVICE_FORBIDDEN");
     assert_eq!(e["message"], "The access to service [partner->list] is forbidden");
 
-    let e = call(&emu, "partner", "get", &[]).await;
+    // partner.get's id defaults to the session's partner (PartnerService::getAction($id = null)).
+    assert_eq!(call(&emu, "partner", "get", &[]).await["id"], 6464);
+    let e = call(&emu, "varconsole_varconsole", "updateStatus", &[("status", "2")]).await;
     assert_eq!(e["message"], "Missing parameter \"id\"");
     let e = call(&emu, "partner", "get", &[("id", "7001")]).await;
     assert_eq!(e["message"], "Invalid partner id \"7001\"");

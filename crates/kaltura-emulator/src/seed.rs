@@ -366,7 +366,7 @@ pub async fn apply(store: &Store, seed: &SeedFile, children: u32, now: i64) -> a
             puser_id: u.id.trim().to_string(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
-            email: u.email.clone(),
+            email: u.email.clone().or_else(|| u.id.contains('@').then(|| u.id.trim().to_string())),
             is_admin: u.admin,
             status: u.status,
             role_names: u.roles.clone(),
@@ -487,6 +487,13 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("names parent 9"));
         let err = toml::from_str::<SeedFile>("[[partners]]\nid = 1\nname = \"A\"\ncolour = \"red\"\n").unwrap_err();
         assert!(err.to_string().contains("colour"));
+        let stray: SeedFile =
+            toml::from_str("[[partners]]\nid = 1\nname = \"A\"\n[[users]]\npartner_id = 3\nid = \"x@y.example\"\n")
+                .unwrap();
+        assert_eq!(
+            stray.validate().unwrap_err().to_string(),
+            "seed file: user x@y.example names partner 3, which is not in the file"
+        );
     }
 
     #[test]

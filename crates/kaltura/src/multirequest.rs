@@ -53,8 +53,8 @@ impl MultiRequest {
         ResultRef(self.calls.len())
     }
 
-    /// Adds a call sent with the KS another call of this request returns (session.impersonate's): the KS goes from
-    /// Kaltura to Kaltura and is never seen here.
+    /// Adds a call sent with the KS another call of this request returns (session.impersonate's): Kaltura puts the
+    /// KS in place itself, so the caller never has to hold or send it.
     pub fn add_as(&mut self, action: Action, params: Value, session: ResultRef) -> ResultRef {
         let r = self.add(action, params);
         self.calls[r.0 - 1].1.insert("ks".into(), Value::String(session.value()));
