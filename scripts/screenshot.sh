@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-test_name=browser::the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_and_an_accounts_details
-pictures=(docs/accounts.png docs/accounts-phone.png docs/account-details.png)
+test_name=browser::the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_an_accounts_details_and_usage
+pictures=(docs/accounts.png docs/accounts-phone.png docs/account-details.png docs/usage.png)
 # A filter that matches no test passes silently; a file older than this marker means the picture was not taken.
 marker=$(mktemp)
 trap 'rm -f "$marker"' EXIT

@@ -75,6 +75,7 @@ impl Application {
             support_url: settings.support_url,
         };
         let state = AppState {
+            usage: crate::usage::Usage::new(kaltura.clone()),
             accounts: Accounts::new(kaltura, pool.clone()),
             db: pool,
             db_file: Arc::new(db::DbFile::of(&settings.database)),

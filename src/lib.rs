@@ -7,4 +7,5 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod password;
+mod usage;
 mod web;

@@ -10,8 +10,8 @@ use serde_json::json;
 use std::fmt;
 
 use kaltura::{
-    Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
-    ReportQuery,
+    Action, FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner,
+    PartnerFilter, PartnerGroupType,
 };
 
 use crate::config::kaltura::{KalturaSettings, SettingsError};
@@ -71,10 +71,6 @@ impl Report {
         }
     }
 }
-
-/// Reports a multi-account analytics type (top content across accounts).
-const ANALYTICS_REPORT: i64 = 20001;
-const ANALYTICS_DAYS: i64 = 30;
 
 /// Runs every check in order; a failure that makes the later ones meaningless skips them.
 pub async fn diagnose(settings: &KalturaSettings) -> Report {
@@ -229,25 +225,19 @@ async fn quota_check(client: &KalturaClient) -> (Outcome, String) {
 }
 
 async fn analytics_check(client: &KalturaClient) -> (Outcome, String) {
-    let now = client.config().clock.now();
-    let query = ReportQuery {
-        report_type: ANALYTICS_REPORT,
-        from_date: now - ANALYTICS_DAYS * 86_400,
-        to_date: now,
-        object_ids: None,
-    };
-    match client.report_total(&query).await {
-        Ok(total) if !total.is_empty() => {
-            (Outcome::Ok, format!("analytics: multi-account reports have data for the last {ANALYTICS_DAYS} days"))
-        }
-        Ok(_) => (
+    match client.has_permission(FEATURE_MULTI_ACCOUNT_ANALYTICS).await {
+        Ok(true) => (
+            Outcome::Ok,
+            format!("analytics: the parent has {FEATURE_MULTI_ACCOUNT_ANALYTICS}: the Usage page shows every account"),
+        ),
+        Ok(false) => (
             Outcome::Warn,
             format!(
-                "analytics: multi-account reports are empty for the last {ANALYTICS_DAYS} days: either no traffic, \
-                 or the partner lacks FEATURE_MULTI_ACCOUNT_ANALYTICS (ask Kaltura); the Usage view will be empty"
+                "analytics: the parent lacks {FEATURE_MULTI_ACCOUNT_ANALYTICS} (Kaltura enables it on request): the \
+                 Usage page says so instead of showing figures"
             ),
         ),
-        Err(e) => (Outcome::Fail, format!("analytics: report.getTotal failed: {e}")),
+        Err(e) => (Outcome::Fail, format!("analytics: permission.list failed: {e}")),
     }
 }
 

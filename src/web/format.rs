@@ -17,6 +17,52 @@ pub(crate) fn kmc_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(format).ok()).unwrap_or_default()
 }
 
+/// A unit for figures Kaltura gives in megabytes (MB → GB → TB → PB by 1024, as Kaltura's analytics scale them),
+/// or none for counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Scale {
+    pub(crate) unit: &'static str,
+    pub(crate) divisor: f64,
+}
+
+impl Scale {
+    pub(crate) const COUNT: Scale = Scale { unit: "", divisor: 1.0 };
+}
+
+/// The largest unit in which `mb` is at least 1.
+pub(crate) fn scale_for(mb: f64) -> Scale {
+    let mut scale = Scale { unit: "MB", divisor: 1.0 };
+    for unit in ["GB", "TB", "PB"] {
+        if mb.abs() < scale.divisor * 1024.0 {
+            break;
+        }
+        scale = Scale { unit, divisor: scale.divisor * 1024.0 };
+    }
+    scale
+}
+
+/// A size given in MB, in its own unit: `512.3 MB`, `1.5 GB`.
+pub(crate) fn size(mb: f64) -> String {
+    let scale = scale_for(mb);
+    format!("{:.1} {}", mb / scale.divisor, scale.unit)
+}
+
+/// A count with thousands separated: `12,345`.
+pub(crate) fn count(n: f64) -> String {
+    let digits = format!("{:.0}", n.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0.0 && digits != "0" {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Text typed into a search or filter, without control characters (a NUL, a tab, a newline).
 pub(crate) fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
@@ -46,6 +92,17 @@ mod tests {
     fn dates_are_written_as_the_kmc_writes_them() {
         assert_eq!(kmc_date(Some(1_558_444_680)), "05/21/2019 13:18");
         assert_eq!(kmc_date(None), "N/A");
+    }
+
+    #[test]
+    fn sizes_scale_by_1024_and_counts_are_grouped() {
+        assert_eq!(size(512.34), "512.3 MB");
+        assert_eq!(size(1536.0), "1.5 GB");
+        assert_eq!(size(3.0 * 1024.0 * 1024.0), "3.0 TB");
+        assert_eq!(size(0.0), "0.0 MB");
+        assert_eq!(count(1_234_567.0), "1,234,567");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(count(0.4), "0");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod login;
 mod metrics;
 mod paging;
 mod session_store;
+mod usage;
 mod users;
 
 use askama::Template;
@@ -47,6 +48,7 @@ pub(crate) struct AppState {
     /// The file behind `db`, for readiness.
     pub(crate) db_file: Arc<crate::db::DbFile>,
     pub(crate) accounts: Accounts,
+    pub(crate) usage: crate::usage::Usage,
     pub(crate) settings: Arc<WebSettings>,
 }
 
@@ -77,6 +79,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .merge(users::router())
         .merge(accounts::router())
         .merge(audit::router())
+        .merge(usage::router())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn(error::mark_signed_in))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
@@ -169,6 +172,7 @@ pub(crate) enum Section {
     Accounts,
     Users,
     Audit,
+    Usage,
 }
 
 /// What `base.html` shows around every page: the signed-in user, the current section, a flash message.

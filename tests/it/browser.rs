@@ -575,6 +575,47 @@ async fn rich_media_cms_login_as_an_administrator_opens_a_new_tab_signed_in_as_t
 }
 
 #[tokio::test]
+async fn usage_changes_period_sorts_and_drills_down_to_an_account_with_its_chart() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.find("nav.subnav a[href='/usage']").await.click().await.expect("a click");
+    b.until("the Usage page", "return location.pathname === '/usage' && !!document.querySelector('#trend-chart svg')")
+        .await;
+    assert!(b.find("#top-chart svg").await.is_displayed().await.expect("visibility"));
+
+    b.find(".presets a:nth-child(5)").await.click().await.expect("a click");
+    b.until(
+        "the last 3 months by month",
+        "return location.search.includes('interval=month') && !!document.querySelector('#trend-chart svg')",
+    )
+    .await;
+    assert_eq!(b.text(".presets a.current").await, "Last 3 months");
+
+    b.find("table.usage th:nth-child(4) a").await.click().await.expect("a click");
+    b.until(
+        "sorted by plays",
+        "return location.search.includes('sort=plays') && !document.querySelector('.htmx-request')",
+    )
+    .await;
+    assert_eq!(b.text("table.usage th[aria-sort]").await, "Plays");
+    let plays = b.js("return [...document.querySelectorAll('table.usage tbody td:nth-child(4)')].map(td => Number(td.innerText.replace(/,/g, '')))").await;
+    let plays: Vec<f64> = serde_json::from_value(plays).expect("numbers");
+    assert!(plays.windows(2).all(|w| w[0] >= w[1]), "largest first: {plays:?}");
+
+    b.find("#usage-6475 td.name a").await.click().await.expect("a click");
+    b.until(
+        "Shanghai's drill-down",
+        "return location.pathname === '/usage/6475' && !!document.querySelector('#trend-chart svg')",
+    )
+    .await;
+    assert_eq!(b.text("h1").await, "Shanghai");
+    assert!(b.location().await.contains("interval=month"), "the period goes along");
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn block_asks_in_the_pages_dialog_then_updates_the_row_and_the_banner_in_place() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
@@ -808,7 +849,7 @@ fn keep_screenshot(png: &[u8], width: u32, height: u32, name: &str) {
 }
 
 #[tokio::test]
-async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_and_an_accounts_details() {
+async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_an_accounts_details_and_usage() {
     let app = spawn_app().await;
     sqlx::query("UPDATE users SET first_name = 'Demo', last_name = 'Administrator' WHERE email = ?")
         .bind(ADMIN_EMAIL)
@@ -822,6 +863,10 @@ async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_
     b.goto("/accounts/6475").await;
     b.until("the details", "return document.readyState === 'complete' && document.querySelectorAll('#account-admins tbody tr').length === 3").await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "account-details.png");
+    b.goto("/usage").await;
+    b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
+        .await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "usage.png");
     b.goto("/accounts").await;
     b.until("the table", "return document.readyState === 'complete' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(PHONE.0, PHONE.1).await;

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use kaltura::ks;
 use kaltura::{
-    Action, ClientConfig, Clock, KalturaClient, KalturaError, MultiRequest, NewAccount, Pager, Partner, PartnerFilter,
-    PartnerOrder, PartnerOrderField, PartnerStatus, ReportQuery, Secret,
+    Action, ClientConfig, Clock, FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaClient, KalturaError, MultiRequest,
+    NewAccount, Pager, Partner, PartnerFilter, PartnerOrder, PartnerOrderField, PartnerStatus, ReportQuery, Secret,
 };
 use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
 use multi_account::accounts::{self, Quota};
@@ -358,54 +358,41 @@ async fn impersonation_takes_its_lifetime_from_the_settings_and_stays_in_the_org
 }
 
 #[tokio::test]
-async fn reports_split_into_header_and_rows() {
+async fn reports_split_into_header_and_rows_and_totals_add_up() {
     let emu = demo().await;
     let client = client_for(&emu);
     let now = emulator::unix_now();
-    let query = ReportQuery { report_type: 60, from_date: now - 30 * 86_400, to_date: now, object_ids: None };
-    let table = client.report_table(&query, &Pager::new(25, 1)).await.expect("report.getTable");
-    assert_eq!(table.header, ["partner_id", "count_plays", "sum_time_viewed", "count_loads"]);
-    let mut accounts: Vec<&str> = table.rows.iter().map(|r| r[0].as_str()).collect();
-    accounts.sort_unstable();
-    assert_eq!(accounts, ["6472", "6474", "6475", "6478", "6479"]);
-    assert!(table.rows.iter().all(|r| r.len() == 4 && r[1].parse::<i64>().is_ok()), "{:?}", table.rows);
-    assert_eq!(table.total_count, 5);
+    let query = ReportQuery {
+        report_type: 42,
+        from_date: now - 30 * 86_400,
+        to_date: now,
+        object_ids: Vec::new(),
+        interval: None,
+    };
+    let table = client.report_table(&query, &Pager::new(25, 1), Some("+partner_id")).await.expect("report.getTable");
+    assert_eq!(table.header[..4], ["status", "partner_name", "partner_id", "created_at"]);
+    let plays = table.column("total_plays").expect("a plays column");
+    let ids: Vec<&str> = table.rows.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(ids, ["6464", "6472", "6474", "6475", "6478", "6479"], "the parent and its children, by id");
+    assert_eq!(table.total_count, 6);
 
-    let narrowed = ReportQuery { object_ids: Some("6475".into()), ..query.clone() };
-    let one = client.report_table(&narrowed, &Pager::new(25, 1)).await.unwrap();
-    assert_eq!(one.rows.len(), 1);
+    let narrowed = ReportQuery { object_ids: vec![6475, 7001], ..query.clone() };
+    let one = client.report_table(&narrowed, &Pager::new(25, 1), None).await.unwrap();
+    assert_eq!(one.rows.len(), 1, "another organisation's id is dropped");
 
     let total = client.report_total(&query).await.expect("report.getTotal");
-    assert_eq!(total.header, ["count_plays", "sum_time_viewed", "count_loads"]);
-    let plays: i64 = table.rows.iter().map(|r| r[1].parse::<i64>().unwrap()).sum();
-    assert_eq!(total.get("count_plays"), Some(plays.to_string().as_str()), "the total adds up the accounts");
+    let sum: f64 = table.rows.iter().map(|r| r[plays].parse::<f64>().unwrap()).sum();
+    assert_eq!(total.get("total_plays").unwrap().parse::<f64>().unwrap(), sum, "the total adds up the accounts");
 }
 
 #[tokio::test]
-async fn reports_are_empty_without_the_analytics_feature() {
+async fn the_analytics_permission_is_read_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let emu = seeded(dir.path(), FEATURELESS_VAR_SEED).await;
-    let now = emulator::unix_now();
-    let query = ReportQuery { report_type: 20001, from_date: now - 86_400 * 30, to_date: now, object_ids: None };
-    let total = client_for(&emu).report_total(&query).await.expect("an empty total");
-    // The answer still names report 20001's metric columns; only the figures are missing (`data` is "").
-    assert_eq!(
-        total.header,
-        ["count_plays", "count_plays_25", "count_plays_50", "count_plays_75", "count_plays_100"],
-        "{total:?}"
-    );
-    assert!(total.values.is_empty(), "no figures without the feature: {total:?}");
-    assert_eq!(total.get("count_plays"), None);
-    assert!(total.is_empty());
-
-    // The same question to a parent with the feature has a figure per column, so the emptiness above is the
-    // server's answer, not a reading that finds nothing.
+    let featureless = seeded(dir.path(), FEATURELESS_VAR_SEED).await;
+    assert!(!client_for(&featureless).has_permission(FEATURE_MULTI_ACCOUNT_ANALYTICS).await.unwrap());
     let featured = demo().await;
-    let full = client_for(&featured).report_total(&query).await.expect("report.getTotal");
-    assert_eq!(full.header, total.header);
-    assert_eq!(full.values.len(), full.header.len(), "{full:?}");
-    assert!(full.values.iter().all(|v| v.parse::<i64>().is_ok()), "{full:?}");
-    assert!(!full.is_empty(), "30 days of five children's plays: {full:?}");
+    assert!(client_for(&featured).has_permission(FEATURE_MULTI_ACCOUNT_ANALYTICS).await.unwrap());
+    assert!(!client_for(&featured).has_permission("FEATURE_NOBODY_HAS").await.unwrap());
 }
 
 #[tokio::test]

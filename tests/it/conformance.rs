@@ -17,7 +17,7 @@ fn conformance_dir() -> PathBuf {
 }
 
 /// `MA_TEST_PYTHON`, else the repository's `.venv`.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let python = std::env::var_os("MA_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));

@@ -56,7 +56,7 @@ async fn doctor_passes_every_check_against_the_demo_emulator() {
     line(&run, "ok   partner 6464 is a VAR group");
     line(&run, "ok   varConsole allowed");
     line(&run, "ok   quota: 2 accounts in use, publishersQuota 5, 3 more can be added");
-    line(&run, "ok   analytics: multi-account reports have data");
+    line(&run, "ok   analytics: the parent has FEATURE_MULTI_ACCOUNT_ANALYTICS: the Usage page shows every account");
     assert!(!run.stdout.contains(&emu.admin_secret) && !run.stderr.contains(&emu.admin_secret));
     assert!(!run.stdout.contains("djJ8") && !run.stderr.contains("djJ8"), "no KS printed");
 
@@ -113,7 +113,8 @@ async fn doctor_explains_a_partner_that_is_not_a_var_group() {
     let fail = line(&run, "FAIL varConsole forbidden");
     assert!(fail.contains("FEATURE_VAR_CONSOLE_LOGIN"), "{fail}");
     line(&run, "warn quota: 1 accounts in use, publishersQuota 0, 0 more can be added");
-    line(&run, "warn analytics: multi-account reports are empty");
+    let warn = line(&run, "warn analytics: the parent lacks FEATURE_MULTI_ACCOUNT_ANALYTICS");
+    assert!(warn.contains("Kaltura enables it on request"), "{warn}");
     assert!(run.stderr.contains("2 Kaltura check(s) failed"), "{}", run.stderr);
 }
 

@@ -15,5 +15,6 @@ mod resilience;
 mod security;
 mod sign_in;
 mod support;
+mod usage;
 mod user_cli;
 mod users_page;

@@ -27,6 +27,8 @@ impl Action {
     pub const SESSION_IMPERSONATE: Action = Action::read("session", "impersonate");
     pub const REPORT_GET_TABLE: Action = Action::read("report", "getTable");
     pub const REPORT_GET_TOTAL: Action = Action::read("report", "getTotal");
+    pub const REPORT_GET_GRAPHS: Action = Action::read("report", "getGraphs");
+    pub const PERMISSION_LIST: Action = Action::read("permission", "list");
 
     /// An action that changes nothing, or changes it the same way every time: safe to send again.
     pub const fn read(service: &'static str, name: &'static str) -> Action {

@@ -15,11 +15,9 @@ use super::action::Action;
 use super::error::{KalturaError, shape};
 use super::ks::{self, KsParams};
 use super::multirequest::{MultiRequest, MultiResponse};
+use super::reports::{Permission, ReportQuery, ReportTable, ReportTotal};
 use super::secret::{ImpersonatedKs, Secret, SecretUrl};
-use super::types::{
-    ListResponse, NewAccount, Pager, Partner, PartnerChanges, PartnerFilter, PartnerStatus, REPORT_DELIMITER,
-    ReportQuery, ReportTable, ReportTotal, User,
-};
+use super::types::{ListResponse, NewAccount, Pager, Partner, PartnerChanges, PartnerFilter, PartnerStatus, User};
 
 pub const USER_AGENT: &str = concat!("multi-account/", env!("CARGO_PKG_VERSION"));
 const CLIENT_TAG: &str = concat!("multi-account:", env!("CARGO_PKG_VERSION"));
@@ -290,18 +288,30 @@ impl KalturaClient {
         ))
     }
 
-    /// report.getTable: one row per account (or per dimension value) across the children.
-    pub async fn report_table(&self, query: &ReportQuery, pager: &Pager) -> Result<ReportTable, KalturaError> {
-        let mut p = query.to_wire();
-        p.insert("pager".into(), pager.to_wire());
+    /// report.getTable: one page of a report's rows, ordered by one column if given.
+    pub async fn report_table(
+        &self,
+        query: &ReportQuery,
+        pager: &Pager,
+        order: Option<&str>,
+    ) -> Result<ReportTable, KalturaError> {
+        let p = params(query.for_table(pager, order));
         let answer = self.call(Action::REPORT_GET_TABLE, p, self.mode(Action::REPORT_GET_TABLE)).await?;
-        Ok(ReportTable::from_wire(&answer, REPORT_DELIMITER))
+        Ok(ReportTable::read(&answer))
     }
 
-    /// report.getTotal: the totals across the children.
+    /// report.getTotal: the report's totals.
     pub async fn report_total(&self, query: &ReportQuery) -> Result<ReportTotal, KalturaError> {
-        let answer = self.call(Action::REPORT_GET_TOTAL, query.to_wire(), self.mode(Action::REPORT_GET_TOTAL)).await?;
-        Ok(ReportTotal::from_wire(&answer, REPORT_DELIMITER))
+        let p = params(query.for_total());
+        let answer = self.call(Action::REPORT_GET_TOTAL, p, self.mode(Action::REPORT_GET_TOTAL)).await?;
+        Ok(ReportTotal::read(&answer))
+    }
+
+    /// Whether the parent has the active permission `name` (permission.list).
+    pub async fn has_permission(&self, name: &str) -> Result<bool, KalturaError> {
+        let p = params(Permission::query(name));
+        let list: ListResponse<Permission> = self.call_as(Action::PERMISSION_LIST, p).await?;
+        Ok(Permission::granted_in(&list, name))
     }
 
     /// Sends the calls in one HTTP request with the admin KS. Fails as a whole only for transport problems; each

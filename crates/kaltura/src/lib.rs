@@ -8,6 +8,7 @@ mod client;
 mod error;
 pub mod ks;
 mod multirequest;
+mod reports;
 mod secret;
 mod types;
 
@@ -15,9 +16,11 @@ pub use action::Action;
 pub use client::{ClientConfig, Clock, InvalidUrl, KalturaClient, normalize_service_url};
 pub use error::KalturaError;
 pub use multirequest::{MultiRequest, MultiResponse, ResultRef};
+pub use reports::{
+    FEATURE_MULTI_ACCOUNT_ANALYTICS, Permission, ReportGraph, ReportInterval, ReportQuery, ReportTable, ReportTotal,
+};
 pub use secret::{ImpersonatedKs, Secret, SecretUrl, random_secret};
 pub use types::{
     ListResponse, NewAccount, Pager, Partner, PartnerChanges, PartnerField, PartnerFilter, PartnerGroupType,
-    PartnerOrder, PartnerOrderField, PartnerStatus, ReportQuery, ReportTable, ReportTotal, User, UserFilter,
-    UserStatus, is_kaltura_email,
+    PartnerOrder, PartnerOrderField, PartnerStatus, User, UserFilter, UserStatus, is_kaltura_email,
 };

@@ -584,91 +584,6 @@ impl UserFilter {
     }
 }
 
-/// The question a report.getTable / report.getTotal asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportQuery {
-    /// KalturaReportType: 20001–20023 multi-account variants; 60, 201, 19, 42 per account.
-    pub report_type: i64,
-    /// Unix seconds.
-    pub from_date: i64,
-    pub to_date: i64,
-    /// Comma list of child partner ids to narrow to.
-    pub object_ids: Option<String>,
-}
-
-/// Columns are split on this; Kaltura always splits rows on `;`. Names with commas are common, pipes are not.
-pub(crate) const REPORT_DELIMITER: &str = "|";
-
-impl ReportQuery {
-    pub(crate) fn to_wire(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("reportType".into(), json!(self.report_type));
-        m.insert(
-            "reportInputFilter".into(),
-            json!({ "objectType": "KalturaReportInputFilter", "fromDate": self.from_date, "toDate": self.to_date }),
-        );
-        m.insert(
-            "responseOptions".into(),
-            json!({ "objectType": "KalturaReportResponseOptions", "delimiter": REPORT_DELIMITER }),
-        );
-        if let Some(ids) = self.object_ids.as_deref().filter(|s| !s.is_empty()) {
-            m.insert("objectIds".into(), json!(ids));
-        }
-        m
-    }
-}
-
-/// KalturaReportTable: `header` split on the delimiter, `data` into rows on `;` and each row on the delimiter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportTable {
-    pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-    pub total_count: i64,
-}
-
-impl ReportTable {
-    pub(crate) fn from_wire(v: &Value, delimiter: &str) -> ReportTable {
-        let rows: Vec<Vec<String>> =
-            text_field(v, "data").split(';').filter(|r| !r.is_empty()).map(|r| split(r, delimiter)).collect();
-        let total_count = v.get("totalCount").and_then(lenient::as_int).unwrap_or(rows.len() as i64);
-        ReportTable { header: split(&text_field(v, "header"), delimiter), rows, total_count }
-    }
-}
-
-/// KalturaReportTotal: one value per header column (empty when there is no data).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportTotal {
-    pub header: Vec<String>,
-    pub values: Vec<String>,
-}
-
-impl ReportTotal {
-    pub(crate) fn from_wire(v: &Value, delimiter: &str) -> ReportTotal {
-        ReportTotal {
-            header: split(&text_field(v, "header"), delimiter),
-            values: split(&text_field(v, "data"), delimiter),
-        }
-    }
-
-    /// The value of a column, by header name.
-    pub fn get(&self, column: &str) -> Option<&str> {
-        self.header.iter().position(|h| h == column).and_then(|i| self.values.get(i)).map(String::as_str)
-    }
-
-    /// No data, or only zeros: what a partner without multi-account analytics gets.
-    pub fn is_empty(&self) -> bool {
-        self.values.iter().all(|v| v.trim().is_empty() || v.trim().parse::<f64>().is_ok_and(|n| n == 0.0))
-    }
-}
-
-fn text_field(v: &Value, name: &str) -> String {
-    v.get(name).and_then(lenient::as_string).unwrap_or_default()
-}
-
-fn split(s: &str, delimiter: &str) -> Vec<String> {
-    if s.is_empty() { Vec::new() } else { s.split(delimiter).map(str::to_string).collect() }
-}
-
 /// Kaltura's e-mail check (`kString::isEmailString`), which the emulator applies and the console checks first: a plain local part, dotted domain labels, a TLD of letters.
 pub fn is_kaltura_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
@@ -684,7 +599,7 @@ pub fn is_kaltura_email(s: &str) -> bool {
 }
 
 /// Deserializers that turn a value of an unexpected type into `None` instead of an error.
-mod lenient {
+pub(crate) mod lenient {
     use super::{PartnerGroupType, PartnerStatus, Secret, UserStatus};
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
@@ -827,24 +742,6 @@ mod tests {
             Pager::new(50, 2).to_wire(),
             json!({"objectType": "KalturaFilterPager", "pageSize": 50, "pageIndex": 2})
         );
-    }
-
-    #[test]
-    fn report_tables_split_columns_on_the_delimiter_and_rows_on_semicolons() {
-        let t = ReportTable::from_wire(
-            &json!({"header": "partner_id|count_plays", "data": "6475|12;6474|0", "totalCount": 2}),
-            "|",
-        );
-        assert_eq!(t.header, ["partner_id", "count_plays"]);
-        assert_eq!(t.rows, [vec!["6475", "12"], vec!["6474", "0"]]);
-        assert_eq!(t.total_count, 2);
-        let empty = ReportTable::from_wire(&json!({"header": "a|b", "data": ""}), "|");
-        assert_eq!((empty.rows.len(), empty.total_count), (0, 0));
-
-        let total = ReportTotal::from_wire(&json!({"header": "count_plays|count_loads", "data": "10|0"}), "|");
-        assert_eq!(total.get("count_plays"), Some("10"));
-        assert!(!total.is_empty());
-        assert!(ReportTotal::from_wire(&json!({"header": "count_plays", "data": ""}), "|").is_empty());
     }
 
     #[test]

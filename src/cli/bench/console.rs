@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use kaltura::{ClientConfig, KalturaClient, Pager, PartnerFilter, Secret};
 
 use crate::accounts;
+use crate::usage::{Interval, Metric, Preset, Search, Sort, SortColumn, Usage};
 
 const SECRET: &str = "bench-admin-secret";
 const EMAIL: &str = "bench@example.com";
@@ -35,6 +36,9 @@ pub struct ConsoleArgs {
     /// Children of the large organisation (the CSV figure compares it with a tenth of it).
     #[arg(long, default_value_t = 100_000)]
     pub csv_children: u32,
+    /// Children of the organisation whose Usage page is timed.
+    #[arg(long, default_value_t = 2_000)]
+    pub usage_children: u32,
 }
 
 /// A scratch directory, removed when dropped.
@@ -195,6 +199,36 @@ async fn time_csv(stack: &Stack) -> anyhow::Result<(Duration, usize, f64)> {
     Ok((started.elapsed(), lines.saturating_sub(1), memory(stack.pid())?.1))
 }
 
+/// The Usage page (last 30 days, 25 rows) against the one multirequest it is made of, read by the same service.
+async fn time_usage(args: &ConsoleArgs) -> anyhow::Result<(Duration, Duration)> {
+    let stack = Stack::start(args.usage_children, args.latency_ms).await?;
+    let client = stack.signed_in().await?;
+    let kaltura = KalturaClient::new(ClientConfig::new(&stack.emulator_url, stack.parent_id, Secret::new(SECRET))?)?;
+    let usage = Usage::new(kaltura);
+    let period = Preset::Last30Days.period(usage.today());
+    anyhow::ensure!(period.interval == Interval::Day, "the last 30 days are reported by day");
+    let page = format!("{}/usage", stack.url);
+    let sort = Sort { column: SortColumn::Metric(Metric::Bandwidth), descending: true };
+    let (mut bare, mut views) = (Vec::new(), Vec::new());
+    for i in 0..=args.views {
+        let started = Instant::now();
+        let view = usage.view(&period, &Search::All, sort, Pager::new(25, 1), Metric::Bandwidth).await?;
+        anyhow::ensure!(view.granted && !view.rows.is_empty(), "the bench parent has usage figures");
+        if i > 0 {
+            bare.push(started.elapsed());
+        }
+    }
+    for i in 0..=args.views {
+        let started = Instant::now();
+        let body = client.get(&page).send().await?.text().await?;
+        anyhow::ensure!(body.contains("id=\"usage-"), "the Usage page did not list accounts");
+        if i > 0 {
+            views.push(started.elapsed());
+        }
+    }
+    Ok((p50(views), p50(bare)))
+}
+
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.views > 0 && args.concurrency > 0 && args.sessions > 0, "counts must be at least 1");
     println!(
@@ -256,6 +290,9 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let small = Stack::start(args.csv_children / 10, args.latency_ms).await?;
     let (small_time, small_rows, small_peak) = time_csv(&small).await?;
 
+    drop(small);
+    let (usage_p50, usage_bare_p50) = time_usage(&args).await?;
+
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     println!("{:<44} {:>12} {:>12}", "figure", "measured", "goal");
     println!("{:<44} {:>12.2?} {:>12}", "Accounts page p50 (50 rows)", page_p50, "");
@@ -280,6 +317,9 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     println!("{:<44} {:>12.2?} {:>12}", format!("CSV of {large_rows} accounts"), large_time, "");
     println!("{:<44} {:>11.1}x {:>12}", "CSV time ratio", ratio(large_time, small_time), "<= 12x");
     println!("{:<44} {:>5.1} / {:>4.1} MB {:>9}", "CSV peak memory, small / large", small_peak, large_peak, "flat");
+    println!("{:<44} {:>12.2?} {:>12}", format!("Usage page p50 ({} children)", args.usage_children), usage_p50, "");
+    println!("{:<44} {:>12.2?} {:>12}", "its bare multirequest p50", usage_bare_p50, "");
+    println!("{:<44} {:>11.2}x {:>12}", "Usage page / bare", ratio(usage_p50, usage_bare_p50), "<= 1.10x");
     if failed > 0 {
         println!("({failed} of the {} sign-ins were turned away as too many at once)", args.concurrency);
     }

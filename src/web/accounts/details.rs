@@ -15,9 +15,11 @@ use super::rows::{Row, or_na};
 use super::{AdminUser, AppError, AppState, Flash, Nav, Section, render};
 use crate::accounts::rules::RowAction;
 use crate::accounts::{ActionError, Admins};
+use crate::usage::{Metric, Preset};
 use crate::web::auth;
-use crate::web::format::kmc_time;
+use crate::web::format::{count, kmc_time, size};
 use crate::web::htmx::wants_fragment;
+use kaltura::FEATURE_MULTI_ACCOUNT_ANALYTICS;
 
 /// A label and its value, `N/A` when Kaltura has none.
 pub(crate) struct Field {
@@ -86,6 +88,9 @@ struct DetailsPage {
     flash: Option<Flash>,
     title_oob: bool,
     admins: Result<Vec<Admin>, String>,
+    /// The last 30 days' main figures, or why there are none.
+    usage: Result<Vec<(&'static str, String)>, String>,
+    usage_href: String,
     /// Administrators Kaltura has beyond the listed page.
     admins_more: i64,
     recent: Vec<Entry>,
@@ -170,7 +175,10 @@ pub(crate) async fn show(
     if wants_fragment(&headers, "account-info") {
         return info_card(&state, &me, id).await;
     }
-    let details = match state.accounts.details(id).await {
+    // The account and its last 30 days of usage, asked for side by side.
+    let period = Preset::Last30Days.period(state.usage.today());
+    let (details, usage) = tokio::join!(state.accounts.details(id), state.usage.totals(id, &period));
+    let details = match details {
         Ok(details) => details,
         Err(e @ ActionError::NotYours(_)) => return refused(&me, e.to_string()),
         Err(ActionError::Kaltura(e)) => return Err(e.into()),
@@ -196,6 +204,20 @@ pub(crate) async fn show(
         _ => Some("No actions are available for this account in its present status."),
     };
     let (admins, admins_more) = admins(details.admins, p.status);
+    let usage = match usage {
+        Ok(Some(totals)) => Ok([Metric::Plays, Metric::PlayerLoads, Metric::Bandwidth, Metric::AverageStorage]
+            .map(|m| {
+                (
+                    m.label(),
+                    if m.is_size() { size(totals.get(m).unwrap_or(0.0)) } else { count(totals.get(m).unwrap_or(0.0)) },
+                )
+            })
+            .to_vec()),
+        Ok(None) => Err(format!(
+            "Usage figures need {FEATURE_MULTI_ACCOUNT_ANALYTICS}, which Kaltura has not enabled for the parent account."
+        )),
+        Err(e) => Err(format!("Kaltura did not give this account's usage: {e}")),
+    };
     let mut nav = Nav::for_user(&me, Section::Accounts);
     nav.flash = auth::take_flash(&session).await?;
     let page = DetailsPage {
@@ -207,6 +229,8 @@ pub(crate) async fn show(
         flash: None,
         title_oob: false,
         admins,
+        usage,
+        usage_href: format!("/usage/{id}"),
         admins_more,
         recent,
         read_only,

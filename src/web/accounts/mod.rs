@@ -3,9 +3,9 @@
 
 mod create;
 mod csv;
-mod details;
+pub(crate) mod details;
 mod edit;
-mod rows;
+pub(crate) mod rows;
 mod view;
 
 use askama::Template;

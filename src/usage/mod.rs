@@ -1,0 +1,670 @@
+//! The usage service: every account's figures for a period, from Kaltura's cross-account reports (kaltura/server,
+//! `../shared/kaltura-analytics.md`). Report 42 (VPAAS_USAGE_MULTI) gives a row per partner over the whole period,
+//! ordered and paged by Kaltura, and its totals; report 20021 gives the trend of the parent and its children summed
+//! per day or month. Each view is one multirequest, which also asks whether the parent has the permission that
+//! grants cross-account analytics: the server does not check it, so the console does, by name.
+
+use futures_util::{Stream, stream};
+use kaltura::{
+    Action, FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaClient, KalturaError, ListResponse, MultiRequest, MultiResponse,
+    Pager, Partner, PartnerStatus, Permission, ReportGraph, ReportInterval, ReportQuery, ReportTable, ReportTotal,
+    ResultRef,
+};
+use serde_json::json;
+use time::{Date, Duration as Days, Month};
+
+/// VPAAS_USAGE_MULTI: a row per partner, the whole range in one row.
+const PER_ACCOUNT: i64 = 42;
+/// The parent and its children summed per period (the multi-account variant of partner usage, 201).
+const TREND: i64 = 20021;
+/// Kaltura answers at most this many day buckets, and this many month buckets.
+pub(crate) const MAX_DAYS: i64 = 5000;
+pub(crate) const MAX_MONTHS: i64 = 120;
+/// A search by name reads every account's row, at most this many (Kaltura's report pager has no cap).
+const SEARCH_ROWS: u32 = 10_000;
+/// Exports read this many rows per request.
+const EXPORT_PAGE: u32 = 500;
+/// How many accounts the top chart shows.
+pub(crate) const TOP: u32 = 10;
+
+/// The figures the console shows, with the report columns they come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Metric {
+    Plays,
+    PlayerLoads,
+    Entries,
+    UniqueUsers,
+    AverageStorage,
+    PeakStorage,
+    Bandwidth,
+    Transcoding,
+}
+
+impl Metric {
+    pub(crate) const ALL: [Metric; 8] = [
+        Metric::Plays,
+        Metric::PlayerLoads,
+        Metric::Entries,
+        Metric::UniqueUsers,
+        Metric::AverageStorage,
+        Metric::PeakStorage,
+        Metric::Bandwidth,
+        Metric::Transcoding,
+    ];
+
+    /// Report 42's column.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Metric::Plays => "total_plays",
+            Metric::PlayerLoads => "total_views",
+            Metric::Entries => "total_entries",
+            Metric::UniqueUsers => "unique_known_users",
+            Metric::AverageStorage => "average_storage",
+            Metric::PeakStorage => "peak_storage",
+            Metric::Bandwidth => "bandwidth_consumption",
+            Metric::Transcoding => "transcoding_consumption",
+        }
+    }
+
+    /// Its name in URLs.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Metric::Plays => "plays",
+            Metric::PlayerLoads => "loads",
+            Metric::Entries => "entries",
+            Metric::UniqueUsers => "users",
+            Metric::AverageStorage => "avg_storage",
+            Metric::PeakStorage => "peak_storage",
+            Metric::Bandwidth => "bandwidth",
+            Metric::Transcoding => "transcoding",
+        }
+    }
+
+    pub(crate) fn parse(key: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.key() == key)
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Metric::Plays => "Plays",
+            Metric::PlayerLoads => "Player Loads",
+            Metric::Entries => "Entries",
+            Metric::UniqueUsers => "Unique Users",
+            Metric::AverageStorage => "Average Storage",
+            Metric::PeakStorage => "Peak Storage",
+            Metric::Bandwidth => "Bandwidth",
+            Metric::Transcoding => "Transcoding",
+        }
+    }
+
+    /// Megabytes (Kaltura's unit for sizes), as opposed to a count.
+    pub(crate) fn is_size(self) -> bool {
+        matches!(self, Metric::AverageStorage | Metric::PeakStorage | Metric::Bandwidth | Metric::Transcoding)
+    }
+
+    fn index(self) -> usize {
+        Metric::ALL.iter().position(|m| *m == self).unwrap_or(0)
+    }
+}
+
+/// What the table can be ordered by: report 42's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SortColumn {
+    Name,
+    PartnerId,
+    Status,
+    Metric(Metric),
+}
+
+impl SortColumn {
+    fn column(self) -> &'static str {
+        match self {
+            SortColumn::Name => "partner_name",
+            SortColumn::PartnerId => "partner_id",
+            SortColumn::Status => "status",
+            SortColumn::Metric(m) => m.column(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sort {
+    pub(crate) column: SortColumn,
+    pub(crate) descending: bool,
+}
+
+impl Sort {
+    /// Report 42's `order`: one column with its direction.
+    fn order(self) -> String {
+        format!("{}{}", if self.descending { '-' } else { '+' }, self.column.column())
+    }
+}
+
+/// Daily or monthly buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interval {
+    Day,
+    Month,
+}
+
+impl Interval {
+    fn report(self) -> ReportInterval {
+        match self {
+            Interval::Day => ReportInterval::Days,
+            Interval::Month => ReportInterval::Months,
+        }
+    }
+}
+
+/// A range of whole days (UTC), both ends included, and its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Period {
+    pub(crate) from: Date,
+    pub(crate) to: Date,
+    pub(crate) interval: Interval,
+}
+
+/// Why a period cannot be asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PeriodError {
+    #[error("The start date {from} is after the end date {to}: choose a start on or before the end.")]
+    Reversed { from: Date, to: Date },
+    #[error(
+        "Kaltura reports at most {MAX_DAYS} days at a time and this range has {days}: choose Monthly, or a shorter range."
+    )]
+    TooManyDays { days: i64 },
+    #[error(
+        "Kaltura reports at most {MAX_MONTHS} months at a time and this range spans {months}: choose a shorter range."
+    )]
+    TooManyMonths { months: i64 },
+}
+
+impl Period {
+    pub(crate) fn new(from: Date, to: Date, interval: Interval) -> Result<Period, PeriodError> {
+        if from > to {
+            return Err(PeriodError::Reversed { from, to });
+        }
+        let period = Period { from, to, interval };
+        match interval {
+            Interval::Day if period.days() > MAX_DAYS => Err(PeriodError::TooManyDays { days: period.days() }),
+            Interval::Month if period.months() > MAX_MONTHS => {
+                Err(PeriodError::TooManyMonths { months: period.months() })
+            }
+            _ => Ok(period),
+        }
+    }
+
+    pub(crate) fn days(&self) -> i64 {
+        (self.to - self.from).whole_days() + 1
+    }
+
+    fn months(&self) -> i64 {
+        let index = |d: Date| i64::from(d.year()) * 12 + i64::from(u8::from(d.month()));
+        index(self.to) - index(self.from) + 1
+    }
+
+    fn query(&self, report_type: i64, object_ids: Vec<i64>) -> ReportQuery {
+        let start = |d: Date| d.midnight().assume_utc().unix_timestamp();
+        ReportQuery {
+            report_type,
+            from_date: start(self.from),
+            // The end day is included: up to its last second.
+            to_date: start(self.to) + 86_399,
+            object_ids,
+            interval: Some(self.interval.report()),
+        }
+    }
+}
+
+/// The named ranges the page offers, computed from `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Preset {
+    Last7Days,
+    Last30Days,
+    ThisMonth,
+    LastMonth,
+    Last3Months,
+    Last12Months,
+    ThisYear,
+}
+
+impl Preset {
+    pub(crate) const ALL: [Preset; 7] = [
+        Preset::Last7Days,
+        Preset::Last30Days,
+        Preset::ThisMonth,
+        Preset::LastMonth,
+        Preset::Last3Months,
+        Preset::Last12Months,
+        Preset::ThisYear,
+    ];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Preset::Last7Days => "Last 7 days",
+            Preset::Last30Days => "Last 30 days",
+            Preset::ThisMonth => "This month",
+            Preset::LastMonth => "Last month",
+            Preset::Last3Months => "Last 3 months",
+            Preset::Last12Months => "Last 12 months",
+            Preset::ThisYear => "This year",
+        }
+    }
+
+    /// The range, with daily buckets up to a month and monthly ones beyond.
+    pub(crate) fn period(self, today: Date) -> Period {
+        let month_start = |d: Date| d.replace_day(1).unwrap_or(d);
+        let months_back = |d: Date, n: i32| {
+            let index = d.year() * 12 + i32::from(u8::from(d.month())) - 1 - n;
+            let month = Month::try_from((index.rem_euclid(12) + 1) as u8).unwrap_or(Month::January);
+            Date::from_calendar_date(index.div_euclid(12), month, 1).unwrap_or(d)
+        };
+        let (from, to, interval) = match self {
+            Preset::Last7Days => (today - Days::days(6), today, Interval::Day),
+            Preset::Last30Days => (today - Days::days(29), today, Interval::Day),
+            Preset::ThisMonth => (month_start(today), today, Interval::Day),
+            Preset::LastMonth => (months_back(today, 1), month_start(today) - Days::days(1), Interval::Day),
+            Preset::Last3Months => (months_back(today, 2), today, Interval::Month),
+            Preset::Last12Months => (months_back(today, 11), today, Interval::Month),
+            Preset::ThisYear => (Date::from_ordinal_date(today.year(), 1).unwrap_or(today), today, Interval::Month),
+        };
+        Period { from, to, interval }
+    }
+}
+
+/// Which accounts the table lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Search {
+    All,
+    /// Partner ids: Kaltura narrows the report to them (its own children only).
+    Ids(Vec<i64>),
+    /// Part of an account name, case-insensitive: read from every account's row.
+    Name(String),
+}
+
+impl Search {
+    /// A comma list of numbers is ids; other text is a name.
+    pub(crate) fn parse(text: &str) -> Search {
+        let text = text.trim();
+        if text.is_empty() {
+            return Search::All;
+        }
+        let ids: Option<Vec<i64>> =
+            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect();
+        match ids {
+            Some(ids) if !ids.is_empty() => Search::Ids(ids),
+            _ => Search::Name(text.to_string()),
+        }
+    }
+}
+
+/// One account's figures for the period, in [`Metric::ALL`]'s order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AccountUsage {
+    pub(crate) partner_id: i64,
+    pub(crate) name: String,
+    pub(crate) status: Option<PartnerStatus>,
+    pub(crate) values: [f64; 8],
+}
+
+impl AccountUsage {
+    pub(crate) fn get(&self, m: Metric) -> f64 {
+        self.values[m.index()]
+    }
+
+    /// Reads report 42's rows by column name, so a column Kaltura adds or moves does not shift the figures.
+    fn read_all(table: &ReportTable) -> Vec<AccountUsage> {
+        let at = |row: &[String], name: &str| table.column(name).and_then(|i| row.get(i)).cloned().unwrap_or_default();
+        let number = |s: String| s.trim().parse::<f64>().ok().filter(|v| v.is_finite()).unwrap_or(0.0);
+        table
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let partner_id = at(row, "partner_id").trim().parse::<i64>().ok()?;
+                let status = at(row, "status").trim().parse::<i64>().ok().and_then(PartnerStatus::from_code);
+                Some(AccountUsage {
+                    partner_id,
+                    name: at(row, "partner_name"),
+                    status,
+                    values: Metric::ALL.map(|m| number(at(row, m.column()))),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Totals over the period, in [`Metric::ALL`]'s order; `None` where Kaltura has no figure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Totals(pub(crate) [Option<f64>; 8]);
+
+impl Totals {
+    fn read(total: &ReportTotal) -> Totals {
+        Totals(Metric::ALL.map(|m| total.get(m.column()).and_then(|v| v.trim().parse::<f64>().ok())))
+    }
+
+    pub(crate) fn get(&self, m: Metric) -> Option<f64> {
+        self.0[m.index()]
+    }
+}
+
+/// One bucket of the trend: its label (`2026-11-30`, `2026-11`) and the bandwidth and average storage in it (MB).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrendPoint {
+    pub(crate) label: String,
+    pub(crate) bandwidth: f64,
+    pub(crate) storage: f64,
+}
+
+/// Report 20021's graphs as one series of points, labelled as dates.
+fn trend(graphs: &[ReportGraph]) -> Vec<TrendPoint> {
+    let series = |id: &str| graphs.iter().find(|g| g.id == id).map(|g| g.points.clone()).unwrap_or_default();
+    let storage = series("average_storage");
+    series("bandwidth_consumption")
+        .into_iter()
+        .map(|(key, bandwidth)| {
+            let storage = storage.iter().find(|(k, _)| *k == key).map_or(0.0, |(_, v)| *v);
+            TrendPoint { label: bucket_label(&key), bandwidth, storage }
+        })
+        .collect()
+}
+
+/// `20261130` → `2026-11-30`, `202611` → `2026-11`; anything else as it came.
+fn bucket_label(key: &str) -> String {
+    match key.len() {
+        8 if key.bytes().all(|b| b.is_ascii_digit()) => format!("{}-{}-{}", &key[..4], &key[4..6], &key[6..]),
+        6 if key.bytes().all(|b| b.is_ascii_digit()) => format!("{}-{}", &key[..4], &key[4..]),
+        _ => key.to_string(),
+    }
+}
+
+/// What the Usage page shows.
+pub(crate) struct UsageView {
+    /// Whether the parent has FEATURE_MULTI_ACCOUNT_ANALYTICS; without it nothing below is filled.
+    pub(crate) granted: bool,
+    pub(crate) totals: Totals,
+    /// The page of accounts.
+    pub(crate) rows: Vec<AccountUsage>,
+    /// How many accounts the search matches.
+    pub(crate) matching: i64,
+    pub(crate) trend: Vec<TrendPoint>,
+    /// The accounts with the most of `top_metric`.
+    pub(crate) top: Vec<AccountUsage>,
+}
+
+/// One account's usage, for its drill-down.
+pub(crate) struct AccountView {
+    pub(crate) partner: Partner,
+    pub(crate) granted: bool,
+    pub(crate) totals: Totals,
+    pub(crate) trend: Vec<TrendPoint>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UsageError {
+    #[error("Account {0} is not one of your accounts.")]
+    NotYours(i64),
+    #[error(
+        "The parent account does not have {FEATURE_MULTI_ACCOUNT_ANALYTICS}, the Kaltura permission for usage across \
+         accounts; ask Kaltura to enable it."
+    )]
+    NotGranted,
+    #[error(transparent)]
+    Kaltura(#[from] KalturaError),
+}
+
+/// The one permission test (also `doctor`'s, through [`KalturaClient::has_permission`]).
+fn granted(r: &MultiResponse, at: ResultRef) -> Result<bool, KalturaError> {
+    Ok(Permission::granted_in(&r.get::<ListResponse<Permission>>(at)?, FEATURE_MULTI_ACCOUNT_ANALYTICS))
+}
+
+#[derive(Clone)]
+pub(crate) struct Usage {
+    kaltura: KalturaClient,
+}
+
+impl Usage {
+    pub(crate) fn new(kaltura: KalturaClient) -> Usage {
+        Usage { kaltura }
+    }
+
+    pub(crate) fn parent_id(&self) -> i64 {
+        self.kaltura.config().partner_id
+    }
+
+    /// Today in UTC, by the client's clock (which tests can set).
+    pub(crate) fn today(&self) -> Date {
+        time::OffsetDateTime::from_unix_timestamp(self.kaltura.config().clock.now())
+            .map_or(time::OffsetDateTime::UNIX_EPOCH.date(), |t| t.date())
+    }
+
+    /// The Usage page: totals, the trend, the top accounts by `top_metric` and a page of accounts, in one request.
+    pub(crate) async fn view(
+        &self,
+        period: &Period,
+        search: &Search,
+        sort: Sort,
+        page: Pager,
+        top_metric: Metric,
+    ) -> Result<UsageView, KalturaError> {
+        let ids = match search {
+            Search::Ids(ids) => ids.clone(),
+            _ => Vec::new(),
+        };
+        let table_pager = match search {
+            Search::Name(_) => Pager::new(SEARCH_ROWS, 1),
+            _ => page,
+        };
+        let mut mr = MultiRequest::new();
+        let permission = mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS));
+        let total = mr.add(Action::REPORT_GET_TOTAL, period.query(PER_ACCOUNT, Vec::new()).for_total());
+        let graphs = mr.add(Action::REPORT_GET_GRAPHS, period.query(TREND, Vec::new()).for_graphs());
+        let order = sort.order();
+        let table =
+            mr.add(Action::REPORT_GET_TABLE, period.query(PER_ACCOUNT, ids).for_table(&table_pager, Some(&order)));
+        let top_order = Sort { column: SortColumn::Metric(top_metric), descending: true }.order();
+        let top = mr.add(
+            Action::REPORT_GET_TABLE,
+            period.query(PER_ACCOUNT, Vec::new()).for_table(&Pager::new(TOP, 1), Some(&top_order)),
+        );
+        let r = self.kaltura.multirequest(&mr).await?;
+        if !granted(&r, permission)? {
+            return Ok(UsageView {
+                granted: false,
+                totals: Totals::default(),
+                rows: Vec::new(),
+                matching: 0,
+                trend: Vec::new(),
+                top: Vec::new(),
+            });
+        }
+        let listed = ReportTable::read(r.item(table)?);
+        let (rows, matching) = match search {
+            Search::Name(text) => {
+                let text = text.to_lowercase();
+                let found: Vec<AccountUsage> = AccountUsage::read_all(&listed)
+                    .into_iter()
+                    .filter(|a| a.name.to_lowercase().contains(&text))
+                    .collect();
+                let matching = found.len() as i64;
+                let skip = (page.page_index.saturating_sub(1) as usize).saturating_mul(page.page_size as usize);
+                (found.into_iter().skip(skip).take(page.page_size as usize).collect(), matching)
+            }
+            _ => (AccountUsage::read_all(&listed), listed.total_count),
+        };
+        Ok(UsageView {
+            granted: true,
+            totals: Totals::read(&ReportTotal::read(r.item(total)?)),
+            rows,
+            matching,
+            trend: trend(&ReportGraph::read_all(r.item(graphs)?)),
+            top: AccountUsage::read_all(&ReportTable::read(r.item(top)?)),
+        })
+    }
+
+    /// One account's figures and trend, if it is the parent or one of its children, in one request.
+    pub(crate) async fn account(&self, id: i64, period: &Period) -> Result<AccountView, UsageError> {
+        let mut mr = MultiRequest::new();
+        let get = mr.add(Action::PARTNER_GET, json!({ "id": id }));
+        let permission = mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS));
+        let total = mr.add(Action::REPORT_GET_TOTAL, period.query(PER_ACCOUNT, vec![id]).for_total());
+        let graphs = mr.add(Action::REPORT_GET_GRAPHS, period.query(TREND, vec![id]).for_graphs());
+        let r = self.kaltura.multirequest(&mr).await?;
+        let partner: Partner = match r.get(get) {
+            Err(e) if e.is_invalid_partner() => return Err(UsageError::NotYours(id)),
+            other => other?,
+        };
+        if !granted(&r, permission)? {
+            return Ok(AccountView { partner, granted: false, totals: Totals::default(), trend: Vec::new() });
+        }
+        Ok(AccountView {
+            partner,
+            granted: true,
+            totals: Totals::read(&ReportTotal::read(r.item(total)?)),
+            trend: trend(&ReportGraph::read_all(r.item(graphs)?)),
+        })
+    }
+
+    /// One account's totals for `period`, `None` without the analytics permission (for its details page).
+    pub(crate) async fn totals(&self, id: i64, period: &Period) -> Result<Option<Totals>, KalturaError> {
+        let mut mr = MultiRequest::new();
+        let permission = mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS));
+        let total = mr.add(Action::REPORT_GET_TOTAL, period.query(PER_ACCOUNT, vec![id]).for_total());
+        let r = self.kaltura.multirequest(&mr).await?;
+        if !granted(&r, permission)? {
+            return Ok(None);
+        }
+        Ok(Some(Totals::read(&ReportTotal::read(r.item(total)?))))
+    }
+
+    /// Every matching account's figures, by partner id, 500 at a time (so memory stays flat however many there
+    /// are). The permission and the first page are asked for here, so a refusal is known before anything is sent.
+    pub(crate) async fn export(
+        &self,
+        period: &Period,
+        search: &Search,
+    ) -> Result<impl Stream<Item = Result<Vec<AccountUsage>, KalturaError>> + Send + 'static, UsageError> {
+        let ids = match search {
+            Search::Ids(ids) => ids.clone(),
+            _ => Vec::new(),
+        };
+        let name = match search {
+            Search::Name(text) => Some(text.to_lowercase()),
+            _ => None,
+        };
+        let query = period.query(PER_ACCOUNT, ids);
+        let order = Sort { column: SortColumn::PartnerId, descending: false }.order();
+        let mut mr = MultiRequest::new();
+        let permission = mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS));
+        let first = mr.add(Action::REPORT_GET_TABLE, query.for_table(&Pager::new(EXPORT_PAGE, 1), Some(&order)));
+        let r = self.kaltura.multirequest(&mr).await?;
+        if !granted(&r, permission)? {
+            return Err(UsageError::NotGranted);
+        }
+        let first = ReportTable::read(r.item(first)?);
+        let pages_in_all = (first.total_count.max(0) as u32).div_ceil(EXPORT_PAGE).max(1);
+        let kaltura = self.kaltura.clone();
+        let keep = move |rows: Vec<AccountUsage>| match &name {
+            Some(text) => rows.into_iter().filter(|a| a.name.to_lowercase().contains(text)).collect(),
+            None => rows,
+        };
+        let pages = stream::try_unfold((Some(first), 1u32), move |(table, index)| {
+            let (kaltura, query, order, keep) = (kaltura.clone(), query.clone(), order.clone(), keep.clone());
+            async move {
+                let table = match table {
+                    Some(t) => t,
+                    None if index > pages_in_all => return Ok(None),
+                    None => kaltura.report_table(&query, &Pager::new(EXPORT_PAGE, index), Some(&order)).await?,
+                };
+                if table.rows.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some((keep(AccountUsage::read_all(&table)), (None, index + 1))))
+            }
+        });
+        Ok(pages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn periods_are_checked_against_kalturas_limits() {
+        let day = |d| Period::new(d, date!(2026 - 12 - 01), Interval::Day);
+        assert_eq!(day(date!(2026 - 11 - 02)).unwrap().days(), 30);
+        assert!(matches!(
+            Period::new(date!(2026 - 12 - 02), date!(2026 - 12 - 01), Interval::Day),
+            Err(PeriodError::Reversed { .. })
+        ));
+        assert_eq!(day(date!(2010 - 01 - 01)).unwrap_err(), PeriodError::TooManyDays { days: 6179 });
+        assert_eq!(
+            Period::new(date!(2010 - 01 - 01), date!(2026 - 12 - 01), Interval::Month).unwrap_err(),
+            PeriodError::TooManyMonths { months: 204 }
+        );
+        assert!(Period::new(date!(2016 - 12 - 01), date!(2026 - 11 - 30), Interval::Month).is_ok());
+    }
+
+    #[test]
+    fn presets_end_today_and_last_month_is_the_whole_previous_month() {
+        let today = date!(2026 - 03 - 15);
+        let p = |preset: Preset| {
+            let p = preset.period(today);
+            (p.from, p.to, p.interval)
+        };
+        assert_eq!(p(Preset::Last7Days), (date!(2026 - 03 - 09), today, Interval::Day));
+        assert_eq!(p(Preset::Last30Days), (date!(2026 - 02 - 14), today, Interval::Day));
+        assert_eq!(p(Preset::ThisMonth), (date!(2026 - 03 - 01), today, Interval::Day));
+        assert_eq!(p(Preset::LastMonth), (date!(2026 - 02 - 01), date!(2026 - 02 - 28), Interval::Day));
+        assert_eq!(p(Preset::Last3Months), (date!(2026 - 01 - 01), today, Interval::Month));
+        assert_eq!(p(Preset::Last12Months), (date!(2025 - 04 - 01), today, Interval::Month));
+        assert_eq!(p(Preset::ThisYear), (date!(2026 - 01 - 01), today, Interval::Month));
+        assert_eq!(Preset::LastMonth.period(date!(2026 - 01 - 10)).from, date!(2025 - 12 - 01));
+    }
+
+    #[test]
+    fn a_period_asks_for_whole_utc_days() {
+        let p = Period::new(date!(2026 - 11 - 01), date!(2026 - 11 - 30), Interval::Day).unwrap();
+        let q = p.query(42, vec![6475]);
+        assert_eq!((q.from_date, q.to_date), (1_793_491_200, 1_796_083_199));
+        assert_eq!(q.object_ids, [6475]);
+    }
+
+    #[test]
+    fn searches_are_ids_or_a_name() {
+        assert_eq!(Search::parse(" 6475, 6474 "), Search::Ids(vec![6475, 6474]));
+        assert_eq!(Search::parse("Shang"), Search::Name("Shang".into()));
+        assert_eq!(Search::parse("12 Monkeys"), Search::Name("12 Monkeys".into()));
+        assert_eq!(Search::parse("  "), Search::All);
+    }
+
+    #[test]
+    fn rows_are_read_by_column_name() {
+        let table = ReportTable::read(&json!({
+            "header": "status|partner_name|partner_id|created_at|total_plays|bandwidth_consumption|average_storage",
+            "data": "1|Shanghai|6475|1558444680|12|3.5|100.25;2|Bad|x|0|1|1|1;",
+            "totalCount": 2
+        }));
+        let rows = AccountUsage::read_all(&table);
+        assert_eq!(rows.len(), 1, "a row without a partner id is left out");
+        assert_eq!(rows[0].status, Some(PartnerStatus::Active));
+        assert_eq!((rows[0].get(Metric::Plays), rows[0].get(Metric::Bandwidth)), (12.0, 3.5));
+        assert_eq!(rows[0].get(Metric::PeakStorage), 0.0, "a column Kaltura did not send reads as zero");
+    }
+
+    #[test]
+    fn the_trend_pairs_bandwidth_and_storage_by_bucket() {
+        let graphs = ReportGraph::read_all(&json!([
+            {"id": "bandwidth_consumption", "data": "202610|5;202611|7;"},
+            {"id": "average_storage", "data": "202610|100;202611|110;"}
+        ]));
+        assert_eq!(
+            trend(&graphs),
+            [
+                TrendPoint { label: "2026-10".into(), bandwidth: 5.0, storage: 100.0 },
+                TrendPoint { label: "2026-11".into(), bandwidth: 7.0, storage: 110.0 }
+            ]
+        );
+    }
+}

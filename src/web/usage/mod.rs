@@ -1,0 +1,346 @@
+//! `/usage`: every account's usage for a period, with totals, the trend, the top accounts and a sortable, searchable
+//! table; `/usage/{id}`: one account's drill-down; `/usage.csv`: the table as CSV. The URL holds the whole view.
+
+mod charts;
+mod view;
+
+use askama::Template;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::{StreamExt, stream};
+use kaltura::{FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaError, PartnerStatus};
+
+use super::accounts::rows::Row;
+use super::auth::AdminUser;
+use super::format::{Scale, count, size};
+use super::paging::Pager;
+use super::{AppError, AppState, Nav, Section, csv, render};
+use crate::accounts::rules::RowAction;
+use crate::usage::{AccountUsage, Metric, Sort, SortColumn, Totals, TrendPoint, UsageError};
+use charts::Svg;
+use view::UsageView;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/usage", get(show)).route("/usage.csv", get(export)).route("/usage/{id}", get(account))
+}
+
+/// A metric's total, shown in its unit.
+struct Figure {
+    label: &'static str,
+    value: String,
+    key: &'static str,
+}
+
+fn figures(totals: &Totals) -> Vec<Figure> {
+    Metric::ALL
+        .into_iter()
+        .map(|m| Figure {
+            label: m.label(),
+            key: m.key(),
+            value: totals.get(m).map_or_else(|| "—".into(), |v| shown(m, v)),
+        })
+        .collect()
+}
+
+fn shown(m: Metric, v: f64) -> String {
+    if m.is_size() { size(v) } else { count(v) }
+}
+
+/// A column heading: its link sorts by it, the other way when it already does.
+struct Heading {
+    label: &'static str,
+    href: String,
+    /// `ascending` / `descending` when the table is sorted by it.
+    aria_sort: Option<&'static str>,
+    numeric: bool,
+}
+
+struct TableRow {
+    partner_id: i64,
+    name: String,
+    is_parent: bool,
+    status: &'static str,
+    href: String,
+    cells: Vec<String>,
+}
+
+/// A chart with its caption and its figures as text.
+struct Chart {
+    svg: Svg,
+    caption: String,
+    unit: &'static str,
+    /// The figures drawn, as `(label, values…)` rows for the text alternative.
+    rows: Vec<(String, Vec<String>)>,
+    columns: Vec<&'static str>,
+}
+
+fn trend_chart(points: &[TrendPoint], whose: &str) -> Chart {
+    let (svg, scale) = charts::trend(points);
+    let in_scale = |v: f64| if scale == Scale::COUNT { count(v) } else { format!("{:.1}", v / scale.divisor) };
+    Chart {
+        svg,
+        caption: format!("Bandwidth and average storage of {whose}"),
+        unit: scale.unit,
+        rows: points.iter().map(|p| (p.label.clone(), vec![in_scale(p.bandwidth), in_scale(p.storage)])).collect(),
+        columns: vec!["Bandwidth", "Average Storage"],
+    }
+}
+
+fn status_label(s: Option<PartnerStatus>) -> &'static str {
+    s.map_or(super::accounts::rows::NA, PartnerStatus::label)
+}
+
+#[derive(Template)]
+#[template(path = "usage.html")]
+struct UsagePage {
+    nav: Nav,
+    v: UsageView,
+    error: Option<String>,
+    /// False when the parent lacks the permission: the page says so instead of figures.
+    granted: bool,
+    figures: Vec<Figure>,
+    trend: Option<Chart>,
+    top: Option<Chart>,
+    headings: Vec<Heading>,
+    rows: Vec<TableRow>,
+    pager: Option<Pager>,
+    matching: i64,
+    csv_href: String,
+    permission: &'static str,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let v = UsageView::parse(query.as_deref().unwrap_or(""), state.usage.today());
+    let mut page = UsagePage {
+        nav: Nav::for_user(&me, Section::Usage),
+        error: None,
+        granted: true,
+        figures: Vec::new(),
+        trend: None,
+        top: None,
+        headings: Vec::new(),
+        rows: Vec::new(),
+        pager: None,
+        matching: 0,
+        csv_href: format!("/usage.csv?{}", v.query(None)),
+        permission: FEATURE_MULTI_ACCOUNT_ANALYTICS,
+        v,
+    };
+    let period = match &page.v.period {
+        Ok(p) => *p,
+        Err(e) => {
+            page.error = Some(e.clone());
+            return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
+        }
+    };
+    let v = &page.v;
+    let found = state.usage.view(&period, &v.search, v.sort, v.pager(), v.top).await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            page.error = Some(upstream(&e));
+            return Ok((StatusCode::BAD_GATEWAY, render(&page)?).into_response());
+        }
+    };
+    page.granted = found.granted;
+    if !found.granted {
+        return Ok(render(&page)?.into_response());
+    }
+    let parent = state.usage.parent_id();
+    page.figures = figures(&found.totals);
+    page.trend = Some(trend_chart(&found.trend, "the parent and all its accounts"));
+    let bars: Vec<(String, f64)> = found.top.iter().map(|a| (a.name.clone(), a.get(v.top))).collect();
+    let (svg, scale) = charts::top(&bars, v.top.is_size());
+    page.top = Some(Chart {
+        svg,
+        caption: format!("The {} accounts with the most {}", found.top.len(), v.top.label().to_lowercase()),
+        unit: scale.unit,
+        rows: found.top.iter().map(|a| (a.name.clone(), vec![shown(v.top, a.get(v.top))])).collect(),
+        columns: vec![v.top.label()],
+    });
+    page.headings = headings(v);
+    page.rows = found.rows.iter().map(|a| table_row(a, parent, v)).collect();
+    page.matching = found.matching;
+    let last_page = (found.matching.max(0) as u32).div_ceil(v.size).max(1);
+    let first = (v.page - 1) * v.size + 1;
+    let range = match page.rows.len() as u32 {
+        0 => "No accounts".to_string(),
+        shown => format!(
+            "{}–{} of {}",
+            count(f64::from(first)),
+            count(f64::from(first + shown - 1)),
+            count(found.matching as f64)
+        ),
+    };
+    page.pager = Some(Pager::new(v.page, last_page, range, |n| format!("/usage?{}", v.query(Some(n)))));
+    Ok(render(&page)?.into_response())
+}
+
+fn headings(v: &UsageView) -> Vec<Heading> {
+    let mut columns: Vec<(SortColumn, &'static str, bool)> = vec![
+        (SortColumn::Name, "Account Name", false),
+        (SortColumn::PartnerId, "Partner ID", true),
+        (SortColumn::Status, "Status", false),
+    ];
+    columns.extend(Metric::ALL.map(|m| (SortColumn::Metric(m), m.label(), true)));
+    columns
+        .into_iter()
+        .map(|(column, label, numeric)| {
+            let current = v.sort.column == column;
+            // A figure sorts largest first at the first click; names and ids from the start.
+            let descending = if current { !v.sort.descending } else { matches!(column, SortColumn::Metric(_)) };
+            Heading {
+                label,
+                href: format!("/usage?{}", v.with_sort(Sort { column, descending }).query(None)),
+                aria_sort: current.then_some(if v.sort.descending { "descending" } else { "ascending" }),
+                numeric,
+            }
+        })
+        .collect()
+}
+
+fn table_row(a: &AccountUsage, parent: i64, v: &UsageView) -> TableRow {
+    TableRow {
+        partner_id: a.partner_id,
+        name: if a.name.trim().is_empty() { a.partner_id.to_string() } else { a.name.clone() },
+        is_parent: a.partner_id == parent,
+        status: status_label(a.status),
+        href: format!("/usage/{}?{}", a.partner_id, v.period_query()),
+        cells: Metric::ALL.into_iter().map(|m| shown(m, a.get(m))).collect(),
+    }
+}
+
+fn upstream(e: &KalturaError) -> String {
+    match e {
+        KalturaError::Api { message, .. } => format!("Kaltura did not give the usage: {message}"),
+        other => format!("Kaltura did not give the usage. {other}. Check that Kaltura is reachable, then retry."),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "usage_account.html")]
+struct AccountPage {
+    nav: Nav,
+    v: UsageView,
+    id: i64,
+    /// Where the period form sends its range.
+    action: String,
+    name: String,
+    is_parent: bool,
+    status: &'static str,
+    error: Option<String>,
+    granted: bool,
+    figures: Vec<Figure>,
+    trend: Option<Chart>,
+    can_kmc_login: bool,
+    permission: &'static str,
+}
+
+async fn account(
+    State(state): State<AppState>,
+    AdminUser(me): AdminUser,
+    Path(id): Path<i64>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let v = UsageView::parse(query.as_deref().unwrap_or(""), state.usage.today());
+    let mut page = AccountPage {
+        nav: Nav::for_user(&me, Section::Usage),
+        id,
+        action: format!("/usage/{id}"),
+        name: id.to_string(),
+        is_parent: id == state.usage.parent_id(),
+        status: super::accounts::rows::NA,
+        error: None,
+        granted: true,
+        figures: Vec::new(),
+        trend: None,
+        can_kmc_login: false,
+        permission: FEATURE_MULTI_ACCOUNT_ANALYTICS,
+        v,
+    };
+    let period = match &page.v.period {
+        Ok(p) => *p,
+        Err(e) => {
+            page.error = Some(e.clone());
+            return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
+        }
+    };
+    let found = match state.usage.account(id, &period).await {
+        Ok(found) => found,
+        Err(e @ UsageError::NotYours(_)) => return super::accounts::details::refused(&me, e.to_string()),
+        Err(e) => {
+            page.error = Some(match e {
+                UsageError::Kaltura(k) => upstream(&k),
+                other => other.to_string(),
+            });
+            return Ok((StatusCode::BAD_GATEWAY, render(&page)?).into_response());
+        }
+    };
+    let row = Row::new(&found.partner, state.usage.parent_id());
+    page.name = row.plain_name().to_string();
+    page.status = row.status_label;
+    page.can_kmc_login = RowAction::KmcLogin.allowed(found.partner.status, row.is_parent);
+    page.granted = found.granted;
+    if found.granted {
+        page.figures = figures(&found.totals);
+        page.trend = Some(trend_chart(&found.trend, &page.name));
+    }
+    Ok(render(&page)?.into_response())
+}
+
+/// The CSV header, exactly.
+const HEADER: [&str; 11] = [
+    "Partner ID",
+    "Account Name",
+    "Status",
+    "Plays",
+    "Player Loads",
+    "Entries",
+    "Unique Users",
+    "Average Storage (MB)",
+    "Peak Storage (MB)",
+    "Bandwidth (MB)",
+    "Transcoding (MB)",
+];
+
+/// A plain number: integers without a fraction, sizes as Kaltura gives them.
+fn plain(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { v.to_string() }
+}
+
+fn record(a: &AccountUsage) -> String {
+    let mut fields = vec![a.partner_id.to_string(), a.name.clone(), status_label(a.status).to_string()];
+    fields.extend(Metric::ALL.map(|m| plain(a.get(m))));
+    csv::line(fields.iter().map(String::as_str))
+}
+
+async fn export(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let v = UsageView::parse(query.as_deref().unwrap_or(""), state.usage.today());
+    let period = v.period.clone().map_err(AppError::BadRequest)?;
+    let pages = match state.usage.export(&period, &v.search).await {
+        Ok(pages) => pages,
+        Err(UsageError::Kaltura(e)) => return Err(AppError::BadRequest(upstream(&e))),
+        Err(e) => return Err(AppError::BadRequest(e.to_string())),
+    };
+    let head = stream::iter([Ok(Bytes::from(csv::line(HEADER)))]);
+    let rows = pages.map(|page| match page {
+        Ok(page) => Ok(Bytes::from(page.iter().map(record).collect::<String>())),
+        Err(e) => {
+            tracing::warn!(error = %e, "usage CSV export stopped");
+            Err(std::io::Error::other(e.to_string()))
+        }
+    });
+    Ok(csv::attachment("usage", Body::from_stream(head.chain(rows))))
+}
