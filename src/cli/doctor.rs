@@ -168,8 +168,9 @@ async fn group_check(client: &KalturaClient, pid: i64) -> (Outcome, String) {
             Outcome::Fail,
             format!(
                 "partner {pid} is not a VAR/GROUP account: Kaltura will refuse to create child accounts for it \
-                 (NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD). Use the multi-account parent's id and admin secret, \
-                 or ask Kaltura to make this account a multi-account parent."
+                 (\"Partner id [{pid}] is not a VAR/GROUP, but is attempting to create child partner\"). Use the \
+                 multi-account parent's id and admin secret, or ask Kaltura to make this account a multi-account \
+                 parent."
             ),
         ),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {

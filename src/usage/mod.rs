@@ -17,9 +17,8 @@ use time::{Date, Duration as Days, Month};
 const PER_ACCOUNT: i64 = 42;
 /// The parent and its children summed per period (the multi-account variant of partner usage, 201).
 const TREND: i64 = 20021;
-/// Kaltura answers at most this many day buckets, and this many month buckets.
+/// Kaltura's usage reports read at most this many days, whatever the buckets (months are built from days).
 pub(crate) const MAX_DAYS: i64 = 5000;
-pub(crate) const MAX_MONTHS: i64 = 120;
 /// A search by name reads every account's row, at most this many (Kaltura's report pager has no cap).
 const SEARCH_ROWS: u32 = 10_000;
 /// Exports read this many rows per request.
@@ -133,10 +132,27 @@ pub(crate) struct Sort {
     pub(crate) descending: bool,
 }
 
+/// The table's order when the URL names none, and the export's: the most bandwidth first.
+pub(crate) const DEFAULT_ORDER: Sort = Sort { column: SortColumn::Metric(Metric::Bandwidth), descending: true };
+
 impl Sort {
     /// Report 42's `order`: one column with its direction.
     fn order(self) -> String {
         format!("{}{}", if self.descending { '-' } else { '+' }, self.column.column())
+    }
+
+    /// Sorts rows read from Kaltura here: names without regard to case, ties by partner id.
+    fn apply(self, rows: &mut [AccountUsage]) {
+        rows.sort_by(|a, b| {
+            let by = match self.column {
+                SortColumn::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                SortColumn::PartnerId => a.partner_id.cmp(&b.partner_id),
+                SortColumn::Status => a.status.map(|s| s.code()).cmp(&b.status.map(|s| s.code())),
+                SortColumn::Metric(m) => a.get(m).total_cmp(&b.get(m)),
+            };
+            let by = if self.descending { by.reverse() } else { by };
+            by.then(a.partner_id.cmp(&b.partner_id))
+        });
     }
 }
 
@@ -169,14 +185,8 @@ pub(crate) struct Period {
 pub(crate) enum PeriodError {
     #[error("The start date {from} is after the end date {to}: choose a start on or before the end.")]
     Reversed { from: Date, to: Date },
-    #[error(
-        "Kaltura reports at most {MAX_DAYS} days at a time and this range has {days}: choose Monthly, or a shorter range."
-    )]
+    #[error("Kaltura reports at most {MAX_DAYS} days at a time and this range has {days}: choose a shorter range.")]
     TooManyDays { days: i64 },
-    #[error(
-        "Kaltura reports at most {MAX_MONTHS} months at a time and this range spans {months}: choose a shorter range."
-    )]
-    TooManyMonths { months: i64 },
 }
 
 impl Period {
@@ -185,22 +195,14 @@ impl Period {
             return Err(PeriodError::Reversed { from, to });
         }
         let period = Period { from, to, interval };
-        match interval {
-            Interval::Day if period.days() > MAX_DAYS => Err(PeriodError::TooManyDays { days: period.days() }),
-            Interval::Month if period.months() > MAX_MONTHS => {
-                Err(PeriodError::TooManyMonths { months: period.months() })
-            }
+        match period.days() {
+            days if days > MAX_DAYS => Err(PeriodError::TooManyDays { days }),
             _ => Ok(period),
         }
     }
 
     pub(crate) fn days(&self) -> i64 {
         (self.to - self.from).whole_days() + 1
-    }
-
-    fn months(&self) -> i64 {
-        let index = |d: Date| i64::from(d.year()) * 12 + i64::from(u8::from(d.month()));
-        index(self.to) - index(self.from) + 1
     }
 
     fn query(&self, report_type: i64, object_ids: Vec<i64>) -> ReportQuery {
@@ -450,17 +452,19 @@ impl Usage {
             Search::Ids(ids) => ids.clone(),
             _ => Vec::new(),
         };
-        let table_pager = match search {
-            Search::Name(_) => Pager::new(SEARCH_ROWS, 1),
-            _ => page,
+        // Kaltura orders report 42 across all its rows only by a figure; by name, id or status it sorts each page
+        // alone. Those orders, and a search by name, read every row and are sorted and paged here.
+        let in_memory = matches!(search, Search::Name(_)) || !matches!(sort.column, SortColumn::Metric(_));
+        let (table_pager, table_order) = match in_memory {
+            true => (Pager::new(SEARCH_ROWS, 1), DEFAULT_ORDER.order()),
+            false => (page, sort.order()),
         };
         let mut mr = MultiRequest::new();
         let permission = mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS));
         let total = mr.add(Action::REPORT_GET_TOTAL, period.query(PER_ACCOUNT, Vec::new()).for_total());
         let graphs = mr.add(Action::REPORT_GET_GRAPHS, period.query(TREND, Vec::new()).for_graphs());
-        let order = sort.order();
-        let table =
-            mr.add(Action::REPORT_GET_TABLE, period.query(PER_ACCOUNT, ids).for_table(&table_pager, Some(&order)));
+        let table = mr
+            .add(Action::REPORT_GET_TABLE, period.query(PER_ACCOUNT, ids).for_table(&table_pager, Some(&table_order)));
         let top_order = Sort { column: SortColumn::Metric(top_metric), descending: true }.order();
         let top = mr.add(
             Action::REPORT_GET_TABLE,
@@ -478,18 +482,18 @@ impl Usage {
             });
         }
         let listed = ReportTable::read(r.item(table)?);
-        let (rows, matching) = match search {
-            Search::Name(text) => {
+        let (rows, matching) = if in_memory {
+            let mut found = AccountUsage::read_all(&listed);
+            if let Search::Name(text) = search {
                 let text = text.to_lowercase();
-                let found: Vec<AccountUsage> = AccountUsage::read_all(&listed)
-                    .into_iter()
-                    .filter(|a| a.name.to_lowercase().contains(&text))
-                    .collect();
-                let matching = found.len() as i64;
-                let skip = (page.page_index.saturating_sub(1) as usize).saturating_mul(page.page_size as usize);
-                (found.into_iter().skip(skip).take(page.page_size as usize).collect(), matching)
+                found.retain(|a| a.name.to_lowercase().contains(&text));
             }
-            _ => (AccountUsage::read_all(&listed), listed.total_count),
+            sort.apply(&mut found);
+            let matching = found.len() as i64;
+            let skip = (page.page_index.saturating_sub(1) as usize).saturating_mul(page.page_size as usize);
+            (found.into_iter().skip(skip).take(page.page_size as usize).collect(), matching)
+        } else {
+            (AccountUsage::read_all(&listed), listed.total_count)
         };
         Ok(UsageView {
             granted: true,
@@ -536,8 +540,9 @@ impl Usage {
         Ok(Some(Totals::read(&ReportTotal::read(r.item(total)?))))
     }
 
-    /// Every matching account's figures, by partner id, 500 at a time (so memory stays flat however many there
-    /// are). The permission and the first page are asked for here, so a refusal is known before anything is sent.
+    /// Every matching account's figures, the most bandwidth first, 500 at a time (so memory stays flat however
+    /// many there are; Kaltura keeps an order across pages only for a figure). The permission and the first page
+    /// are asked for here, so a refusal is known before anything is sent.
     pub(crate) async fn export(
         &self,
         period: &Period,
@@ -552,7 +557,7 @@ impl Usage {
             _ => None,
         };
         let query = period.query(PER_ACCOUNT, ids);
-        let order = Sort { column: SortColumn::PartnerId, descending: false }.order();
+        let order = DEFAULT_ORDER.order();
         let mut mr = MultiRequest::new();
         let permission = mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS));
         let first = mr.add(Action::REPORT_GET_TABLE, query.for_table(&Pager::new(EXPORT_PAGE, 1), Some(&order)));
@@ -601,9 +606,10 @@ mod tests {
         assert_eq!(day(date!(2010 - 01 - 01)).unwrap_err(), PeriodError::TooManyDays { days: 6179 });
         assert_eq!(
             Period::new(date!(2010 - 01 - 01), date!(2026 - 12 - 01), Interval::Month).unwrap_err(),
-            PeriodError::TooManyMonths { months: 204 }
+            PeriodError::TooManyDays { days: 6179 },
+            "months are read as days"
         );
-        assert!(Period::new(date!(2016 - 12 - 01), date!(2026 - 11 - 30), Interval::Month).is_ok());
+        assert!(Period::new(date!(2013 - 06 - 01), date!(2026 - 11 - 30), Interval::Month).is_ok());
     }
 
     #[test]
@@ -629,6 +635,21 @@ mod tests {
         let q = p.query(42, vec![6475]);
         assert_eq!((q.from_date, q.to_date), (1_793_491_200, 1_796_083_199));
         assert_eq!(q.object_ids, [6475]);
+    }
+
+    #[test]
+    fn rows_sorted_here_ignore_case_and_break_ties_by_id() {
+        let row = |id, name: &str, plays| AccountUsage {
+            partner_id: id,
+            name: name.into(),
+            status: None,
+            values: [plays, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        };
+        let mut rows = vec![row(3, "beta", 1.0), row(1, "Alpha", 5.0), row(2, "alpha", 1.0)];
+        Sort { column: SortColumn::Name, descending: false }.apply(&mut rows);
+        assert_eq!(rows.iter().map(|r| r.partner_id).collect::<Vec<_>>(), [1, 2, 3]);
+        Sort { column: SortColumn::Metric(Metric::Plays), descending: true }.apply(&mut rows);
+        assert_eq!(rows.iter().map(|r| r.partner_id).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]

@@ -109,7 +109,10 @@ async fn doctor_explains_a_partner_that_is_not_a_var_group() {
     assert!(!run.ok, "{}", run.stdout);
     line(&run, "ok   admin secret accepted: partner 9001 is \"Solo Publisher\"");
     let fail = line(&run, "FAIL partner 9001 is not a VAR/GROUP account");
-    assert!(fail.contains("NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD"), "{fail}");
+    assert!(
+        fail.contains("\"Partner id [9001] is not a VAR/GROUP, but is attempting to create child partner\""),
+        "{fail}"
+    );
     let fail = line(&run, "FAIL varConsole forbidden");
     assert!(fail.contains("FEATURE_VAR_CONSOLE_LOGIN"), "{fail}");
     line(&run, "warn quota: 1 accounts in use, publishersQuota 0, 0 more can be added");

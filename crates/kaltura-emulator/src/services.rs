@@ -1,12 +1,12 @@
 //! The api_v3 actions the console uses, with the server's check order: service/action lookup, KS parse, argument
 //! parsing, KS expiry and blocked partners, permission.
 
-use super::params::Params;
+use super::params::{self, Params};
 use super::reports;
 use super::seed::split_name;
 use super::store::{
-    self, FEATURE_VAR_CONSOLE_LOGIN, Filter, GROUP_PUBLISHER, Pager, Partner, ROLE_PUBLISHER_ADMIN, STATUS_ACTIVE,
-    Store, USER_ACTIVE, User, UserFilter,
+    self, FEATURE_VAR_CONSOLE_LOGIN, Filter, GROUP_PUBLISHER, Pager, Partner, ROLE_PUBLISHER_ADMIN, ReportPartner,
+    STATUS_ACTIVE, Store, USER_ACTIVE, User, UserFilter,
 };
 use super::wire::{ApiError, V};
 use kaltura::ks::{self, Ks, KsParams};
@@ -20,10 +20,11 @@ const MAX_EXPIRY: i64 = 86_400;
 /// The actions the emulator implements, by wire service name (lowercase) and canonical names.
 const SERVICES: &[(&str, &str, &[&str])] = &[
     ("partner", "partner", &["get", "getInfo", "list", "count", "register", "update"]),
-    ("varconsole_varconsole", "varconsole_varconsole", &["updateStatus"]),
+    ("varconsole_varconsole", "varconsole_varconsole", &["updateStatus", "getPartnerUsage"]),
     ("session", "session", &["start", "impersonate", "get"]),
     ("user", "user", &["loginByLoginId", "list", "get"]),
-    ("report", "report", &["getTable", "getTotal"]),
+    ("report", "report", &["getTable", "getTotal", "getGraphs"]),
+    ("permission", "permission", &["list"]),
     ("system", "system", &["ping"]),
 ];
 
@@ -102,8 +103,9 @@ impl<'a> Call<'a> {
         Ok(Call { store, params, service, action, now, session })
     }
 
+    /// SERVICE_FORBIDDEN names the action lowercased, as the dispatcher holds it.
     fn forbidden(&self) -> ApiError {
-        ApiError::new("SERVICE_FORBIDDEN", &[&format!("{}->{}", self.service, self.action)])
+        ApiError::new("SERVICE_FORBIDDEN", &[&format!("{}->{}", self.service, self.action.to_lowercase())])
     }
 
     /// Expiry and blocked partners, for a KS if one was sent.
@@ -150,14 +152,17 @@ impl<'a> Call<'a> {
             ("partner", "register") => self.partner_register().await,
             ("partner", "update") => self.partner_update().await,
             ("varconsole_varconsole", "updateStatus") => self.update_status().await,
+            ("varconsole_varconsole", "getPartnerUsage") => self.partner_usage().await,
+            ("permission", "list") => self.permission_list().await,
             ("session", "start") => self.session_start().await,
             ("session", "impersonate") => self.session_impersonate().await,
             ("session", "get") => self.session_get().await,
             ("user", "loginByLoginId") => self.login_by_login_id().await,
             ("user", "list") => self.user_list().await,
             ("user", "get") => self.user_get().await,
-            ("report", "getTable") => self.report(true).await,
-            ("report", "getTotal") => self.report(false).await,
+            ("report", "getTable") => self.report(reports::Action::Table).await,
+            ("report", "getTotal") => self.report(reports::Action::Total).await,
+            ("report", "getGraphs") => self.report(reports::Action::Graphs).await,
             ("system", "ping") => Ok(V::Bool(true)),
             _ => Err(ApiError::new("ACTION_DOES_NOT_EXISTS", &[self.action, self.service])),
         }
@@ -188,65 +193,103 @@ impl<'a> Call<'a> {
         ))
     }
 
+    /// partner.register as kaltura/server's `PartnerService::registerAction`: everything after reading the
+    /// arguments runs inside its `try`, whose failures all come back as PARTNER_REGISTRATION_ERROR carrying the
+    /// inner message without `KalturaPartner::` (an unexpected failure reads `Unknown error`).
     async fn partner_register(&self) -> Result<V, ApiError> {
         let input = self.params.object("partner").ok_or_else(|| missing("partner"))?;
         let cms_password = self.params.non_empty("cmsPassword");
-        let template = self.params.int("templatePartnerId");
+        let template = self.params.int("templatePartnerId").filter(|t| *t != 0);
         let session = self.check_session()?;
-        reject_read_only(&input)?;
-        for prop in ["name", "adminName", "adminEmail", "description"] {
-            if input.text(prop).is_none() {
+        self.register(&input, cms_password, template, session).await.map_err(|e| match e.code {
+            "PARTNER_REGISTRATION_ERROR" => e,
+            "INTERNAL_SERVERL_ERROR" => ApiError::registration("Unknown error"),
+            _ => ApiError::registration(&e.message().replace("KalturaPartner::", "")),
+        })
+    }
+
+    async fn register(
+        &self,
+        input: &Params,
+        cms_password: Option<String>,
+        template: Option<i64>,
+        session: Option<&Session>,
+    ) -> Result<V, ApiError> {
+        // KalturaPartner::toPartner: tags stripped, the administrator's name reconciled with first and last names,
+        // then the mandatory, length and read-only checks.
+        let text = |name: &str| input.text(name).map(|v| strip_tags(&v));
+        let truthy = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
+        let (first_name, last_name) = (text("firstName"), text("lastName"));
+        let mut admin_name = text("adminName");
+        if truthy(&first_name) || truthy(&last_name) {
+            if truthy(&admin_name) {
+                return Err(ApiError::new("PROPERTY_DEPRECTAED", &["adminName"]));
+            }
+            admin_name =
+                Some(format!("{} {}", first_name.as_deref().unwrap_or(""), last_name.as_deref().unwrap_or("")));
+        }
+        let (name, email, description) = (text("name"), text("adminEmail"), text("description"));
+        for (prop, value) in
+            [("name", &name), ("adminName", &admin_name), ("adminEmail", &email), ("description", &description)]
+        {
+            if value.is_none() {
                 return Err(ApiError::new("PROPERTY_VALIDATION_CANNOT_BE_NULL", &[&format!("KalturaPartner::{prop}")]));
             }
         }
-        for prop in ["country", "state"] {
-            if input.text(prop).is_some_and(|v| v.chars().count() > 2) {
+        let (country, state) = (text("country"), text("state"));
+        for (prop, value) in [("country", &country), ("state", &state)] {
+            if value.as_ref().is_some_and(|v| v.len() > 2) {
                 return Err(ApiError::new(
                     "PROPERTY_VALIDATION_MAX_LENGTH",
                     &[&format!("KalturaPartner::{prop}"), "2"],
                 ));
             }
         }
+        reject_read_only(input)?;
+        // getParentPartnerInfo: an admin session's partner becomes the parent if it is a VAR or group, and a
+        // template must be one of its children.
         let parent = match session {
             Some(s) if i64::from(s.ks.session_type) == SESSION_ADMIN => {
+                let not_group =
+                    || ApiError::new("NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD", &[&s.partner.id.to_string()]);
                 if !s.partner.can_have_children() {
-                    return Err(ApiError::new(
-                        "NON_GROUP_PARTNER_ATTEMPTING_TO_ASSIGN_CHILD",
-                        &[&s.partner.id.to_string()],
-                    ));
+                    return Err(not_group());
+                }
+                if let Some(t) = template {
+                    let child = self.store.get(t).await?.is_some_and(|p| p.partner_parent_id == Some(s.partner.id));
+                    if !child {
+                        return Err(not_group());
+                    }
                 }
                 Some(&s.partner)
             }
             _ => None,
         };
-        let email = input.text("adminEmail").unwrap_or_default().trim().to_string();
-        if !kaltura::is_kaltura_email(&email) {
-            return Err(ApiError::registration("Invalid email address"));
+        // myPartnerRegistration::validateNewPartner.
+        let (name, admin_name, description) =
+            (name.unwrap_or_default(), admin_name.unwrap_or_default(), description.unwrap_or_default());
+        let email = email.unwrap_or_default().trim().to_string();
+        let signup = [
+            (name.is_empty(), "Please fill in the Partner's name"),
+            (admin_name.is_empty(), "Please fill in Administrator's details"),
+            (email.is_empty(), "Please fill in Administrator's Email Address"),
+            (!kaltura::is_kaltura_email(&email), "Invalid email address"),
+            (description.is_empty(), "Please fill in description"),
+        ];
+        if let Some((_, message)) = signup.iter().find(|(failed, _)| *failed) {
+            return Err(ApiError::registration(message));
         }
-        if let Some(t) = template.filter(|t| *t != 0) {
-            let is_child = match parent {
-                Some(parent) => self.store.get_in_scope(parent.id, t).await?.is_some_and(|p| p.id != parent.id),
-                None => false,
-            };
-            if !is_child {
-                let owner = parent.map(|p| p.id.to_string()).unwrap_or_default();
-                return Err(ApiError::registration(&format!(
-                    "Template partner [{t}] is not a sub-partner of partner [{owner}]"
-                )));
-            }
-        }
-        let admin_name = input.text("adminName").unwrap_or_default();
         let (first, last) = split_name(&admin_name);
-        let password = cms_password.unwrap_or_else(|| random_secret()[..12].to_string());
+        let password = cms_password.clone().unwrap_or_else(|| random_secret()[..12].to_string());
         let mut partner = Partner {
             id: 0,
-            name: input.text("name").unwrap_or_default(),
-            website: input.text("website"),
+            name,
+            website: text("website"),
             created_at: self.now,
             admin_name: Some(admin_name),
             admin_email: Some(email.clone()),
-            description: input.text("description"),
-            phone: input.text("phone"),
+            description: Some(description),
+            phone: text("phone"),
             partner_type: input.int("type").unwrap_or(1),
             status: STATUS_ACTIVE,
             partner_package: parent.map(|p| p.partner_package).unwrap_or(1),
@@ -254,32 +297,39 @@ impl<'a> Call<'a> {
             admin_secret: random_secret(),
             admin_login_users_quota: 3,
             admin_user_id: Some(email.clone()),
-            first_name: input.text("firstName").or(Some(first)),
-            last_name: input.text("lastName").or(Some(last)),
-            country: input.text("country"),
-            state: input.text("state"),
+            first_name: first_name.or(Some(first)),
+            last_name: last_name.or(Some(last)),
+            country,
+            state,
             publishers_quota: 0,
             partner_group_type: GROUP_PUBLISHER,
             template_partner_id: template,
             partner_parent_id: parent.map(|p| p.id),
-            reference_id: input.text("referenceId"),
+            reference_id: text("referenceId"),
             monitor_usage: 0,
             features: String::new(),
         };
-        // Id allocation and the unique login email are settled in one transaction, so concurrent registrations
-        // neither collide nor both succeed with one email.
+        // An email that already logs in is refused, unless it is the parent's own login or the right password
+        // for it was given: then the new partner shares that login.
+        let existing = self.store.login_partner(&email).await?;
+        let shares_login = match existing {
+            None => false,
+            Some(owner) if parent.is_some_and(|p| p.id == owner) => true,
+            Some(_) => match &cms_password {
+                None => return Err(duplicate_email(&email)),
+                Some(given) if self.store.check_login(&email, given).await?.is_some() => true,
+                Some(_) => {
+                    return Err(ApiError::registration(&format!("Invalid password for user with email [{email}].")));
+                }
+            },
+        };
+        // Ids are allocated in one transaction, and the login's unique email turns a concurrent registration with
+        // the same email into the duplicate it is.
         let mut tx = self.store.pool.begin().await?;
-        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login WHERE login_email = ?")
-            .bind(&email)
-            .fetch_one(&mut *tx)
-            .await?;
-        if taken > 0 {
-            return Err(duplicate_email(&email));
-        }
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM partner").fetch_one(&mut *tx).await?;
         partner.id = max.unwrap_or(100) + 1;
         store::insert_partner(&mut tx, &partner).await?;
-        if let Err(e) = store::insert_login(&mut tx, &email, partner.id, &password).await {
+        if !shares_login && let Err(e) = store::insert_login(&mut tx, &email, partner.id, &password).await {
             return Err(if is_unique_violation(&e) { duplicate_email(&email) } else { e.into() });
         }
         let owner = User {
@@ -483,26 +533,185 @@ impl<'a> Call<'a> {
         Ok(V::Str(mint(&partner, &login, SESSION_ADMIN, self.now + expiry, &privileges, None)))
     }
 
-    async fn report(&self, table: bool) -> Result<V, ApiError> {
-        let report_type = self.params.non_empty("reportType").ok_or_else(|| missing("reportType"))?;
-        let kind = reports::ReportKind::parse(&report_type)
-            .ok_or_else(|| ApiError::new("INVALID_ENUM_VALUE", &[&report_type, "reportType", "KalturaReportType"]))?;
+    /// report.getTable, getTotal and getGraphs: the arguments in the server's order (reportType, reportInputFilter,
+    /// then getTable's pager), then the permission. No feature is checked: the server checks none for reports.
+    async fn report(&self, action: reports::Action) -> Result<V, ApiError> {
+        let given = self.params.text("reportType").ok_or_else(|| missing("reportType"))?;
+        let report_type = reports::report_type(&given)
+            .ok_or_else(|| ApiError::new("INVALID_ENUM_VALUE", &[&given, "reportType", "KalturaReportType"]))?;
         let input = self.params.object("reportInputFilter").ok_or_else(|| missing("reportInputFilter"))?;
-        let s = self.admin()?;
+        let filter = reports::InputFilter::read(&input, self.now)?;
+        let pager = match action {
+            reports::Action::Table => reports::pager(&self.params.object("pager").ok_or_else(|| missing("pager"))?),
+            _ => (30, 1),
+        };
         let request = reports::Request {
-            kind,
-            from: input.int("fromDate").unwrap_or(self.now - 30 * 86_400),
-            to: input.int("toDate").unwrap_or(self.now),
-            object_ids: self.params.non_empty("objectIds"),
+            report_type,
+            filter,
+            pager,
+            order: self.params.text("order"),
+            object_ids: self.params.text("objectIds"),
             delimiter: self
                 .params
                 .object("responseOptions")
                 .and_then(|o| o.text("delimiter"))
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| ",".into()),
-            pager: Pager::from_params(self.params.object("pager").as_ref(), 25),
         };
-        reports::run(self.store, &s.partner, &request, table).await
+        let s = self.admin()?;
+        reports::run(self.store, &report_partner(&s.partner), &request, action, self.now).await
+    }
+
+    /// varConsole.getPartnerUsage: the caller and its children that match the filter (at most 2000), their usage
+    /// per period as VAR_USAGE's rows, and PARTNER_USAGE's total.
+    async fn partner_usage(&self) -> Result<V, ApiError> {
+        let filter = Filter::new(self.params.object("partnerFilter"));
+        let usage = self.params.object("usageFilter").map(|f| reports::InputFilter::read(&f, self.now)).transpose()?;
+        let pager = self.params.object("pager").map_or((30, 1), |p| reports::pager(&p));
+        let s = self.admin()?;
+        if !s.partner.has_feature(FEATURE_VAR_CONSOLE_LOGIN) {
+            return Err(ApiError::new("FEATURE_FORBIDDEN", &["varConsole"]));
+        }
+        if self.store.count(s.partner.id, &filter).await? > MAX_SUB_PUBLISHERS {
+            return Err(ApiError::new("MAX_SUB_PUBLISHERS_EXCEEDED", &[]));
+        }
+        let all = Pager { page_size: MAX_SUB_PUBLISHERS, page_index: 1 };
+        let (partners, _) = self.store.list(s.partner.id, &filter, all).await?;
+        let mut partners: Vec<ReportPartner> = partners.iter().map(report_partner).collect();
+        partners.sort_by_key(|p| p.id);
+        reports::partner_usage(&partners, usage.as_ref(), pager, self.now)
+    }
+
+    /// permission.list: the session partner's own permissions (its features, as the admin console grants them:
+    /// SPECIAL_FEATURE, active, named as their friendly name) and the global ones partner 0 holds.
+    async fn permission_list(&self) -> Result<V, ApiError> {
+        let filter = self.params.object("filter").unwrap_or_default();
+        let pager = Pager::from_params(self.params.object("pager").as_ref(), 30);
+        let s = self.admin()?;
+        let mut all = permissions(&s.partner);
+        all.retain(|p| p.matches(&filter));
+        let order = filter.text("orderBy").unwrap_or_default();
+        match order.as_str() {
+            "-id" => all.sort_by_key(|p| std::cmp::Reverse(p.id)),
+            "+name" => all.sort_by(|a, b| a.name.cmp(&b.name)),
+            "-name" => all.sort_by(|a, b| b.name.cmp(&a.name)),
+            "+createdAt" | "+updatedAt" => all.sort_by_key(|p| p.created_at),
+            "-createdAt" | "-updatedAt" => all.sort_by_key(|p| std::cmp::Reverse(p.created_at)),
+            _ => all.sort_by_key(|p| p.id),
+        }
+        let total = all.len() as i64;
+        let start = usize::try_from(pager.offset()).unwrap_or(usize::MAX);
+        let objects = all.iter().skip(start).take(pager.page_size as usize).map(Permission::v).collect();
+        Ok(V::Obj("KalturaPermissionListResponse", vec![("objects", V::Arr(objects)), ("totalCount", V::Int(total))]))
+    }
+}
+
+/// varConsole's limit on the partners one usage request covers.
+const MAX_SUB_PUBLISHERS: i64 = 2000;
+
+fn report_partner(p: &Partner) -> ReportPartner {
+    ReportPartner { id: p.id, name: p.name.clone(), status: p.status, created_at: p.created_at }
+}
+
+/// KalturaPermissionType SPECIAL_FEATURE, NORMAL; KalturaPermissionStatus ACTIVE.
+const PERMISSION_SPECIAL_FEATURE: i64 = 2;
+const PERMISSION_NORMAL: i64 = 1;
+const PERMISSION_ACTIVE: i64 = 1;
+
+/// Some of partner 0's permissions (deployment/permissions/partner.0.ini): id, name, friendly name, dependencies.
+const GLOBAL_PERMISSIONS: &[(i64, &str, &str, &str)] = &[
+    (7, "ADMIN_BASE", "Administration settings access", ""),
+    (11, "ADMIN_PUBLISHER_MANAGE", "Manage publishers", ""),
+    (25, "ANALYTICS_BASE", "Analytics access", "FEATURE_ANALYTICS_TAB"),
+    (58, "CONTENT_MANAGE_BASE", "Basic content management", ""),
+    (111, "KMC_ACCESS", "KMC access", ""),
+    (112, "KMC_READ_ONLY", "KMC read only access", "KMC_ACCESS"),
+];
+
+/// One KalturaPermission.
+struct Permission {
+    id: i64,
+    kind: i64,
+    name: String,
+    friendly_name: String,
+    /// `dependsOnPermissionNames` of partner 0's permissions, which carry empty strings where a partner's features
+    /// carry nothing; None for those features.
+    depends_on: Option<&'static str>,
+    partner_id: i64,
+    created_at: i64,
+}
+
+fn permissions(partner: &Partner) -> Vec<Permission> {
+    let global = GLOBAL_PERMISSIONS.iter().map(|(id, name, friendly, depends)| Permission {
+        id: *id,
+        kind: PERMISSION_NORMAL,
+        name: (*name).into(),
+        friendly_name: (*friendly).into(),
+        depends_on: Some(depends),
+        partner_id: 0,
+        created_at: 1_262_304_000,
+    });
+    let features =
+        partner.features.split(',').map(str::trim).filter(|f| !f.is_empty()).enumerate().map(|(i, f)| Permission {
+            id: partner.id * 1000 + i as i64 + 1,
+            kind: PERMISSION_SPECIAL_FEATURE,
+            name: f.into(),
+            friendly_name: f.into(),
+            depends_on: None,
+            partner_id: partner.id,
+            created_at: partner.created_at,
+        });
+    global.chain(features).collect()
+}
+
+impl Permission {
+    /// KalturaPermissionFilter: empty values are ignored, `…In` lists split on commas; no description is set, so
+    /// `descriptionLike` matches nothing.
+    fn matches(&self, f: &Params) -> bool {
+        let ints = |name: &str| f.non_empty(name).map(|v| v.split(',').map(params::php_int).collect::<Vec<_>>());
+        let strings =
+            |name: &str| f.non_empty(name).map(|v| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>());
+        let like = |name: &str, value: &str| {
+            f.non_empty(name).is_none_or(|v| value.to_lowercase().contains(&v.to_lowercase()))
+        };
+        f.int("idEqual").is_none_or(|v| v == self.id)
+            && ints("idIn").is_none_or(|v| v.contains(&self.id))
+            && f.int("typeEqual").is_none_or(|v| v == self.kind)
+            && ints("typeIn").is_none_or(|v| v.contains(&self.kind))
+            && f.non_empty("nameEqual").is_none_or(|v| v == self.name)
+            && strings("nameIn").is_none_or(|v| v.contains(&self.name))
+            && like("friendlyNameLike", &self.friendly_name)
+            && f.non_empty("descriptionLike").is_none()
+            && f.int("statusEqual").is_none_or(|v| v == PERMISSION_ACTIVE)
+            && ints("statusIn").is_none_or(|v| v.contains(&PERMISSION_ACTIVE))
+            && f.int("partnerIdEqual").is_none_or(|v| v == self.partner_id)
+            && ints("partnerIdIn").is_none_or(|v| v.contains(&self.partner_id))
+            && f.int("createdAtGreaterThanOrEqual").is_none_or(|v| self.created_at >= v)
+            && f.int("createdAtLessThanOrEqual").is_none_or(|v| self.created_at <= v)
+            && f.int("updatedAtGreaterThanOrEqual").is_none_or(|v| self.created_at >= v)
+            && f.int("updatedAtLessThanOrEqual").is_none_or(|v| self.created_at <= v)
+    }
+
+    fn v(&self) -> V {
+        let text = |s: &str| self.depends_on.map_or(V::Null, |_| V::Str(s.into()));
+        V::Obj(
+            "KalturaPermission",
+            vec![
+                ("id", V::Int(self.id)),
+                ("type", V::Int(self.kind)),
+                ("name", V::Str(self.name.clone())),
+                ("friendlyName", V::Str(self.friendly_name.clone())),
+                ("description", text("")),
+                ("status", V::Int(PERMISSION_ACTIVE)),
+                ("partnerId", V::Int(self.partner_id)),
+                ("dependsOnPermissionNames", self.depends_on.map_or(V::Null, |d| V::Str(d.into()))),
+                ("tags", text("")),
+                ("permissionItemsIds", V::Null),
+                ("createdAt", V::Int(self.created_at)),
+                ("updatedAt", V::Int(self.created_at)),
+                ("partnerGroup", text("")),
+            ],
+        )
     }
 }
 

@@ -78,8 +78,10 @@ const TEMPLATES: &[(&str, &[&str], &str)] = &[
     (
         "PROPERTY_VALIDATION_MAX_LENGTH",
         &["PROP_NAME", "MAX_LEN"],
-        "The property \"@PROP_NAME@\" must have a max length of @MAX_LEN@ characters",
+        "The property \"@PROP_NAME@\" cannot have more than @MAX_LEN@ characters",
     ),
+    // The server's code is misspelt.
+    ("PROPERTY_DEPRECTAED", &["PROP"], "The property \"@PROP@\" is deprecated and should not be used"),
     ("USER_WRONG_PASSWORD", &[], "Wrong password supplied"),
     ("INVALID_OBJECT_ID", &["ID"], "Invalid object id [@ID@]"),
     ("INTERNAL_SERVERL_ERROR", &[], "Internal server error occurred"),
@@ -90,6 +92,7 @@ const TEMPLATES: &[(&str, &[&str], &str)] = &[
         "cannot retrieve another user \"@USER_ID@\" using non-admin session",
     ),
     ("ACCOUNT_OWNER_NEEDS_PARTNER_ADMIN_ROLE", &[], "Account owner must have a partner administrator role"),
+    ("MAX_SUB_PUBLISHERS_EXCEEDED", &[], "Maximum number of sub-publishers exceeded"),
 ];
 
 fn lookup(code: &str) -> Option<&'static (&'static str, &'static [&'static str], &'static str)> {
@@ -105,11 +108,13 @@ fn template(code: &str) -> &'static str {
 }
 
 /// A result value, typed enough to be written in either format.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum V {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
+    Float(f64),
     Str(String),
     /// An object: its `objectType` and its declared properties in order (null ones included, for XML).
     Obj(&'static str, Vec<(&'static str, V)>),
@@ -139,6 +144,7 @@ impl V {
         match cur {
             V::Bool(b) => Some(if *b { "1" } else { "0" }.into()),
             V::Int(i) => Some(i.to_string()),
+            V::Float(f) => Some(php_float(*f)),
             V::Str(s) => Some(s.clone()),
             _ => None,
         }
@@ -149,6 +155,7 @@ impl V {
             V::Null => Json::Null,
             V::Bool(b) => Json::Bool(*b),
             V::Int(i) => Json::from(*i),
+            V::Float(f) => Json::from(*f),
             V::Str(s) => Json::String(s.clone()),
             V::Arr(items) => Json::Array(items.iter().map(V::to_json).collect()),
             V::Obj(object_type, fields) => {
@@ -185,6 +192,7 @@ impl V {
             V::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            V::Float(f) => out.push_str(&php_float(*f)),
             V::Str(s) => escape_into(s, out),
             V::Arr(items) => {
                 for item in items {
@@ -217,6 +225,42 @@ impl V {
             }
         }
     }
+}
+
+/// A float as PHP turns it into a string (`precision` = 14): `1.5`, `2`, `0.0001`, `1.0E-5`, `1.0E+25`.
+pub fn php_float(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "NAN"
+        } else if x > 0.0 {
+            "INF"
+        } else {
+            "-INF"
+        }
+        .into();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{:.13e}", x.abs());
+    let (mantissa, exponent) = sci.split_once('e').expect("Rust writes an exponent");
+    let exponent: i32 = exponent.parse().expect("a decimal exponent");
+    let digits = mantissa.replace('.', "");
+    let digits = digits.trim_end_matches('0');
+    let sign = if x < 0.0 { "-" } else { "" };
+    // zend_gcvt: the decimal point's position decides between fixed and exponential notation.
+    let point = exponent + 1;
+    if !(-3..=14).contains(&point) {
+        let rest = if digits.len() > 1 { &digits[1..] } else { "0" };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{}.{rest}E{exp_sign}{}", &digits[..1], exponent.abs());
+    }
+    let body = match usize::try_from(point) {
+        Ok(0) | Err(_) => format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        Ok(point) if point >= digits.len() => format!("{digits}{}", "0".repeat(point - digits.len())),
+        Ok(point) => format!("{}.{}", &digits[..point], &digits[point..]),
+    };
+    format!("{sign}{body}")
 }
 
 fn escape_into(s: &str, out: &mut String) {
@@ -307,6 +351,28 @@ mod tests {
         ));
         let (json, _) = encode(&v, Format::Json, None, 0.0);
         assert_eq!(json, r#"{"id":5,"name":"A&B","objectType":"KalturaPartner"}"#);
+    }
+
+    #[test]
+    fn floats_are_written_as_php_writes_them() {
+        let cases = [
+            (1.5, "1.5"),
+            (2.0, "2"),
+            (100.0, "100"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0E-5"),
+            (1.0 / 1_048_576.0, "9.5367431640625E-7"),
+            (1e25, "1.0E+25"),
+            (1e14, "1.0E+14"),
+            (99_999_999_999_999.0, "99999999999999"),
+            (-1234.5678, "-1234.5678"),
+            (2.0 / 3.0, "0.66666666666667"),
+            (123_456.789_012_345_67, "123456.78901235"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(php_float(x), want, "{x}");
+        }
+        assert_eq!(V::Float(12.0).to_json().to_string(), "12.0");
     }
 
     #[test]

@@ -4,14 +4,13 @@
 
 use time::Date;
 
-use crate::usage::{Interval, Metric, Period, Preset, Search, Sort, SortColumn};
+use crate::usage::{DEFAULT_ORDER as DEFAULT_SORT, Interval, Metric, Period, Preset, Search, Sort, SortColumn};
 use crate::web::format::{printable, short};
 
 pub(crate) const PAGE_SIZES: [u32; 3] = [25, 50, 100];
 const DEFAULT_PAGE_SIZE: u32 = 25;
 const MAX_PAGE: u32 = 100_000;
 const MAX_QUERY_LEN: usize = 200;
-const DEFAULT_SORT: Sort = Sort { column: SortColumn::Metric(Metric::Bandwidth), descending: true };
 
 /// A link that picks one of several choices.
 pub(crate) struct Choice {
@@ -256,7 +255,7 @@ mod tests {
         let reversed = UsageView::parse("from=2026-12-01&to=2026-11-01", TODAY);
         assert!(reversed.period.unwrap_err().starts_with("The start date 2026-12-01 is after the end date"));
         let long = UsageView::parse("from=2000-01-01&to=2026-12-01&interval=day", TODAY);
-        assert!(long.period.unwrap_err().contains("choose Monthly"));
+        assert!(long.period.unwrap_err().contains("at most 5000 days"));
         let odd = UsageView::parse("interval=week", TODAY);
         assert_eq!(odd.period.unwrap_err(), "The interval “week” is not one of day or month.");
     }
