@@ -72,6 +72,14 @@ impl StatusAction {
     }
 }
 
+/// Why a row action is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    ParentEdit,
+    Parent,
+    Status,
+}
+
 /// Everything a row offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RowAction {
@@ -92,38 +100,42 @@ impl RowAction {
 
     /// Why the action is not available for an account with this status, or `None` when it is. The parent may be
     /// opened in its Rich Media CMS, never blocked or removed from here.
-    pub(crate) fn refusal(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<String> {
-        let label = self.label();
+    fn check(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<Refusal> {
         let allowed = match self {
             RowAction::KmcLogin => status == Some(PartnerStatus::Active),
             // Kaltura applies partner.update to the partner of the session: the parent's own details are its own
             // administrators' to change, in its Rich Media CMS.
-            RowAction::Edit if is_parent => {
-                return Some(
-                    "The console edits child accounts: change the parent account's own details in its Rich Media CMS \
-                     (Settings > Account Settings)."
-                        .into(),
-                );
-            }
+            RowAction::Edit if is_parent => return Some(Refusal::ParentEdit),
             // Kaltura refuses every call made for a blocked or removed account, partner.update included.
             RowAction::Edit => status == Some(PartnerStatus::Active),
-            _ if is_parent => return Some(format!("{label} is not available for the parent account.")),
+            _ if is_parent => return Some(Refusal::Parent),
             RowAction::Status(StatusAction::Block) => status == Some(PartnerStatus::Active),
             RowAction::Status(StatusAction::Unblock) => status == Some(PartnerStatus::Blocked),
             RowAction::Status(StatusAction::Remove) => {
                 matches!(status, Some(PartnerStatus::Active | PartnerStatus::Blocked))
             }
         };
-        (!allowed).then(|| {
-            format!(
+        (!allowed).then_some(Refusal::Status)
+    }
+
+    /// [`Self::check`] in words.
+    pub(crate) fn refusal(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<String> {
+        let label = self.label();
+        self.check(status, is_parent).map(|why| match why {
+            Refusal::ParentEdit => "The console edits child accounts: change the parent account's own details in its \
+                                    Rich Media CMS (Settings > Account Settings)."
+                .to_string(),
+            Refusal::Parent => format!("{label} is not available for the parent account."),
+            Refusal::Status => format!(
                 "{label} is not available for an account that is {}.",
                 status.map_or("unknown", |s| s.label()).to_lowercase()
-            )
+            ),
         })
     }
 
+    /// Asked for every row of a page: decided without writing the reason.
     pub(crate) fn allowed(self, status: Option<PartnerStatus>, is_parent: bool) -> bool {
-        self.refusal(status, is_parent).is_none()
+        self.check(status, is_parent).is_none()
     }
 }
 

@@ -171,6 +171,26 @@ pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<User>, sqlx::Error
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_optional(pool).await
 }
 
+/// A user and whether an account creation of theirs has an outcome they have not been told yet.
+#[derive(Debug, Clone, FromRow)]
+pub struct SignedIn {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub awaiting_report: bool,
+}
+
+/// The user a session names, read on every request: one query also tells whether the Accounts page has news for
+/// them, so a view without news does not ask the creations table again.
+pub async fn signed_in(pool: &SqlitePool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id AND c.reported = 0 \
+         AND c.state IN ('created', 'failed')) AS awaiting_report FROM users WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Case-insensitive, as the column's collation is.
 pub async fn find_by_email(pool: &SqlitePool, email: &str) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?")).bind(email).fetch_optional(pool).await

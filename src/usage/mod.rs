@@ -481,7 +481,7 @@ impl Usage {
                 top: Vec::new(),
             });
         }
-        let listed = ReportTable::read(r.item(table)?);
+        let listed = ReportTable::read(&r.item(table)?);
         let (rows, matching) = if in_memory {
             let mut found = AccountUsage::read_all(&listed);
             if let Search::Name(text) = search {
@@ -497,11 +497,11 @@ impl Usage {
         };
         Ok(UsageView {
             granted: true,
-            totals: Totals::read(&ReportTotal::read(r.item(total)?)),
+            totals: Totals::read(&ReportTotal::read(&r.item(total)?)),
             rows,
             matching,
-            trend: trend(&ReportGraph::read_all(r.item(graphs)?)),
-            top: AccountUsage::read_all(&ReportTable::read(r.item(top)?)),
+            trend: trend(&ReportGraph::read_all(&r.item(graphs)?)),
+            top: AccountUsage::read_all(&ReportTable::read(&r.item(top)?)),
         })
     }
 
@@ -523,8 +523,8 @@ impl Usage {
         Ok(AccountView {
             partner,
             granted: true,
-            totals: Totals::read(&ReportTotal::read(r.item(total)?)),
-            trend: trend(&ReportGraph::read_all(r.item(graphs)?)),
+            totals: Totals::read(&ReportTotal::read(&r.item(total)?)),
+            trend: trend(&ReportGraph::read_all(&r.item(graphs)?)),
         })
     }
 
@@ -537,7 +537,7 @@ impl Usage {
         if !granted(&r, permission)? {
             return Ok(None);
         }
-        Ok(Some(Totals::read(&ReportTotal::read(r.item(total)?))))
+        Ok(Some(Totals::read(&ReportTotal::read(&r.item(total)?))))
     }
 
     /// Every matching account's figures, the most bandwidth first, 500 at a time (so memory stays flat however
@@ -565,7 +565,7 @@ impl Usage {
         if !granted(&r, permission)? {
             return Err(UsageError::NotGranted);
         }
-        let first = ReportTable::read(r.item(first)?);
+        let first = ReportTable::read(&r.item(first)?);
         let pages_in_all = (first.total_count.max(0) as u32).div_ceil(EXPORT_PAGE).max(1);
         let kaltura = self.kaltura.clone();
         let keep = move |rows: Vec<AccountUsage>| match &name {

@@ -31,6 +31,8 @@ pub(crate) struct CurrentUser {
     pub(crate) email: String,
     pub(crate) name: String,
     pub(crate) role: Role,
+    /// An account creation of theirs has an outcome they have not been told yet.
+    pub(crate) awaiting_report: bool,
 }
 
 /// A signed-in Publisher Administrator: the extractor for every multi-account and users page.
@@ -80,10 +82,14 @@ pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<
     let user = if unix_now().saturating_sub(signed_in_at) > max_secs {
         None
     } else {
-        users::get(&state.db, id).await?.filter(|u| u.is_active() && Some(u.session_generation) == generation)
+        users::signed_in(&state.db, id)
+            .await?
+            .filter(|s| s.user.is_active() && Some(s.user.session_generation) == generation)
     };
     match user {
-        Some(u) => Ok(Some(CurrentUser { id: u.id, name: u.full_name(), email: u.email, role: u.role })),
+        Some(users::SignedIn { user: u, awaiting_report }) => {
+            Ok(Some(CurrentUser { id: u.id, name: u.full_name(), email: u.email, role: u.role, awaiting_report }))
+        }
         None => {
             session.flush().await?;
             Ok(None)

@@ -6,13 +6,14 @@
 //! created twice): a timeout there leaves the outcome unknown, and the caller reconciles.
 
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::action::Action;
-use super::error::{KalturaError, shape};
+use super::error::{KalturaError, shape, value};
 use super::ks::{self, KsParams};
 use super::multirequest::{MultiRequest, MultiResponse};
 use super::reports::{Permission, ReportQuery, ReportTable, ReportTotal};
@@ -238,7 +239,7 @@ impl KalturaClient {
         let session = mr.add(Action::SESSION_IMPERSONATE, Value::Object(p));
         let r = self.multirequest(&mr).await?;
         let partner: Partner = r.get(child)?;
-        let ks = ks_from(r.item(session)?)?;
+        let ks = ks_from(&r.item(session)?)?;
         Ok(ImpersonatedKs::new(partner.id, partner.admin_user_id.unwrap_or_default(), valid_until, ks))
     }
 
@@ -256,7 +257,7 @@ impl KalturaClient {
         r.get::<Partner>(child)?;
         r.item(admin)?;
         let user: User = r.get(user)?;
-        let ks = ks_from(r.item(session)?)?;
+        let ks = ks_from(&r.item(session)?)?;
         Ok((user, ImpersonatedKs::new(child_id, user_id.to_string(), valid_until, ks)))
     }
 
@@ -320,11 +321,16 @@ impl KalturaClient {
         let url = format!("{}/api_v3/service/multirequest", self.inner.cfg.service_url);
         let timeout = if mr.is_repeatable() { self.inner.cfg.timeout } else { self.inner.cfg.register_timeout };
         let mode = Mode { session: true, timeout, repeatable: mr.is_repeatable() };
-        let read = |answer: Value| match answer {
-            Value::Array(items) => Ok(MultiResponse::from_items(items)),
-            other => Err(KalturaError::from_answer(&other).unwrap_or_else(|| {
-                KalturaError::BadResponse(format!("a multirequest answered {} instead of a list", shape(&other)))
-            })),
+        // The list is split into its results as it is checked; anything else is kept whole to say what it was.
+        let read = |body: &[u8]| match serde_json::from_slice::<Vec<Box<RawValue>>>(body) {
+            Ok(items) => Some(Ok(MultiResponse::from_raw(items))),
+            Err(_) => {
+                let other = serde_json::from_slice::<Box<RawValue>>(body).ok()?;
+                Some(Err(KalturaError::from_raw(&other).unwrap_or_else(|| {
+                    let kind = shape(&value(&other));
+                    KalturaError::BadResponse(format!("a multirequest answered {kind} instead of a list"))
+                })))
+            }
         };
         let refused = |r: &Result<MultiResponse, KalturaError>| r.as_ref().is_ok_and(MultiResponse::has_invalid_ks);
         self.send(&url, &mr.names(), &mr.to_wire(), mode, read, refused).await?
@@ -392,19 +398,32 @@ impl KalturaClient {
         action: Action,
         params: Map<String, Value>,
     ) -> Result<T, KalturaError> {
-        let answer = self.call(action, params, self.mode(action)).await?;
-        let kind = shape(&answer);
-        serde_json::from_value(answer).map_err(|_| {
+        let answer = self.call_raw(action, params, self.mode(action)).await?;
+        serde_json::from_str(answer.get()).map_err(|_| {
+            let kind = shape(&value(&answer));
             KalturaError::BadResponse(format!("{action} answered {kind}, which does not read as expected"))
         })
     }
 
-    /// One call; an API error in the answer becomes `Err`.
+    /// One call, its answer as a value; an API error in the answer becomes `Err`.
     async fn call(&self, action: Action, params: Map<String, Value>, mode: Mode) -> Result<Value, KalturaError> {
+        self.call_raw(action, params, mode).await.map(|raw| value(&raw))
+    }
+
+    /// One call, its answer as Kaltura wrote it; an API error in the answer becomes `Err`.
+    async fn call_raw(
+        &self,
+        action: Action,
+        params: Map<String, Value>,
+        mode: Mode,
+    ) -> Result<Box<RawValue>, KalturaError> {
         let url =
             format!("{}/api_v3/service/{}/action/{}", self.inner.cfg.service_url, action.service(), action.name());
-        let read = |answer: Value| KalturaError::from_answer(&answer).map_or(Ok(answer), Err);
-        let refused = |r: &Result<Value, KalturaError>| r.as_ref().is_err_and(KalturaError::is_invalid_ks);
+        let read = |body: &[u8]| {
+            let answer = serde_json::from_slice::<Box<RawValue>>(body).ok()?;
+            Some(KalturaError::from_raw(&answer).map_or(Ok(answer), Err))
+        };
+        let refused = |r: &Result<Box<RawValue>, KalturaError>| r.as_ref().is_err_and(KalturaError::is_invalid_ks);
         let answer = self.send(&url, &action.to_string(), &params, mode, read, refused).await?;
         if let Err(KalturaError::Api { code, .. }) = &answer {
             metrics::counter!("kaltura_api_errors_total", "call" => action.to_string(), "code" => code.clone())
@@ -413,15 +432,16 @@ impl KalturaClient {
         answer
     }
 
-    /// Sends `params` (with the admin KS when the mode says so) and reads the answer. When Kaltura refuses that KS
-    /// the KS is forgotten and, for a request that may be repeated, sent once more with a fresh one.
+    /// Sends `params` (with the admin KS when the mode says so) and reads the answer with `read` (`None`: the body
+    /// is not JSON at all). When Kaltura refuses that KS the KS is forgotten and, for a request that may be repeated,
+    /// sent once more with a fresh one.
     async fn send<T>(
         &self,
         url: &str,
         name: &str,
         params: &Map<String, Value>,
         mode: Mode,
-        read: impl Fn(Value) -> T,
+        read: impl Fn(&[u8]) -> Option<T>,
         refused: impl Fn(&T) -> bool,
     ) -> Result<T, KalturaError> {
         let mut renewed = false;
@@ -431,7 +451,7 @@ impl KalturaClient {
             if let Some(ks) = &ks {
                 body.insert("ks".into(), json!(ks.expose()));
             }
-            let answer = read(self.post(url, name, body, mode).await?);
+            let answer = self.post(url, name, body, mode, &read).await?;
             match &ks {
                 Some(ks) if refused(&answer) => {
                     self.forget_ks(ks);
@@ -446,10 +466,18 @@ impl KalturaClient {
         }
     }
 
-    /// POSTs a JSON body (`format=1`) and reads a JSON answer; retries once if no connection could be made.
-    async fn post(&self, url: &str, name: &str, body: Map<String, Value>, mode: Mode) -> Result<Value, KalturaError> {
+    /// POSTs a JSON body (`format=1`) and reads the answer with `parse` (`None`: not JSON); retries once if no
+    /// connection could be made.
+    async fn post<A>(
+        &self,
+        url: &str,
+        name: &str,
+        body: Map<String, Value>,
+        mode: Mode,
+        parse: impl Fn(&[u8]) -> Option<A>,
+    ) -> Result<A, KalturaError> {
         let started = Instant::now();
-        let answer = self.exchange(url, name, body, mode).await;
+        let answer = self.exchange(url, name, body, mode, parse).await;
         let outcome = match &answer {
             Ok(_) => "ok",
             Err(KalturaError::Timeout { .. }) => "timeout",
@@ -463,13 +491,14 @@ impl KalturaClient {
         answer
     }
 
-    async fn exchange(
+    async fn exchange<A>(
         &self,
         url: &str,
         name: &str,
         mut body: Map<String, Value>,
         mode: Mode,
-    ) -> Result<Value, KalturaError> {
+        parse: impl Fn(&[u8]) -> Option<A>,
+    ) -> Result<A, KalturaError> {
         body.insert("format".into(), json!(1));
         body.insert("clientTag".into(), json!(CLIENT_TAG));
         let body = Value::Object(body);
@@ -497,7 +526,8 @@ impl KalturaClient {
         if !status.is_success() {
             return Err(KalturaError::BadResponse(format!("HTTP status {status} from {url}")));
         }
-        serde_json::from_slice(&bytes).map_err(|_| {
+        // Checked and kept as text: each part is read into its type later, without a value in between.
+        parse(&bytes).ok_or_else(|| {
             let start: String = String::from_utf8_lossy(&bytes).chars().take(60).collect();
             KalturaError::BadResponse(format!(
                 "the answer to {name} is not JSON (it starts with {:?})",

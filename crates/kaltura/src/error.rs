@@ -4,6 +4,7 @@
 //! KS-shaped tokens when the error is built: nothing downstream (Display, Debug, logs) can leak one.
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +121,23 @@ impl KalturaError {
         };
         Some(KalturaError::api(code, message, args))
     }
+}
+
+impl KalturaError {
+    /// [`KalturaError::from_answer`] for an answer still in its text: only an object with a `code` key is read
+    /// into a value to look closer, so a page of accounts is never parsed twice.
+    pub(crate) fn from_raw(raw: &RawValue) -> Option<KalturaError> {
+        let text = raw.get();
+        if !(text.starts_with('{') && text.contains("\"code\"")) {
+            return None;
+        }
+        KalturaError::from_answer(&value(raw))
+    }
+}
+
+/// A JSON text already checked as valid, read as a value.
+pub(crate) fn value(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
 }
 
 /// What kind of JSON value arrived, without its content (which may be secret).

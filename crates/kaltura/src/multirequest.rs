@@ -2,11 +2,12 @@
 //! earlier one (`{N:result:path}`), and per-call results.
 
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 
 use super::action::Action;
-use super::error::{KalturaError, shape};
+use super::error::{KalturaError, shape, value};
 
 /// Calls to send together, run by Kaltura in the order added.
 #[derive(Default)]
@@ -99,14 +100,17 @@ impl fmt::Debug for MultiRequest {
     }
 }
 
-/// One result per call: the JSON result, or the API error Kaltura gave that call alone.
+/// One result per call: the JSON result as Kaltura wrote it (read into a type only when asked for), or the API
+/// error Kaltura gave that call alone.
 pub struct MultiResponse {
-    items: Vec<Result<Value, KalturaError>>,
+    items: Vec<Result<Box<RawValue>, KalturaError>>,
 }
 
 impl MultiResponse {
-    pub(crate) fn from_items(items: Vec<Value>) -> MultiResponse {
-        MultiResponse { items: items.into_iter().map(|v| KalturaError::from_answer(&v).map_or(Ok(v), Err)).collect() }
+    pub(crate) fn from_raw(items: Vec<Box<RawValue>>) -> MultiResponse {
+        MultiResponse {
+            items: items.into_iter().map(|raw| KalturaError::from_raw(&raw).map_or(Ok(raw), Err)).collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -117,24 +121,28 @@ impl MultiResponse {
         self.items.is_empty()
     }
 
-    /// The raw result of a call, or its error.
-    pub fn item(&self, r: ResultRef) -> Result<&Value, KalturaError> {
+    fn raw(&self, r: ResultRef) -> Result<&RawValue, KalturaError> {
         match self.items.get(r.0 - 1) {
-            Some(Ok(v)) => Ok(v),
+            Some(Ok(raw)) => Ok(raw),
             Some(Err(e)) => Err(e.clone()),
             None => Err(KalturaError::BadResponse(format!("the multirequest answer has no result {}", r.0))),
         }
     }
 
+    /// The result of a call as a JSON value, or its error.
+    pub fn item(&self, r: ResultRef) -> Result<Value, KalturaError> {
+        self.raw(r).map(value)
+    }
+
     /// The result of a call read as `T`, or its error.
     pub fn get<T: DeserializeOwned>(&self, r: ResultRef) -> Result<T, KalturaError> {
-        let v = self.item(r)?;
+        let raw = self.raw(r)?;
         // The serde message is left out: it may quote the value, and values may be secret.
-        serde_json::from_value(v.clone()).map_err(|_| {
+        serde_json::from_str(raw.get()).map_err(|_| {
             KalturaError::BadResponse(format!(
                 "result {} of the multirequest is {}, which does not read as expected",
                 r.0,
-                shape(v)
+                shape(&value(raw))
             ))
         })
     }
@@ -177,13 +185,14 @@ mod tests {
 
     #[test]
     fn each_result_is_its_own_success_or_error() {
-        let r = MultiResponse::from_items(vec![
-            json!({"objectType": "KalturaPartner", "id": 6475}),
-            json!({
+        let answer = json!([
+            {"objectType": "KalturaPartner", "id": 6475, "description": "a \"code\" in a string"},
+            {
                 "code": "INVALID_PARTNER_ID", "message": "Invalid partner id \"7001\"",
                 "objectType": "KalturaAPIException", "args": {"PID": "7001"},
-            }),
+            },
         ]);
+        let r = MultiResponse::from_raw(serde_json::from_str(&answer.to_string()).unwrap());
         let id: serde_json::Map<String, Value> = r.get(ResultRef(1)).expect("the first result");
         assert_eq!(id["id"], 6475);
         let e = r.item(ResultRef(2)).expect_err("the second failed");

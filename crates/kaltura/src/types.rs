@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::fmt;
 
@@ -169,27 +170,22 @@ pub struct ListResponse<T> {
     pub total_count: i64,
 }
 
+/// Read from Kaltura's text (the client never makes a value of it first): each item is read into `T` on its own,
+/// and one of an unexpected shape is left out instead of failing the page.
 impl<'de, T: DeserializeOwned> Deserialize<'de> for ListResponse<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
+        #[derive(Deserialize, Default)]
         #[serde(default, rename_all = "camelCase")]
-        struct Raw {
-            objects: Value,
+        struct Raw<'a> {
+            #[serde(borrow)]
+            objects: Option<&'a RawValue>,
             #[serde(deserialize_with = "lenient::int")]
             total_count: Option<i64>,
         }
-        impl Default for Raw {
-            fn default() -> Raw {
-                Raw { objects: Value::Null, total_count: None }
-            }
-        }
         let raw = Raw::deserialize(d)?;
-        let items = match raw.objects {
-            Value::Array(items) => items,
-            _ => Vec::new(),
-        };
+        let items: Vec<&RawValue> = raw.objects.and_then(|o| serde_json::from_str(o.get()).ok()).unwrap_or_default();
         let count = items.len();
-        let objects: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
+        let objects: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_str(item.get()).ok()).collect();
         if objects.len() < count {
             // The item itself is not logged: it may hold secrets.
             tracing::warn!(skipped = count - objects.len(), "Kaltura sent list items of an unexpected shape");
@@ -638,8 +634,12 @@ pub(crate) mod lenient {
         Ok(as_int(&Value::deserialize(d)?).unwrap_or(0))
     }
 
+    /// Takes the string Kaltura sent rather than copying it (a page of accounts has hundreds).
     pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(as_string(&Value::deserialize(d)?))
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) if !s.is_empty() => Some(s),
+            other => as_string(&other),
+        })
     }
 
     pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -647,7 +647,7 @@ pub(crate) mod lenient {
     }
 
     pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
-        Ok(as_string(&Value::deserialize(d)?).map(Secret::new))
+        Ok(string(d)?.map(Secret::new))
     }
 
     pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PartnerStatus>, D::Error> {
@@ -705,15 +705,17 @@ mod tests {
 
     #[test]
     fn a_list_skips_items_that_are_not_objects_and_keeps_the_rest() {
-        let list: ListResponse<Partner> = serde_json::from_value(json!({
+        let answer = json!({
             "objects": [{"id": 1, "status": 1}, "garbage", {"id": 2, "status": 2}],
             "totalCount": "7",
             "objectType": "KalturaPartnerListResponse",
-        }))
-        .expect("a lenient list");
+        });
+        let list: ListResponse<Partner> = serde_json::from_str(&answer.to_string()).expect("a lenient list");
         assert_eq!(list.objects.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(list.total_count, 7);
-        let empty: ListResponse<Partner> = serde_json::from_value(json!({"objectType": "X"})).expect("an empty list");
+        let empty: ListResponse<Partner> = serde_json::from_str(r#"{"objectType": "X"}"#).expect("an empty list");
+        let odd: ListResponse<Partner> = serde_json::from_str(r#"{"objects": {"a": 1}}"#).expect("objects not a list");
+        assert!(odd.objects.is_empty());
         assert_eq!((empty.objects.len(), empty.total_count), (0, 0));
     }
 

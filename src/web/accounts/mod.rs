@@ -283,7 +283,10 @@ async fn show(
         return Ok((push, render(&Fragment { banner_oob: true, row_oob: false, banner, panel })?).into_response());
     }
     let mut nav = Nav::for_user(&me, Section::Accounts);
-    let unreported = state.accounts.unreported(me.id).await?.map(|(ok, message)| Flash { ok, message });
+    let unreported = match me.awaiting_report {
+        true => state.accounts.unreported(me.id).await?.map(|(ok, message)| Flash { ok, message }),
+        false => None,
+    };
     nav.flash = match (auth::take_flash(&session).await?, unreported) {
         (Some(a), Some(b)) => Some(Flash { ok: a.ok && b.ok, message: format!("{} {}", a.message, b.message) }),
         (a, b) => a.or(b),
