@@ -20,7 +20,7 @@ const TREND: i64 = 20021;
 /// Kaltura's usage reports read at most this many days, whatever the buckets (months are built from days).
 pub(crate) const MAX_DAYS: i64 = 5000;
 /// A search by name reads every account's row, at most this many (Kaltura's report pager has no cap).
-const SEARCH_ROWS: u32 = 10_000;
+pub(crate) const SEARCH_ROWS: u32 = 10_000;
 /// Exports read this many rows per request.
 const EXPORT_PAGE: u32 = 500;
 /// How many accounts the top chart shows.
@@ -388,6 +388,9 @@ pub(crate) struct UsageView {
     pub(crate) rows: Vec<AccountUsage>,
     /// How many accounts the search matches.
     pub(crate) matching: i64,
+    /// When the rows were sorted or searched here and Kaltura has more accounts than were read: how many it has
+    /// (the rows read are those with the most bandwidth).
+    pub(crate) read_only_first: Option<i64>,
     pub(crate) trend: Vec<TrendPoint>,
     /// The accounts with the most of `top_metric`.
     pub(crate) top: Vec<AccountUsage>,
@@ -477,11 +480,14 @@ impl Usage {
                 totals: Totals::default(),
                 rows: Vec::new(),
                 matching: 0,
+                read_only_first: None,
                 trend: Vec::new(),
                 top: Vec::new(),
             });
         }
         let listed = ReportTable::read(&r.item(table)?);
+        let read_only_first =
+            (in_memory && listed.total_count > listed.rows.len() as i64).then_some(listed.total_count);
         let (rows, matching) = if in_memory {
             let mut found = AccountUsage::read_all(&listed);
             if let Search::Name(text) = search {
@@ -500,6 +506,7 @@ impl Usage {
             totals: Totals::read(&ReportTotal::read(&r.item(total)?)),
             rows,
             matching,
+            read_only_first,
             trend: trend(&ReportGraph::read_all(&r.item(graphs)?)),
             top: AccountUsage::read_all(&ReportTable::read(&r.item(top)?)),
         })

@@ -300,3 +300,16 @@ async fn the_figures_equal_what_the_official_python_client_reads() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_order_kaltura_cannot_give_across_more_than_10000_accounts_says_what_it_covers() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 10_050).await;
+    let client = app.admin().await;
+    let (status, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=name&dir=asc")).await;
+    assert_eq!(status, StatusCode::OK);
+    let note = texts(&doc, "#usage-partial");
+    assert_eq!(note.len(), 1, "the name order covers only what was read");
+    assert!(note[0].contains("cover the 10,000 with the most bandwidth"), "{note:?}");
+    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=plays&dir=desc")).await;
+    assert!(texts(&doc, "#usage-partial").is_empty(), "Kaltura orders by a figure across every account");
+}

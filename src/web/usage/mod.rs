@@ -109,6 +109,8 @@ struct UsagePage {
     rows: Vec<TableRow>,
     pager: Option<Pager>,
     matching: i64,
+    /// Why the table covers only some accounts, when it does.
+    partial: Option<String>,
     csv_href: String,
     permission: &'static str,
 }
@@ -130,6 +132,7 @@ async fn show(
         rows: Vec::new(),
         pager: None,
         matching: 0,
+        partial: None,
         csv_href: format!("/usage.csv?{}", v.query(None)),
         permission: FEATURE_MULTI_ACCOUNT_ANALYTICS,
         v,
@@ -169,6 +172,14 @@ async fn show(
     page.headings = headings(v);
     page.rows = found.rows.iter().map(|a| table_row(a, parent, v)).collect();
     page.matching = found.matching;
+    page.partial = found.read_only_first.map(|all| {
+        format!(
+            "Kaltura has {} accounts with usage in this period; this order and search cover the {} with the most \
+             bandwidth. Sort by a figure to page through all of them.",
+            count(all as f64),
+            count(f64::from(crate::usage::SEARCH_ROWS))
+        )
+    });
     let last_page = (found.matching.max(0) as u32).div_ceil(v.size).max(1);
     let first = (v.page - 1) * v.size + 1;
     let range = match page.rows.len() as u32 {
