@@ -3,6 +3,7 @@
 //! serves, runs the background workers, and on the shutdown signal drains requests and stops everything it started.
 //! `serve` and the tests build the console the same way.
 
+use kaltura::KalturaClient;
 use kaltura_emulator::{EmulatorConfig, RunningEmulator, Seed};
 use reqwest::Url;
 use sqlx::SqlitePool;
@@ -18,6 +19,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::accounts::{self, Accounts};
 pub use crate::config::Settings;
+use crate::config::kaltura::KalturaSettings;
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
 use crate::web::{self, AppState};
@@ -41,23 +43,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let pool = db::connect(&settings.database).await?;
-        let (kaltura, kmc_url, demo) = if settings.kaltura.is_configured() {
-            (settings.kaltura.client()?, settings.kaltura.kmc_url()?, None)
-        } else {
-            // Demo mode keeps the emulator's state in a file next to the console's database, so accounts changed
-            // in the demo are still there after a restart, just as the console's users and sessions are.
-            let data = sibling(&settings.database, "emulator");
-            let emu = kaltura_emulator::start(EmulatorConfig {
-                data: data.clone(),
-                seed: Seed::Demo,
-                ..EmulatorConfig::for_tests()
-            })
-            .await?;
-            let client = settings.kaltura.demo_client(&emu.url, emu.parent_id, &emu.admin_secret)?;
-            let kmc_url = parse_http_url("the emulator URL", &emu.url)?;
-            tracing::info!(url = %emu.url, data, "demo mode: serving the Kaltura API emulator");
-            (client, kmc_url, Some(emu))
-        };
+        let (kaltura, kmc_url, demo) = connect_kaltura(&settings.kaltura, &settings.database).await?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
@@ -109,6 +95,7 @@ impl Application {
         let (stop, stopping) = watch::channel(false);
         let workers = [
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
+            accounts::spawn_import_worker(state.accounts.clone(), stopping.clone()),
             spawn_session_sweeper(state.db.clone(), stopping),
         ];
         let pool = state.db.clone();
@@ -128,6 +115,26 @@ impl Application {
         }
         served
     }
+}
+
+/// The Kaltura client the settings describe; with none, the demo emulator, which keeps its state in a file next to
+/// the console's database, so accounts changed in the demo are still there after a restart (and the command line
+/// sees what `serve` does).
+pub(crate) async fn connect_kaltura(
+    settings: &KalturaSettings,
+    database: &str,
+) -> anyhow::Result<(KalturaClient, Url, Option<RunningEmulator>)> {
+    if settings.is_configured() {
+        return Ok((settings.client()?, settings.kmc_url()?, None));
+    }
+    let data = sibling(database, "emulator");
+    let emu =
+        kaltura_emulator::start(EmulatorConfig { data: data.clone(), seed: Seed::Demo, ..EmulatorConfig::for_tests() })
+            .await?;
+    let client = settings.demo_client(&emu.url, emu.parent_id, &emu.admin_secret)?;
+    let kmc_url = parse_http_url("the emulator URL", &emu.url)?;
+    tracing::info!(url = %emu.url, data, "demo mode: serving the Kaltura API emulator");
+    Ok((client, kmc_url, Some(emu)))
 }
 
 fn spawn_session_sweeper(pool: SqlitePool, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {

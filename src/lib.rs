@@ -6,6 +6,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
+mod numbers;
 pub mod password;
+mod spreadsheet;
 mod usage;
 mod web;

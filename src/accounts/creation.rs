@@ -114,6 +114,15 @@ pub(crate) enum CreateOutcome {
     Invalid(Box<Rejected>),
 }
 
+/// What partner.register did with a recorded creation.
+pub(super) enum Sent {
+    Created(Creation),
+    /// Kaltura refused it: the record holds its message.
+    Refused(Creation, KalturaError),
+    /// No answer: the reconciler is finding out.
+    NoAnswer(Creation),
+}
+
 /// A form to show again: what was typed (with a fresh key when Kaltura refused it), why, and the choices.
 pub(crate) struct Rejected {
     pub(crate) form: AccountForm,
@@ -133,7 +142,7 @@ pub(crate) struct NewForm {
     pub(crate) blocked: Option<String>,
 }
 
-fn template_choices(templates: &[Partner]) -> Vec<TemplateChoice> {
+pub(super) fn template_choices(templates: &[Partner]) -> Vec<TemplateChoice> {
     let mut out = vec![TemplateChoice { id: 0, label: "Default Template Account".into() }];
     out.extend(
         templates
@@ -144,7 +153,7 @@ fn template_choices(templates: &[Partner]) -> Vec<TemplateChoice> {
     out
 }
 
-fn no_quota_message(in_flight: i64) -> String {
+pub(super) fn no_quota_message(in_flight: i64) -> String {
     if in_flight > 0 {
         "No additional accounts remain while the accounts being created are counted. Wait for them to finish, or \
          contact Kaltura to request an upgrade."
@@ -158,7 +167,7 @@ fn quota_unknown(e: &KalturaError) -> String {
     format!("Can't check the account quota: {e}")
 }
 
-fn validate(form: &AccountForm, templates: &[TemplateChoice]) -> (FieldErrors, i64) {
+pub(super) fn validate(form: &AccountForm, templates: &[TemplateChoice]) -> (FieldErrors, i64) {
     let mut e = FieldErrors::default();
     let required = |v: &str| v.trim().is_empty().then(|| REQUIRED.to_string());
     let too_long =
@@ -265,6 +274,7 @@ impl Accounts {
                 website: account.website.as_deref(),
                 reference_id: account.reference_id.as_deref(),
                 template_id: template,
+                reported: false,
             },
             unix_now(),
         )
@@ -281,7 +291,26 @@ impl Accounts {
             }
         };
         drop(serial);
-        let result = self.kaltura.register(&account, Some(template)).await;
+        match self.send(id, &account, template).await? {
+            Sent::Created(c) | Sent::NoAnswer(c) => Ok(self.standing(c).await?),
+            Sent::Refused(c, e) => {
+                let mut errors = FieldErrors::default();
+                if e.is_duplicate_email() {
+                    errors.admin_email = Some(DUPLICATE_EMAIL.into());
+                } else {
+                    errors.general = Some(format!("Kaltura did not create the account: {}", c.message));
+                }
+                // A fresh key: correcting the form is a new request.
+                let form = AccountForm { request_key: kaltura::random_secret(), ..form };
+                Ok(rejected(form, errors, templates, template))
+            }
+        }
+    }
+
+    /// Sends a recorded creation's partner.register and settles the record with Kaltura's answer (audited). With no
+    /// answer the account may or may not exist: it is never sent again; the reconciler finds out.
+    pub(super) async fn send(&self, id: i64, account: &NewAccount, template: i64) -> Result<Sent, sqlx::Error> {
+        let result = self.kaltura.register(account, Some(template)).await;
         let now = unix_now();
         match result {
             Ok(partner) => {
@@ -290,37 +319,28 @@ impl Accounts {
                 let c = self.creation(id).await?;
                 let details = format!("{} for {}", c.name, c.admin_email);
                 self.audit_creation(&c, Outcome::Ok, &details).await?;
-                Ok(self.standing(c).await?)
+                Ok(Sent::Created(c))
             }
             Err(KalturaError::Api { message, code, args }) => {
                 metrics::counter!("console_account_creations_total", "outcome" => "refused").increment(1);
                 let e = KalturaError::Api { message: message.clone(), code, args };
                 creations::settle(&self.db, id, CreationState::Failed, None, &message, now).await?;
-                // Kaltura's answer settles it; the form shows it, so it needs no later report.
+                // Kaltura's answer settles it and is shown at once: it needs no later report.
                 creations::claim_report(&self.db, id).await?;
                 let c = self.creation(id).await?;
                 self.audit_creation(&c, Outcome::Refused, &message).await?;
-                let mut errors = FieldErrors::default();
-                if e.is_duplicate_email() {
-                    errors.admin_email = Some(DUPLICATE_EMAIL.into());
-                } else {
-                    errors.general = Some(format!("Kaltura did not create the account: {message}"));
-                }
-                // A fresh key: correcting the form is a new request.
-                let form = AccountForm { request_key: kaltura::random_secret(), ..form };
-                Ok(rejected(form, errors, templates, template))
+                Ok(Sent::Refused(c, e))
             }
             Err(e) => {
-                // No answer: the account may or may not exist. Never resend; find out.
                 metrics::counter!("console_account_creations_total", "outcome" => "no_answer").increment(1);
                 tracing::warn!(error = %e, creation = id, "partner.register got no answer; reconciling");
                 creations::mark_unknown(&self.db, id, &e.to_string()).await?;
                 let c = self.creation(id).await?;
                 self.audit_creation(&c, Outcome::Refused, &format!("no answer from Kaltura ({e}); checking")).await?;
                 let accounts = self.clone();
-                tokio::spawn(async move { accounts.reconcile_one(&c).await });
-                let c = self.creation(id).await?;
-                Ok(self.standing(c).await?)
+                let unresolved = c.clone();
+                tokio::spawn(async move { accounts.reconcile_one(&unresolved).await });
+                Ok(Sent::NoAnswer(self.creation(id).await?))
             }
         }
     }
@@ -348,7 +368,7 @@ impl Accounts {
         Ok((!messages.is_empty()).then(|| (all_ok, messages.join(" "))))
     }
 
-    async fn creation(&self, id: i64) -> Result<Creation, sqlx::Error> {
+    pub(super) async fn creation(&self, id: i64) -> Result<Creation, sqlx::Error> {
         creations::get(&self.db, id).await?.ok_or(sqlx::Error::RowNotFound)
     }
 
@@ -371,24 +391,30 @@ impl Accounts {
 
     /// Looks for the account of an unresolved creation among the parent's children, by its administrator email.
     async fn find_created(&self, c: &Creation) -> Result<Option<Partner>, KalturaError> {
+        // Clocks differ between here and Kaltura: a day of margin.
+        self.find_by_admin_email(&c.admin_email, Some(c.started_at - 86_400)).await
+    }
+
+    /// The parent's child (of any status) whose administrator email is `email`, created since `since` if given.
+    pub(super) async fn find_by_admin_email(
+        &self,
+        email: &str,
+        since: Option<i64>,
+    ) -> Result<Option<Partner>, KalturaError> {
         let filter = PartnerFilter {
             // Kaltura has no adminEmailEqual: the free-text filter narrows, the exact comparison decides.
-            partner_name_description_website_admin_name_admin_email_like: Some(c.admin_email.clone()),
-            // Clocks differ between here and Kaltura: a day of margin.
-            created_at_greater_than_or_equal: Some(c.started_at - 86_400),
+            partner_name_description_website_admin_name_admin_email_like: Some(email.to_string()),
+            created_at_greater_than_or_equal: since,
             status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]),
             order_by: Some(PartnerOrder::desc(PartnerOrderField::CreatedAt)),
             ..PartnerFilter::default()
         };
         let list = self.kaltura.list_partners(&filter, &Pager::new(100, 1)).await?;
-        Ok(list
-            .objects
-            .into_iter()
-            .find(|p| p.admin_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&c.admin_email))))
+        Ok(list.objects.into_iter().find(|p| p.admin_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))))
     }
 
     /// One look for one creation; settles it when the answer is known.
-    async fn reconcile_one(&self, c: &Creation) {
+    pub(super) async fn reconcile_one(&self, c: &Creation) {
         let now = unix_now();
         let outcome = match self.find_created(c).await {
             Ok(Some(partner)) => Some((CreationState::Created, Some(partner.id), String::new())),

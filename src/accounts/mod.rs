@@ -4,6 +4,7 @@
 
 mod creation;
 mod editing;
+pub(crate) mod import;
 pub(crate) mod rules;
 
 use futures_util::{Stream, stream};
@@ -19,11 +20,13 @@ use std::time::{Duration, Instant};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use rules::{RowAction, StatusAction};
 
+use creation::no_quota_message;
 pub(crate) use creation::{
     AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, MAX_ADMIN_EMAIL, MAX_ADMIN_NAME, MAX_NAME,
     MAX_PHONE, MAX_REFERENCE_ID, MAX_WEBSITE, TemplateChoice, outcome_message, spawn_reconciler,
 };
 pub(crate) use editing::{Conflict, Edit, EditOutcome, FieldErrors as EditErrors, Values, input_name, label, max_len};
+pub(crate) use import::spawn_import_worker;
 
 /// Kaltura caps page sizes at 500: enough for every template an organisation has.
 const TEMPLATES_PAGE: Pager = Pager::new(500, 1);
@@ -39,6 +42,8 @@ pub(crate) struct Accounts {
     create_lock: Arc<tokio::sync::Mutex<()>>,
     /// The last upstream check and when it was made: a storm of readiness probes costs one call per interval.
     upstream: Arc<tokio::sync::Mutex<Option<UpstreamCheck>>>,
+    /// Wakes the import worker when an import is started.
+    import_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// When Kaltura was last asked whether it accepts the console's session, and what it said.
@@ -125,7 +130,7 @@ pub(crate) struct Changed {
 
 impl Accounts {
     pub(crate) fn new(kaltura: KalturaClient, db: SqlitePool) -> Accounts {
-        Accounts { kaltura, db, create_lock: Arc::default(), upstream: Arc::default() }
+        Accounts { kaltura, db, create_lock: Arc::default(), upstream: Arc::default(), import_wakeup: Arc::default() }
     }
 
     pub(crate) fn parent_id(&self) -> i64 {

@@ -1,5 +1,6 @@
 //! The command line: `multi-account <command>`, one module per command.
 
+mod accounts;
 mod backup;
 mod bench;
 pub mod doctor;
@@ -28,6 +29,8 @@ pub enum Command {
     /// Serve the console (in demo mode, with the emulator in-process, when no Kaltura settings are given).
     #[command(after_help = SERVE_ENVIRONMENT_ONLY)]
     Serve(Box<crate::config::ServeArgs>),
+    /// Work on many accounts: `accounts import FILE.csv [--dry-run]` creates accounts from a CSV file.
+    Accounts(accounts::AccountsArgs),
     /// Manage the console's users: add, list, set-password, remove.
     User(user::UserArgs),
     /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Emulator(args) => kaltura_emulator::run_cli(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Serve(args) => serve::run(*args).await,
+            Command::Accounts(args) => accounts::run(args).await,
             Command::User(args) => user::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Healthcheck(args) => healthcheck::run(args).await,

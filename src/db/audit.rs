@@ -44,10 +44,11 @@ pub enum AuditAction {
     AccountRemove,
     AccountKmcLogin,
     AccountEdit,
+    AccountImport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
@@ -66,6 +67,7 @@ impl AuditAction {
         AuditAction::AccountRemove,
         AuditAction::AccountKmcLogin,
         AuditAction::AccountEdit,
+        AuditAction::AccountImport,
     ];
 
     pub fn code(self) -> &'static str {
@@ -100,6 +102,7 @@ impl AuditAction {
             AuditAction::AccountRemove => ("account.remove", "Account removed"),
             AuditAction::AccountKmcLogin => ("account.kmc_login", "Rich Media CMS Login"),
             AuditAction::AccountEdit => ("account.edit", "Account details changed"),
+            AuditAction::AccountImport => ("account.import", "Accounts import started"),
         }
     }
 }

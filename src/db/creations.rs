@@ -50,6 +50,8 @@ pub struct NewCreation<'a> {
     pub website: Option<&'a str>,
     pub reference_id: Option<&'a str>,
     pub template_id: i64,
+    /// Whose outcome is shown elsewhere (an import's result), so never as a message on the Accounts page.
+    pub reported: bool,
 }
 
 #[derive(Debug)]
@@ -67,7 +69,8 @@ pub async fn record(pool: &SqlitePool, c: &NewCreation<'_>, now: i64) -> Result<
     }
     let inserted = sqlx::query(
         "INSERT INTO account_creations (request_key, user_id, actor, ip, admin_name, name, admin_email, phone, \
-         website, reference_id, template_id, state, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', ?)",
+         website, reference_id, template_id, state, started_at, reported) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', ?, ?)",
     )
     .bind(c.request_key)
     .bind(c.user_id)
@@ -81,6 +84,7 @@ pub async fn record(pool: &SqlitePool, c: &NewCreation<'_>, now: i64) -> Result<
     .bind(c.reference_id)
     .bind(c.template_id)
     .bind(now)
+    .bind(c.reported)
     .execute(pool)
     .await;
     match inserted {
@@ -109,6 +113,13 @@ pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Creation>, sqlx::E
 pub async fn count_in_flight(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM account_creations WHERE state IN ('sending', 'unknown')")
         .fetch_one(pool)
+        .await
+}
+
+/// The administrator emails of the requests still under way or unresolved.
+pub async fn emails_in_flight(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT admin_email FROM account_creations WHERE state IN ('sending', 'unknown')")
+        .fetch_all(pool)
         .await
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod creations;
+pub mod imports;
 pub mod throttle;
 pub mod users;
 

@@ -12,6 +12,8 @@ use axum::routing::get;
 use futures_util::{StreamExt, stream};
 use time::{Date, Month};
 
+use crate::numbers::grouped;
+
 use super::auth::AdminUser;
 use super::format::{kmc_time, printable, short};
 use super::htmx::HxPushUrl;
@@ -317,24 +319,8 @@ struct Panel {
 
 impl Panel {
     fn count_label(&self) -> String {
-        format!("{} {}", thousands(self.total), if self.total == 1 { "entry" } else { "entries" })
+        format!("{} {}", grouped(self.total), if self.total == 1 { "entry" } else { "entries" })
     }
-}
-
-/// `100,012`: a long log's counts, readable at a glance.
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 struct ActionOption {
@@ -369,7 +355,7 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
     let logged = audit::page(&state.db, &filter, i64::from(PAGE_SIZE), offset).await?;
     let rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
     let (first_shown, last_shown) = if rows.is_empty() { (0, 0) } else { (offset + 1, offset + rows.len() as i64) };
-    let range = format!("{}–{} of {}", thousands(first_shown), thousands(last_shown), thousands(total));
+    let range = format!("{}–{} of {}", grouped(first_shown), grouped(last_shown), grouped(total));
     let panel = Panel {
         notes,
         filtered: view.is_filtered(),
@@ -528,14 +514,5 @@ mod tests {
         assert_eq!(entry_label("account.create", false), Some("Creating an account"));
         assert_eq!(entry_label("login.failure", false), Some("Failed sign-in"));
         assert_eq!(entry_label("no.such", false), None);
-    }
-
-    #[test]
-    fn counts_are_grouped_in_thousands() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(100_012), "100,012");
-        assert_eq!(thousands(-1_234_567), "-1,234,567");
     }
 }

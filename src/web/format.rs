@@ -47,20 +47,9 @@ pub(crate) fn size(mb: f64) -> String {
     format!("{:.1} {}", mb / scale.divisor, scale.unit)
 }
 
-/// A count with thousands separated: `12,345`.
+/// A count with thousands separated: `12,345` (a report's float rounded to the unit).
 pub(crate) fn count(n: f64) -> String {
-    let digits = format!("{:.0}", n.abs());
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0.0 && digits != "0" {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::numbers::grouped(n.round() as i64)
 }
 
 /// Text typed into a search or filter, without control characters (a NUL, a tab, a newline).

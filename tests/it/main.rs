@@ -10,6 +10,7 @@ mod conformance;
 mod deploy;
 mod doctor;
 mod emulator;
+mod import;
 mod polish;
 mod resilience;
 mod security;

@@ -5,6 +5,7 @@ mod create;
 mod csv;
 pub(crate) mod details;
 mod edit;
+mod import;
 pub(crate) mod rows;
 mod view;
 
@@ -39,6 +40,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/accounts/{id}/edit", get(edit::form).post(edit::save))
         .route("/accounts/{id}/confirm/{action}", get(confirm))
         .route("/accounts/{id}/{action}", post(change_status))
+        .merge(import::router())
 }
 
 impl Actor<'_> {

@@ -1,0 +1,187 @@
+//! `multi-account accounts import FILE.csv [--dry-run]`: the Import page for scripts. The same checks, the same
+//! recorded creations and the same database as `serve` (a console running beside it shows the import, and takes it
+//! over if this command is stopped). Prints the preview, the progress (on standard error) and each row's outcome;
+//! exits non-zero when a row did not become an account (invalid, left out of the quota, or refused by Kaltura).
+
+use clap::Subcommand;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+
+use crate::accounts::import::{FileError, ImportError, ImportView, MAX_FILE_BYTES, RowState, Tally, outcome};
+use crate::accounts::{Accounts, Actor};
+use crate::app::connect_kaltura;
+use crate::config::DatabaseArgs;
+use crate::config::kaltura::KalturaSettings;
+use crate::db;
+
+#[derive(clap::Args, Debug)]
+pub struct AccountsArgs {
+    #[command(subcommand)]
+    pub action: AccountsAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsAction {
+    /// Create accounts from a CSV file whose header row uses the Add Account labels (see the README). Without
+    /// Kaltura settings, works on the demo organisation of `serve`.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Check the file and print the preview; send nothing to Kaltura.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the result (the file's columns, then Partner ID, Outcome and Message) to this CSV file.
+    #[arg(long, value_name = "OUTPUT.csv")]
+    pub result: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub kaltura: KalturaSettings,
+}
+
+/// How the audit log and the import list name this command.
+const ACTOR: &str = "cli";
+const FROM: &str = "local";
+/// How often progress is printed while rows are sent.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn run(args: AccountsArgs) -> anyhow::Result<()> {
+    match args.action {
+        AccountsAction::Import(args) => import(args).await,
+    }
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let shown = args.file.display().to_string();
+    let size = std::fs::metadata(&args.file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?.len();
+    if size > MAX_FILE_BYTES as u64 {
+        anyhow::bail!("{shown}: {}", FileError::TooLarge);
+    }
+    let bytes = std::fs::read(&args.file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| shown.clone());
+    let path = args.database.path()?;
+    let pool = db::connect(&path).await?;
+    let (kaltura, _, demo) = connect_kaltura(&args.kaltura, &path).await?;
+    let accounts = Accounts::new(kaltura, pool.clone());
+    let result = import_with(&accounts, &args, &name, &bytes).await;
+    pool.close().await;
+    if let Some(emu) = demo {
+        emu.stop().await;
+    }
+    result
+}
+
+async fn import_with(accounts: &Accounts, args: &ImportArgs, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let shown = args.file.display();
+    let actor = Actor { user_id: 0, email: ACTOR, ip: FROM };
+    let id = match accounts.import_preview(actor, name, bytes).await {
+        Ok(id) => id,
+        Err(ImportError::File(e)) => anyhow::bail!("{shown}: {e}"),
+        Err(e) => return Err(e.into()),
+    };
+    let view = accounts.import(id).await?.ok_or_else(|| anyhow::anyhow!("the import vanished"))?;
+    print_preview(&view);
+    if args.dry_run {
+        accounts.import_discard(id).await?;
+        let not_sendable = view.tally.invalid + view.tally.left_out;
+        anyhow::ensure!(not_sendable == 0, "{not_sendable} of {} rows would not be created", view.tally.total);
+        println!("Dry run: nothing was sent to Kaltura.");
+        return Ok(());
+    }
+    accounts.import_start(actor, id).await?;
+    let runner = format!("cli-{}", kaltura::random_secret());
+    let (stop, stopping) = watch::channel(false);
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Stopping: rows being sent finish; a running console takes the rest of the import up.");
+            let _ = stop.send(true);
+        }
+    });
+    let progress = watch_progress(accounts, id);
+    let done = if accounts.claim_import(id, &runner).await? {
+        let drive = std::pin::pin!(accounts.drive_import(id, &runner, stopping));
+        let mut progress = std::pin::pin!(progress);
+        let mut drive = drive;
+        tokio::select! {
+            done = &mut drive => done,
+            // Seen done first: the runner is returning.
+            () = &mut progress => drive.await,
+        }
+    } else {
+        // A console's worker was quicker to take it up: follow it there.
+        progress.await;
+        true
+    };
+    interrupt.abort();
+    let view = accounts.import(id).await?.ok_or_else(|| anyhow::anyhow!("the import vanished"))?;
+    print_progress(&view.tally);
+    anyhow::ensure!(done, "the import was interrupted; it is import {id}, which a running console finishes");
+    print_result(&view);
+    if let Some(out) = &args.result {
+        std::fs::write(out, view.result_csv()).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+        println!("Result written to {}", out.display());
+    }
+    let failed = view.tally.not_created();
+    anyhow::ensure!(failed == 0, "{failed} of {} rows did not become an account", view.tally.total);
+    Ok(())
+}
+
+/// Prints the progress on standard error whenever it moves; ends when the import is no longer running.
+async fn watch_progress(accounts: &Accounts, id: i64) {
+    let mut last = -1;
+    loop {
+        tokio::time::sleep(PROGRESS_EVERY).await;
+        match accounts.import_tally(id).await {
+            Ok(Some((import, tally))) => {
+                if tally.done != last {
+                    last = tally.done;
+                    print_progress(&tally);
+                }
+                if import.state != crate::db::imports::ImportState::Running {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => eprintln!("cannot read the import's progress: {e}"),
+        }
+    }
+}
+
+fn print_progress(t: &Tally) {
+    let rate = t.per_minute().map(|r| format!(", {r:.1} rows per minute")).unwrap_or_default();
+    eprintln!("{} of {} rows done, {} s elapsed{rate}", t.done, t.to_send, t.elapsed_secs);
+}
+
+fn print_preview(view: &ImportView) {
+    let t = &view.tally;
+    println!("{}: {} rows", view.import.file_name, t.total);
+    println!("  {:>5} to create", t.remaining);
+    for (n, what) in [(t.exists, "already exist"), (t.left_out, "left out (quota)"), (t.invalid, "with errors")] {
+        if n > 0 {
+            println!("  {n:>5} {what}");
+        }
+    }
+    for r in view.rows.iter().filter(|r| r.state != RowState::Pending) {
+        println!("row {}: {}: {}", r.row_no, outcome(r.state), r.message);
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn print_result(view: &ImportView) {
+    for r in &view.rows {
+        let partner = r.partner_id.map(|p| p.to_string()).unwrap_or_default();
+        let message = if r.message.is_empty() { String::new() } else { format!(": {}", r.message) };
+        println!("row {}\t{}\t{partner}\t{} <{}>{message}", r.row_no, outcome(r.state), r.name, r.admin_email);
+    }
+    let t = &view.tally;
+    println!(
+        "{} created, {} already existed, {} failed, {} left out, {} invalid ({} rows)",
+        t.created, t.exists, t.failed, t.left_out, t.invalid, t.total
+    );
+}

@@ -1,0 +1,258 @@
+//! CSV imports (`imports`, `import_rows`): the rows as uploaded and checked, each row's outcome, and which process
+//! runs an import (a claim that lapses, so a console that stopped is taken over).
+
+use sqlx::SqlitePool;
+
+/// Where an import stands, stored as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum ImportState {
+    Preview,
+    Running,
+    Done,
+    Discarded,
+}
+
+/// Where a row stands, stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+pub enum RowState {
+    /// Not sent: the message says what is wrong.
+    Invalid,
+    /// An account with this administrator email exists (its id in `partner_id`), or is being created.
+    Exists,
+    /// Valid, beyond the accounts remaining in the quota.
+    LeftOut,
+    /// To be sent.
+    Pending,
+    /// Recorded as an account creation and sent to Kaltura.
+    Sending,
+    Created,
+    /// Kaltura refused it (its message), or never made it.
+    Failed,
+}
+
+impl RowState {
+    /// Nothing more will happen to the row.
+    pub fn is_final(self) -> bool {
+        !matches!(self, RowState::Pending | RowState::Sending)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Import {
+    pub id: i64,
+    pub user_id: i64,
+    pub actor: String,
+    pub ip: String,
+    pub file_name: String,
+    pub columns: String,
+    pub state: ImportState,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub to_send: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Row {
+    pub row_no: i64,
+    pub admin_name: String,
+    pub name: String,
+    pub admin_email: String,
+    pub phone: String,
+    pub website: String,
+    pub template_id: String,
+    pub reference_id: String,
+    pub state: RowState,
+    pub message: String,
+    pub partner_id: Option<i64>,
+}
+
+const IMPORT_COLUMNS: &str =
+    "id, user_id, actor, ip, file_name, columns, state, created_at, started_at, finished_at, to_send";
+const ROW_COLUMNS: &str = "row_no, admin_name, name, admin_email, phone, website, template_id, reference_id, state, \
+                           message, partner_id";
+
+/// Who uploads what.
+pub struct NewImport<'a> {
+    pub user_id: i64,
+    pub actor: &'a str,
+    pub ip: &'a str,
+    pub file_name: &'a str,
+    pub columns: &'a str,
+}
+
+/// Records a checked file and its rows, in one transaction.
+pub async fn create(pool: &SqlitePool, new: &NewImport<'_>, rows: &[Row], now: i64) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id = sqlx::query(
+        "INSERT INTO imports (user_id, actor, ip, file_name, columns, state, created_at) \
+         VALUES (?, ?, ?, ?, ?, 'preview', ?)",
+    )
+    .bind(new.user_id)
+    .bind(new.actor)
+    .bind(new.ip)
+    .bind(new.file_name)
+    .bind(new.columns)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .last_insert_rowid();
+    for r in rows {
+        sqlx::query(&format!(
+            "INSERT INTO import_rows (import_id, {ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(id)
+        .bind(r.row_no)
+        .bind(&r.admin_name)
+        .bind(&r.name)
+        .bind(&r.admin_email)
+        .bind(&r.phone)
+        .bind(&r.website)
+        .bind(&r.template_id)
+        .bind(&r.reference_id)
+        .bind(r.state)
+        .bind(&r.message)
+        .bind(r.partner_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Import>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ?")).bind(id).fetch_optional(pool).await
+}
+
+/// The latest imports, newest first.
+pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<Import>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE state != 'discarded' ORDER BY id DESC LIMIT ?"))
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn rows(pool: &SqlitePool, id: i64) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ROW_COLUMNS} FROM import_rows WHERE import_id = ? ORDER BY row_no"))
+        .bind(id)
+        .fetch_all(pool)
+        .await
+}
+
+/// How many rows are in each state.
+pub async fn counts(pool: &SqlitePool, id: i64) -> Result<Vec<(RowState, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT state, COUNT(*) FROM import_rows WHERE import_id = ? GROUP BY state")
+        .bind(id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Preview → running, once: rows left out at the preview are tried again (the quota is checked row by row as they
+/// are sent). False when the import was started (or discarded) already.
+pub async fn start(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let started =
+        sqlx::query("UPDATE imports SET state = 'running', started_at = ? WHERE id = ? AND state = 'preview'")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+    if started {
+        sqlx::query(
+            "UPDATE import_rows SET state = 'pending', message = '' WHERE import_id = ? AND state = 'left_out'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE imports SET to_send = (SELECT COUNT(*) FROM import_rows WHERE import_id = ? AND state = 'pending') \
+             WHERE id = ?",
+        )
+        .bind(id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(started)
+}
+
+/// A preview dropped by the user; false when it was started already.
+pub async fn discard(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE imports SET state = 'discarded' WHERE id = ? AND state = 'preview'")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Running imports nobody holds a claim on (the console that ran them stopped).
+pub async fn unclaimed(pool: &SqlitePool, now: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM imports WHERE state = 'running' AND lease_until < ? ORDER BY id")
+        .bind(now)
+        .fetch_all(pool)
+        .await
+}
+
+/// Takes (or keeps) the claim on a running import until `until`; false when another runner holds it.
+pub async fn claim(pool: &SqlitePool, id: i64, runner: &str, now: i64, until: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE imports SET runner = ?, lease_until = ? \
+         WHERE id = ? AND state = 'running' AND (lease_until < ? OR runner = ?)",
+    )
+    .bind(runner)
+    .bind(until)
+    .bind(id)
+    .bind(now)
+    .bind(runner)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives the claim up at once (a console stopping), so the next runner need not wait for it to lapse.
+pub async fn release(pool: &SqlitePool, id: i64, runner: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE imports SET lease_until = 0 WHERE id = ? AND runner = ?")
+        .bind(id)
+        .bind(runner)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_row(
+    pool: &SqlitePool,
+    id: i64,
+    row_no: i64,
+    state: RowState,
+    message: &str,
+    partner_id: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE import_rows SET state = ?, message = ?, partner_id = ? WHERE import_id = ? AND row_no = ?")
+        .bind(state)
+        .bind(message)
+        .bind(partner_id)
+        .bind(id)
+        .bind(row_no)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Running → done once no row is left to send; true when this call finished it.
+pub async fn finish_if_settled(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE imports SET state = 'done', finished_at = ?, lease_until = 0 WHERE id = ? AND state = 'running' \
+         AND NOT EXISTS (SELECT 1 FROM import_rows WHERE import_id = ? AND state IN ('pending', 'sending'))",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
