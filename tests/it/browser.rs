@@ -1150,3 +1150,50 @@ async fn the_browser_console_stays_clean_and_the_toolbar_is_even() {
     assert!(errors.is_empty(), "the browser's console: {errors:#?}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_csv_import_is_uploaded_previewed_confirmed_and_followed_to_its_result() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("faculties.csv");
+    std::fs::write(
+        &file,
+        "Account Name;Administrator;Administrator Email;Administrator Phone\n\
+         Faculty of Arts;Ann Arts;ann@arts.example;+1 555 0101\n\
+         Faculty of Biology;Bob Bio;bob@bio.example;+1 555 0102\n\
+         Faculty of Chemistry;Cat Chem;not an email;+1 555 0103\n",
+    )
+    .expect("the file is written");
+    let b = Browser::signed_in(&app).await;
+    b.find("#import-accounts").await.click().await.expect("a click");
+    b.until("the import page", "return location.pathname === '/accounts/import'").await;
+    b.find("input[type=file][name=file]").await.send_keys(file.to_str().unwrap()).await.expect("choosing the file");
+    b.find(".import-form button[type=submit]").await.click().await.expect("a click");
+    b.until("the preview", "return !!document.getElementById('tally-create')").await;
+    assert_eq!(b.text("#import-progress h2").await, "Nothing has been sent to Kaltura yet");
+    assert_eq!(b.text("#tally-create").await, "2");
+    assert_eq!(b.text("#tally-invalid").await, "1");
+    assert_eq!(b.text("#import-row-4 .import-message").await, "Administrator Email: Invalid email format");
+
+    // Slow enough to watch the progress, which refreshes itself and then shows every row's outcome.
+    app.emulator().set_latency_ms(400);
+    b.find("#import-start").await.click().await.expect("a click");
+    b.until("the progress", "return !!document.getElementById('import-bar')").await;
+    b.until(
+        "the result",
+        "return document.querySelector('#import-progress h2').innerText === 'Done' \
+         && document.querySelectorAll('[data-outcome=Created]').length === 2",
+    )
+    .await;
+    app.emulator().set_latency_ms(0);
+    assert!(b.text("#import-status").await.starts_with("2 of 2 rows done"), "{}", b.text("#import-status").await);
+    assert!(b.find("a[href$='/result.csv']").await.is_displayed().await.unwrap());
+    let partner = b.text("#import-row-2 td[data-label='Partner ID'] a").await;
+    assert!(partner.parse::<i64>().is_ok(), "the created account's id links to it: {partner}");
+
+    // On a phone the rows are cards and nothing scrolls sideways.
+    b.resize(390, 844).await;
+    assert_eq!(b.js("return document.documentElement.scrollWidth <= innerWidth").await, json!(true));
+    assert!(b.console_errors().await.is_empty());
+    b.close().await;
+}
