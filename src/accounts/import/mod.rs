@@ -250,7 +250,10 @@ impl Accounts {
             } else if in_flight.contains(&email) {
                 (row.state, row.message) = (RowState::Exists, IN_FLIGHT.to_string());
             } else if places < 1 {
-                let message = format!("{} accounts remain in the quota", quota.available.max(0));
+                let message = match quota.available.max(0) {
+                    0 => "No accounts remain in the quota".to_string(),
+                    n => format!("Beyond the {n} accounts remaining in the quota"),
+                };
                 (row.state, row.message) = (RowState::LeftOut, message);
             } else {
                 places -= 1;

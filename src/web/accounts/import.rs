@@ -319,7 +319,7 @@ async fn start(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    if state.accounts.import(id).await?.is_none() {
+    if state.accounts.import_tally(id).await?.is_none() {
         return Err(AppError::NotFound);
     }
     // A second click, or the form sent again, finds it started and only shows it.
