@@ -43,3 +43,12 @@ CREATE TABLE import_rows (
 );
 
 CREATE INDEX imports_running ON imports (state) WHERE state = 'running';
+
+-- Work that must happen one process at a time, however many share the database (the console and `accounts import`
+-- on the command line): checking the accounts quota and recording a creation. A lock is held until it is released
+-- or `until` passes (its holder died).
+CREATE TABLE locks (
+    name TEXT PRIMARY KEY NOT NULL,
+    holder TEXT NOT NULL,
+    until INTEGER NOT NULL
+);

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::{Accounts, Actor};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::creations::{self, NewCreation, Recorded};
+use crate::db::locks;
 use crate::db::unix_now;
 
 pub(crate) use crate::db::creations::Creation;
@@ -112,6 +113,33 @@ pub(crate) enum CreateOutcome {
     Pending(Box<Creation>),
     /// The form goes back with its errors.
     Invalid(Box<Rejected>),
+}
+
+/// The database lock held while the quota is checked and a creation recorded.
+const CREATION_LOCK: &str = "account-creation";
+/// A turn's lock lapses after this long if its process dies: longer than the Kaltura calls a turn makes.
+const TURN_LAPSES_AFTER_SECS: i64 = 60;
+/// How often a turn held by another process is asked for again.
+const TURN_POLL: Duration = Duration::from_millis(10);
+
+/// A turn at checking the quota and recording a creation: one at a time in this process (a fair queue) and across
+/// the processes sharing the database (the console and the command line), by a lock that lapses if its holder
+/// dies. Ends when dropped.
+pub(super) struct CreationTurn {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    db: sqlx::SqlitePool,
+    holder: String,
+}
+
+impl Drop for CreationTurn {
+    fn drop(&mut self) {
+        let (db, holder) = (self.db.clone(), std::mem::take(&mut self.holder));
+        tokio::spawn(async move {
+            if let Err(e) = locks::release(&db, CREATION_LOCK, &holder).await {
+                tracing::warn!(error = %e, "cannot release the account creation lock; it lapses in a minute");
+            }
+        });
+    }
 }
 
 /// What partner.register did with a recorded creation.
@@ -236,7 +264,7 @@ impl Accounts {
         }
         // Reading the quota and recording the request happen one creation at a time, so requests racing for the
         // last place see each other's records and exactly as many go ahead as fit.
-        let serial = self.create_lock.lock().await;
+        let serial = self.creation_turn().await?;
         let (quota, templates) = match self.quota_and_templates().await {
             Ok((quota, templates)) => (quota, template_choices(&templates)),
             Err(e) => {
@@ -304,6 +332,19 @@ impl Accounts {
                 let form = AccountForm { request_key: kaltura::random_secret(), ..form };
                 Ok(rejected(form, errors, templates, template))
             }
+        }
+    }
+
+    /// Waits for a [`CreationTurn`].
+    pub(super) async fn creation_turn(&self) -> Result<CreationTurn, sqlx::Error> {
+        let local = self.create_lock.clone().lock_owned().await;
+        let holder = kaltura::random_secret();
+        loop {
+            let now = unix_now();
+            if locks::try_take(&self.db, CREATION_LOCK, &holder, now, now + TURN_LAPSES_AFTER_SECS).await? {
+                return Ok(CreationTurn { _local: local, db: self.db.clone(), holder });
+            }
+            tokio::time::sleep(TURN_POLL).await;
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod creations;
 pub mod imports;
+pub mod locks;
 pub mod throttle;
 pub mod users;
 

@@ -371,3 +371,47 @@ async fn the_command_line_previews_imports_and_fails_when_a_row_fails() {
     let (ok, _, err) = cli(&app, &["/nonexistent/file.csv"]);
     assert!(!ok && err.contains("cannot read /nonexistent/file.csv"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quota_check_waits_for_another_process_and_not_for_a_dead_one() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let add = |email: &'static str| {
+        let (app_url, client) = (app.url.clone(), client.clone());
+        async move {
+            let html = client.get(format!("{app_url}/accounts/new")).send().await.unwrap().text().await.unwrap();
+            let at = html.find("name=\"request_key\" value=\"").unwrap() + 26;
+            let key = html[at..at + 32].to_string();
+            let form = [
+                ("request_key", key.as_str()),
+                ("admin_name", "Lock Test"),
+                ("name", email),
+                ("admin_email", email),
+                ("phone", "1"),
+                ("template_id", "0"),
+            ];
+            client.post(format!("{app_url}/accounts")).form(&form).send().await.unwrap().status()
+        }
+    };
+    // Another process (the command line) is checking the quota: this console waits for its turn.
+    sqlx::query("INSERT INTO locks (name, holder, until) VALUES ('account-creation', 'cli-elsewhere', strftime('%s','now') + 60)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(add("first@lock.example"));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(registers(&app), 0, "nothing is recorded or sent while the other process holds the turn");
+    sqlx::query("DELETE FROM locks").execute(&app.db).await.unwrap();
+    assert_eq!(waiting.await.unwrap(), StatusCode::SEE_OTHER);
+    assert_eq!(with_email(&app, "first@lock.example").await, 1);
+    // A holder that died leaves a lock that has lapsed: it does not block.
+    sqlx::query(
+        "INSERT INTO locks (name, holder, until) VALUES ('account-creation', 'dead', strftime('%s','now') - 1)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(add("second@lock.example").await, StatusCode::SEE_OTHER);
+    assert_eq!(with_email(&app, "second@lock.example").await, 1);
+    assert_eq!(registers(&app), 2);
+}

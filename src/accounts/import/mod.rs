@@ -435,7 +435,7 @@ impl Accounts {
         if let Some(c) = creations::by_key(&self.db, &key).await? {
             return self.follow(import.id, row.row_no, c).await;
         }
-        let serial = self.create_lock.lock().await;
+        let serial = self.creation_turn().await?;
         let (quota, templates) = match self.quota_and_templates().await {
             Ok(found) => found,
             Err(e) => {
