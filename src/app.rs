@@ -109,6 +109,7 @@ impl Application {
         let (stop, stopping) = watch::channel(false);
         let workers = [
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
+            accounts::bulk::spawn_bulk_worker(state.accounts.clone(), stopping.clone()),
             spawn_session_sweeper(state.db.clone(), stopping),
         ];
         let pool = state.db.clone();

@@ -243,6 +243,20 @@
     if (e.detail.elt.matches && e.detail.elt.matches("form.add-account")) { clearInterval(timer); }
   });
 
+  // ---- Bulk selection: the header's checkbox ticks or clears every row of the page. Listened to while the event
+  // goes down (capture), so the rows are set before htmx, listening on the panel as it comes back up, sends the form.
+  document.addEventListener("change", function (e) {
+    var panel = e.target.closest && e.target.closest("#accounts-panel");
+    if (!panel) { return; }
+    var rows = panel.querySelectorAll("input.select-row");
+    if (e.target.matches("[data-select-page]")) {
+      rows.forEach(function (box) { box.checked = e.target.checked; });
+    } else if (e.target.matches("input.select-row")) {
+      var all = panel.querySelector("[data-select-page]");
+      if (all) { all.checked = Array.prototype.every.call(rows, function (box) { return box.checked; }); }
+    }
+  }, true);
+
   // ---- After a swap: show a dialog that arrived, focus a form that arrived, bring a new page of a table into
   // view, and put back focus a swap took away.
   document.addEventListener("htmx:afterSwap", function (e) {
