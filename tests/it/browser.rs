@@ -1150,3 +1150,100 @@ async fn the_browser_console_stays_clean_and_the_toolbar_is_even() {
     assert!(errors.is_empty(), "the browser's console: {errors:#?}");
     b.close().await;
 }
+
+/// What the selection bar counts (0 when nothing is selected).
+async fn selection_count(b: &Browser) -> String {
+    let n = b.js("const c = document.getElementById('selection-count'); return c ? c.innerText.trim() : '0'").await;
+    n.as_str().unwrap_or_default().to_string()
+}
+
+async fn until_selected(b: &Browser, n: usize) {
+    let script = format!(
+        "const c = document.getElementById('selection-count'); \
+         return (c ? c.innerText.trim() : '0') === '{n}' && !document.querySelector('.htmx-request')"
+    );
+    b.until(&format!("{n} accounts selected"), &script).await;
+}
+
+/// The ids of the ticked rows of the page.
+async fn ticked(b: &Browser) -> Vec<i64> {
+    let ids = b.js("return [...document.querySelectorAll('#accounts-panel input.select-row:checked')].map(i => Number(i.value))").await;
+    serde_json::from_value(ids).expect("a list of ids")
+}
+
+#[tokio::test]
+async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 60).await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/accounts?size=25").await;
+    let page1: Vec<i64> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))").await,
+    )
+    .expect("ids");
+    assert_eq!(selection_count(&b).await, "0");
+    for id in &page1[..2] {
+        b.find(&format!("#account-{id} input.select-row")).await.click().await.expect("ticking a row");
+    }
+    until_selected(&b, 2).await;
+
+    b.mark_page().await;
+    b.find(".pager a[rel=next]").await.click().await.expect("Next");
+    b.until_swapped_to("page 2", "/accounts?page=2&size=25").await;
+    assert_eq!(selection_count(&b).await, "2", "the bar is still true after paging");
+    assert!(ticked(&b).await.is_empty());
+    let page2: Vec<i64> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))").await,
+    )
+    .expect("ids");
+    b.find(&format!("#account-{} input.select-row", page2[0])).await.click().await.expect("ticking a row");
+    until_selected(&b, 3).await;
+
+    // "Select all on this page": the header's checkbox.
+    b.find("#accounts-panel [data-select-page]").await.click().await.expect("ticking the page");
+    until_selected(&b, 2 + page2.len()).await;
+    assert_eq!(ticked(&b).await, page2);
+
+    b.mark_page().await;
+    b.find(".pager a[rel=prev]").await.click().await.expect("Previous");
+    b.until_swapped_to("page 1", "/accounts?size=25").await;
+    assert_eq!(ticked(&b).await, page1[..2].to_vec(), "page 1's ticks are kept");
+    assert_eq!(b.js("return document.querySelector('[data-select-page]').checked").await, json!(false));
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
+
+#[tokio::test]
+async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_rows_are_blocked() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    // The demo's default view: the parent (no checkbox), Shanghai, Down Under, two templates (one blocked).
+    b.find("#accounts-panel [data-select-page]").await.click().await.expect("ticking the page");
+    until_selected(&b, 4).await;
+    b.count_posts().await;
+
+    b.find("#selection-bar [data-bulk=block]").await.click().await.expect("Block");
+    let (title, question) = b.dialog().await;
+    assert_eq!(b.native_dialog().await, None, "not the browser's confirm()");
+    assert_eq!(title, "Block 3 accounts");
+    assert_eq!(question, "Are you sure you want to block 3 accounts? 1 will be skipped: 1 already blocked.");
+    assert_eq!(b.text("#dialog-slot .skipped-list").await, "Template - Legacy (6479): already blocked");
+    assert_eq!(b.js("return window.__posts").await, json!(0), "asking sends nothing");
+    b.dialog_button("Block").await;
+
+    b.until(
+        "the job's page, finished",
+        "return location.pathname.startsWith('/accounts/bulk/') && !!document.querySelector('#bulk-progress[data-state=done]')",
+    )
+    .await;
+    assert_eq!((b.text("#bulk-done").await, b.text("#bulk-total").await), ("4".into(), "4".into()));
+    assert_eq!(b.text("#bulk-summary").await, "3 blocked, 1 skipped, 0 failed.");
+
+    b.goto("/accounts").await;
+    for id in [6475, 6474, 6478, 6479] {
+        assert_eq!(b.text(&format!("#account-{id} .badge")).await, "Blocked", "account {id}");
+    }
+    assert_eq!(b.text("#account-6464 .badge").await, "Active", "never the parent");
+    assert_eq!(selection_count(&b).await, "0", "the job took the selection");
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
