@@ -30,8 +30,16 @@
     while (ancestor && !ancestor.id) { ancestor = ancestor.parentElement; }
     var now = ancestor && document.getElementById(ancestor.id);
     if (now && now !== ancestor) {
-      var index = ancestor === el ? 0 : Array.prototype.indexOf.call(ancestor.querySelectorAll(FOCUSABLE), el);
-      var fresh = Array.prototype.filter.call(now.matches(FOCUSABLE) ? [now] : now.querySelectorAll(FOCUSABLE), focusable);
+      // A row's bulk checkbox comes and goes with its actions: it does not count when finding the same place in the
+      // new copy, unless it is what had focus.
+      var skipBoxes = !el.matches("input.select-row");
+      var places = function (root) {
+        return Array.prototype.filter.call(root.querySelectorAll(FOCUSABLE), function (c) {
+          return !(skipBoxes && c.matches("input.select-row"));
+        });
+      };
+      var index = ancestor === el ? 0 : places(ancestor).indexOf(el);
+      var fresh = (now.matches(FOCUSABLE) ? [now] : places(now)).filter(focusable);
       var pick = fresh[Math.max(index, 0)] || fresh[0];
       if (pick) { pick.focus(); return; }
     }

@@ -1221,6 +1221,15 @@ async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_row
     until_selected(&b, 4).await;
     b.count_posts().await;
 
+    // On a phone: the checkboxes and the bar's buttons are on the screen, and nothing scrolls sideways.
+    b.resize(PHONE.0, PHONE.1).await;
+    let widths = b.js("return [document.documentElement.scrollWidth, innerWidth]").await;
+    assert!(widths[0].as_u64() <= widths[1].as_u64(), "the page scrolls sideways: {widths}");
+    let offscreen = b
+        .js("return [...document.querySelectorAll('#accounts-panel input.select-row, #selection-bar .btn')].filter(e => { const r = e.getBoundingClientRect(); return r.width === 0 || r.left < 0 || r.right > innerWidth; }).length")
+        .await;
+    assert_eq!(offscreen, json!(0), "every checkbox and button is on the screen");
+
     b.find("#selection-bar [data-bulk=block]").await.click().await.expect("Block");
     let (title, question) = b.dialog().await;
     assert_eq!(b.native_dialog().await, None, "not the browser's confirm()");
@@ -1237,6 +1246,8 @@ async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_row
     .await;
     assert_eq!((b.text("#bulk-done").await, b.text("#bulk-total").await), ("4".into(), "4".into()));
     assert_eq!(b.text("#bulk-summary").await, "3 blocked, 1 skipped, 0 failed.");
+    let widths = b.js("return [document.documentElement.scrollWidth, innerWidth]").await;
+    assert!(widths[0].as_u64() <= widths[1].as_u64(), "the job's page scrolls sideways: {widths}");
 
     b.goto("/accounts").await;
     for id in [6475, 6474, 6478, 6479] {
