@@ -245,12 +245,10 @@ pub async fn running(pool: &SqlitePool) -> Result<Vec<Job>, sqlx::Error> {
 }
 
 pub async fn items(pool: &SqlitePool, job_id: i64) -> Result<Vec<Item>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT partner_id, name, state, skip, message FROM bulk_items WHERE job_id = ? ORDER BY partner_id",
-    )
-    .bind(job_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as("SELECT partner_id, name, state, skip, message FROM bulk_items WHERE job_id = ? ORDER BY partner_id")
+        .bind(job_id)
+        .fetch_all(pool)
+        .await
 }
 
 pub async fn pending(pool: &SqlitePool, job_id: i64) -> Result<Vec<i64>, sqlx::Error> {
@@ -319,7 +317,8 @@ mod tests {
         let job = job_from_selection(&pool, &new, 1).await.unwrap().expect("a job");
         assert_eq!(selection_count(&pool, 1).await.unwrap(), 0);
         assert_eq!(job_from_selection(&pool, &new, 1).await.unwrap(), None, "nothing selected, no job");
-        let outcome = |id, state| Settled { partner_id: id, name: format!("n{id}"), state, skip: None, message: "".into() };
+        let outcome =
+            |id, state| Settled { partner_id: id, name: format!("n{id}"), state, skip: None, message: "".into() };
         settle(&pool, job, &[outcome(10, ItemState::Changed), outcome(11, ItemState::Failed)]).await.unwrap();
         assert_eq!(progress(&pool, job).await.unwrap(), Progress { done: 2, total: 3 });
         let retry = job_from_failures(&pool, job, &new, 2).await.unwrap().expect("a retry");

@@ -1177,7 +1177,8 @@ async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page
     let b = Browser::signed_in(&app).await;
     b.goto("/accounts?size=25").await;
     let page1: Vec<i64> = serde_json::from_value(
-        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))").await,
+        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))")
+            .await,
     )
     .expect("ids");
     assert_eq!(selection_count(&b).await, "0");
@@ -1192,7 +1193,8 @@ async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page
     assert_eq!(selection_count(&b).await, "2", "the bar is still true after paging");
     assert!(ticked(&b).await.is_empty());
     let page2: Vec<i64> = serde_json::from_value(
-        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))").await,
+        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))")
+            .await,
     )
     .expect("ids");
     b.find(&format!("#account-{} input.select-row", page2[0])).await.click().await.expect("ticking a row");

@@ -330,8 +330,14 @@ async fn the_selection_survives_paging_with_and_without_javascript() {
     let (shown2, ticked) = checkboxes(&page2);
     assert!(ticked.is_empty(), "page 2 has none of page 1's ticks");
     assert_eq!(selected_count(&page2), 2, "the bar counts page 1's");
-    let a = post(&app, &admin, "/accounts/selection", &selection_form("/accounts?size=25&page=2", &shown2, &shown2[..1]), true)
-        .await;
+    let a = post(
+        &app,
+        &admin,
+        "/accounts/selection",
+        &selection_form("/accounts?size=25&page=2", &shown2, &shown2[..1]),
+        true,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(selected_count(&a.body), 3);
 
@@ -351,7 +357,11 @@ async fn the_selection_survives_paging_with_and_without_javascript() {
     post(&app, &admin, "/accounts/selection", &form, false).await;
     assert_eq!(selected_count(&get(&app, &admin, "/accounts?size=25").await.body), shown1.len() as i64 + 1);
     let a = post(&app, &admin, "/accounts/selection/clear", &[("back", "/accounts?size=25".into())], true).await;
-    assert_eq!(a.headers.get("hx-trigger").and_then(|v| v.to_str().ok()), Some("accounts-changed"), "the table redraws");
+    assert_eq!(
+        a.headers.get("hx-trigger").and_then(|v| v.to_str().ok()),
+        Some("accounts-changed"),
+        "the table redraws"
+    );
     assert_eq!(selected_count(&get(&app, &admin, "/accounts").await.body), 0);
 
     // The parent and removed accounts have no checkbox.

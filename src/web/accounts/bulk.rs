@@ -72,14 +72,7 @@ async fn bar(
         .into_iter()
         .map(|a| MenuAction { key: a.key(), label: a.label(), danger: a == StatusAction::Remove })
         .collect();
-    Ok(SelectionBar {
-        oob,
-        count,
-        limit: count_of(SELECTION_LIMIT),
-        actions,
-        back: back_to(Some(back)),
-        error,
-    })
+    Ok(SelectionBar { oob, count, limit: count_of(SELECTION_LIMIT), actions, back: back_to(Some(back)), error })
 }
 
 fn count_of(n: i64) -> String {
