@@ -418,3 +418,62 @@ async fn bad_ids_and_unknown_jobs_get_a_clear_answer() {
     let a = post(&app, &admin, "/accounts/bulk/block", &[], false).await;
     assert_eq!((a.status, location(&a)), (StatusCode::SEE_OTHER, "/accounts".to_string()), "nothing selected");
 }
+
+#[tokio::test]
+async fn a_running_job_shows_its_progress_and_refreshes_itself_or_offers_refresh_without_javascript() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    select(&app, &admin, &[6475, 6474]).await;
+    // Kaltura answers slowly: the job is still reading the statuses when its page is opened.
+    app.emulator().set_latency_ms(1_500);
+    let a = post(&app, &admin, "/accounts/bulk/remove", &[], false).await;
+    let to = location(&a);
+    let page = get(&app, &admin, &to).await.body;
+    assert_eq!(attr_all(&page, "#bulk-progress", "data-state"), vec!["running"]);
+    assert_eq!(attr_all(&page, "#bulk-progress", "hx-trigger"), vec!["every 1s"]);
+    assert_eq!(
+        (select_all(&page, "#bulk-done"), select_all(&page, "#bulk-total")),
+        (vec!["0".into()], vec!["2".into()])
+    );
+    assert_eq!(
+        attr_all(&page, "#bulk-progress .nojs a", "href"),
+        vec![to.clone()],
+        "a Refresh link without JavaScript"
+    );
+    assert!(!page.contains("http-equiv"), "no meta refresh");
+    app.emulator().set_latency_ms(0);
+    until_finished(&app, to.trim_start_matches("/accounts/bulk/").parse().expect("a job")).await;
+    let (changed, _, _) = outcome(&app, &admin, to.trim_start_matches("/accounts/bulk/").parse().expect("a job")).await;
+    assert_eq!(changed.len(), 2);
+}
+
+#[tokio::test]
+async fn a_job_left_running_by_a_restart_is_finished_after_it() {
+    let app = spawn_app().await;
+    let user = app.user_id(crate::support::ADMIN_EMAIL).await;
+    // As a job is when the console stops between two batches: recorded, its accounts pending.
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) \
+         VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'running', 0) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .expect("a job");
+    for id in [6475, 6474] {
+        sqlx::query("INSERT INTO bulk_items (job_id, partner_id, state) VALUES (?, ?, 'pending')")
+            .bind(job)
+            .bind(id)
+            .execute(&app.db)
+            .await
+            .expect("an item");
+    }
+    let app = app.restart().await;
+    until_finished(&app, job).await;
+    for id in [6475, 6474] {
+        assert_eq!(status_at_kaltura(&app, id).await, PartnerStatus::Blocked, "account {id}");
+    }
+    let admin = app.admin().await;
+    let (changed, _, _) = outcome(&app, &admin, job).await;
+    assert_eq!(changed, vec!["Down Under (6474): blocked", "Shanghai (6475): blocked"]);
+}
