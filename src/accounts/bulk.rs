@@ -15,10 +15,10 @@ use tokio::sync::watch;
 use super::rules::{Refusal, RowAction, StatusAction};
 use super::{Accounts, Actor, EXPORT_PAGE};
 use crate::db::audit::{self, Entry, Outcome};
-use crate::db::bulk::{self, ItemState, NewJob, Settled};
+use crate::db::bulk::{self, NewJob, Settled};
 use crate::db::unix_now;
 
-pub(crate) use crate::db::bulk::{Item, Job, Progress, Skip};
+pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip};
 
 /// The most accounts a selection holds (and so a job): stated on the page.
 pub(crate) const SELECTION_LIMIT: i64 = 5_000;

@@ -16,9 +16,8 @@ use super::rows::{MenuAction, Row};
 use super::view::View;
 use super::{back_to, query_next};
 use crate::accounts::Actor;
-use crate::accounts::bulk::{BulkError, Item, Report, SELECTION_LIMIT, SelectError, Skip, accounts};
+use crate::accounts::bulk::{BulkError, Item, ItemState, Report, SELECTION_LIMIT, SelectError, Skip, accounts};
 use crate::accounts::rules::StatusAction;
-use crate::db::bulk::ItemState;
 
 /// Far more than a page holds (100 rows): a form naming more rows is not one of ours.
 const MAX_SHOWN: usize = 500;
@@ -247,7 +246,11 @@ pub(super) async fn confirm(
         .collect();
     let total = plan.change.len() + plan.skipped.len();
     let c = BulkConfirm {
-        title: format!("{} {}", action.label(), accounts(plan.change.len())),
+        title: if total == 0 {
+            format!("Confirm {}", action.label())
+        } else {
+            format!("{} {}", action.label(), accounts(plan.change.len()))
+        },
         question: if total == 0 {
             "No accounts are selected. Tick the accounts to act on first.".into()
         } else {
