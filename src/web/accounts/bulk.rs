@@ -3,9 +3,11 @@
 //! back to the same view); htmx only swaps the bar, the dialog and the progress.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use super::super::auth::{self, AdminUser};
@@ -18,6 +20,17 @@ use super::{back_to, query_next};
 use crate::accounts::Actor;
 use crate::accounts::bulk::{BulkError, Item, ItemState, Report, SELECTION_LIMIT, SelectError, Skip, accounts};
 use crate::accounts::rules::StatusAction;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/accounts/selection", post(select))
+        .route("/accounts/selection/all", post(select_matching))
+        .route("/accounts/selection/clear", post(clear))
+        .route("/accounts/bulk/confirm/{action}", get(confirm))
+        // A job's page, and (posted) a new job of the selection for one action: one route, as the two share a shape.
+        .route("/accounts/bulk/{key}", get(show).post(start))
+        .route("/accounts/bulk/{key}/retry", post(retry))
+}
 
 /// Far more than a page holds (100 rows): a form naming more rows is not one of ours.
 const MAX_SHOWN: usize = 500;
@@ -151,7 +164,7 @@ async fn answer(
 
 /// The page's checkboxes: the selectable rows it showed (`shown`) leave the selection and those ticked (`id`) join
 /// it; "Select all on this page" without JavaScript (`page=all`) ticks every shown row.
-pub(super) async fn select(
+async fn select(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
@@ -170,7 +183,7 @@ pub(super) async fn select(
 }
 
 /// "Select all N matching this search": the search is the one of the view the form came from (`back`).
-pub(super) async fn select_matching(
+async fn select_matching(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
@@ -184,7 +197,7 @@ pub(super) async fn select_matching(
     answer(&state, me.id, htmx, &session, &back, outcome, true).await
 }
 
-pub(super) async fn clear(
+async fn clear(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
@@ -228,7 +241,7 @@ struct ConfirmDialog {
 
 /// One confirmation for the whole selection, from the statuses Kaltura has now: in the page's dialog under htmx, a
 /// page of its own without JavaScript.
-pub(super) async fn confirm(
+async fn confirm(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
@@ -295,7 +308,7 @@ fn job_id(key: &str) -> Result<i64, AppError> {
 }
 
 /// `POST /accounts/bulk/{action}` starts a job of the selection; `GET /accounts/bulk/{job}` shows one.
-pub(super) async fn start(
+async fn start(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
@@ -379,7 +392,7 @@ struct JobFragment {
 /// A job's page: progress while it runs (refreshing itself under htmx, a Refresh link without), then what changed,
 /// what was skipped and why, and what failed with Kaltura's message. Any Publisher Administrator may open it: each
 /// may do the same actions, and reads the same audit log.
-pub(super) async fn show(
+async fn show(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     headers: HeaderMap,
@@ -394,7 +407,7 @@ pub(super) async fn show(
 }
 
 /// "Retry the N failures": a new job of the same action for only the accounts that failed.
-pub(super) async fn retry(
+async fn retry(
     State(state): State<AppState>,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,

@@ -40,12 +40,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/accounts/{id}/edit", get(edit::form).post(edit::save))
         .route("/accounts/{id}/confirm/{action}", get(confirm))
         .route("/accounts/{id}/{action}", post(change_status))
-        .route("/accounts/selection", post(bulk::select))
-        .route("/accounts/selection/all", post(bulk::select_matching))
-        .route("/accounts/selection/clear", post(bulk::clear))
-        .route("/accounts/bulk/confirm/{action}", get(bulk::confirm))
-        .route("/accounts/bulk/{key}", get(bulk::show).post(bulk::start))
-        .route("/accounts/bulk/{key}/retry", post(bulk::retry))
+        .merge(bulk::router())
 }
 
 impl Actor<'_> {
