@@ -1210,6 +1210,23 @@ async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page
     b.until_swapped_to("page 1", "/accounts?size=25").await;
     assert_eq!(ticked(&b).await, page1[..2].to_vec(), "page 1's ticks are kept");
     assert_eq!(b.js("return document.querySelector('[data-select-page]').checked").await, json!(false));
+
+    // Clear empties the selection and the table's ticks; "Select all N matching" takes every page's rows.
+    b.find("#selection-bar [data-bulk=clear]").await.click().await.expect("Clear");
+    until_selected(&b, 0).await;
+    b.until("no row ticked", "return !document.querySelector('#accounts-panel input.select-row:checked') && !document.querySelector('.htmx-request')").await;
+    let emu = app.emulator();
+    let kaltura = KalturaSettings::default().demo_client(&emu.url, emu.parent_id, &emu.admin_secret).expect("a client");
+    let in_use = kaltura.list_partners(&kaltura::PartnerFilter::in_use(), &kaltura::Pager::new(1, 1)).await;
+    let in_use = in_use.expect("partner.list").total_count as usize;
+    b.find("#select-matching").await.click().await.expect("select all matching");
+    b.until(
+        "every row of the page ticked",
+        "const boxes = [...document.querySelectorAll('#accounts-panel input.select-row')]; \
+         return boxes.length > 0 && boxes.every(i => i.checked) && !document.querySelector('.htmx-request')",
+    )
+    .await;
+    assert_eq!(selection_count(&b).await, (in_use - 1).to_string(), "every active or blocked account but the parent");
     assert_eq!(b.console_errors().await, Vec::<String>::new());
     b.close().await;
 }
