@@ -302,14 +302,14 @@ impl Accounts {
     /// next is sent. Stops between batches when asked to; what is pending then is resumed at the next start
     /// (setting a status twice leaves it as once).
     async fn run_job(&self, job: &Job, stop: &watch::Receiver<bool>) -> Result<(), sqlx::Error> {
-        let now = unix_now;
         let Some(action) = StatusAction::parse(&job.action) else {
-            return bulk::finish(&self.db, job.id, now()).await;
+            return bulk::finish(&self.db, job.id, unix_now()).await;
         };
         let actor = Actor { user_id: job.user_id, email: &job.actor, ip: &job.ip };
         let ids = bulk::pending(&self.db, job.id).await?;
         let plan = match self.statuses(&ids).await {
             Ok(found) => Plan::new(action, self.parent_id(), &ids, &found),
+            // Nothing was sent: every account fails with the reason, and "Retry the failures" sends them again.
             Err(e) => {
                 tracing::warn!(job = job.id, error = %e, "cannot read the statuses of a bulk job's accounts");
                 let message = message_of(&e);
@@ -324,7 +324,7 @@ impl Accounts {
                     })
                     .collect();
                 bulk::settle(&self.db, job.id, &failed).await?;
-                return bulk::finish(&self.db, job.id, now()).await;
+                return bulk::finish(&self.db, job.id, unix_now()).await;
             }
         };
         let skipped: Vec<Settled> = plan
@@ -370,7 +370,7 @@ impl Accounts {
             }
             bulk::settle(&self.db, job.id, &settled).await?;
         }
-        bulk::finish(&self.db, job.id, now()).await
+        bulk::finish(&self.db, job.id, unix_now()).await
     }
 
     /// One multirequest of `updateStatus` calls; each account's own outcome (a failed request fails them all).

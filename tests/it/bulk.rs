@@ -478,3 +478,18 @@ async fn a_job_left_running_by_a_restart_is_finished_after_it() {
     let (changed, _, _) = outcome(&app, &admin, job).await;
     assert_eq!(changed, vec!["Down Under (6474): blocked", "Shanghai (6475): blocked"]);
 }
+
+#[tokio::test]
+async fn when_kaltura_cannot_be_reached_every_account_fails_saying_why_and_can_be_retried() {
+    let mut app = spawn_app().await;
+    let admin = app.admin().await;
+    select(&app, &admin, &[6475, 6474]).await;
+    app.stop_emulator().await;
+    let job = run(&app, &admin, "block").await;
+    let (changed, skipped, failed) = outcome(&app, &admin, job).await;
+    assert!(changed.is_empty() && skipped.is_empty());
+    assert_eq!(failed.len(), 2);
+    assert!(failed.iter().all(|f| f.contains("Kaltura could not be reached")), "{failed:?}");
+    let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
+    assert_eq!(select_all(&page, "form[action$='/retry'] button"), vec!["Retry the 2 failures"]);
+}
