@@ -96,6 +96,7 @@ impl Application {
         let workers = [
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
             accounts::spawn_import_worker(state.accounts.clone(), stopping.clone()),
+            accounts::bulk::spawn_bulk_worker(state.accounts.clone(), stopping.clone()),
             spawn_session_sweeper(state.db.clone(), stopping),
         ];
         let pool = state.db.clone();

@@ -30,8 +30,16 @@
     while (ancestor && !ancestor.id) { ancestor = ancestor.parentElement; }
     var now = ancestor && document.getElementById(ancestor.id);
     if (now && now !== ancestor) {
-      var index = ancestor === el ? 0 : Array.prototype.indexOf.call(ancestor.querySelectorAll(FOCUSABLE), el);
-      var fresh = Array.prototype.filter.call(now.matches(FOCUSABLE) ? [now] : now.querySelectorAll(FOCUSABLE), focusable);
+      // A row's bulk checkbox comes and goes with its actions: it does not count when finding the same place in the
+      // new copy, unless it is what had focus.
+      var skipBoxes = !el.matches("input.select-row");
+      var places = function (root) {
+        return Array.prototype.filter.call(root.querySelectorAll(FOCUSABLE), function (c) {
+          return !(skipBoxes && c.matches("input.select-row"));
+        });
+      };
+      var index = ancestor === el ? 0 : places(ancestor).indexOf(el);
+      var fresh = (now.matches(FOCUSABLE) ? [now] : places(now)).filter(focusable);
       var pick = fresh[Math.max(index, 0)] || fresh[0];
       if (pick) { pick.focus(); return; }
     }
@@ -242,6 +250,20 @@
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail.elt.matches && e.detail.elt.matches("form.add-account")) { clearInterval(timer); }
   });
+
+  // ---- Bulk selection: the header's checkbox ticks or clears every row of the page. Listened to while the event
+  // goes down (capture), so the rows are set before htmx, listening on the panel as it comes back up, sends the form.
+  document.addEventListener("change", function (e) {
+    var panel = e.target.closest && e.target.closest("#accounts-panel");
+    if (!panel) { return; }
+    var rows = panel.querySelectorAll("input.select-row");
+    if (e.target.matches("[data-select-page]")) {
+      rows.forEach(function (box) { box.checked = e.target.checked; });
+    } else if (e.target.matches("input.select-row")) {
+      var all = panel.querySelector("[data-select-page]");
+      if (all) { all.checked = Array.prototype.every.call(rows, function (box) { return box.checked; }); }
+    }
+  }, true);
 
   // ---- After a swap: show a dialog that arrived, focus a form that arrived, bring a new page of a table into
   // view, and put back focus a swap took away.

@@ -2,6 +2,7 @@
 //! and their rules, Rich Media CMS Login, and account creation with its reconciliation. Handlers call it and render
 //! what it returns; it talks to Kaltura and the database and writes the audit log.
 
+pub(crate) mod bulk;
 mod creation;
 mod editing;
 pub(crate) mod import;
@@ -44,6 +45,8 @@ pub(crate) struct Accounts {
     upstream: Arc<tokio::sync::Mutex<Option<UpstreamCheck>>>,
     /// Wakes the import worker when an import is started.
     import_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes the bulk worker when a job is recorded.
+    bulk_wake: Arc<tokio::sync::Notify>,
 }
 
 /// When Kaltura was last asked whether it accepts the console's session, and what it said.
@@ -130,7 +133,14 @@ pub(crate) struct Changed {
 
 impl Accounts {
     pub(crate) fn new(kaltura: KalturaClient, db: SqlitePool) -> Accounts {
-        Accounts { kaltura, db, create_lock: Arc::default(), upstream: Arc::default(), import_wakeup: Arc::default() }
+        Accounts {
+            kaltura,
+            db,
+            create_lock: Arc::default(),
+            upstream: Arc::default(),
+            import_wakeup: Arc::default(),
+            bulk_wake: Arc::default(),
+        }
     }
 
     pub(crate) fn parent_id(&self) -> i64 {

@@ -72,11 +72,14 @@ impl StatusAction {
     }
 }
 
-/// Why a row action is refused.
+/// Why a row action is refused: the row menu, the confirm pages and bulk actions all read it from here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
+pub(crate) enum Refusal {
     ParentEdit,
     Parent,
+    Removed,
+    /// The account already has the status the action sets.
+    Already,
     Status,
 }
 
@@ -100,7 +103,7 @@ impl RowAction {
 
     /// Why the action is not available for an account with this status, or `None` when it is. The parent may be
     /// opened in its Rich Media CMS, never blocked or removed from here.
-    fn check(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<Refusal> {
+    pub(crate) fn check(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<Refusal> {
         let allowed = match self {
             RowAction::KmcLogin => status == Some(PartnerStatus::Active),
             // Kaltura applies partner.update to the partner of the session: the parent's own details are its own
@@ -115,7 +118,11 @@ impl RowAction {
                 matches!(status, Some(PartnerStatus::Active | PartnerStatus::Blocked))
             }
         };
-        (!allowed).then_some(Refusal::Status)
+        (!allowed).then_some(match (self, status) {
+            (_, Some(PartnerStatus::Removed)) => Refusal::Removed,
+            (RowAction::Status(a), Some(s)) if a.target() == s => Refusal::Already,
+            _ => Refusal::Status,
+        })
     }
 
     /// [`Self::check`] in words.
@@ -126,7 +133,7 @@ impl RowAction {
                                     Rich Media CMS (Settings > Account Settings)."
                 .to_string(),
             Refusal::Parent => format!("{label} is not available for the parent account."),
-            Refusal::Status => format!(
+            Refusal::Removed | Refusal::Already | Refusal::Status => format!(
                 "{label} is not available for an account that is {}.",
                 status.map_or("unknown", |s| s.label()).to_lowercase()
             ),
@@ -176,6 +183,18 @@ mod tests {
             Some("Editing is not available for an account that is blocked.")
         );
         assert!(RowAction::Edit.refusal(Some(Active), true).is_some_and(|why| why.contains("child accounts")));
+    }
+
+    #[test]
+    fn refusals_are_typed_for_bulk_actions() {
+        use PartnerStatus::*;
+        let check = |a: StatusAction, s: PartnerStatus, parent: bool| RowAction::Status(a).check(Some(s), parent);
+        assert_eq!(check(StatusAction::Block, Active, true), Some(Refusal::Parent));
+        assert_eq!(check(StatusAction::Block, Removed, false), Some(Refusal::Removed));
+        assert_eq!(check(StatusAction::Remove, Removed, false), Some(Refusal::Removed));
+        assert_eq!(check(StatusAction::Block, Blocked, false), Some(Refusal::Already));
+        assert_eq!(check(StatusAction::Unblock, Active, false), Some(Refusal::Already));
+        assert_eq!(check(StatusAction::Block, Active, false), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The console's SQLite database: users, the audit log, sign-in throttling, and (through tower-sessions) sessions.
 
 pub mod audit;
+pub mod bulk;
 pub mod creations;
 pub mod imports;
 pub mod locks;

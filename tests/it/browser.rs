@@ -1197,3 +1197,130 @@ async fn a_csv_import_is_uploaded_previewed_confirmed_and_followed_to_its_result
     assert!(b.console_errors().await.is_empty());
     b.close().await;
 }
+
+/// What the selection bar counts (0 when nothing is selected).
+async fn selection_count(b: &Browser) -> String {
+    let n = b.js("const c = document.getElementById('selection-count'); return c ? c.innerText.trim() : '0'").await;
+    n.as_str().unwrap_or_default().to_string()
+}
+
+async fn until_selected(b: &Browser, n: usize) {
+    let script = format!(
+        "const c = document.getElementById('selection-count'); \
+         return (c ? c.innerText.trim() : '0') === '{n}' && !document.querySelector('.htmx-request')"
+    );
+    b.until(&format!("{n} accounts selected"), &script).await;
+}
+
+/// The ids of the ticked rows of the page.
+async fn ticked(b: &Browser) -> Vec<i64> {
+    let ids = b.js("return [...document.querySelectorAll('#accounts-panel input.select-row:checked')].map(i => Number(i.value))").await;
+    serde_json::from_value(ids).expect("a list of ids")
+}
+
+#[tokio::test]
+async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page() {
+    let app = spawn_app_with_emulator(|cfg| cfg.children = 60).await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/accounts?size=25").await;
+    let page1: Vec<i64> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))")
+            .await,
+    )
+    .expect("ids");
+    assert_eq!(selection_count(&b).await, "0");
+    for id in &page1[..2] {
+        b.find(&format!("#account-{id} input.select-row")).await.click().await.expect("ticking a row");
+    }
+    until_selected(&b, 2).await;
+
+    b.mark_page().await;
+    b.find(".pager a[rel=next]").await.click().await.expect("Next");
+    b.until_swapped_to("page 2", "/accounts?page=2&size=25").await;
+    assert_eq!(selection_count(&b).await, "2", "the bar is still true after paging");
+    assert!(ticked(&b).await.is_empty());
+    let page2: Vec<i64> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))")
+            .await,
+    )
+    .expect("ids");
+    b.find(&format!("#account-{} input.select-row", page2[0])).await.click().await.expect("ticking a row");
+    until_selected(&b, 3).await;
+
+    // "Select all on this page": the header's checkbox.
+    b.find("#accounts-panel [data-select-page]").await.click().await.expect("ticking the page");
+    until_selected(&b, 2 + page2.len()).await;
+    assert_eq!(ticked(&b).await, page2);
+
+    b.mark_page().await;
+    b.find(".pager a[rel=prev]").await.click().await.expect("Previous");
+    b.until_swapped_to("page 1", "/accounts?size=25").await;
+    assert_eq!(ticked(&b).await, page1[..2].to_vec(), "page 1's ticks are kept");
+    assert_eq!(b.js("return document.querySelector('[data-select-page]').checked").await, json!(false));
+
+    // Clear empties the selection and the table's ticks; "Select all N matching" takes every page's rows.
+    b.find("#selection-bar [data-bulk=clear]").await.click().await.expect("Clear");
+    until_selected(&b, 0).await;
+    b.until("no row ticked", "return !document.querySelector('#accounts-panel input.select-row:checked') && !document.querySelector('.htmx-request')").await;
+    let emu = app.emulator();
+    let kaltura = KalturaSettings::default().demo_client(&emu.url, emu.parent_id, &emu.admin_secret).expect("a client");
+    let in_use = kaltura.list_partners(&kaltura::PartnerFilter::in_use(), &kaltura::Pager::new(1, 1)).await;
+    let in_use = in_use.expect("partner.list").total_count as usize;
+    b.find("#select-matching").await.click().await.expect("select all matching");
+    b.until(
+        "every row of the page ticked",
+        "const boxes = [...document.querySelectorAll('#accounts-panel input.select-row')]; \
+         return boxes.length > 0 && boxes.every(i => i.checked) && !document.querySelector('.htmx-request')",
+    )
+    .await;
+    assert_eq!(selection_count(&b).await, (in_use - 1).to_string(), "every active or blocked account but the parent");
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
+
+#[tokio::test]
+async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_rows_are_blocked() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    // The demo's default view: the parent (no checkbox), Shanghai, Down Under, two templates (one blocked).
+    b.find("#accounts-panel [data-select-page]").await.click().await.expect("ticking the page");
+    until_selected(&b, 4).await;
+    b.count_posts().await;
+
+    // On a phone: the checkboxes and the bar's buttons are on the screen, and nothing scrolls sideways.
+    b.resize(PHONE.0, PHONE.1).await;
+    let widths = b.js("return [document.documentElement.scrollWidth, innerWidth]").await;
+    assert!(widths[0].as_u64() <= widths[1].as_u64(), "the page scrolls sideways: {widths}");
+    let offscreen = b
+        .js("return [...document.querySelectorAll('#accounts-panel input.select-row, #selection-bar .btn')].filter(e => { const r = e.getBoundingClientRect(); return r.width === 0 || r.left < 0 || r.right > innerWidth; }).length")
+        .await;
+    assert_eq!(offscreen, json!(0), "every checkbox and button is on the screen");
+
+    b.find("#selection-bar [data-bulk=block]").await.click().await.expect("Block");
+    let (title, question) = b.dialog().await;
+    assert_eq!(b.native_dialog().await, None, "not the browser's confirm()");
+    assert_eq!(title, "Block 3 accounts");
+    assert_eq!(question, "Are you sure you want to block 3 accounts? 1 will be skipped: 1 already blocked.");
+    assert_eq!(b.text("#dialog-slot .skipped-list").await, "Template - Legacy (6479): already blocked");
+    assert_eq!(b.js("return window.__posts").await, json!(0), "asking sends nothing");
+    b.dialog_button("Block").await;
+
+    b.until(
+        "the job's page, finished",
+        "return location.pathname.startsWith('/accounts/bulk/') && !!document.querySelector('#bulk-progress[data-state=done]')",
+    )
+    .await;
+    assert_eq!((b.text("#bulk-done").await, b.text("#bulk-total").await), ("4".into(), "4".into()));
+    assert_eq!(b.text("#bulk-summary").await, "3 blocked, 1 skipped, 0 failed.");
+    let widths = b.js("return [document.documentElement.scrollWidth, innerWidth]").await;
+    assert!(widths[0].as_u64() <= widths[1].as_u64(), "the job's page scrolls sideways: {widths}");
+
+    b.goto("/accounts").await;
+    for id in [6475, 6474, 6478, 6479] {
+        assert_eq!(b.text(&format!("#account-{id} .badge")).await, "Blocked", "account {id}");
+    }
+    assert_eq!(b.text("#account-6464 .badge").await, "Active", "never the parent");
+    assert_eq!(selection_count(&b).await, "0", "the job took the selection");
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}

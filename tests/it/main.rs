@@ -5,6 +5,7 @@ mod accounts_page;
 mod add_account;
 mod audit_page;
 mod browser;
+mod bulk;
 mod client;
 mod conformance;
 mod deploy;

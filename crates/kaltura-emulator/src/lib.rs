@@ -92,6 +92,16 @@ struct Emu {
     latency_ms: AtomicU64,
     /// Registrations run one at a time, as id allocation and the unique admin email need.
     register_lock: tokio::sync::Mutex<()>,
+    /// Failures a test injected: a call about one id, and the error it answers.
+    refusals: Mutex<Vec<Refusal>>,
+}
+
+/// `call` (`service.action`) with `id` answers `code` with `message`.
+struct Refusal {
+    call: String,
+    id: i64,
+    code: &'static str,
+    message: String,
 }
 
 impl Emu {
@@ -103,6 +113,13 @@ impl Emu {
         if !call.is_empty() {
             *s.calls.entry(call.to_string()).or_default() += 1;
         }
+    }
+
+    /// The failure a test injected for this call, if any.
+    fn refused(&self, name: &str, params: &Params) -> Option<ApiError> {
+        let id = params.int("id")?;
+        let refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        refusals.iter().find(|r| r.call == name && r.id == id).map(|r| ApiError::with_message(r.code, &r.message))
     }
 
     fn stats_json(&self) -> serde_json::Value {
@@ -130,6 +147,13 @@ impl RunningEmulator {
     /// `{"requests": N, "calls": {"partner.list": n, …}}`.
     pub fn stats(&self) -> serde_json::Value {
         self.emu.stats_json()
+    }
+
+    /// From now on `call` (`"varconsole_varconsole.updateStatus"`) with the argument `id` answers the Kaltura error
+    /// `code` with `message`, alone or inside a multirequest. For tests: it is no part of the HTTP surface.
+    pub fn refuse(&self, call: &str, id: i64, code: &'static str, message: &str) {
+        let refusal = Refusal { call: call.to_string(), id, code, message: message.to_string() };
+        self.emu.refusals.lock().unwrap_or_else(|e| e.into_inner()).push(refusal);
     }
 
     pub fn reset_stats(&self) {
@@ -190,6 +214,7 @@ pub async fn start(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         stats: Mutex::default(),
         latency_ms: AtomicU64::new(cfg.latency_ms),
         register_lock: tokio::sync::Mutex::new(()),
+        refusals: Mutex::default(),
     });
     let app = Router::new().fallback(handle).with_state(emu.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -372,6 +397,9 @@ async fn call(emu: &Emu, service: &str, action: &str, params: &Params) -> (Strin
         Err(e) => return (format!("{}.{}", service.to_lowercase(), action), V::Err(e)),
     };
     let name = format!("{service}.{action}");
+    if let Some(e) = emu.refused(&name, params) {
+        return (name, V::Err(e));
+    }
     let _guard = if action == "register" { Some(emu.register_lock.lock().await) } else { None };
     let result = match services::Call::new(&emu.store, params, service, action, unix_now()).await {
         Ok(c) => c.run().await,

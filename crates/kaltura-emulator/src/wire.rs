@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 pub struct ApiError {
     pub code: &'static str,
     pub args: Vec<(&'static str, String)>,
+    /// A message given whole (a test's injected failure) instead of the code's template.
+    pub text: Option<String>,
 }
 
 impl ApiError {
@@ -15,10 +17,18 @@ impl ApiError {
         let names = arg_names(code);
         let args =
             names.iter().zip(values.iter().chain(std::iter::repeat(&""))).map(|(n, v)| (*n, v.to_string())).collect();
-        ApiError { code, args }
+        ApiError { code, args, text: None }
+    }
+
+    /// An error with its own message.
+    pub fn with_message(code: &'static str, message: &str) -> Self {
+        ApiError { code, args: Vec::new(), text: Some(message.to_string()) }
     }
 
     pub fn message(&self) -> String {
+        if let Some(text) = &self.text {
+            return text.clone();
+        }
         let mut text = template(self.code).to_string();
         for (name, value) in &self.args {
             text = text.replace(&format!("@{name}@"), value);

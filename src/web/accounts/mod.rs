@@ -1,6 +1,7 @@
 //! Administration › Multi Account: the parent's accounts, searched, filtered, sorted and paged, with the quota
 //! banner, CSV export and the row actions. Every view costs one upstream multirequest; the URL holds the view.
 
+mod bulk;
 mod create;
 mod csv;
 pub(crate) mod details;
@@ -41,6 +42,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/accounts/{id}/confirm/{action}", get(confirm))
         .route("/accounts/{id}/{action}", post(change_status))
         .merge(import::router())
+        .merge(bulk::router())
 }
 
 impl Actor<'_> {
@@ -73,6 +75,7 @@ struct FullPage {
     banner: Banner,
     toolbar: Toolbar,
     panel: Panel,
+    bar: bulk::SelectionBar,
 }
 
 /// The panel htmx swaps, with the banner sent out of band so it stays true.
@@ -83,6 +86,7 @@ struct Fragment {
     row_oob: bool,
     banner: Banner,
     panel: Panel,
+    bar: bulk::SelectionBar,
 }
 
 /// The quota banner; `None` numbers when Kaltura could not be asked.
@@ -165,6 +169,19 @@ struct Panel {
     columns: Vec<Column>,
     rows: Vec<Row>,
     pager: Pager,
+    /// How many accounts the search matches, when that is more than the page shows ("select all N matching").
+    select_all: Option<i64>,
+}
+
+impl Panel {
+    /// Whether the page has rows to select and all of them are selected (the header's checkbox).
+    fn all_selected(&self) -> bool {
+        self.rows.iter().any(Row::selectable) && self.rows.iter().filter(|r| r.selectable()).all(|r| r.selected)
+    }
+
+    fn any_selectable(&self) -> bool {
+        self.rows.iter().any(Row::selectable)
+    }
 }
 
 /// The table's columns in Kaltura's labels; those Kaltura can order by are sortable.
@@ -239,6 +256,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         total,
         columns,
         pager: Pager::new(view.page, last_page, range, |n| view.with_page(n).href(size)),
+        select_all: (total > rows.len() as i64).then_some(total),
         rows,
     }
 }
@@ -278,11 +296,13 @@ async fn show(
     let size = page_size(&state, &me, &session, &view).await?;
     let loaded = load(&state, &view, size).await;
     let banner = Banner { quota: loaded.quota(), support_url: state.settings.support_url.to_string() };
-    let panel = build_panel(&view, size, &loaded, notes);
-    if wants_fragment(&headers, "accounts-panel") {
+    let mut panel = build_panel(&view, size, &loaded, notes);
+    let fragment = wants_fragment(&headers, "accounts-panel");
+    let bar = bulk::selection(&state, me.id, &mut panel.rows, &panel.href, fragment).await?;
+    if fragment {
         // The panel refreshing itself (after an account was added) shows the same view: no new history entry.
         let push = (!triggered_by(&headers, "accounts-panel")).then(|| HxPushUrl(panel.href.clone()));
-        return Ok((push, render(&Fragment { banner_oob: true, row_oob: false, banner, panel })?).into_response());
+        return Ok((push, render(&Fragment { banner_oob: true, row_oob: false, banner, panel, bar })?).into_response());
     }
     let mut nav = Nav::for_user(&me, Section::Accounts);
     let unreported = match me.awaiting_report {
@@ -293,8 +313,8 @@ async fn show(
         (Some(a), Some(b)) => Some(Flash { ok: a.ok && b.ok, message: format!("{} {}", a.message, b.message) }),
         (a, b) => a.or(b),
     };
-    Ok(render(&FullPage { nav, banner_oob: false, row_oob: false, banner, toolbar: Toolbar { view, size }, panel })?
-        .into_response())
+    let toolbar = Toolbar { view, size };
+    Ok(render(&FullPage { nav, banner_oob: false, row_oob: false, banner, toolbar, panel, bar })?.into_response())
 }
 
 /// A local path to return to after a plain-form action; anything else goes to the accounts page.
@@ -417,13 +437,16 @@ async fn change_status(
         return Ok(Redirect::to(&back_to(next.as_deref())).into_response());
     }
     // The row and the banner as they are now, in one round trip.
-    let (row, quota) = match state.accounts.row(id).await {
+    let (mut row, quota) = match state.accounts.row(id).await {
         Ok((partner, quota)) => (partner.map(|p| Row::new(&p, state.accounts.parent_id())), Some(quota)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot reload the account's row from Kaltura");
             (None, None)
         }
     };
+    if let Some(row) = row.as_mut().filter(|r| r.selectable()) {
+        row.selected = !state.accounts.selected_among(me.id, &[row.id]).await?.is_empty();
+    }
     let banner = Banner { quota, support_url: state.settings.support_url.to_string() };
     let status = if flash.ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     Ok((status, render(&RowUpdate { banner_oob: true, row_oob: true, banner, row, f: flash })?).into_response())

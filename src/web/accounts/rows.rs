@@ -32,6 +32,8 @@ pub(crate) struct Row {
     pub(crate) can_kmc_login: bool,
     /// The status actions the account's status allows, in menu order.
     pub(crate) actions: Vec<MenuAction>,
+    /// Whether it is in the user's selection for bulk actions.
+    pub(crate) selected: bool,
 }
 
 /// What a cell shows for an empty value, as the KMC does.
@@ -72,7 +74,13 @@ impl Row {
             created: kmc_date(p.created_at),
             can_kmc_login: RowAction::KmcLogin.allowed(status, is_parent),
             actions,
+            selected: false,
         }
+    }
+
+    /// A row that allows any of Block, Unblock and Remove has a checkbox for bulk actions.
+    pub(crate) fn selectable(&self) -> bool {
+        !self.actions.is_empty()
     }
 
     pub(crate) fn has_actions(&self) -> bool {

@@ -1,0 +1,472 @@
+//! Block, Unblock and Remove for many accounts at once: each user's selection (kept in the database, so it survives
+//! paging, searching and closing the tab), the confirmation's plan, and jobs run by a background worker. The rules
+//! are the row menu's ([`RowAction::check`]), asked again when the job runs. Kaltura is asked for the statuses in
+//! one multirequest and sent `updateStatus` in multirequests of [`UPDATE_BATCH`], each account's outcome kept.
+
+use kaltura::{
+    Action, KalturaError, ListResponse, MultiRequest, Partner, PartnerFilter, PartnerOrder, PartnerOrderField,
+    PartnerStatus, ResultRef,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+use super::rules::{Refusal, RowAction, StatusAction};
+use super::{Accounts, Actor, EXPORT_PAGE};
+use crate::db::audit::{self, Entry, Outcome};
+use crate::db::bulk::{self, NewJob, Settled};
+use crate::db::unix_now;
+
+pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip};
+
+/// The most accounts a selection holds (and so a job): stated on the page.
+pub(crate) const SELECTION_LIMIT: i64 = 5_000;
+/// The most `updateStatus` calls sent in one multirequest.
+pub(crate) const UPDATE_BATCH: usize = 50;
+/// Kaltura's largest page: the most ids one partner.list is asked about.
+const LIST_BATCH: usize = 500;
+/// How often the worker looks for jobs when nothing wakes it (a job left by another process, a failed write).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// The statuses a selected account may have (partner.list leaves out what the filter does not name).
+const ANY_STATUS: [PartnerStatus; 5] = [
+    PartnerStatus::Deleted,
+    PartnerStatus::Active,
+    PartnerStatus::Blocked,
+    PartnerStatus::Removed,
+    PartnerStatus::ReadOnly,
+];
+
+/// Why the selection was not changed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SelectError {
+    /// The search matches more accounts than a selection may hold.
+    #[error("the search matches {matching} accounts")]
+    TooManyMatching { matching: i64 },
+    /// The selection would pass [`SELECTION_LIMIT`].
+    #[error("the selection would hold {would_be} accounts")]
+    OverLimit { would_be: i64 },
+    #[error(transparent)]
+    Kaltura(#[from] KalturaError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Why a confirmation or a job could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BulkError {
+    #[error(transparent)]
+    Kaltura(#[from] KalturaError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// An account as a confirmation or a result names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Named {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+}
+
+/// What an action would do to the selection now: the accounts it changes, and those it skips with why.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) action: StatusAction,
+    pub(crate) change: Vec<Named>,
+    pub(crate) skipped: Vec<(Named, Skip)>,
+}
+
+impl Skip {
+    fn of(refusal: Refusal) -> Skip {
+        match refusal {
+            Refusal::Parent | Refusal::ParentEdit => Skip::Parent,
+            Refusal::Removed => Skip::Removed,
+            Refusal::Already => Skip::Already,
+            Refusal::Status => Skip::Status,
+        }
+    }
+
+    /// The few words a confirmation and a result give a skipped account ("2 already blocked").
+    pub(crate) fn label(self, action: StatusAction) -> String {
+        match self {
+            Skip::Parent => "the parent account".into(),
+            Skip::Removed => "removed".into(),
+            Skip::Already => format!("already {}", action.target().label().to_lowercase()),
+            Skip::Status => "status does not allow it".into(),
+            Skip::NotYours => "not one of your accounts".into(),
+        }
+    }
+
+    const ORDER: [Skip; 5] = [Skip::Parent, Skip::Removed, Skip::Already, Skip::Status, Skip::NotYours];
+}
+
+/// "1 account", "37 accounts".
+pub(crate) fn accounts(n: usize) -> String {
+    if n == 1 { "1 account".into() } else { format!("{n} accounts") }
+}
+
+/// Whether the account is changed by `action`, or why it is skipped (`None`: Kaltura does not list it as the
+/// parent's).
+fn decide(action: StatusAction, parent_id: i64, partner: Option<&Partner>) -> Result<(), Skip> {
+    let Some(p) = partner else { return Err(Skip::NotYours) };
+    match RowAction::Status(action).check(p.status, p.id == parent_id) {
+        Some(refusal) => Err(Skip::of(refusal)),
+        None => Ok(()),
+    }
+}
+
+/// Whether any of Block, Unblock and Remove is allowed: what makes a row selectable.
+pub(crate) fn selectable(status: Option<PartnerStatus>, is_parent: bool) -> bool {
+    StatusAction::ALL.into_iter().any(|a| RowAction::Status(a).allowed(status, is_parent))
+}
+
+impl Plan {
+    fn new(action: StatusAction, parent_id: i64, ids: &[i64], found: &HashMap<i64, Partner>) -> Plan {
+        let mut plan = Plan { action, change: Vec::new(), skipped: Vec::new() };
+        for &id in ids {
+            let partner = found.get(&id);
+            let named = Named { id, name: name_of(id, partner) };
+            match decide(action, parent_id, partner) {
+                Ok(()) => plan.change.push(named),
+                Err(skip) => plan.skipped.push((named, skip)),
+            }
+        }
+        plan
+    }
+
+    /// How many are skipped for each reason, in a fixed order: "1 the parent account, 2 removed".
+    pub(crate) fn skip_counts(&self) -> String {
+        Skip::ORDER
+            .into_iter()
+            .filter_map(|why| {
+                let n = self.skipped.iter().filter(|(_, s)| *s == why).count();
+                (n > 0).then(|| format!("{n} {}", why.label(self.action)))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The confirmation's question, or why nothing can be done.
+    pub(crate) fn question(&self) -> String {
+        let verb = self.action.key();
+        let total = self.change.len() + self.skipped.len();
+        if self.change.is_empty() {
+            let (total, done, why) = (accounts(total), self.action.done(), self.skip_counts());
+            return format!("None of the {total} selected can be {done}: {why}.");
+        }
+        let mut q = format!("Are you sure you want to {verb} {}?", accounts(self.change.len()));
+        if !self.skipped.is_empty() {
+            q.push_str(&format!(" {} will be skipped: {}.", self.skipped.len(), self.skip_counts()));
+        }
+        q
+    }
+}
+
+fn name_of(id: i64, partner: Option<&Partner>) -> String {
+    partner.and_then(|p| p.name.clone()).filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.to_string())
+}
+
+/// Kaltura's own message for an API error; what went wrong otherwise.
+fn message_of(e: &KalturaError) -> String {
+    match e {
+        KalturaError::Api { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A job as its result page shows it.
+pub(crate) struct Report {
+    pub(crate) job: Job,
+    pub(crate) action: StatusAction,
+    pub(crate) progress: Progress,
+    /// Every account and its outcome, once the job is finished.
+    pub(crate) items: Option<Vec<Item>>,
+}
+
+impl Accounts {
+    pub(crate) async fn selection_count(&self, user_id: i64) -> Result<i64, sqlx::Error> {
+        bulk::selection_count(&self.db, user_id).await
+    }
+
+    /// Which of `ids` (a page's rows) the user has selected.
+    pub(crate) async fn selected_among(&self, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+        bulk::selected_among(&self.db, user_id, ids).await
+    }
+
+    /// A page's checkboxes: the page's `shown` rows leave the selection and the `checked` ones among them join it.
+    /// Returns the new count.
+    pub(crate) async fn select_shown(&self, user_id: i64, shown: &[i64], checked: &[i64]) -> Result<i64, SelectError> {
+        let checked: Vec<i64> = checked.iter().copied().filter(|id| shown.contains(id)).collect();
+        bulk::set_shown(&self.db, user_id, shown, &checked, SELECTION_LIMIT)
+            .await?
+            .map_err(|over| SelectError::OverLimit { would_be: over.would_be })
+    }
+
+    /// Adds every account `filter` matches that a bulk action could change (not the parent, not removed ones):
+    /// Kaltura's pages of 500 by partner id, each asking for the ids after the last one seen. Refused before the
+    /// walk when the search matches more than a selection holds. Returns the new count.
+    pub(crate) async fn select_matching(&self, user_id: i64, filter: &PartnerFilter) -> Result<i64, SelectError> {
+        let filter = PartnerFilter { order_by: Some(PartnerOrder::asc(PartnerOrderField::Id)), ..filter.clone() };
+        let first = self.page(&filter, EXPORT_PAGE).await?;
+        if first.page.total_count > SELECTION_LIMIT {
+            return Err(SelectError::TooManyMatching { matching: first.page.total_count });
+        }
+        let parent_id = first.parent_id;
+        let mut ids = Vec::new();
+        let mut page = first.page.objects;
+        loop {
+            ids.extend(page.iter().filter(|p| selectable(p.status, p.id == parent_id)).map(|p| p.id));
+            match page.last() {
+                Some(last) if page.len() == EXPORT_PAGE.page_size as usize => {
+                    let after = PartnerFilter { id_greater_than: Some(last.id), ..filter.clone() };
+                    page = self.kaltura.list_partners(&after, &EXPORT_PAGE).await?.objects;
+                }
+                _ => break,
+            }
+        }
+        bulk::add_all(&self.db, user_id, &ids, SELECTION_LIMIT)
+            .await?
+            .map_err(|over| SelectError::OverLimit { would_be: over.would_be })
+    }
+
+    pub(crate) async fn clear_selection(&self, user_id: i64) -> Result<(), sqlx::Error> {
+        bulk::clear_selection(&self.db, user_id).await
+    }
+
+    /// What `action` would do to the user's selection now, from Kaltura's statuses.
+    pub(crate) async fn plan(&self, user_id: i64, action: StatusAction) -> Result<Plan, BulkError> {
+        let ids = bulk::selection(&self.db, user_id).await?;
+        let found = self.statuses(&ids).await?;
+        Ok(Plan::new(action, self.parent_id(), &ids, &found))
+    }
+
+    /// The accounts `ids` as Kaltura has them now, by id: one multirequest of partner.list calls, each about up to
+    /// 500 ids. An id Kaltura does not list is not the parent's.
+    async fn statuses(&self, ids: &[i64]) -> Result<HashMap<i64, Partner>, KalturaError> {
+        let mut mr = MultiRequest::new();
+        let lists: Vec<_> = ids
+            .chunks(LIST_BATCH)
+            .map(|chunk| {
+                let filter = PartnerFilter {
+                    id_in: Some(chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",")),
+                    status_in: Some(ANY_STATUS.to_vec()),
+                    ..PartnerFilter::default()
+                };
+                mr.add(Action::PARTNER_LIST, json!({ "filter": filter.to_wire(), "pager": EXPORT_PAGE.to_wire() }))
+            })
+            .collect();
+        if mr.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let r = self.kaltura.multirequest(&mr).await?;
+        let mut found = HashMap::with_capacity(ids.len());
+        for list in lists {
+            for p in r.get::<ListResponse<Partner>>(list)?.objects {
+                found.insert(p.id, p);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records a job of `action` for every selected account and empties the selection; the worker runs it. `None`
+    /// when nothing is selected.
+    pub(crate) async fn start_job(&self, actor: Actor<'_>, action: StatusAction) -> Result<Option<i64>, sqlx::Error> {
+        let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: action.key() };
+        let job = bulk::job_from_selection(&self.db, &new, unix_now()).await?;
+        self.bulk_wake.notify_one();
+        Ok(job)
+    }
+
+    /// A new job of the same action for the accounts that failed in job `of`; `None` when none did.
+    pub(crate) async fn retry_failures(&self, actor: Actor<'_>, of: &Job) -> Result<Option<i64>, sqlx::Error> {
+        let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: &of.action };
+        let job = bulk::job_from_failures(&self.db, of.id, &new, unix_now()).await?;
+        self.bulk_wake.notify_one();
+        Ok(job)
+    }
+
+    /// Job `id` with its progress, and every outcome once it is finished; `None` if there is no such job.
+    pub(crate) async fn job(&self, id: i64) -> Result<Option<Report>, sqlx::Error> {
+        let Some(job) = bulk::job(&self.db, id).await? else { return Ok(None) };
+        let Some(action) = StatusAction::parse(&job.action) else { return Ok(None) };
+        let progress = bulk::progress(&self.db, id).await?;
+        let items = match job.finished_at {
+            Some(_) => Some(bulk::items(&self.db, id).await?),
+            None => None,
+        };
+        Ok(Some(Report { job, action, progress, items }))
+    }
+
+    /// Runs what is pending of `job`: one multirequest reading the statuses (the rules are asked again now), then
+    /// `updateStatus` in multirequests of [`UPDATE_BATCH`], each batch's outcomes recorded and audited before the
+    /// next is sent. Stops between batches when asked to; what is pending then is resumed at the next start
+    /// (setting a status twice leaves it as once).
+    async fn run_job(&self, job: &Job, stop: &watch::Receiver<bool>) -> Result<(), sqlx::Error> {
+        let Some(action) = StatusAction::parse(&job.action) else {
+            return bulk::finish(&self.db, job.id, unix_now()).await;
+        };
+        let actor = Actor { user_id: job.user_id, email: &job.actor, ip: &job.ip };
+        let ids = bulk::pending(&self.db, job.id).await?;
+        let plan = match self.statuses(&ids).await {
+            Ok(found) => Plan::new(action, self.parent_id(), &ids, &found),
+            // Nothing was sent: every account fails with the reason, and "Retry the failures" sends them again.
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "cannot read the statuses of a bulk job's accounts");
+                let message = message_of(&e);
+                let failed: Vec<Settled> = ids
+                    .iter()
+                    .map(|&id| Settled {
+                        partner_id: id,
+                        name: id.to_string(),
+                        state: ItemState::Failed,
+                        skip: None,
+                        message: message.clone(),
+                    })
+                    .collect();
+                bulk::settle(&self.db, job.id, &failed).await?;
+                return bulk::finish(&self.db, job.id, unix_now()).await;
+            }
+        };
+        let skipped: Vec<Settled> = plan
+            .skipped
+            .iter()
+            .map(|(n, why)| Settled {
+                partner_id: n.id,
+                name: n.name.clone(),
+                state: ItemState::Skipped,
+                skip: Some(*why),
+                message: String::new(),
+            })
+            .collect();
+        bulk::settle(&self.db, job.id, &skipped).await?;
+        for batch in plan.change.chunks(UPDATE_BATCH) {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let outcomes = self.update_batch(action, batch).await;
+            let mut settled = Vec::with_capacity(batch.len());
+            for (n, outcome) in batch.iter().zip(outcomes) {
+                let target = n.id.to_string();
+                let (state, result, message, details) = match outcome {
+                    Ok(()) => {
+                        let details = format!("{} ({}) was {} (bulk job {}).", n.name, n.id, action.done(), job.id);
+                        (ItemState::Changed, Outcome::Ok, String::new(), details)
+                    }
+                    Err(e) => {
+                        let message = message_of(&e);
+                        (ItemState::Failed, Outcome::Refused, message.clone(), message)
+                    }
+                };
+                let entry = Entry {
+                    actor: actor.email,
+                    ip: actor.ip,
+                    action: action.audit_action(),
+                    target: &target,
+                    result,
+                    details: &details,
+                };
+                audit::record(&self.db, entry).await?;
+                settled.push(Settled { partner_id: n.id, name: n.name.clone(), state, skip: None, message });
+            }
+            bulk::settle(&self.db, job.id, &settled).await?;
+        }
+        bulk::finish(&self.db, job.id, unix_now()).await
+    }
+
+    /// One multirequest of `updateStatus` calls; each account's own outcome (a failed request fails them all).
+    async fn update_batch(&self, action: StatusAction, batch: &[Named]) -> Vec<Result<(), KalturaError>> {
+        let (mr, calls) = update_calls(action, batch);
+        match self.kaltura.multirequest(&mr).await {
+            Ok(r) => calls.into_iter().map(|c| r.item(c).map(drop)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "a batch of status changes got no answer");
+                batch.iter().map(|_| Err(e.clone())).collect()
+            }
+        }
+    }
+}
+
+/// One `updateStatus` call per account, in one multirequest.
+fn update_calls(action: StatusAction, batch: &[Named]) -> (MultiRequest, Vec<ResultRef>) {
+    let mut mr = MultiRequest::new();
+    let calls = batch
+        .iter()
+        .map(|n| mr.add(Action::UPDATE_STATUS, json!({ "id": n.id, "status": action.target().code() })))
+        .collect();
+    (mr, calls)
+}
+
+/// Runs bulk jobs until `stop`: woken when one is recorded, and at start for those a restart interrupted.
+pub(crate) fn spawn_bulk_worker(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            match bulk::running(&accounts.db).await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        if *stop.borrow() {
+                            break;
+                        }
+                        if let Err(e) = accounts.run_job(&job, &stop).await {
+                            tracing::error!(job = job.id, error = %e, "cannot record a bulk job's progress");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the bulk jobs to run"),
+            }
+            tokio::select! {
+                _ = accounts.bulk_wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_CHECK) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner(id: i64, status: PartnerStatus) -> Partner {
+        serde_json::from_value(json!({ "id": id, "name": format!("n{id}"), "status": status.code() })).unwrap()
+    }
+
+    fn found(list: &[(i64, PartnerStatus)]) -> HashMap<i64, Partner> {
+        list.iter().map(|&(id, s)| (id, partner(id, s))).collect()
+    }
+
+    #[test]
+    fn the_confirmation_counts_what_changes_and_what_is_skipped_and_why() {
+        use PartnerStatus::*;
+        let f = found(&[(1, Active), (2, Active), (3, Blocked), (4, Removed), (5, Removed), (10, Active)]);
+        let plan = Plan::new(StatusAction::Block, 1, &[1, 2, 3, 4, 5, 6], &f);
+        assert_eq!(plan.change, vec![Named { id: 2, name: "n2".into() }]);
+        assert_eq!(
+            plan.question(),
+            "Are you sure you want to block 1 account? 5 will be skipped: 1 the parent account, 2 removed, \
+             1 already blocked, 1 not one of your accounts."
+        );
+        let unblock = Plan::new(StatusAction::Unblock, 1, &[2, 10], &f);
+        assert_eq!(unblock.question(), "None of the 2 accounts selected can be unblocked: 2 already active.");
+        let remove = Plan::new(StatusAction::Remove, 1, &[2, 3, 10], &f);
+        assert_eq!(remove.question(), "Are you sure you want to remove 3 accounts?");
+    }
+
+    #[test]
+    fn updates_go_in_multirequests_of_at_most_fifty() {
+        let named: Vec<Named> = (0..120).map(|id| Named { id, name: String::new() }).collect();
+        let sizes: Vec<usize> =
+            named.chunks(UPDATE_BATCH).map(|batch| update_calls(StatusAction::Block, batch).0.len()).collect();
+        assert_eq!(sizes, vec![50, 50, 20]);
+        let ids: Vec<i64> = (0..1200).collect();
+        assert_eq!(ids.chunks(LIST_BATCH).count(), 3, "1,200 statuses in three partner.list calls");
+    }
+
+    #[test]
+    fn only_rows_some_status_action_allows_are_selectable() {
+        use PartnerStatus::*;
+        assert!(selectable(Some(Active), false));
+        assert!(selectable(Some(Blocked), false));
+        assert!(!selectable(Some(Removed), false));
+        assert!(!selectable(Some(Active), true), "never the parent");
+    }
+}
