@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Regenerates the README's screenshots, docs/accounts.png (desktop) and docs/accounts-phone.png (phone), by running
-# the browser test that takes them with MA_SCREENSHOT_DIR set. Test runs never write them (a test run must not change
-# the tree), so this is the one way to update the pictures: run it after changing how the Accounts page looks, review
+# Regenerates the README's screenshots (the Accounts page on a desktop and a phone, an account's details, Usage, an
+# import's preview: the files in `pictures` below) by running the browser test that takes them with MA_SCREENSHOT_DIR
+# set. Test runs never write them (a test run must not change
+# the tree), so this is the one way to update the pictures: run it after changing how these pages look, review
 # the images, commit them.
 # Needs what the browser tests need: chromium and chromium-driver (scripts/test.sh installs them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-test_name=browser::the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_an_accounts_details_and_usage
-pictures=(docs/accounts.png docs/accounts-phone.png docs/account-details.png docs/usage.png)
+test_name=browser::the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone
+pictures=(docs/accounts.png docs/accounts-phone.png docs/account-details.png docs/usage.png docs/import.png)
 # A filter that matches no test passes silently; a file older than this marker means the picture was not taken.
 marker=$(mktemp)
 trap 'rm -f "$marker"' EXIT

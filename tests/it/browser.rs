@@ -849,7 +849,7 @@ fn keep_screenshot(png: &[u8], width: u32, height: u32, name: &str) {
 }
 
 #[tokio::test]
-async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_an_accounts_details_and_usage() {
+async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     let app = spawn_app().await;
     sqlx::query("UPDATE users SET first_name = 'Demo', last_name = 'Administrator' WHERE email = ?")
         .bind(ADMIN_EMAIL)
@@ -859,6 +859,11 @@ async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_
     let b = Browser::signed_in(&app).await;
     b.until("the table and the fonts", "return document.readyState === 'complete' && document.fonts.status === 'loaded' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(1400, 900).await;
+    // Two accounts ticked: the selection bar offers the bulk actions.
+    for id in [6475, 6479] {
+        b.find(&format!("#account-{id} input.select-row")).await.click().await.expect("ticking a row");
+    }
+    until_selected(&b, 2).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "accounts.png");
     b.goto("/accounts/6475").await;
     b.until("the details", "return document.readyState === 'complete' && document.querySelectorAll('#account-admins tbody tr').length === 3").await;
@@ -867,6 +872,24 @@ async fn the_readme_screenshots_show_the_accounts_page_on_a_desktop_and_a_phone_
     b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
         .await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "usage.png");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("new-faculties.csv");
+    std::fs::write(
+        &file,
+        "Administrator,Account Name,Administrator Email,Administrator Phone,Website URL,Template Partner ID\n\
+         Ann Arts,Faculty of Arts,ann@arts.example.edu,+1 555 0101,https://arts.example.edu,6478\n\
+         Bob Bio,Faculty of Biology,bob@bio.example.edu,+1 555 0102,https://bio.example.edu,6478\n\
+         Cat Chem,Faculty of Chemistry,cat(at)chem.example.edu,+1 555 0103,,0\n\
+         Dan Dent,Faculty of Dentistry,dan@dent.example.edu,+1 555 0104,,0\n\
+         Eve Econ,Faculty of Economics,eve@econ.example.edu,+1 555 0105,,0\n",
+    )
+    .expect("the file is written");
+    b.goto("/accounts/import").await;
+    b.find("input[type=file][name=file]").await.send_keys(file.to_str().unwrap()).await.expect("choosing the file");
+    b.find(".import-form button[type=submit]").await.click().await.expect("a click");
+    b.until("the preview", "return document.readyState === 'complete' && !!document.getElementById('tally-create')")
+        .await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "import.png");
     b.goto("/accounts").await;
     b.until("the table", "return document.readyState === 'complete' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(PHONE.0, PHONE.1).await;
