@@ -5,32 +5,17 @@
 use kaltura::{KalturaClient, NewAccount, Pager, PartnerFilter, PartnerOrder, PartnerOrderField, PartnerStatus};
 use multi_account::config::kaltura::KalturaSettings;
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, LOCATION, REFERRER_POLICY};
+use reqwest::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION, REFERRER_POLICY};
 use scraper::{ElementRef, Html, Selector};
 use std::collections::BTreeSet;
 
-use crate::support::{ADMIN_EMAIL, Role, TestApp, spawn_app, spawn_app_with_emulator};
+use crate::support::{ADMIN_EMAIL, Answer, Role, TestApp, answer, get, spawn_app, spawn_app_with_emulator};
 
 /// The demo organisation as `/accounts` lists it by default (Active and Blocked), newest first.
 const DEFAULT_ORDER: [i64; 5] = [6479, 6478, 6475, 6474, 6464];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn answer(res: reqwest::Response) -> Answer {
-    let (status, headers) = (res.status(), res.headers().clone());
-    Answer { status, headers, body: res.text().await.expect("a text body") }
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {
-    answer(client.get(app.at(path)).send().await.expect("the console answers")).await
-}
 
 /// A GET the way htmx sends it when the filter form, a sort header or a pager link swaps the panel.
 async fn htmx_get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {

@@ -6,30 +6,15 @@
 use kaltura::{KalturaClient, Pager, PartnerFilter, PartnerStatus};
 use multi_account::config::kaltura::KalturaSettings;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::header::LOCATION;
 use scraper::{Html, Selector};
 use serde_json::Value;
 use std::time::Duration;
 
-use crate::support::{TestApp, spawn_app, spawn_app_with_emulator};
+use crate::support::{Answer, TestApp, answer, get, spawn_app, spawn_app_with_emulator};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn answer(res: reqwest::Response) -> Answer {
-    let (status, headers) = (res.status(), res.headers().clone());
-    Answer { status, headers, body: res.text().await.expect("a text body") }
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {
-    answer(client.get(app.at(path)).send().await.expect("the console answers")).await
-}
 
 async fn htmx_get(app: &TestApp, client: &reqwest::Client, path: &str, target: &str) -> Answer {
     let req = client.get(app.at(path)).header("HX-Request", "true").header("HX-Target", target);

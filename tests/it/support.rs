@@ -194,3 +194,19 @@ pub fn client_with(headers: HeaderMap) -> reqwest::Client {
         .build()
         .expect("a client")
 }
+
+/// A response read whole: its status, headers and text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+pub async fn answer(res: reqwest::Response) -> Answer {
+    let (status, headers) = (res.status(), res.headers().clone());
+    Answer { status, headers, body: res.text().await.expect("a text body") }
+}
+
+pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {
+    answer(client.get(app.at(path)).send().await.expect("the console answers")).await
+}
