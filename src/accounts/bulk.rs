@@ -18,7 +18,7 @@ use crate::db::audit::{self, Entry, Outcome};
 use crate::db::bulk::{self, NewJob, Settled};
 use crate::db::unix_now;
 
-pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip};
+pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip, Started};
 
 /// The most accounts a selection holds (and so a job): stated on the page.
 pub(crate) const SELECTION_LIMIT: i64 = 5_000;
@@ -74,6 +74,8 @@ pub(crate) struct Plan {
     pub(crate) action: StatusAction,
     pub(crate) change: Vec<Named>,
     pub(crate) skipped: Vec<(Named, Skip)>,
+    /// Which selection it is about (its fingerprint), for the start to check.
+    pub(crate) selection: String,
 }
 
 impl Skip {
@@ -122,7 +124,7 @@ pub(crate) fn selectable(status: Option<PartnerStatus>, is_parent: bool) -> bool
 
 impl Plan {
     fn new(action: StatusAction, parent_id: i64, ids: &[i64], found: &HashMap<i64, Partner>) -> Plan {
-        let mut plan = Plan { action, change: Vec::new(), skipped: Vec::new() };
+        let mut plan = Plan { action, change: Vec::new(), skipped: Vec::new(), selection: bulk::fingerprint(ids) };
         for &id in ids {
             let partner = found.get(&id);
             let named = Named { id, name: name_of(id, partner) };
@@ -270,11 +272,18 @@ impl Accounts {
 
     /// Records a job of `action` for every selected account and empties the selection; the worker runs it. `None`
     /// when nothing is selected.
-    pub(crate) async fn start_job(&self, actor: Actor<'_>, action: StatusAction) -> Result<Option<i64>, sqlx::Error> {
+    /// `confirmed` is the [`Plan::selection`] the user was asked about: a selection changed since (in another tab)
+    /// starts nothing.
+    pub(crate) async fn start_job(
+        &self,
+        actor: Actor<'_>,
+        action: StatusAction,
+        confirmed: Option<&str>,
+    ) -> Result<Started, sqlx::Error> {
         let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: action.key() };
-        let job = bulk::job_from_selection(&self.db, &new, unix_now()).await?;
+        let started = bulk::job_from_selection(&self.db, &new, confirmed, unix_now()).await?;
         self.bulk_wake.notify_one();
-        Ok(job)
+        Ok(started)
     }
 
     /// A new job of the same action for the accounts that failed in job `of`; `None` when none did.

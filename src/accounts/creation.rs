@@ -117,8 +117,10 @@ pub(crate) enum CreateOutcome {
 
 /// The database lock held while the quota is checked and a creation recorded.
 const CREATION_LOCK: &str = "account-creation";
-/// A turn's lock lapses after this long if its process dies: longer than the Kaltura calls a turn makes.
-const TURN_LAPSES_AFTER_SECS: i64 = 60;
+/// A turn's lock lapses after this long unless renewed (every [`TURN_RENEW`] while the turn lasts), so a process
+/// that died or stopped mid-turn holds up the others only briefly.
+const TURN_LAPSES_AFTER_SECS: i64 = 10;
+const TURN_RENEW: Duration = Duration::from_secs(3);
 /// How often a turn held by another process is asked for again.
 const TURN_POLL: Duration = Duration::from_millis(10);
 
@@ -129,14 +131,16 @@ pub(super) struct CreationTurn {
     _local: tokio::sync::OwnedMutexGuard<()>,
     db: sqlx::SqlitePool,
     holder: String,
+    renew: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for CreationTurn {
     fn drop(&mut self) {
+        self.renew.abort();
         let (db, holder) = (self.db.clone(), std::mem::take(&mut self.holder));
         tokio::spawn(async move {
             if let Err(e) = locks::release(&db, CREATION_LOCK, &holder).await {
-                tracing::warn!(error = %e, "cannot release the account creation lock; it lapses in a minute");
+                tracing::warn!(error = %e, "cannot release the account creation lock; it lapses in seconds");
             }
         });
     }
@@ -342,7 +346,17 @@ impl Accounts {
         loop {
             let now = unix_now();
             if locks::try_take(&self.db, CREATION_LOCK, &holder, now, now + TURN_LAPSES_AFTER_SECS).await? {
-                return Ok(CreationTurn { _local: local, db: self.db.clone(), holder });
+                let (db, renewer) = (self.db.clone(), holder.clone());
+                let renew = tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(TURN_RENEW).await;
+                        let now = unix_now();
+                        if let Err(e) = locks::renew(&db, CREATION_LOCK, &renewer, now + TURN_LAPSES_AFTER_SECS).await {
+                            tracing::warn!(error = %e, "cannot renew the account creation lock");
+                        }
+                    }
+                });
+                return Ok(CreationTurn { _local: local, db: self.db.clone(), holder, renew });
             }
             tokio::time::sleep(TURN_POLL).await;
         }

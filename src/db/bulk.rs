@@ -172,8 +172,24 @@ pub struct NewJob<'a> {
 
 /// Records a job of every selected account and empties the selection, in one transaction; `None` when nothing was
 /// selected.
-pub async fn job_from_selection(pool: &SqlitePool, new: &NewJob<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn job_from_selection(
+    pool: &SqlitePool,
+    new: &NewJob<'_>,
+    confirmed: Option<&str>,
+    now: i64,
+) -> Result<Started, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    if let Some(confirmed) = confirmed {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = ? ORDER BY partner_id")
+                .bind(new.user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if fingerprint(&ids) != confirmed {
+            tx.rollback().await?;
+            return Ok(Started::Changed);
+        }
+    }
     let id = insert_job(&mut tx, new, now).await?;
     let added = sqlx::query(
         "INSERT INTO bulk_items (job_id, partner_id, state) SELECT ?, partner_id, 'pending' FROM account_selection \
@@ -185,11 +201,31 @@ pub async fn job_from_selection(pool: &SqlitePool, new: &NewJob<'_>, now: i64) -
     .await?;
     if added.rows_affected() == 0 {
         tx.rollback().await?;
-        return Ok(None);
+        return Ok(Started::Empty);
     }
     sqlx::query("DELETE FROM account_selection WHERE user_id = ?").bind(new.user_id).execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(Some(id))
+    Ok(Started::Job(id))
+}
+
+/// What starting a job from the selection did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Job(i64),
+    /// Nothing is selected.
+    Empty,
+    /// The selection is not the one confirmed (changed in another tab since): nothing was started.
+    Changed,
+}
+
+/// Names a selection (its sorted ids) in a few characters, so a confirmation can say which one it was about.
+pub fn fingerprint(sorted_ids: &[i64]) -> String {
+    // FNV-1a over the ids' bytes: cheap, stable across processes and versions.
+    let hash = sorted_ids
+        .iter()
+        .flat_map(|id| id.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{}-{hash:016x}", sorted_ids.len())
 }
 
 /// Records a job of the accounts that failed in job `of`; `None` when none did.
@@ -314,9 +350,15 @@ mod tests {
     async fn a_job_takes_the_selection_and_a_retry_takes_the_failures(pool: SqlitePool) {
         add_all(&pool, 1, &[10, 11, 12], 10).await.unwrap().unwrap();
         let new = NewJob { user_id: 1, actor: "a@example.com", ip: "127.0.0.1", action: "block" };
-        let job = job_from_selection(&pool, &new, 1).await.unwrap().expect("a job");
+        let stale = fingerprint(&[10, 11]);
+        assert_eq!(job_from_selection(&pool, &new, Some(&stale), 1).await.unwrap(), Started::Changed);
+        assert_eq!(selection_count(&pool, 1).await.unwrap(), 3, "a refused start leaves the selection");
+        let confirmed = fingerprint(&[10, 11, 12]);
+        let Started::Job(job) = job_from_selection(&pool, &new, Some(&confirmed), 1).await.unwrap() else {
+            panic!("a job")
+        };
         assert_eq!(selection_count(&pool, 1).await.unwrap(), 0);
-        assert_eq!(job_from_selection(&pool, &new, 1).await.unwrap(), None, "nothing selected, no job");
+        assert_eq!(job_from_selection(&pool, &new, None, 1).await.unwrap(), Started::Empty, "nothing selected");
         let outcome =
             |id, state| Settled { partner_id: id, name: format!("n{id}"), state, skip: None, message: "".into() };
         settle(&pool, job, &[outcome(10, ItemState::Changed), outcome(11, ItemState::Failed)]).await.unwrap();

@@ -149,8 +149,8 @@ pub async fn counts(pool: &SqlitePool, id: i64) -> Result<Vec<(RowState, i64)>, 
         .await
 }
 
-/// Preview → running, once: rows left out at the preview are tried again (the quota is checked row by row as they
-/// are sent). False when the import was started (or discarded) already.
+/// Preview → running, once: the rows to create are those the preview said (rows left out stay out; the quota is
+/// checked again row by row as they are sent). False when the import was started (or discarded) already.
 pub async fn start(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let started =
@@ -162,12 +162,6 @@ pub async fn start(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::E
             .rows_affected()
             == 1;
     if started {
-        sqlx::query(
-            "UPDATE import_rows SET state = 'pending', message = '' WHERE import_id = ? AND state = 'left_out'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
         sqlx::query(
             "UPDATE imports SET to_send = (SELECT COUNT(*) FROM import_rows WHERE import_id = ? AND state = 'pending') \
              WHERE id = ?",

@@ -22,3 +22,14 @@ pub async fn release(pool: &SqlitePool, name: &str, holder: &str) -> Result<(), 
     sqlx::query("DELETE FROM locks WHERE name = ? AND holder = ?").bind(name).bind(holder).execute(pool).await?;
     Ok(())
 }
+
+/// Keeps `holder`'s lock until `until`.
+pub async fn renew(pool: &SqlitePool, name: &str, holder: &str, until: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE locks SET until = ? WHERE name = ? AND holder = ?")
+        .bind(until)
+        .bind(name)
+        .bind(holder)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -478,3 +478,29 @@ async fn when_kaltura_cannot_be_reached_every_account_fails_saying_why_and_can_b
     let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
     assert_eq!(select_all(&page, "form[action$='/retry'] button"), vec!["Retry the 2 failures"]);
 }
+
+#[tokio::test]
+async fn a_selection_changed_after_its_confirmation_starts_nothing() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    select(&app, &client, &[6475]).await;
+    let asked = get(&app, &client, "/accounts/bulk/confirm/block").await;
+    assert!(asked.body.contains("block 1 account?"), "{}", asked.body);
+    let doc = Html::parse_document(&asked.body);
+    let fingerprint = doc
+        .select(&Selector::parse("input[name=selection]").unwrap())
+        .next()
+        .and_then(|i| i.value().attr("value"))
+        .expect("the confirmation names its selection")
+        .to_string();
+    // Another tab adds an account before the first one confirms.
+    select(&app, &client, &[6475, 6474]).await;
+    app.emulator().reset_stats();
+    let started = post(&app, &client, "/accounts/bulk/block", &[("selection", fingerprint)], false).await;
+    assert_eq!(location(&started), "/accounts");
+    let page = get(&app, &client, "/accounts").await.body;
+    assert!(page.contains("The selection changed since you confirmed"), "{page}");
+    assert_eq!(calls(&app.emulator().stats(), "varconsole_varconsole.updateStatus"), 0, "nothing was sent");
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk_jobs").fetch_one(&app.db).await.unwrap();
+    assert_eq!(jobs, 0);
+}

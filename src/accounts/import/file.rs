@@ -94,15 +94,40 @@ pub(crate) enum FileError {
     Empty,
     TooLarge,
     Binary,
-    NotUtf8 { row: u64 },
-    NoHeader { found: String },
-    UnknownColumn { column: usize, name: String },
-    DuplicateColumn { name: &'static str },
+    NotUtf8 {
+        row: u64,
+    },
+    NoHeader {
+        found: String,
+    },
+    UnknownColumn {
+        column: usize,
+        name: String,
+    },
+    DuplicateColumn {
+        name: &'static str,
+    },
     MissingColumns(Vec<&'static str>),
-    FieldCount { row: u64, found: usize, expected: usize },
-    BrokenQuotes { row: u64 },
+    FieldCount {
+        row: u64,
+        found: usize,
+        expected: usize,
+    },
+    BrokenQuotes {
+        row: u64,
+    },
     TooManyRows,
     NoRows,
+    /// A line break inside a value: a closing quote is likely missing, which would merge rows.
+    LineBreak {
+        row: u64,
+        column: &'static str,
+    },
+    /// A value under a header cell left empty.
+    Unnamed {
+        row: u64,
+        column: usize,
+    },
 }
 
 impl fmt::Display for FileError {
@@ -157,6 +182,15 @@ impl fmt::Display for FileError {
                 grouped(MAX_ROWS as i64)
             ),
             FileError::NoRows => write!(f, "The file has a header row and no accounts."),
+            FileError::LineBreak { row, column } => write!(
+                f,
+                "Row {row}, {column}: a line break inside a value. A closing double quote is probably missing."
+            ),
+            FileError::Unnamed { row, column } => write!(
+                f,
+                "Row {row}, column {column}: a value in a column whose header cell is empty. Name the column with \
+                 an Add Account label, or delete it."
+            ),
         }
     }
 }
@@ -190,7 +224,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(separator(bytes)).from_reader(bytes);
     let mut record = csv::ByteRecord::new();
-    let mut header: Option<Vec<Option<Column>>> = None;
+    let mut header: Option<Vec<Position>> = None;
     let mut rows = Vec::new();
     let (mut lines, mut counted) = (0u64, 0usize);
     loop {
@@ -208,7 +242,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
         while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
             at += 1;
         }
-        lines += bytes[counted..at].iter().filter(|b| **b == b'\n').count() as u64;
+        lines += line_breaks(&bytes[counted..at]);
         counted = at;
         let row = lines + 1;
         let end = reader.position().byte() as usize;
@@ -230,9 +264,14 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
             return Err(FileError::TooManyRows);
         }
         let mut input = InputRow { row_no: row as i64, ..InputRow::default() };
-        for (c, v) in positions.iter().zip(fields) {
-            if let Some(c) = c {
-                input.values[c.index()] = unneutralised(v.trim()).to_string();
+        for (i, (position, v)) in positions.iter().zip(fields).enumerate() {
+            match position {
+                Position::Field(c) if v.contains(['\n', '\r']) => {
+                    return Err(FileError::LineBreak { row, column: c.label() });
+                }
+                Position::Field(c) => input.values[c.index()] = unneutralised(v.trim()).to_string(),
+                Position::Unnamed if !v.trim().is_empty() => return Err(FileError::Unnamed { row, column: i + 1 }),
+                Position::Unnamed | Position::Result => {}
             }
         }
         rows.push(input);
@@ -241,13 +280,27 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
     if rows.is_empty() {
         return Err(FileError::NoRows);
     }
-    Ok(ImportFile { columns: positions.into_iter().flatten().collect(), rows })
+    let columns = positions
+        .into_iter()
+        .filter_map(|p| match p {
+            Position::Field(c) => Some(c),
+            Position::Unnamed | Position::Result => None,
+        })
+        .collect();
+    Ok(ImportFile { columns, rows })
+}
+
+/// How many lines end in `bytes`: at LF, CRLF, or a lone CR (files from old Mac software).
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let lone_cr =
+        bytes.windows(2).filter(|w| w[0] == b'\r' && w[1] != b'\n').count() + usize::from(bytes.last() == Some(&b'\r'));
+    (bytes.iter().filter(|b| **b == b'\n').count() + lone_cr) as u64
 }
 
 /// `;` when the first line has more semicolons than commas (spreadsheets in locales whose decimal mark is a comma
 /// write those), else `,`.
 fn separator(bytes: &[u8]) -> u8 {
-    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let first = bytes.split(|b| matches!(b, b'\n' | b'\r')).next().unwrap_or_default();
     let count = |c: u8| first.iter().filter(|b| **b == c).count();
     if count(b';') > count(b',') { b';' } else { b',' }
 }
@@ -261,8 +314,18 @@ fn unneutralised(v: &str) -> &str {
     }
 }
 
-/// The column of each position of the header (`None` for a result file's own columns).
-fn read_header(fields: &[&str]) -> Result<Vec<Option<Column>>, FileError> {
+/// What a header cell names.
+#[derive(Debug, Clone, Copy)]
+enum Position {
+    Field(Column),
+    /// A result file's own column (Partner ID, Outcome, Message): ignored.
+    Result,
+    /// An empty cell (spreadsheets add them after the last column): its values must be empty too.
+    Unnamed,
+}
+
+/// What each cell of the header names.
+fn read_header(fields: &[&str]) -> Result<Vec<Position>, FileError> {
     let parsed: Vec<Option<Column>> = fields.iter().map(|f| Column::parse(f)).collect();
     if parsed.iter().all(Option::is_none) {
         let found: String = fields.join(", ").chars().take(120).collect();
@@ -272,8 +335,12 @@ fn read_header(fields: &[&str]) -> Result<Vec<Option<Column>>, FileError> {
     let mut positions = Vec::with_capacity(fields.len());
     for (i, (field, column)) in fields.iter().zip(parsed).enumerate() {
         let Some(column) = column else {
+            if field.trim().is_empty() {
+                positions.push(Position::Unnamed);
+                continue;
+            }
             if RESULT_COLUMNS.iter().any(|r| r.eq_ignore_ascii_case(field.trim())) {
-                positions.push(None);
+                positions.push(Position::Result);
                 continue;
             }
             let name = field.trim().chars().take(60).collect();
@@ -283,7 +350,7 @@ fn read_header(fields: &[&str]) -> Result<Vec<Option<Column>>, FileError> {
             return Err(FileError::DuplicateColumn { name: column.label() });
         }
         columns.push(column);
-        positions.push(Some(column));
+        positions.push(Position::Field(column));
     }
     let missing: Vec<&str> =
         Column::ALL.into_iter().filter(|c| c.required() && !columns.contains(c)).map(Column::label).collect();
@@ -331,11 +398,21 @@ mod tests {
     }
 
     #[test]
-    fn a_quoted_value_may_span_lines_and_rows_keep_their_numbers() {
-        let file = format!("{HEADER}\n\"Ann\nArts\",Arts,a@example.edu,1\nBob,Bio,b@example.edu,2\n");
+    fn empty_trailing_columns_and_old_mac_line_ends_are_read() {
+        let file = format!("{HEADER},,\rAnn,Arts,a@example.edu,1,,\rBob,Bio,b@example.edu,2,,\r");
         let f = read(file.as_bytes()).unwrap();
-        assert_eq!(f.rows[0].get(Column::AdminName), "Ann\nArts");
-        assert_eq!(f.rows[1].row_no, 4, "the row a spreadsheet shows");
+        assert_eq!(f.columns.len(), 4);
+        assert_eq!(f.rows[1].row_no, 3);
+        assert_eq!(f.rows[1].get(Column::AdminName), "Bob");
+        let e = read(format!("{HEADER},\nAnn,Arts,a@example.edu,1,oops\n").as_bytes()).unwrap_err();
+        assert_eq!(e, FileError::Unnamed { row: 2, column: 5 });
+        assert!(e.to_string().starts_with("Row 2, column 5: a value in a column whose header cell is empty."));
+    }
+
+    #[test]
+    fn a_line_break_inside_a_value_is_refused_so_rows_never_merge() {
+        let file = format!("{HEADER}\nAnn,\"Arts,ann@x.edu,1\nBob,\"Bio,bob@x.edu,2\n");
+        assert_eq!(read(file.as_bytes()).unwrap_err(), FileError::LineBreak { row: 2, column: "Account Name" });
     }
 
     #[test]

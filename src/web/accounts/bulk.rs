@@ -18,7 +18,9 @@ use super::rows::{MenuAction, Row};
 use super::view::View;
 use super::{back_to, query_next};
 use crate::accounts::Actor;
-use crate::accounts::bulk::{BulkError, Item, ItemState, Report, SELECTION_LIMIT, SelectError, Skip, accounts};
+use crate::accounts::bulk::{
+    BulkError, Item, ItemState, Report, SELECTION_LIMIT, SelectError, Skip, Started, accounts,
+};
 use crate::accounts::rules::StatusAction;
 
 pub(super) fn router() -> Router<AppState> {
@@ -224,6 +226,8 @@ pub(super) struct BulkConfirm {
     pub(super) label: &'static str,
     pub(super) danger: bool,
     pub(super) next: String,
+    /// The selection asked about: the start refuses another.
+    pub(super) selection: String,
 }
 
 #[derive(Template)]
@@ -276,6 +280,7 @@ async fn confirm(
         label: action.label(),
         danger: action == StatusAction::Remove,
         next,
+        selection: plan.selection.clone(),
     };
     let status = if c.can { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let body = if htmx {
@@ -315,12 +320,20 @@ async fn start(
     HxRequest(htmx): HxRequest,
     session: Session,
     Path(action): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
-    match state.accounts.start_job(Actor::of(&me, &ip), action).await? {
-        Some(job) => Ok(go(htmx, job_page(job))),
-        None => {
+    let f = fields(&body);
+    match state.accounts.start_job(Actor::of(&me, &ip), action, field(&f, "selection")).await? {
+        Started::Job(job) => Ok(go(htmx, job_page(job))),
+        Started::Empty => {
             auth::set_flash(&session, Flash::error("No accounts are selected: nothing was changed.")).await?;
+            Ok(go(htmx, "/accounts".into()))
+        }
+        Started::Changed => {
+            let message = "The selection changed since you confirmed (in another tab?): nothing was changed. Check \
+                           the selection and confirm again.";
+            auth::set_flash(&session, Flash::error(message)).await?;
             Ok(go(htmx, "/accounts".into()))
         }
     }
