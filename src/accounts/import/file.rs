@@ -94,6 +94,8 @@ pub(crate) enum FileError {
     Empty,
     TooLarge,
     Binary,
+    /// UTF-16 text (a spreadsheet's "Unicode text").
+    Utf16,
     NotUtf8 {
         row: u64,
     },
@@ -144,6 +146,11 @@ impl fmt::Display for FileError {
             FileError::Binary => write!(
                 f,
                 "This is not a CSV file: it holds binary data. Save the sheet as \"CSV UTF-8 (comma delimited)\"."
+            ),
+            FileError::Utf16 => write!(
+                f,
+                "The file is UTF-16 text (\"Unicode text\"). Save the sheet as \"CSV UTF-8 (comma delimited)\" and \
+                 upload it again."
             ),
             FileError::NotUtf8 { row } => write!(
                 f,
@@ -213,6 +220,9 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FileError::Empty);
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(FileError::Utf16);
     }
     if bytes.contains(&0) {
         return Err(FileError::Binary);
@@ -440,6 +450,8 @@ mod tests {
         );
         assert_eq!(err(&format!("{HEADER}\n")), "The file has a header row and no accounts.");
         assert!(err("\u{1}\u{0}\u{2}PK").starts_with("This is not a CSV file"));
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain(HEADER.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(read(&utf16).unwrap_err(), FileError::Utf16);
         let mut latin1 = format!("{HEADER}\nAnn,Arts,a@example.edu,1\n").into_bytes();
         latin1.extend_from_slice(b"Jos\xe9,Arts,j@example.edu,1\n");
         assert!(read(&latin1).unwrap_err().to_string().starts_with("Row 3 is not UTF-8 text"));
