@@ -36,6 +36,8 @@ const MAX_REQUEST_KEY: usize = 64;
 const REQUIRED: &str = "Value is required and can't be empty";
 const INVALID_EMAIL: &str = "Invalid email format";
 const DUPLICATE_EMAIL: &str = "Email address already exists in the system";
+/// Another creation for the same administrator email is under way (Add Account's message, an import row's).
+pub(super) const EMAIL_IN_FLIGHT: &str = "An account with this administrator email is being created already";
 
 /// The Add Account form as submitted.
 #[derive(Debug, Clone, Default)]
@@ -315,10 +317,7 @@ impl Accounts {
             Recorded::New(id) => id,
             Recorded::Duplicate(existing) => return Ok(CreateOutcome::Pending(existing)),
             Recorded::EmailInFlight => {
-                let errors = FieldErrors {
-                    admin_email: Some("An account with this administrator email is being created already".into()),
-                    ..FieldErrors::default()
-                };
+                let errors = FieldErrors { admin_email: Some(EMAIL_IN_FLIGHT.into()), ..FieldErrors::default() };
                 return Ok(rejected(form, errors, templates, template));
             }
         };

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::creation::{Sent, template_choices, validate};
+use super::creation::{EMAIL_IN_FLIGHT, Sent, template_choices, validate};
 use super::{AccountForm, Accounts, Actor, FieldErrors, no_quota_message};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::creations::{self, Creation, CreationState, NewCreation, Recorded};
@@ -168,8 +168,6 @@ fn exists_message(id: i64, name: Option<&str>, status: Option<PartnerStatus>) ->
     format!("An account with this administrator email exists: {id}{name}{status}")
 }
 
-const IN_FLIGHT: &str = "An account with this administrator email is being created already";
-
 impl ImportView {
     /// The result CSV: the input columns as the file had them, then Partner ID, Outcome and Message.
     pub(crate) fn result_csv(&self) -> String {
@@ -248,7 +246,7 @@ impl Accounts {
                 (row.state, row.message, row.partner_id) =
                     (RowState::Exists, exists_message(*id, name.as_deref(), *status), Some(*id));
             } else if in_flight.contains(&email) {
-                (row.state, row.message) = (RowState::Exists, IN_FLIGHT.to_string());
+                (row.state, row.message) = (RowState::Exists, EMAIL_IN_FLIGHT.to_string());
             } else if places < 1 {
                 let message = match quota.available.max(0) {
                     0 => "No accounts remain in the quota".to_string(),
@@ -299,17 +297,20 @@ impl Accounts {
     pub(crate) async fn import(&self, id: i64) -> Result<Option<ImportView>, sqlx::Error> {
         let Some(import) = imports::get(&self.db, id).await? else { return Ok(None) };
         let rows = imports::rows(&self.db, id).await?;
-        let counts = imports::counts(&self.db, id).await?;
-        let tally = Tally::of(&import, &counts, unix_now());
+        let tally = self.tally(&import).await?;
         let columns = import.columns.split(',').filter_map(Column::parse).collect();
         Ok(Some(ImportView { import, columns, rows, tally }))
+    }
+
+    async fn tally(&self, import: &Import) -> Result<Tally, sqlx::Error> {
+        let counts = imports::counts(&self.db, import.id).await?;
+        Ok(Tally::of(import, &counts, unix_now()))
     }
 
     /// An import and its tally, without the rows (the progress while it runs).
     pub(crate) async fn import_tally(&self, id: i64) -> Result<Option<(Import, Tally)>, sqlx::Error> {
         let Some(import) = imports::get(&self.db, id).await? else { return Ok(None) };
-        let counts = imports::counts(&self.db, id).await?;
-        let tally = Tally::of(&import, &counts, unix_now());
+        let tally = self.tally(&import).await?;
         Ok(Some((import, tally)))
     }
 
@@ -317,8 +318,7 @@ impl Accounts {
     pub(crate) async fn recent_imports(&self) -> Result<Vec<(Import, Tally)>, sqlx::Error> {
         let mut out = Vec::new();
         for import in imports::recent(&self.db, RECENT).await? {
-            let counts = imports::counts(&self.db, import.id).await?;
-            let tally = Tally::of(&import, &counts, unix_now());
+            let tally = self.tally(&import).await?;
             out.push((import, tally));
         }
         Ok(out)
