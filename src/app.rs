@@ -6,16 +6,13 @@
 use kaltura::KalturaClient;
 use kaltura_emulator::{EmulatorConfig, RunningEmulator, Seed};
 use reqwest::Url;
-use sqlx::SqlitePool;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::accounts::{self, Accounts};
 pub use crate::config::Settings;
@@ -42,7 +39,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = db::connect(&settings.database).await?;
+        let database = db::connect(&settings.database, &settings.database_pool).await?;
+        tracing::info!(database = %settings.database, "database open");
         let (kaltura, kmc_url, demo) = connect_kaltura(&settings.kaltura, &settings.database).await?;
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -62,9 +60,10 @@ impl Application {
         };
         let state = AppState {
             usage: crate::usage::Usage::new(kaltura.clone()),
-            accounts: Accounts::new(kaltura, pool.clone()),
-            db: pool,
-            db_file: Arc::new(db::DbFile::of(&settings.database)),
+            accounts: Accounts::new(kaltura, database.pool.clone()),
+            db_file: Arc::new(settings.database.sqlite_path().map(db::DbFile::of)),
+            db: database.pool,
+            sessions: database.sessions,
             settings: Arc::new(web),
         };
         Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
@@ -79,7 +78,7 @@ impl Application {
         &self.state.settings.public_url
     }
 
-    pub fn db(&self) -> &SqlitePool {
+    pub fn db(&self) -> &db::Pool {
         &self.state.db
     }
 
@@ -97,7 +96,8 @@ impl Application {
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
             accounts::spawn_import_worker(state.accounts.clone(), stopping.clone()),
             accounts::bulk::spawn_bulk_worker(state.accounts.clone(), stopping.clone()),
-            spawn_session_sweeper(state.db.clone(), stopping),
+            accounts::spawn_liveness(state.accounts.clone(), stopping.clone()),
+            spawn_session_sweeper(state.sessions.clone(), stopping),
         ];
         let pool = state.db.clone();
         let app = web::build_router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -123,12 +123,12 @@ impl Application {
 /// sees what `serve` does).
 pub(crate) async fn connect_kaltura(
     settings: &KalturaSettings,
-    database: &str,
+    database: &db::Location,
 ) -> anyhow::Result<(KalturaClient, Url, Option<RunningEmulator>)> {
     if settings.is_configured() {
         return Ok((settings.client()?, settings.kmc_url()?, None));
     }
-    let data = sibling(database, "emulator");
+    let data = database.sibling("emulator");
     let emu =
         kaltura_emulator::start(EmulatorConfig { data: data.clone(), seed: Seed::Demo, ..EmulatorConfig::for_tests() })
             .await?;
@@ -138,10 +138,10 @@ pub(crate) async fn connect_kaltura(
     Ok((client, kmc_url, Some(emu)))
 }
 
-fn spawn_session_sweeper(pool: SqlitePool, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+fn spawn_session_sweeper(sessions: db::Sessions, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::select! {
-            result = SqliteStore::new(pool).continuously_delete_expired(SESSION_SWEEP) => {
+            result = sessions.continuously_delete_expired(SESSION_SWEEP) => {
                 if let Err(e) = result {
                     tracing::error!(error = %e, "cannot delete expired sessions");
                 }
@@ -176,11 +176,4 @@ async fn serve_until_drained(
         () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain period: stopping anyway"),
     }
     Ok(())
-}
-
-/// `dir/name.db` → `dir/name-{suffix}.db`.
-fn sibling(db_path: &str, suffix: &str) -> String {
-    let path = Path::new(db_path);
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("multi-account");
-    path.with_file_name(format!("{stem}-{suffix}.db")).to_string_lossy().into_owned()
 }

@@ -16,6 +16,7 @@ use super::rules::{Refusal, RowAction, StatusAction};
 use super::{Accounts, Actor, EXPORT_PAGE};
 use crate::db::audit::{self, Entry, Outcome};
 use crate::db::bulk::{self, NewJob, Settled};
+use crate::db::claims::{self, Work};
 use crate::db::unix_now;
 
 pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip, Started};
@@ -28,6 +29,9 @@ pub(crate) const UPDATE_BATCH: usize = 50;
 const LIST_BATCH: usize = 500;
 /// How often the worker looks for jobs when nothing wakes it (a job left by another process, a failed write).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// How long a console's claim on a job holds, and how often it is renewed while the job runs.
+const LEASE_SECS: i64 = 20;
+const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// The statuses a selected account may have (partner.list leaves out what the filter does not name).
 const ANY_STATUS: [PartnerStatus; 5] = [
     PartnerStatus::Deleted,
@@ -405,19 +409,18 @@ fn update_calls(action: StatusAction, batch: &[Named]) -> (MultiRequest, Vec<Res
     (mr, calls)
 }
 
-/// Runs bulk jobs until `stop`: woken when one is recorded, and at start for those a restart interrupted.
+/// Runs bulk jobs until `stop`: woken when one is recorded here, and every few seconds for those recorded by another
+/// console, or left by one that stopped (once its claim lapses). Each job is claimed first, so it runs in one place.
 pub(crate) fn spawn_bulk_worker(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !*stop.borrow() {
-            match bulk::running(&accounts.db).await {
+            match bulk::unclaimed(&accounts.db, unix_now()).await {
                 Ok(jobs) => {
                     for job in jobs {
                         if *stop.borrow() {
                             break;
                         }
-                        if let Err(e) = accounts.run_job(&job, &stop).await {
-                            tracing::error!(job = job.id, error = %e, "cannot record a bulk job's progress");
-                        }
+                        accounts.drive_job(&job, &stop).await;
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot read the bulk jobs to run"),
@@ -429,6 +432,46 @@ pub(crate) fn spawn_bulk_worker(accounts: Accounts, mut stop: watch::Receiver<bo
             }
         }
     })
+}
+
+impl Accounts {
+    /// Claims `job` and runs it while the claim is renewed; gives the claim up when it ends (done, stopping, or
+    /// taken over after this process failed to renew it).
+    async fn drive_job(&self, job: &Job, stop: &watch::Receiver<bool>) {
+        let claim = |until_from_now: i64| {
+            let now = unix_now();
+            claims::claim(&self.db, Work::BulkJob, job.id, &self.runner, now, now + until_from_now)
+        };
+        match claim(LEASE_SECS).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(job = job.id, error = %e, "cannot claim a bulk job");
+                return;
+            }
+        }
+        let renew = async {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                match claim(LEASE_SECS).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => tracing::warn!(job = job.id, error = %e, "cannot renew the claim on a bulk job"),
+                }
+            }
+        };
+        tokio::select! {
+            result = self.run_job(job, stop) => {
+                if let Err(e) = result {
+                    tracing::error!(job = job.id, error = %e, "cannot record a bulk job's progress");
+                }
+            }
+            () = renew => tracing::warn!(job = job.id, "another console took this bulk job over"),
+        }
+        if let Err(e) = claims::release(&self.db, Work::BulkJob, job.id, &self.runner).await {
+            tracing::warn!(job = job.id, error = %e, "cannot give up the claim on a bulk job");
+        }
+    }
 }
 
 #[cfg(test)]

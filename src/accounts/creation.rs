@@ -20,6 +20,12 @@ use crate::db::creations::CreationState;
 
 /// How often unresolved creations are looked for, and how long before giving up on one.
 const RECONCILE_EVERY: Duration = Duration::from_secs(3);
+/// The database lock held during a reconciler pass; it lapses if the process dies in the middle of one.
+const RECONCILER_LOCK: &str = "reconciler";
+const RECONCILER_LAPSES_AFTER_SECS: i64 = 120;
+/// A process's liveness lease lapses this long after its last renewal.
+const LIVENESS_LAPSES_AFTER_SECS: i64 = 20;
+const LIVENESS_RENEW: Duration = Duration::from_secs(5);
 const GIVE_UP_AFTER_SECS: i64 = 15 * 60;
 /// Kaltura stores each field in a column of this many characters (kaltura/server's `partner` table) and, in MySQL's
 /// default mode there, cuts what is longer: checked here, so nothing is lost silently. The reference id lives in
@@ -131,7 +137,7 @@ const TURN_POLL: Duration = Duration::from_millis(10);
 /// dies. Ends when dropped.
 pub(super) struct CreationTurn {
     _local: tokio::sync::OwnedMutexGuard<()>,
-    db: sqlx::SqlitePool,
+    db: crate::db::Pool,
     holder: String,
     renew: tokio::task::JoinHandle<()>,
 }
@@ -309,6 +315,7 @@ impl Accounts {
                 reference_id: account.reference_id.as_deref(),
                 template_id: template,
                 reported: false,
+                runner: &self.runner,
             },
             unix_now(),
         )
@@ -511,28 +518,83 @@ pub(crate) enum CreateError {
     Database(#[from] sqlx::Error),
 }
 
-/// Takes up the requests a restart interrupted, then looks for every unresolved one until it is settled, until
-/// `stop` says the console is stopping.
+/// Looks, every few seconds until `stop`, for creations whose outcome is unknown (no answer came, or the process
+/// that sent them is gone) and settles each one once Kaltura's list tells.
 pub(crate) fn spawn_reconciler(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        match creations::orphaned_to_unknown(&accounts.db).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "account creations interrupted by a restart: checking them"),
-            Err(e) => tracing::error!(error = %e, "cannot read interrupted account creations"),
-        }
         while !*stop.borrow() {
-            match creations::unresolved(&accounts.db).await {
-                Ok(list) => {
-                    for c in list {
-                        accounts.reconcile_one(&c).await;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot read unresolved account creations"),
-            }
+            accounts.reconcile_pass().await;
             tokio::select! {
                 _ = tokio::time::sleep(RECONCILE_EVERY) => {}
                 _ = stop.changed() => {}
             }
         }
     })
+}
+
+/// Keeps this process's liveness lease until `stop`, then gives it up: while it holds, the creations this process
+/// sent are its own to settle; once it is gone, the others' reconcilers take them up.
+pub(crate) fn spawn_liveness(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let name = locks::process(&accounts.runner);
+        loop {
+            if let Err(e) = accounts.keep_alive(&name).await {
+                tracing::warn!(error = %e, "cannot renew this process's liveness lease");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(LIVENESS_RENEW) => {}
+                _ = stop.wait_for(|stopped| *stopped) => break,
+            }
+        }
+        if let Err(e) = locks::release(&accounts.db, &name, &accounts.runner).await {
+            tracing::warn!(error = %e, "cannot give up this process's liveness lease");
+        }
+    })
+}
+
+impl Accounts {
+    /// Takes or renews the liveness lease `name` of this process.
+    async fn keep_alive(&self, name: &str) -> Result<(), sqlx::Error> {
+        let now = unix_now();
+        locks::hold(&self.db, name, &self.runner, now + LIVENESS_LAPSES_AFTER_SECS).await
+    }
+
+    /// Announces this process before it sends anything (the command line, which runs no [`spawn_liveness`] of its
+    /// own before its first creation).
+    pub(crate) async fn announce(&self) -> Result<(), sqlx::Error> {
+        self.keep_alive(&locks::process(&self.runner)).await
+    }
+
+    /// One pass of the reconciler, by one process at a time: each unresolved creation is asked about once per pass
+    /// however many consoles share the database.
+    async fn reconcile_pass(&self) {
+        let now = unix_now();
+        match locks::try_take(&self.db, RECONCILER_LOCK, &self.runner, now, now + RECONCILER_LAPSES_AFTER_SECS).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot take the reconciler's turn");
+                return;
+            }
+        }
+        match creations::orphaned_to_unknown(&self.db, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                count = n,
+                "account creations whose console stopped before Kaltura answered: checking them"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot read interrupted account creations"),
+        }
+        match creations::unresolved(&self.db).await {
+            Ok(list) => {
+                for c in list {
+                    self.reconcile_one(&c).await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read unresolved account creations"),
+        }
+        if let Err(e) = locks::release(&self.db, RECONCILER_LOCK, &self.runner).await {
+            tracing::warn!(error = %e, "cannot give up the reconciler's turn");
+        }
+    }
 }

@@ -8,13 +8,13 @@ mod editing;
 pub(crate) mod import;
 pub(crate) mod rules;
 
+use crate::db::Pool;
 use futures_util::{Stream, stream};
 use kaltura::{
     Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
     PartnerOrder, PartnerOrderField, PartnerStatus, SecretUrl, User, UserFilter, UserStatus,
 };
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use rules::{RowAction, StatusAction};
 use creation::no_quota_message;
 pub(crate) use creation::{
     AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, MAX_ADMIN_EMAIL, MAX_ADMIN_NAME, MAX_NAME,
-    MAX_PHONE, MAX_REFERENCE_ID, MAX_WEBSITE, TemplateChoice, outcome_message, spawn_reconciler,
+    MAX_PHONE, MAX_REFERENCE_ID, MAX_WEBSITE, TemplateChoice, outcome_message, spawn_liveness, spawn_reconciler,
 };
 pub(crate) use editing::{Conflict, Edit, EditOutcome, FieldErrors as EditErrors, Values, input_name, label, max_len};
 pub(crate) use import::spawn_import_worker;
@@ -38,7 +38,9 @@ const EXPORT_PAGE: Pager = Pager::new(500, 1);
 #[derive(Clone)]
 pub(crate) struct Accounts {
     kaltura: KalturaClient,
-    db: SqlitePool,
+    db: Pool,
+    /// This process, as the database knows it: its liveness lease, its claims on jobs, the creations it sends.
+    runner: Arc<str>,
     /// Held while a request's quota is checked and the request recorded (not while Kaltura creates the account).
     create_lock: Arc<tokio::sync::Mutex<()>>,
     /// The last upstream check and when it was made: a storm of readiness probes costs one call per interval.
@@ -132,10 +134,11 @@ pub(crate) struct Changed {
 }
 
 impl Accounts {
-    pub(crate) fn new(kaltura: KalturaClient, db: SqlitePool) -> Accounts {
+    pub(crate) fn new(kaltura: KalturaClient, db: Pool) -> Accounts {
         Accounts {
             kaltura,
             db,
+            runner: Arc::from(kaltura::random_secret()),
             create_lock: Arc::default(),
             upstream: Arc::default(),
             import_wakeup: Arc::default(),

@@ -65,11 +65,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
     let bytes = std::fs::read(&args.file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
     let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| shown.clone());
-    let path = args.database.path()?;
-    let pool = db::connect(&path).await?;
-    let (kaltura, _, demo) = connect_kaltura(&args.kaltura, &path).await?;
+    let location = args.database.location()?;
+    let pool = db::connect(&location, &args.database.pool()).await?.pool;
+    let (kaltura, _, demo) = connect_kaltura(&args.kaltura, &location).await?;
     let accounts = Accounts::new(kaltura, pool.clone());
+    // A console sharing the database must not take this process's creations for a dead one's.
+    let (stop_liveness, stopping) = watch::channel(false);
+    accounts.announce().await?;
+    let liveness = crate::accounts::spawn_liveness(accounts.clone(), stopping);
     let result = import_with(&accounts, &args, &name, &bytes).await;
+    let _ = stop_liveness.send(true);
+    let _ = liveness.await;
     pool.close().await;
     if let Some(emu) = demo {
         emu.stop().await;

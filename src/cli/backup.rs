@@ -1,5 +1,6 @@
 //! `multi-account backup OUTPUT`: a consistent copy of the console's database, safe while the console runs.
-//! SQLite's `VACUUM INTO` reads one snapshot (WAL mode lets the console keep writing) and writes a compact file.
+//! SQLite's `VACUUM INTO` reads one snapshot (WAL mode lets the console keep writing) and writes a compact file. A
+//! PostgreSQL database is PostgreSQL's to back up (`pg_dump`): the command says so instead of copying anything.
 
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -23,7 +24,15 @@ pub struct BackupArgs {
 }
 
 pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
-    let source = args.database.path()?;
+    let location = args.database.location()?;
+    let Some(source) = location.sqlite_path().map(str::to_owned) else {
+        return Err(super::NotApplicable(format!(
+            "{location} is a PostgreSQL database: back it up with PostgreSQL's own tools, which copy a live database \
+             consistently, e.g.\n  pg_dump --format=custom --file=multi-account.dump \"$MA_DATABASE_URL\"\n\
+             and restore with\n  pg_restore --clean --if-exists --dbname=\"$MA_DATABASE_URL\" multi-account.dump"
+        ))
+        .into());
+    };
     let output = args.output;
     anyhow::ensure!(
         args.force || !output.exists(),

@@ -96,12 +96,22 @@ pub fn run(cli: Cli) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<NotApplicable>() => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// A command that does not apply to the setup it is given (a SQLite backup of a PostgreSQL database): exit status 2
+/// and what to do instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotApplicable(pub String);
 
 /// glibc keeps freed memory for reuse: after the first 19 MiB argon2 block is freed it raises its mmap threshold and
 /// serves later blocks from heaps it never shrinks, one per thread up to 8 × cores. A fixed threshold makes every

@@ -53,7 +53,7 @@ enum Created {
 /// With no active Publisher Administrator, creates one from the bootstrap variables, or in demo mode a demo
 /// administrator with a generated password (returned to be printed once, never logged).
 async fn ensure_admin(
-    pool: &sqlx::SqlitePool,
+    pool: &crate::db::Pool,
     bootstrap: Option<Bootstrap>,
     demo: bool,
 ) -> anyhow::Result<Option<Created>> {
@@ -94,7 +94,12 @@ async fn ensure_admin(
                 role: Role::PublisherAdministrator,
                 password_hash: &hash,
             };
-            users::add(pool, &new, None, unix_now()).await?;
+            match users::add(pool, &new, None, unix_now()).await {
+                Ok(_) => {}
+                // Another replica starting at the same moment made this administrator first.
+                Err(users::AddError::DuplicateEmail) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     audit::record(

@@ -55,7 +55,7 @@ const ACTOR: &str = "cli";
 const FROM: &str = "local";
 
 pub async fn run(args: UserArgs) -> anyhow::Result<()> {
-    let pool = db::connect(&args.database.path()?).await?;
+    let pool = db::connect(&args.database.location()?, &args.database.pool()).await?.pool;
     let result = match args.action {
         UserAction::Add { email, first_name, last_name, publisher_user_id, role, password_stdin } => {
             let email = email.trim();
@@ -133,7 +133,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
 }
 
 async fn record(
-    pool: &sqlx::SqlitePool,
+    pool: &db::Pool,
     action: AuditAction,
     target: &str,
     result: Outcome,

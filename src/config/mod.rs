@@ -9,29 +9,36 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::db::{Location, PoolSettings};
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// The console's SQLite database: `sqlite://PATH` or a plain path (created if missing).
+    /// The console's database: a SQLite file (`sqlite://PATH` or a plain path, created if missing), or PostgreSQL
+    /// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) for several replicas.
     #[arg(long = "database", env = "MA_DATABASE_URL", default_value = "sqlite://multi-account.db", global = true)]
     pub database: String,
+    /// The most connections this process keeps to the database (the session store has a pool of its own this size).
+    #[arg(long, env = "MA_DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+    /// Seconds a request waits for a database connection (connecting included) before it fails.
+    #[arg(long, env = "MA_DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub database_acquire_timeout_secs: u64,
 }
 
 impl DatabaseArgs {
-    /// The file path inside `--database`.
-    pub fn path(&self) -> Result<String, ConfigError> {
-        let raw = self.database.trim();
-        let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
-        if path.is_empty() {
-            return Err(ConfigError::new("--database", raw, "give a file path, e.g. sqlite://multi-account.db"));
+    /// The database `--database` names.
+    pub fn location(&self) -> Result<Location, ConfigError> {
+        // The value is not echoed: a PostgreSQL URL carries a password.
+        Location::parse(&self.database).map_err(|why| ConfigError { name: "--database", reason: why })
+    }
+
+    pub fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.database_max_connections,
+            acquire_timeout: Duration::from_secs(self.database_acquire_timeout_secs),
         }
-        if path == ":memory:" {
-            return Err(ConfigError::new("--database", raw, "the console needs a file, not an in-memory database"));
-        }
-        if path.contains("://") {
-            return Err(ConfigError::new("--database", raw, "only SQLite is supported: sqlite://PATH or a plain path"));
-        }
-        Ok(path.to_owned())
     }
 }
 
@@ -82,8 +89,8 @@ pub struct ServeArgs {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
-    /// The SQLite file.
-    pub database: String,
+    pub database: Location,
+    pub database_pool: PoolSettings,
     /// Where users reach the console; `http://<listen address>` when not given.
     pub public_url: Option<Url>,
     pub session_idle: Duration,
@@ -102,10 +109,11 @@ pub struct Settings {
 
 impl Settings {
     /// Loopback on a free port, the given database, the default limits.
-    pub fn new(database: impl Into<String>, kaltura: kaltura::KalturaSettings) -> Settings {
+    pub fn new(database: Location, kaltura: kaltura::KalturaSettings) -> Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database: database.into(),
+            database,
+            database_pool: PoolSettings::default(),
             public_url: None,
             session_idle: Duration::from_secs(30 * 60),
             session_max: Duration::from_secs(12 * 3600),
@@ -154,7 +162,8 @@ impl ServeArgs {
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         Ok(Settings {
             listen: self.listen,
-            database: self.database.path()?,
+            database: self.database.location()?,
+            database_pool: self.database.pool(),
             public_url: self.public_url.clone(),
             session_idle: Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
             session_max: Duration::from_secs(u64::from(self.session_max_hours) * 3600),
@@ -227,23 +236,16 @@ impl ConfigError {
 mod tests {
     use super::*;
 
-    fn db(s: &str) -> Result<String, ConfigError> {
-        DatabaseArgs { database: s.into() }.path()
+    fn db(s: &str) -> Result<Location, ConfigError> {
+        DatabaseArgs { database: s.into(), database_max_connections: 10, database_acquire_timeout_secs: 10 }.location()
     }
 
     #[test]
-    fn database_accepts_sqlite_urls_and_plain_paths() {
-        assert_eq!(db("sqlite://multi-account.db").unwrap(), "multi-account.db");
-        assert_eq!(db("sqlite:///data/ma.db").unwrap(), "/data/ma.db");
-        assert_eq!(db("sqlite:ma.db?mode=rwc").unwrap(), "ma.db");
-        assert_eq!(db("/var/lib/ma.db").unwrap(), "/var/lib/ma.db");
-    }
-
-    #[test]
-    fn database_refuses_other_engines_and_memory() {
-        assert!(db("postgres://localhost/ma").unwrap_err().to_string().contains("only SQLite"));
-        assert!(db("sqlite::memory:").is_err());
-        assert!(db("").is_err());
+    fn a_bad_database_url_is_named_without_echoing_it() {
+        let error = db("postgres://ma:s3cret@db example/ma").unwrap_err().to_string();
+        assert!(error.starts_with("--database is not a valid PostgreSQL URL"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+        assert_eq!(db("sqlite://ma.db").unwrap(), Location::Sqlite("ma.db".into()));
     }
 
     #[test]

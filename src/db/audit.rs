@@ -1,8 +1,9 @@
 //! The append-only audit log: sign-ins, failures, lock-outs, every change to users and every account action; read
 //! back, filtered and paged, by the Audit page.
 
+use super::text::stored_as_text;
+use super::{Engine, Pool};
 use futures_util::{Stream, stream};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// One line of the log. `actor` is the signed-in user's email (or `cli` / `system`), `ip` where the request came from.
 #[derive(Debug, Clone)]
@@ -16,12 +17,13 @@ pub struct Entry<'a> {
 }
 
 /// How an action ended, stored as `ok` / `refused`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
     Refused,
 }
+
+stored_as_text!(Outcome { Ok => "ok", Refused => "refused" });
 
 /// Everything the log records, stored as its code (`account.block`); the label is how pages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,38 +109,42 @@ impl AuditAction {
     }
 }
 
-pub async fn record(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_log (at, actor, ip, action, target, result, details) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(super::unix_now())
-        .bind(e.actor)
-        .bind(e.ip)
-        .bind(e.action.code())
-        .bind(e.target)
-        .bind(e.result)
-        .bind(e.details)
-        .execute(pool)
-        .await?;
+pub async fn record(pool: &Pool, e: Entry<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, ip, action, target, result, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(super::unix_now())
+    .bind(e.actor)
+    .bind(e.ip)
+    .bind(e.action.code())
+    .bind(e.target)
+    .bind(e.result)
+    .bind(e.details)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Whether `action` was logged since `since` for `target` or from `ip`: the sign-in page logs a refusal once per
 /// window, however often a locked email or address keeps trying.
 pub async fn logged_since(
-    pool: &SqlitePool,
+    pool: &Pool,
     action: AuditAction,
     target: &str,
     ip: &str,
     since: i64,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE action = ? AND at > ? AND (target = ? COLLATE NOCASE OR ip = ?))",
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_log WHERE action = $1 AND at > $2 \
+         AND (lower(target) = lower($3) OR ip = $4)) THEN 1 ELSE 0 END",
     )
     .bind(action.code())
     .bind(since)
     .bind(target)
     .bind(ip)
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok(logged == 1)
 }
 
 /// A line as stored, for the Audit page and its export.
@@ -184,69 +190,123 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn push_where(q: &mut QueryBuilder<'_, Sqlite>, f: &Filter) {
-    q.push(" WHERE 1 = 1");
-    if let Some(actor) = &f.actor_contains {
-        q.push(" AND actor LIKE ").push_bind(format!("%{}%", escape_like(actor))).push(" ESCAPE '\\'");
+/// A value bound to a filter's placeholder.
+#[derive(Debug, Clone)]
+enum Value {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement's text with numbered placeholders, and what they stand for (sqlx's query builder writes `?` for
+/// `Any`, which PostgreSQL does not read).
+#[derive(Debug, Default)]
+struct Statement {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl Statement {
+    fn new(sql: &str) -> Statement {
+        Statement { sql: sql.to_owned(), values: Vec::new() }
     }
-    match f.action.as_deref().map(|a| (a, a.strip_suffix(".*"))) {
-        Some((_, Some(family))) => {
-            q.push(" AND (action = ").push_bind(family.to_owned());
-            q.push(" OR action LIKE ").push_bind(format!("{}.%", escape_like(family))).push(" ESCAPE '\\')");
+
+    fn push(&mut self, sql: &str) -> &mut Statement {
+        self.sql.push_str(sql);
+        self
+    }
+
+    fn bind(&mut self, value: Value) -> &mut Statement {
+        self.values.push(value);
+        self.sql.push_str(&format!("${}", self.values.len()));
+        self
+    }
+
+    fn text(&mut self, value: String) -> &mut Statement {
+        self.bind(Value::Text(value))
+    }
+
+    fn int(&mut self, value: i64) -> &mut Statement {
+        self.bind(Value::Int(value))
+    }
+
+    fn query_as<T>(&self) -> sqlx::query::QueryAs<'_, sqlx::Any, T, sqlx::any::AnyArguments<'_>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        self.values.iter().fold(sqlx::query_as(&self.sql), |q, v| match v {
+            Value::Text(t) => q.bind(t.as_str()),
+            Value::Int(i) => q.bind(*i),
+        })
+    }
+
+    /// Only the filter: `WHERE …`.
+    fn filter(&mut self, f: &Filter) {
+        self.push(" WHERE 1 = 1");
+        if let Some(actor) = &f.actor_contains {
+            self.push(" AND lower(actor) LIKE lower(").text(format!("%{}%", escape_like(actor))).push(") ESCAPE '\\'");
         }
-        Some((code, None)) => {
-            q.push(" AND action = ").push_bind(code.to_owned());
+        match f.action.as_deref().map(|a| (a, a.strip_suffix(".*"))) {
+            Some((_, Some(family))) => {
+                self.push(" AND (action = ").text(family.to_owned());
+                self.push(" OR action LIKE ").text(format!("{}.%", escape_like(family))).push(" ESCAPE '\\')");
+            }
+            Some((code, None)) => {
+                self.push(" AND action = ").text(code.to_owned());
+            }
+            None => {}
         }
-        None => {}
-    }
-    if let Some(target) = &f.target {
-        q.push(" AND target = ").push_bind(target.clone()).push(" COLLATE NOCASE");
-    }
-    match f.result {
-        Some(Outcome::Ok) => q.push(" AND result = 'ok'"),
-        Some(Outcome::Refused) => q.push(" AND result <> 'ok'"),
-        None => q,
-    };
-    if let Some(since) = f.since {
-        q.push(" AND at >= ").push_bind(since);
-    }
-    if let Some(before) = f.before {
-        q.push(" AND at < ").push_bind(before);
+        if let Some(target) = &f.target {
+            self.push(" AND lower(target) = lower(").text(target.clone()).push(")");
+        }
+        match f.result {
+            Some(Outcome::Ok) => self.push(" AND result = 'ok'"),
+            Some(Outcome::Refused) => self.push(" AND result <> 'ok'"),
+            None => self,
+        };
+        if let Some(since) = f.since {
+            self.push(" AND at >= ").int(since);
+        }
+        if let Some(before) = f.before {
+            self.push(" AND at < ").int(before);
+        }
     }
 }
 
 /// How many lines match.
-pub async fn count(pool: &SqlitePool, f: &Filter) -> Result<i64, sqlx::Error> {
-    let mut q = QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
-    push_where(&mut q, f);
-    q.build_query_scalar().fetch_one(pool).await
+pub async fn count(pool: &Pool, f: &Filter) -> Result<i64, sqlx::Error> {
+    let mut q = Statement::new("SELECT COUNT(*) FROM audit_log");
+    q.filter(f);
+    let (count,): (i64,) = q.query_as().fetch_one(pool).await?;
+    Ok(count)
 }
 
 /// One page of matching lines, newest first.
-pub async fn page(pool: &SqlitePool, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Logged>, sqlx::Error> {
-    let mut q = QueryBuilder::new(COLUMNS);
-    push_where(&mut q, f);
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-    q.build_query_as().fetch_all(pool).await
+pub async fn page(pool: &Pool, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Logged>, sqlx::Error> {
+    let mut q = Statement::new(COLUMNS);
+    q.filter(f);
+    q.push(" ORDER BY id DESC LIMIT ").int(limit).push(" OFFSET ").int(offset);
+    q.query_as().fetch_all(pool).await
 }
 
 /// Lines per query when streaming.
 const BATCH: i64 = 500;
 
 /// Every matching line, newest first, in batches. Each batch is a short query of its own (the next starts below the
-/// last id seen), so a slow download holds no connection, and lines logged meanwhile do not shift it. The batches walk
-/// down the rowid without other indexes: an index would make each batch gather and sort every match again, while the
-/// walk reads each line once over the whole export.
-pub fn stream(pool: SqlitePool, f: Filter) -> impl Stream<Item = Result<Vec<Logged>, sqlx::Error>> + Send + 'static {
+/// last id seen), so a slow download holds no connection, and lines logged meanwhile do not shift it. On SQLite the
+/// batches walk down the rowid without other indexes: an index would make each batch gather and sort every match
+/// again, while the walk reads each line once over the whole export.
+pub fn stream(pool: Pool, f: Filter) -> impl Stream<Item = Result<Vec<Logged>, sqlx::Error>> + Send + 'static {
     stream::try_unfold(Some(i64::MAX), move |below| {
         let (pool, f) = (pool.clone(), f.clone());
         async move {
             let Some(below) = below else { return Ok(None) };
-            let mut q = QueryBuilder::new(COLUMNS);
-            q.push(" NOT INDEXED");
-            push_where(&mut q, &f);
-            q.push(" AND id < ").push_bind(below).push(" ORDER BY id DESC LIMIT ").push_bind(BATCH);
-            let batch: Vec<Logged> = q.build_query_as().fetch_all(&pool).await?;
+            let mut q = Statement::new(COLUMNS);
+            if super::engine(&pool) == Engine::Sqlite {
+                q.push(" NOT INDEXED");
+            }
+            q.filter(&f);
+            q.push(" AND id < ").int(below).push(" ORDER BY id DESC LIMIT ").int(BATCH);
+            let batch: Vec<Logged> = q.query_as().fetch_all(&pool).await?;
             let next = if batch.len() < BATCH as usize { None } else { batch.last().map(|l| l.id) };
             Ok((!batch.is_empty()).then_some((batch, next)))
         }
@@ -254,6 +314,6 @@ pub fn stream(pool: SqlitePool, f: Filter) -> impl Stream<Item = Result<Vec<Logg
 }
 
 /// The action codes the log holds, in order.
-pub async fn actions(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+pub async fn actions(pool: &Pool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action").fetch_all(pool).await
 }

@@ -1,12 +1,15 @@
 //! Bulk actions: each user's selection of accounts (`account_selection`), and the jobs that block, unblock or
-//! remove them (`bulk_jobs`, `bulk_items`). Lists of ids travel as one JSON array bound to `json_each`, so a
-//! selection of thousands is one statement, not thousands.
+//! remove them (`bulk_jobs`, `bulk_items`). Lists of ids travel a few hundred per statement, so a selection of
+//! thousands is a handful of statements, not thousands. A job is run by one process at a time: it claims the job
+//! with a lease it renews, which lapses if the process dies, and another process takes the job up.
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, Transaction};
+
+use super::Pool;
+use super::text::stored_as_text;
 
 /// Where one account of a job stands, stored as its lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemState {
     Pending,
     Changed,
@@ -14,9 +17,10 @@ pub enum ItemState {
     Failed,
 }
 
+stored_as_text!(ItemState { Pending => "pending", Changed => "changed", Skipped => "skipped", Failed => "failed" });
+
 /// Why an account of a job was left as it was, stored as its snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
     Parent,
     Removed,
@@ -27,6 +31,14 @@ pub enum Skip {
     /// Kaltura does not list it among the parent's accounts (any more).
     NotYours,
 }
+
+stored_as_text!(Skip {
+    Parent => "parent",
+    Removed => "removed",
+    Already => "already",
+    Status => "status",
+    NotYours => "not_yours",
+});
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {
@@ -71,27 +83,34 @@ pub struct OverLimit {
     pub would_be: i64,
 }
 
-fn json_ids(ids: &[i64]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+/// Ids per statement: far below either engine's limit on placeholders.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
-pub async fn selection_count(pool: &SqlitePool, user_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = ?").bind(user_id).fetch_one(pool).await
+pub async fn selection_count(pool: &Pool, user_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = $1").bind(user_id).fetch_one(pool).await
 }
 
 /// Which of `ids` the user has selected.
-pub async fn selected_among(pool: &SqlitePool, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT partner_id FROM account_selection WHERE user_id = ? AND partner_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(user_id)
-    .bind(json_ids(ids))
-    .fetch_all(pool)
-    .await
+pub async fn selected_among(pool: &Pool, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    let mut selected = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT partner_id FROM account_selection WHERE user_id = $1 AND partner_id IN ({}) ORDER BY partner_id",
+            placeholders(2, chunk.len())
+        );
+        let q = chunk.iter().fold(sqlx::query_scalar::<_, i64>(&sql).bind(user_id), |q, id| q.bind(*id));
+        selected.extend(q.fetch_all(pool).await?);
+    }
+    Ok(selected)
 }
 
-pub async fn selection(pool: &SqlitePool, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = ? ORDER BY partner_id")
+pub async fn selection(pool: &Pool, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = $1 ORDER BY partner_id")
         .bind(user_id)
         .fetch_all(pool)
         .await
@@ -100,25 +119,28 @@ pub async fn selection(pool: &SqlitePool, user_id: i64) -> Result<Vec<i64>, sqlx
 /// A page's checkboxes as sent: `shown` leave the selection, `checked` join it. The new count, or nothing changed
 /// when it would pass `limit`.
 pub async fn set_shown(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: i64,
     shown: &[i64],
     checked: &[i64],
     limit: i64,
 ) -> Result<Result<i64, OverLimit>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM account_selection WHERE user_id = ? AND partner_id IN (SELECT value FROM json_each(?))")
-        .bind(user_id)
-        .bind(json_ids(shown))
-        .execute(&mut *tx)
-        .await?;
+    for chunk in shown.chunks(IDS_PER_STATEMENT) {
+        let sql = format!(
+            "DELETE FROM account_selection WHERE user_id = $1 AND partner_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let q = chunk.iter().fold(sqlx::query(&sql).bind(user_id), |q, id| q.bind(*id));
+        q.execute(&mut *tx).await?;
+    }
     add(&mut tx, user_id, checked).await?;
     commit_within(tx, user_id, limit).await
 }
 
 /// Adds `ids` to the selection: the new count, or nothing changed when it would pass `limit`.
 pub async fn add_all(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: i64,
     ids: &[i64],
     limit: i64,
@@ -128,24 +150,25 @@ pub async fn add_all(
     commit_within(tx, user_id, limit).await
 }
 
-async fn add(tx: &mut Transaction<'_, Sqlite>, user_id: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO account_selection (user_id, partner_id) SELECT ?, value FROM json_each(?) \
-         WHERE typeof(value) = 'integer'",
-    )
-    .bind(user_id)
-    .bind(json_ids(ids))
-    .execute(&mut **tx)
-    .await?;
+async fn add(tx: &mut Transaction<'_, Any>, user_id: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+        let sql = format!(
+            "INSERT INTO account_selection (user_id, partner_id) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        let q = chunk.iter().fold(sqlx::query(&sql).bind(user_id), |q, id| q.bind(*id));
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
 async fn commit_within(
-    mut tx: Transaction<'_, Sqlite>,
+    mut tx: Transaction<'_, Any>,
     user_id: i64,
     limit: i64,
 ) -> Result<Result<i64, OverLimit>, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = ?")
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -157,8 +180,8 @@ async fn commit_within(
     Ok(Ok(count))
 }
 
-pub async fn clear_selection(pool: &SqlitePool, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM account_selection WHERE user_id = ?").bind(user_id).execute(pool).await?;
+pub async fn clear_selection(pool: &Pool, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM account_selection WHERE user_id = $1").bind(user_id).execute(pool).await?;
     Ok(())
 }
 
@@ -173,7 +196,7 @@ pub struct NewJob<'a> {
 /// Records a job of every selected account and empties the selection, in one transaction; `None` when nothing was
 /// selected.
 pub async fn job_from_selection(
-    pool: &SqlitePool,
+    pool: &Pool,
     new: &NewJob<'_>,
     confirmed: Option<&str>,
     now: i64,
@@ -181,7 +204,7 @@ pub async fn job_from_selection(
     let mut tx = pool.begin().await?;
     if let Some(confirmed) = confirmed {
         let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = ? ORDER BY partner_id")
+            sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = $1 ORDER BY partner_id")
                 .bind(new.user_id)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -192,8 +215,8 @@ pub async fn job_from_selection(
     }
     let id = insert_job(&mut tx, new, now).await?;
     let added = sqlx::query(
-        "INSERT INTO bulk_items (job_id, partner_id, state) SELECT ?, partner_id, 'pending' FROM account_selection \
-         WHERE user_id = ?",
+        "INSERT INTO bulk_items (job_id, partner_id, state) SELECT $1, partner_id, 'pending' FROM account_selection \
+         WHERE user_id = $2",
     )
     .bind(id)
     .bind(new.user_id)
@@ -203,7 +226,7 @@ pub async fn job_from_selection(
         tx.rollback().await?;
         return Ok(Started::Empty);
     }
-    sqlx::query("DELETE FROM account_selection WHERE user_id = ?").bind(new.user_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM account_selection WHERE user_id = $1").bind(new.user_id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(Started::Job(id))
 }
@@ -229,17 +252,12 @@ pub fn fingerprint(sorted_ids: &[i64]) -> String {
 }
 
 /// Records a job of the accounts that failed in job `of`; `None` when none did.
-pub async fn job_from_failures(
-    pool: &SqlitePool,
-    of: i64,
-    new: &NewJob<'_>,
-    now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+pub async fn job_from_failures(pool: &Pool, of: i64, new: &NewJob<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let id = insert_job(&mut tx, new, now).await?;
     let added = sqlx::query(
-        "INSERT INTO bulk_items (job_id, partner_id, name, state) SELECT ?, partner_id, name, 'pending' \
-         FROM bulk_items WHERE job_id = ? AND state = 'failed'",
+        "INSERT INTO bulk_items (job_id, partner_id, name, state) SELECT $1, partner_id, name, 'pending' \
+         FROM bulk_items WHERE job_id = $2 AND state = 'failed'",
     )
     .bind(id)
     .bind(of)
@@ -253,50 +271,56 @@ pub async fn job_from_failures(
     Ok(Some(id))
 }
 
-async fn insert_job(tx: &mut Transaction<'_, Sqlite>, new: &NewJob<'_>, now: i64) -> Result<i64, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) VALUES (?, ?, ?, ?, 'running', ?)",
+async fn insert_job(tx: &mut Transaction<'_, Any>, new: &NewJob<'_>, now: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) VALUES ($1, $2, $3, $4, 'running', $5) \
+         RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.actor)
     .bind(new.ip)
     .bind(new.action)
     .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.last_insert_rowid())
+    .fetch_one(&mut **tx)
+    .await
 }
 
 const JOB_COLUMNS: &str = "id, user_id, actor, ip, action, finished_at";
 
-pub async fn job(pool: &SqlitePool, id: i64) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE id = ?")).bind(id).fetch_optional(pool).await
+pub async fn job(pool: &Pool, id: i64) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-/// Jobs not finished yet, oldest first (those a restart interrupted included).
-pub async fn running(pool: &SqlitePool) -> Result<Vec<Job>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE state = 'running' ORDER BY id"))
-        .fetch_all(pool)
-        .await
+/// Jobs not finished yet that no live process holds, oldest first (new ones, and those of a process that stopped).
+pub async fn unclaimed(pool: &Pool, now: i64) -> Result<Vec<Job>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE state = 'running' AND lease_until < $1 ORDER BY id"
+    ))
+    .bind(now)
+    .fetch_all(pool)
+    .await
 }
 
-pub async fn items(pool: &SqlitePool, job_id: i64) -> Result<Vec<Item>, sqlx::Error> {
-    sqlx::query_as("SELECT partner_id, name, state, skip, message FROM bulk_items WHERE job_id = ? ORDER BY partner_id")
-        .bind(job_id)
-        .fetch_all(pool)
-        .await
-}
-
-pub async fn pending(pool: &SqlitePool, job_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT partner_id FROM bulk_items WHERE job_id = ? AND state = 'pending' ORDER BY partner_id")
-        .bind(job_id)
-        .fetch_all(pool)
-        .await
-}
-
-pub async fn progress(pool: &SqlitePool, job_id: i64) -> Result<Progress, sqlx::Error> {
+pub async fn items(pool: &Pool, job_id: i64) -> Result<Vec<Item>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT COALESCE(SUM(state <> 'pending'), 0) AS done, COUNT(*) AS total FROM bulk_items WHERE job_id = ?",
+        "SELECT partner_id, name, state, skip, message FROM bulk_items WHERE job_id = $1 ORDER BY partner_id",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn pending(pool: &Pool, job_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT partner_id FROM bulk_items WHERE job_id = $1 AND state = 'pending' ORDER BY partner_id")
+        .bind(job_id)
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn progress(pool: &Pool, job_id: i64) -> Result<Progress, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(CASE WHEN state <> 'pending' THEN 1 END) AS done, COUNT(*) AS total FROM bulk_items \
+         WHERE job_id = $1",
     )
     .bind(job_id)
     .fetch_one(pool)
@@ -304,12 +328,12 @@ pub async fn progress(pool: &SqlitePool, job_id: i64) -> Result<Progress, sqlx::
 }
 
 /// Records what became of some accounts, in one transaction; an account already settled keeps its outcome.
-pub async fn settle(pool: &SqlitePool, job_id: i64, settled: &[Settled]) -> Result<(), sqlx::Error> {
+pub async fn settle(pool: &Pool, job_id: i64, settled: &[Settled]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     for s in settled {
         sqlx::query(
-            "UPDATE bulk_items SET name = ?, state = ?, skip = ?, message = ? \
-             WHERE job_id = ? AND partner_id = ? AND state = 'pending'",
+            "UPDATE bulk_items SET name = $1, state = $2, skip = $3, message = $4 \
+             WHERE job_id = $5 AND partner_id = $6 AND state = 'pending'",
         )
         .bind(&s.name)
         .bind(s.state)
@@ -323,47 +347,11 @@ pub async fn settle(pool: &SqlitePool, job_id: i64, settled: &[Settled]) -> Resu
     tx.commit().await
 }
 
-pub async fn finish(pool: &SqlitePool, job_id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE bulk_jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'")
+pub async fn finish(pool: &Pool, job_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE bulk_jobs SET state = 'done', finished_at = $1 WHERE id = $2 AND state = 'running'")
         .bind(now)
         .bind(job_id)
         .execute(pool)
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[sqlx::test(migrations = "./migrations")]
-    async fn a_selection_never_passes_its_limit(pool: SqlitePool) {
-        assert_eq!(set_shown(&pool, 1, &[1, 2, 3], &[1, 2], 3).await.unwrap(), Ok(2));
-        assert_eq!(set_shown(&pool, 1, &[4, 5], &[4, 5], 3).await.unwrap(), Err(OverLimit { would_be: 4 }));
-        assert_eq!(selection(&pool, 1).await.unwrap(), vec![1, 2], "nothing changed");
-        assert_eq!(set_shown(&pool, 1, &[1, 2, 3], &[3], 3).await.unwrap(), Ok(1), "unticked rows leave");
-        assert_eq!(selected_among(&pool, 1, &[1, 3]).await.unwrap(), vec![3]);
-        assert_eq!(selection_count(&pool, 2).await.unwrap(), 0, "one selection per user");
-    }
-
-    #[sqlx::test(migrations = "./migrations")]
-    async fn a_job_takes_the_selection_and_a_retry_takes_the_failures(pool: SqlitePool) {
-        add_all(&pool, 1, &[10, 11, 12], 10).await.unwrap().unwrap();
-        let new = NewJob { user_id: 1, actor: "a@example.com", ip: "127.0.0.1", action: "block" };
-        let stale = fingerprint(&[10, 11]);
-        assert_eq!(job_from_selection(&pool, &new, Some(&stale), 1).await.unwrap(), Started::Changed);
-        assert_eq!(selection_count(&pool, 1).await.unwrap(), 3, "a refused start leaves the selection");
-        let confirmed = fingerprint(&[10, 11, 12]);
-        let Started::Job(job) = job_from_selection(&pool, &new, Some(&confirmed), 1).await.unwrap() else {
-            panic!("a job")
-        };
-        assert_eq!(selection_count(&pool, 1).await.unwrap(), 0);
-        assert_eq!(job_from_selection(&pool, &new, None, 1).await.unwrap(), Started::Empty, "nothing selected");
-        let outcome =
-            |id, state| Settled { partner_id: id, name: format!("n{id}"), state, skip: None, message: "".into() };
-        settle(&pool, job, &[outcome(10, ItemState::Changed), outcome(11, ItemState::Failed)]).await.unwrap();
-        assert_eq!(progress(&pool, job).await.unwrap(), Progress { done: 2, total: 3 });
-        let retry = job_from_failures(&pool, job, &new, 2).await.unwrap().expect("a retry");
-        assert_eq!(pending(&pool, retry).await.unwrap(), vec![11]);
-    }
 }

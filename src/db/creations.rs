@@ -1,6 +1,7 @@
 //! Add Account requests (`account_creations`): recorded before partner.register is sent, settled afterwards.
 
-use sqlx::SqlitePool;
+use super::Pool;
+use super::text::stored_as_text;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Creation {
@@ -17,8 +18,7 @@ pub struct Creation {
 }
 
 /// Where a creation stands, stored as its lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreationState {
     /// partner.register is under way.
     Sending,
@@ -27,6 +27,8 @@ pub enum CreationState {
     Created,
     Failed,
 }
+
+stored_as_text!(CreationState { Sending => "sending", Unknown => "unknown", Created => "created", Failed => "failed" });
 
 impl CreationState {
     pub fn is_settled(self) -> bool {
@@ -52,6 +54,8 @@ pub struct NewCreation<'a> {
     pub template_id: i64,
     /// Whose outcome is shown elsewhere (an import's result), so never as a message on the Accounts page.
     pub reported: bool,
+    /// The process that sends it (see [`super::locks::PROCESS`]).
+    pub runner: &'a str,
 }
 
 #[derive(Debug)]
@@ -63,14 +67,14 @@ pub enum Recorded {
     EmailInFlight,
 }
 
-pub async fn record(pool: &SqlitePool, c: &NewCreation<'_>, now: i64) -> Result<Recorded, sqlx::Error> {
+pub async fn record(pool: &Pool, c: &NewCreation<'_>, now: i64) -> Result<Recorded, sqlx::Error> {
     if let Some(existing) = by_key(pool, c.request_key).await? {
         return Ok(Recorded::Duplicate(Box::new(existing)));
     }
-    let inserted = sqlx::query(
+    let inserted = sqlx::query_scalar(
         "INSERT INTO account_creations (request_key, user_id, actor, ip, admin_name, name, admin_email, phone, \
-         website, reference_id, template_id, state, started_at, reported) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', ?, ?)",
+         website, reference_id, template_id, state, started_at, reported, runner) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'sending', $12, $13, $14) RETURNING id",
     )
     .bind(c.request_key)
     .bind(c.user_id)
@@ -84,11 +88,12 @@ pub async fn record(pool: &SqlitePool, c: &NewCreation<'_>, now: i64) -> Result<
     .bind(c.reference_id)
     .bind(c.template_id)
     .bind(now)
-    .bind(c.reported)
-    .execute(pool)
+    .bind(i64::from(c.reported))
+    .bind(c.runner)
+    .fetch_one(pool)
     .await;
     match inserted {
-        Ok(done) => Ok(Recorded::New(done.last_insert_rowid())),
+        Ok(id) => Ok(Recorded::New(id)),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => match by_key(pool, c.request_key).await? {
             // Two submissions of one form racing: the other one won.
             Some(existing) => Ok(Recorded::Duplicate(Box::new(existing))),
@@ -98,26 +103,29 @@ pub async fn record(pool: &SqlitePool, c: &NewCreation<'_>, now: i64) -> Result<
     }
 }
 
-pub async fn by_key(pool: &SqlitePool, key: &str) -> Result<Option<Creation>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM account_creations WHERE request_key = ?"))
+pub async fn by_key(pool: &Pool, key: &str) -> Result<Option<Creation>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM account_creations WHERE request_key = $1"))
         .bind(key)
         .fetch_optional(pool)
         .await
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Creation>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM account_creations WHERE id = ?")).bind(id).fetch_optional(pool).await
+pub async fn get(pool: &Pool, id: i64) -> Result<Option<Creation>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM account_creations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Requests still under way or unresolved: they count against the quota until settled.
-pub async fn count_in_flight(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count_in_flight(pool: &Pool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM account_creations WHERE state IN ('sending', 'unknown')")
         .fetch_one(pool)
         .await
 }
 
 /// The administrator emails of the requests still under way or unresolved.
-pub async fn emails_in_flight(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+pub async fn emails_in_flight(pool: &Pool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT admin_email FROM account_creations WHERE state IN ('sending', 'unknown')")
         .fetch_all(pool)
         .await
@@ -125,7 +133,7 @@ pub async fn emails_in_flight(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Er
 
 /// Moves a request out of `sending`/`unknown`; false when it was already settled (by another path).
 pub async fn settle(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: i64,
     state: CreationState,
     partner_id: Option<i64>,
@@ -133,8 +141,8 @@ pub async fn settle(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE account_creations SET state = ?, partner_id = ?, message = ?, finished_at = ? \
-         WHERE id = ? AND state IN ('sending', 'unknown')",
+        "UPDATE account_creations SET state = $1, partner_id = $2, message = $3, finished_at = $4 \
+         WHERE id = $5 AND state IN ('sending', 'unknown')",
     )
     .bind(state)
     .bind(partner_id)
@@ -147,8 +155,8 @@ pub async fn settle(
 }
 
 /// No answer came: the reconciler takes over.
-pub async fn mark_unknown(pool: &SqlitePool, id: i64, message: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE account_creations SET state = 'unknown', message = ? WHERE id = ? AND state = 'sending'")
+pub async fn mark_unknown(pool: &Pool, id: i64, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE account_creations SET state = 'unknown', message = $1 WHERE id = $2 AND state = 'sending'")
         .bind(message)
         .bind(id)
         .execute(pool)
@@ -156,27 +164,31 @@ pub async fn mark_unknown(pool: &SqlitePool, id: i64, message: &str) -> Result<(
     Ok(())
 }
 
-/// At start-up no request can still be waiting for its answer: every `sending` one becomes `unknown`.
-pub async fn orphaned_to_unknown(pool: &SqlitePool) -> Result<u64, sqlx::Error> {
+/// A request still `sending` whose process is gone (stopped, or died: its lease lapsed) gets no answer any more: it
+/// becomes `unknown`, for the reconciler.
+pub async fn orphaned_to_unknown(pool: &Pool, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE account_creations SET state = 'unknown', message = 'The console stopped before Kaltura answered.' \
-         WHERE state = 'sending'",
+         WHERE state = 'sending' AND NOT EXISTS \
+         (SELECT 1 FROM locks WHERE locks.name = $1 || account_creations.runner AND locks.until >= $2)",
     )
+    .bind(super::locks::PROCESS)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }
 
-pub async fn unresolved(pool: &SqlitePool) -> Result<Vec<Creation>, sqlx::Error> {
+pub async fn unresolved(pool: &Pool) -> Result<Vec<Creation>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM account_creations WHERE state = 'unknown' ORDER BY id"))
         .fetch_all(pool)
         .await
 }
 
 /// Marks a settled outcome as shown; true only for the one caller that gets to show it.
-pub async fn claim_report(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn claim_report(pool: &Pool, id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE account_creations SET reported = 1 WHERE id = ? AND reported = 0 AND state IN ('created', 'failed')",
+        "UPDATE account_creations SET reported = 1 WHERE id = $1 AND reported = 0 AND state IN ('created', 'failed')",
     )
     .bind(id)
     .execute(pool)
@@ -185,9 +197,9 @@ pub async fn claim_report(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Erro
 }
 
 /// Settled outcomes this user has not seen yet.
-pub async fn unreported_for(pool: &SqlitePool, user_id: i64) -> Result<Vec<Creation>, sqlx::Error> {
+pub async fn unreported_for(pool: &Pool, user_id: i64) -> Result<Vec<Creation>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM account_creations WHERE user_id = ? AND reported = 0 AND state IN ('created', 'failed') \
+        "SELECT {COLUMNS} FROM account_creations WHERE user_id = $1 AND reported = 0 AND state IN ('created', 'failed') \
          ORDER BY id"
     ))
     .bind(user_id)

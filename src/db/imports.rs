@@ -1,11 +1,11 @@
 //! CSV imports (`imports`, `import_rows`): the rows as uploaded and checked, each row's outcome, and which process
 //! runs an import (a claim that lapses, so a console that stopped is taken over).
 
-use sqlx::SqlitePool;
+use super::Pool;
+use super::text::stored_as_text;
 
 /// Where an import stands, stored as its lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportState {
     Preview,
     Running,
@@ -13,9 +13,10 @@ pub enum ImportState {
     Discarded,
 }
 
+stored_as_text!(ImportState { Preview => "preview", Running => "running", Done => "done", Discarded => "discarded" });
+
 /// Where a row stands, stored as its snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowState {
     /// Not sent: the message says what is wrong.
     Invalid,
@@ -31,6 +32,16 @@ pub enum RowState {
     /// Kaltura refused it (its message), or never made it.
     Failed,
 }
+
+stored_as_text!(RowState {
+    Invalid => "invalid",
+    Exists => "exists",
+    LeftOut => "left_out",
+    Pending => "pending",
+    Sending => "sending",
+    Created => "created",
+    Failed => "failed",
+});
 
 impl RowState {
     /// Nothing more will happen to the row.
@@ -84,11 +95,11 @@ pub struct NewImport<'a> {
 }
 
 /// Records a checked file and its rows, in one transaction.
-pub async fn create(pool: &SqlitePool, new: &NewImport<'_>, rows: &[Row], now: i64) -> Result<i64, sqlx::Error> {
+pub async fn create(pool: &Pool, new: &NewImport<'_>, rows: &[Row], now: i64) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let id = sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO imports (user_id, actor, ip, file_name, columns, state, created_at) \
-         VALUES (?, ?, ?, ?, ?, 'preview', ?)",
+         VALUES ($1, $2, $3, $4, $5, 'preview', $6) RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.actor)
@@ -96,12 +107,11 @@ pub async fn create(pool: &SqlitePool, new: &NewImport<'_>, rows: &[Row], now: i
     .bind(new.file_name)
     .bind(new.columns)
     .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .last_insert_rowid();
+    .fetch_one(&mut *tx)
+    .await?;
     for r in rows {
         sqlx::query(&format!(
-            "INSERT INTO import_rows (import_id, {ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO import_rows (import_id, {ROW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(id)
         .bind(r.row_no)
@@ -122,28 +132,30 @@ pub async fn create(pool: &SqlitePool, new: &NewImport<'_>, rows: &[Row], now: i
     Ok(id)
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Import>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ?")).bind(id).fetch_optional(pool).await
+pub async fn get(pool: &Pool, id: i64) -> Result<Option<Import>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 /// The latest imports, newest first.
-pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<Import>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE state != 'discarded' ORDER BY id DESC LIMIT ?"))
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+pub async fn recent(pool: &Pool, limit: i64) -> Result<Vec<Import>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {IMPORT_COLUMNS} FROM imports WHERE state != 'discarded' ORDER BY id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
-pub async fn rows(pool: &SqlitePool, id: i64) -> Result<Vec<Row>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {ROW_COLUMNS} FROM import_rows WHERE import_id = ? ORDER BY row_no"))
+pub async fn rows(pool: &Pool, id: i64) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ROW_COLUMNS} FROM import_rows WHERE import_id = $1 ORDER BY row_no"))
         .bind(id)
         .fetch_all(pool)
         .await
 }
 
 /// How many rows are in each state.
-pub async fn counts(pool: &SqlitePool, id: i64) -> Result<Vec<(RowState, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT state, COUNT(*) FROM import_rows WHERE import_id = ? GROUP BY state")
+pub async fn counts(pool: &Pool, id: i64) -> Result<Vec<(RowState, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT state, COUNT(*) FROM import_rows WHERE import_id = $1 GROUP BY state")
         .bind(id)
         .fetch_all(pool)
         .await
@@ -151,10 +163,10 @@ pub async fn counts(pool: &SqlitePool, id: i64) -> Result<Vec<(RowState, i64)>, 
 
 /// Preview → running, once: the rows to create are those the preview said (rows left out stay out; the quota is
 /// checked again row by row as they are sent). False when the import was started (or discarded) already.
-pub async fn start(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn start(pool: &Pool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let started =
-        sqlx::query("UPDATE imports SET state = 'running', started_at = ? WHERE id = ? AND state = 'preview'")
+        sqlx::query("UPDATE imports SET state = 'running', started_at = $1 WHERE id = $2 AND state = 'preview'")
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -163,8 +175,8 @@ pub async fn start(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::E
             == 1;
     if started {
         sqlx::query(
-            "UPDATE imports SET to_send = (SELECT COUNT(*) FROM import_rows WHERE import_id = ? AND state = 'pending') \
-             WHERE id = ?",
+            "UPDATE imports SET to_send = (SELECT COUNT(*) FROM import_rows WHERE import_id = $1 AND state = 'pending') \
+             WHERE id = $2",
         )
         .bind(id)
         .bind(id)
@@ -176,8 +188,8 @@ pub async fn start(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::E
 }
 
 /// A preview dropped by the user; false when it was started already.
-pub async fn discard(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE imports SET state = 'discarded' WHERE id = ? AND state = 'preview'")
+pub async fn discard(pool: &Pool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE imports SET state = 'discarded' WHERE id = $1 AND state = 'preview'")
         .bind(id)
         .execute(pool)
         .await?;
@@ -185,63 +197,39 @@ pub async fn discard(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
 }
 
 /// Running imports nobody holds a claim on (the console that ran them stopped).
-pub async fn unclaimed(pool: &SqlitePool, now: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM imports WHERE state = 'running' AND lease_until < ? ORDER BY id")
+pub async fn unclaimed(pool: &Pool, now: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM imports WHERE state = 'running' AND lease_until < $1 ORDER BY id")
         .bind(now)
         .fetch_all(pool)
         .await
 }
 
-/// Takes (or keeps) the claim on a running import until `until`; false when another runner holds it.
-pub async fn claim(pool: &SqlitePool, id: i64, runner: &str, now: i64, until: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE imports SET runner = ?, lease_until = ? \
-         WHERE id = ? AND state = 'running' AND (lease_until < ? OR runner = ?)",
-    )
-    .bind(runner)
-    .bind(until)
-    .bind(id)
-    .bind(now)
-    .bind(runner)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Gives the claim up at once (a console stopping), so the next runner need not wait for it to lapse.
-pub async fn release(pool: &SqlitePool, id: i64, runner: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE imports SET lease_until = 0 WHERE id = ? AND runner = ?")
-        .bind(id)
-        .bind(runner)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 pub async fn set_row(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: i64,
     row_no: i64,
     state: RowState,
     message: &str,
     partner_id: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE import_rows SET state = ?, message = ?, partner_id = ? WHERE import_id = ? AND row_no = ?")
-        .bind(state)
-        .bind(message)
-        .bind(partner_id)
-        .bind(id)
-        .bind(row_no)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE import_rows SET state = $1, message = $2, partner_id = $3 WHERE import_id = $4 AND row_no = $5",
+    )
+    .bind(state)
+    .bind(message)
+    .bind(partner_id)
+    .bind(id)
+    .bind(row_no)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Running → done once no row is left to send; true when this call finished it.
-pub async fn finish_if_settled(pool: &SqlitePool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn finish_if_settled(pool: &Pool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE imports SET state = 'done', finished_at = ?, lease_until = 0 WHERE id = ? AND state = 'running' \
-         AND NOT EXISTS (SELECT 1 FROM import_rows WHERE import_id = ? AND state IN ('pending', 'sending'))",
+        "UPDATE imports SET state = 'done', finished_at = $1, lease_until = 0 WHERE id = $2 AND state = 'running' \
+         AND NOT EXISTS (SELECT 1 FROM import_rows WHERE import_id = $3 AND state IN ('pending', 'sending'))",
     )
     .bind(now)
     .bind(id)

@@ -2,42 +2,107 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod claims;
 pub mod creations;
 pub mod imports;
 pub mod locks;
 pub mod throttle;
 pub mod users;
 
-use sqlx::SqlitePool;
+mod location;
+mod sessions;
+mod text;
+
+pub use location::{Engine, Location, PoolSettings};
+pub use sessions::Sessions;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions as _, Executor as _};
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 use std::time::Duration;
 
-/// Opens (creating if needed) the database file at `path`, applies pending migrations and creates the sessions table.
-pub async fn connect(path: &str) -> anyhow::Result<SqlitePool> {
-    let opts = SqliteConnectOptions::new()
+/// The console's connections: one pool for every engine (queries are written once, with `$1` placeholders, in SQL
+/// both engines read alike).
+pub type Pool = sqlx::AnyPool;
+
+/// The console's database, open and migrated.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub pool: Pool,
+    /// tower-sessions' store for the engine, on a pool of its own (the store takes the engine's native pool).
+    pub sessions: Sessions,
+    pub location: Location,
+}
+
+/// Opens the database (creating a SQLite file if needed), applies pending migrations and makes sure the sessions
+/// table exists. On PostgreSQL a replica that starts while another migrates waits for it (the migrator's advisory
+/// lock).
+pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Result<Database> {
+    sqlx::any::install_default_drivers();
+    let shown = location.to_string();
+    let cannot_open = |e: sqlx::Error| anyhow::anyhow!("cannot open the database {shown}: {e}");
+    let any_pool =
+        AnyPoolOptions::new().max_connections(settings.max_connections).acquire_timeout(settings.acquire_timeout);
+    let (pool, sessions) = match location {
+        Location::Sqlite(path) => {
+            let native = sqlite_options(path);
+            let url = native.to_url_lossy();
+            let pool = any_pool
+                // A connection is a handle on a file in this process, not a socket that can drop: pinging it before
+                // every query only costs a round trip to its worker thread (two context switches) per query.
+                .test_before_acquire(false)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").await.map(|_| ())
+                    })
+                })
+                .connect_with(AnyConnectOptions::from_url(&url).map_err(cannot_open)?)
+                .await
+                .map_err(cannot_open)?;
+            let native = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .test_before_acquire(false)
+                .connect_with(native)
+                .await
+                .map_err(cannot_open)?;
+            (pool, Sessions::sqlite(native))
+        }
+        Location::Postgres(url) => {
+            let pool = any_pool
+                .connect_with(AnyConnectOptions::from_str(url).map_err(cannot_open)?)
+                .await
+                .map_err(cannot_open)?;
+            let native = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_lazy_with(PgConnectOptions::from_str(url).map_err(cannot_open)?);
+            (pool, Sessions::postgres(native))
+        }
+    };
+    let migrations = match location.engine() {
+        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    migrations.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot apply migrations to the database {shown}: {e}"))?;
+    sessions.migrate().await.map_err(|e| anyhow::anyhow!("cannot prepare the sessions table in {shown}: {e}"))?;
+    if let Location::Sqlite(path) = location {
+        check_files_writable(path)?;
+    }
+    Ok(Database { pool, sessions, location: location.clone() })
+}
+
+fn sqlite_options(path: &str) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        // A connection is a handle on a file in this process, not a socket that can drop: pinging it before every
-        // query only costs a round trip to its worker thread (two context switches) per query.
-        .test_before_acquire(false)
-        .connect_with(opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {path}: {e}"))?;
-    sqlx::migrate!()
-        .run(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot apply migrations to the database {path}: {e}"))?;
-    // The session store owns its table's schema.
-    tower_sessions_sqlx_store::SqliteStore::new(pool.clone()).migrate().await?;
-    check_files_writable(path)?;
-    Ok(pool)
+        .foreign_keys(true)
 }
 
 /// SQLite maps `-shm` into memory: if it cannot be written the process dies of SIGBUS on the next request. Better
@@ -97,25 +162,50 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     }
 }
 
+/// How long a readiness check waits for the database.
+const READY_WITHIN: Duration = Duration::from_secs(3);
+
 /// Why the database cannot do its work.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
     #[error("the database file was deleted or replaced while the console runs")]
     Replaced,
+    #[error("the database did not answer within {} seconds", READY_WITHIN.as_secs())]
+    NoAnswer,
     #[error("the database does not take writes")]
     Rejects(#[from] sqlx::Error),
 }
 
-/// Writes the heartbeat row: it fails when the file is read-only, the pool is closed, another writer holds the lock
-/// past the busy timeout, or the file is no longer the one the console opened.
-pub async fn check_ready(db: &SqlitePool, file: &DbFile) -> Result<(), NotReady> {
-    if !file.unchanged() {
+/// Writes the heartbeat row: it fails when the database does not answer in time, the file is read-only, the pool is
+/// closed, another writer holds the lock past the busy timeout, or the file is no longer the one the console opened.
+pub async fn check_ready(db: &Pool, file: Option<&DbFile>) -> Result<(), NotReady> {
+    if file.is_some_and(|f| !f.unchanged()) {
         return Err(NotReady::Replaced);
     }
-    sqlx::query("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
-        .bind(unix_now())
-        .execute(db)
-        .await?;
+    let write =
+        sqlx::query("INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+            .bind(unix_now())
+            .execute(db);
+    tokio::time::timeout(READY_WITHIN, write).await.map_err(|_| NotReady::NoAnswer)??;
+    Ok(())
+}
+
+/// Which engine a pool talks to.
+pub fn engine(pool: &Pool) -> Engine {
+    if pool.connect_options().database_url.scheme().starts_with("sqlite") { Engine::Sqlite } else { Engine::Postgres }
+}
+
+/// Makes the transaction wait until every other transaction that took the turn `name` has ended: it writes the row
+/// `name` of `locks`, which PostgreSQL keeps locked until commit and SQLite's single writer serialises. A rule read
+/// and written within the transaction (count, then insert) then holds however many processes share the database.
+pub(crate) async fn serialize(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO locks (name, holder, until) VALUES ($1, 'turn', 0) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder",
+    )
+    .bind(name)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

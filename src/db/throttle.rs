@@ -4,7 +4,7 @@
 //!   elsewhere is not locked out by someone guessing their password.
 //! - per address: past a limit of failures over all emails, the address is refused until the window has passed.
 
-use sqlx::SqlitePool;
+use super::Pool;
 
 pub const WINDOW_SECS: i64 = 15 * 60;
 /// Failures an address may make for one email before it has to wait.
@@ -20,17 +20,18 @@ pub fn wait_after(failures: i64) -> Option<i64> {
 }
 
 /// When sign-in with `email` from `ip` is refused until (Unix seconds), if it is now.
-pub async fn locked_until(pool: &SqlitePool, email: &str, ip: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn locked_until(pool: &Pool, email: &str, ip: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
     let since = now - WINDOW_SECS;
-    let (by_pair, last_pair): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MAX(at) FROM login_failures WHERE email = ? AND ip = ? AND at > ?")
-            .bind(email)
-            .bind(ip)
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
+    let (by_pair, last_pair): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MAX(at) FROM login_failures WHERE lower(email) = lower($1) AND ip = $2 AND at > $3",
+    )
+    .bind(email)
+    .bind(ip)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
     let (by_ip, last_ip): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MAX(at) FROM login_failures WHERE ip = ? AND at > ?")
+        sqlx::query_as("SELECT COUNT(*), MAX(at) FROM login_failures WHERE ip = $1 AND at > $2")
             .bind(ip)
             .bind(since)
             .fetch_one(pool)
@@ -40,21 +41,21 @@ pub async fn locked_until(pool: &SqlitePool, email: &str, ip: &str, now: i64) ->
     Ok(pair_lock.max(ip_lock).filter(|until| *until > now))
 }
 
-pub async fn record_failure(pool: &SqlitePool, email: &str, ip: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO login_failures (email, ip, at) VALUES (?, ?, ?)")
+pub async fn record_failure(pool: &Pool, email: &str, ip: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO login_failures (email, ip, at) VALUES ($1, $2, $3)")
         .bind(email)
         .bind(ip)
         .bind(now)
         .execute(pool)
         .await?;
     // Rows older than the window no longer count for anything.
-    sqlx::query("DELETE FROM login_failures WHERE at <= ?").bind(now - WINDOW_SECS).execute(pool).await?;
+    sqlx::query("DELETE FROM login_failures WHERE at <= $1").bind(now - WINDOW_SECS).execute(pool).await?;
     Ok(())
 }
 
 /// A successful sign-in forgives that account's earlier failures (not the address's).
-pub async fn clear_email(pool: &SqlitePool, email: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_failures WHERE email = ?").bind(email).execute(pool).await?;
+pub async fn clear_email(pool: &Pool, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE lower(email) = lower($1)").bind(email).execute(pool).await?;
     Ok(())
 }
 

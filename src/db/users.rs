@@ -2,11 +2,13 @@
 //! are checked inside the SQL statement that makes the change.
 
 use serde::Deserialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{FromRow, Row as _};
+
+use super::Pool;
+use super::text::stored_as_text;
 
 /// The KMC's user roles. Only Publisher Administrators may manage accounts and users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Deserialize)]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     PublisherAdministrator,
@@ -38,13 +40,7 @@ impl Role {
 
     /// The value used in forms, the database and the CLI.
     pub fn key(self) -> &'static str {
-        match self {
-            Role::PublisherAdministrator => "publisher_administrator",
-            Role::Manager => "manager",
-            Role::ContentManager => "content_manager",
-            Role::ContentModerator => "content_moderator",
-            Role::PlayerDesigner => "player_designer",
-        }
+        self.stored()
     }
 
     pub fn is_admin(self) -> bool {
@@ -52,23 +48,32 @@ impl Role {
     }
 }
 
+stored_as_text!(Role {
+    PublisherAdministrator => "publisher_administrator",
+    Manager => "manager",
+    ContentManager => "content_manager",
+    ContentModerator => "content_moderator",
+    PlayerDesigner => "player_designer",
+});
+
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        Role::ALL.into_iter().find(|r| r.key() == wanted).ok_or_else(|| {
+        Role::from_stored(&wanted).ok_or_else(|| {
             let keys: Vec<&str> = Role::ALL.iter().map(|r| r.key()).collect();
             format!("unknown role {s:?}; expected one of {}", keys.join(", "))
         })
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Active,
     Blocked,
 }
+
+stored_as_text!(Status { Active => "active", Blocked => "blocked" });
 
 impl Status {
     pub fn label(self) -> &'static str {
@@ -163,56 +168,70 @@ const NEW_GENERATION: &str = "session_generation = session_generation + 1";
 const IS_LAST_ADMIN: &str = "(role = 'publisher_administrator' AND status = 'active' AND \
      (SELECT COUNT(*) FROM users WHERE role = 'publisher_administrator' AND status = 'active') <= 1)";
 
-pub async fn list(pool: &SqlitePool) -> Result<Vec<User>, sqlx::Error> {
+pub async fn list(pool: &Pool) -> Result<Vec<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY id")).fetch_all(pool).await
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_optional(pool).await
+pub async fn get(pool: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 /// A user and whether an account creation of theirs has an outcome they have not been told yet.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SignedIn {
-    #[sqlx(flatten)]
     pub user: User,
     pub awaiting_report: bool,
 }
 
+impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<SignedIn, sqlx::Error> {
+        // A flag is selected as 0/1: SQLite has no boolean to decode.
+        Ok(SignedIn { user: User::from_row(row)?, awaiting_report: row.try_get::<i64, _>("awaiting_report")? != 0 })
+    }
+}
+
 /// The user a session names, read on every request: one query also tells whether the Accounts page has news for
 /// them, so a view without news does not ask the creations table again.
-pub async fn signed_in(pool: &SqlitePool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
+pub async fn signed_in(pool: &Pool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id AND c.reported = 0 \
-         AND c.state IN ('created', 'failed')) AS awaiting_report FROM users WHERE id = ?"
+        "SELECT {COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id \
+         AND c.reported = 0 AND c.state IN ('created', 'failed')) THEN 1 ELSE 0 END AS awaiting_report \
+         FROM users WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
     .await
 }
 
-/// Case-insensitive, as the column's collation is.
-pub async fn find_by_email(pool: &SqlitePool, email: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?")).bind(email).fetch_optional(pool).await
+/// Case-insensitive, as emails are unique.
+pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)"))
+        .bind(email)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Users counted against the parent's `adminLoginUsersQuota`: every user that can be given access, blocked or not.
-pub async fn count(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count(pool: &Pool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await
 }
 
-pub async fn count_active_admins(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count_active_admins(pool: &Pool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'publisher_administrator' AND status = 'active'")
         .fetch_one(pool)
         .await
 }
 
 /// Inserts the user unless that would take the number of users past `quota` (when known).
-pub async fn add(pool: &SqlitePool, u: &NewUser<'_>, quota: Option<i64>, now: i64) -> Result<i64, AddError> {
-    let result = sqlx::query(
+pub async fn add(pool: &Pool, u: &NewUser<'_>, quota: Option<i64>, now: i64) -> Result<i64, AddError> {
+    let mut tx = pool.begin().await?;
+    // Two processes adding the last place's user at once: the second counts after the first commits.
+    super::serialize(&mut tx, USERS_TURN).await?;
+    let inserted = sqlx::query_scalar(
         "INSERT INTO users (email, first_name, last_name, publisher_user_id, role, status, password_hash, created_at)
-         SELECT ?, ?, ?, ?, ?, 'active', ?, ?
-         WHERE ? IS NULL OR (SELECT COUNT(*) FROM users) < ?",
+         SELECT $1, $2, $3, $4, $5, 'active', $6, $7
+         WHERE $8 IS NULL OR (SELECT COUNT(*) FROM users) < $9
+         RETURNING id",
     )
     .bind(u.email)
     .bind(u.first_name)
@@ -223,39 +242,41 @@ pub async fn add(pool: &SqlitePool, u: &NewUser<'_>, quota: Option<i64>, now: i6
     .bind(now)
     .bind(quota)
     .bind(quota)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await;
-    let result = match result {
-        Ok(r) => r,
+    match inserted {
+        Ok(Some(id)) => {
+            tx.commit().await?;
+            Ok(id)
+        }
+        Ok(None) => Err(AddError::QuotaReached),
         // Both columns may clash (the Publisher User ID defaults to the email): the email is the one to report.
         Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-            return Err(if find_by_email(pool, u.email).await?.is_some() {
+            tx.rollback().await?;
+            Err(if find_by_email(pool, u.email).await?.is_some() {
                 AddError::DuplicateEmail
             } else {
                 AddError::DuplicatePublisherUserId
-            });
+            })
         }
-        Err(e) => return Err(e.into()),
-    };
-    if result.rows_affected() == 0 {
-        return Err(AddError::QuotaReached);
+        Err(e) => Err(e.into()),
     }
-    Ok(result.last_insert_rowid())
 }
 
+/// Changes to users that a rule over all users guards (the quota, the last administrator) take this turn.
+const USERS_TURN: &str = "users";
+
 /// Runs a guarded `UPDATE`/`DELETE` on user `id`: `guard` true means the last-administrator rule applies.
-async fn guarded(
-    pool: &SqlitePool,
-    sql: &str,
-    bind: Option<&str>,
-    id: i64,
-    guard: bool,
-) -> Result<Change, sqlx::Error> {
+async fn guarded(pool: &Pool, sql: &str, bind: Option<&str>, id: i64, guard: bool) -> Result<Change, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Two administrators demoting each other through two processes: the second sees the first's change.
+    super::serialize(&mut tx, USERS_TURN).await?;
     let mut q = sqlx::query(sql);
     if let Some(value) = bind {
         q = q.bind(value);
     }
-    let affected = q.bind(id).bind(!guard).execute(pool).await?.rows_affected();
+    let affected = q.bind(id).bind(!guard).execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
     if affected > 0 {
         Ok(Change::Done)
     } else if get(pool, id).await?.is_some() {
@@ -265,29 +286,29 @@ async fn guarded(
     }
 }
 
-pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> Result<Change, sqlx::Error> {
-    let sql = format!("UPDATE users SET role = ?, {NEW_GENERATION} WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+pub async fn set_role(pool: &Pool, id: i64, role: Role) -> Result<Change, sqlx::Error> {
+    let sql = format!("UPDATE users SET role = $1, {NEW_GENERATION} WHERE id = $2 AND ($3 OR NOT {IS_LAST_ADMIN})");
     guarded(pool, &sql, Some(role.key()), id, !role.is_admin()).await
 }
 
-pub async fn set_status(pool: &SqlitePool, id: i64, status: Status) -> Result<Change, sqlx::Error> {
+pub async fn set_status(pool: &Pool, id: i64, status: Status) -> Result<Change, sqlx::Error> {
     let value = match status {
         Status::Active => "active",
         Status::Blocked => "blocked",
     };
-    let sql = format!("UPDATE users SET status = ?, {NEW_GENERATION} WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+    let sql = format!("UPDATE users SET status = $1, {NEW_GENERATION} WHERE id = $2 AND ($3 OR NOT {IS_LAST_ADMIN})");
     guarded(pool, &sql, Some(value), id, status == Status::Blocked).await
 }
 
-pub async fn remove(pool: &SqlitePool, id: i64) -> Result<Change, sqlx::Error> {
-    let sql = format!("DELETE FROM users WHERE id = ? AND (? OR NOT {IS_LAST_ADMIN})");
+pub async fn remove(pool: &Pool, id: i64) -> Result<Change, sqlx::Error> {
+    let sql = format!("DELETE FROM users WHERE id = $1 AND ($2 OR NOT {IS_LAST_ADMIN})");
     guarded(pool, &sql, None, id, true).await
 }
 
 /// Sets a new password, ending the user's sessions; the new session generation, or `None` if there is no such user.
-pub async fn set_password_hash(pool: &SqlitePool, id: i64, hash: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn set_password_hash(pool: &Pool, id: i64, hash: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(&format!(
-        "UPDATE users SET password_hash = ?, {NEW_GENERATION} WHERE id = ? RETURNING session_generation"
+        "UPDATE users SET password_hash = $1, {NEW_GENERATION} WHERE id = $2 RETURNING session_generation"
     ))
     .bind(hash)
     .bind(id)
@@ -295,21 +316,21 @@ pub async fn set_password_hash(pool: &SqlitePool, id: i64, hash: &str) -> Result
     .await
 }
 
-pub async fn touch_last_login(pool: &SqlitePool, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?").bind(now).bind(id).execute(pool).await?;
+pub async fn touch_last_login(pool: &Pool, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(id).execute(pool).await?;
     Ok(())
 }
 
 /// The Accounts page size this user chose last, if any.
-pub async fn accounts_page_size(pool: &SqlitePool, id: i64) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT accounts_page_size FROM users WHERE id = ?")
+pub async fn accounts_page_size(pool: &Pool, id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT accounts_page_size FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
         .map(Option::flatten)
 }
 
-pub async fn set_accounts_page_size(pool: &SqlitePool, id: i64, size: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET accounts_page_size = ? WHERE id = ?").bind(size).bind(id).execute(pool).await?;
+pub async fn set_accounts_page_size(pool: &Pool, id: i64, size: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET accounts_page_size = $1 WHERE id = $2").bind(size).bind(id).execute(pool).await?;
     Ok(())
 }

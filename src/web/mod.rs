@@ -25,7 +25,6 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, Redirect, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use sqlx::SqlitePool;
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
@@ -34,7 +33,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::accounts::Accounts;
 use crate::config::WebSettings;
@@ -44,9 +42,10 @@ pub(crate) use error::AppError;
 /// Everything a handler needs, built once at start-up; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(crate) db: SqlitePool,
-    /// The file behind `db`, for readiness.
-    pub(crate) db_file: Arc<crate::db::DbFile>,
+    pub(crate) db: crate::db::Pool,
+    /// The SQLite file behind `db`, for readiness.
+    pub(crate) db_file: Arc<Option<crate::db::DbFile>>,
+    pub(crate) sessions: crate::db::Sessions,
     pub(crate) accounts: Accounts,
     pub(crate) usage: crate::usage::Usage,
     pub(crate) settings: Arc<WebSettings>,
@@ -64,7 +63,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
     metrics::install();
     let idle = time::Duration::try_from(settings.session_idle).unwrap_or(time::Duration::minutes(30));
-    let sessions = SessionManagerLayer::new(session_store::Store::new(SqliteStore::new(state.db.clone())))
+    let sessions = SessionManagerLayer::new(session_store::Store::new(state.sessions.clone()))
         .with_name(if settings.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
         .with_path("/")
         .with_http_only(true)

@@ -1,21 +1,22 @@
-//! The session store: tower-sessions' SQLite store, except that a failed save of a mere refresh (the request only
+//! The session store: tower-sessions' store for the database's engine, except that a failed save of a mere refresh (the request only
 //! moved the inactivity deadline) is not an error. While the database cannot take writes (a lock held too long, a
 //! read-only file), pages that only read keep working; a save that carries a real change still fails loudly.
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::db::Sessions;
 
 use super::auth::SEEN_AT;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
-    inner: SqliteStore,
+    inner: Sessions,
 }
 
 impl Store {
-    pub(crate) fn new(inner: SqliteStore) -> Store {
+    pub(crate) fn new(inner: Sessions) -> Store {
         Store { inner }
     }
 }

@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_multi-account");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The binary with none of the caller's settings in its environment.
-fn binary(dir: &Path) -> Command {
+pub(crate) fn binary(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).kill_on_drop(true);
     cmd
@@ -31,7 +31,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `serve`, started and read up to its "Press Ctrl-C" line; returns the lines printed so far.
-async fn start_serve(cmd: &mut Command) -> (Child, Lines<BufReader<ChildStdout>>, Vec<String>) {
+pub(crate) async fn start_serve(cmd: &mut Command) -> (Child, Lines<BufReader<ChildStdout>>, Vec<String>) {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("serve starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut seen = Vec::new();
@@ -285,44 +285,111 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_cleanly() {
 }
 
 /// The Compose file parses, and it and the Dockerfile name only commands, flags, variables, paths and ports the
-/// project has. (No Docker engine runs here: the image itself is not built by the tests.)
+/// project has. Without a profile it is the demo; `--profile ha` adds PostgreSQL, two console replicas on it and a
+/// load balancer in front of them, from stock images set by their own variables. (No Docker engine runs here: the
+/// images are not built or pulled by the tests.)
 #[tokio::test]
 async fn the_compose_file_is_valid_and_names_only_what_the_project_has() {
     let root = Path::new(ROOT);
-    let config = std::process::Command::new("docker-compose")
-        .args(["-f", "docker-compose.yml", "config", "--quiet"])
-        .current_dir(root)
-        .output()
-        .unwrap_or_else(|e| {
+    let compose_config = |profile: &[&str], what: &str| {
+        let mut args = vec!["-f", "docker-compose.yml"];
+        args.extend_from_slice(profile);
+        args.extend(["config", what]);
+        std::process::Command::new("docker-compose").args(&args).current_dir(root).output().unwrap_or_else(|e| {
             panic!("docker-compose is needed to validate docker-compose.yml ({e}): apt-get install docker-compose")
-        });
+        })
+    };
+    let config = compose_config(&[], "--quiet");
     assert!(config.status.success(), "docker-compose config: {}", text(&config.stderr));
-    let services = std::process::Command::new("docker-compose")
-        .args(["-f", "docker-compose.yml", "config", "--services"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    let mut services: Vec<String> = text(&services.stdout).lines().map(String::from).collect();
+    let ha = compose_config(&["--profile", "ha"], "--services");
+    assert!(ha.status.success(), "docker-compose --profile ha config: {}", text(&ha.stderr));
+    let mut services: Vec<String> = text(&ha.stdout).lines().map(String::from).collect();
     services.sort();
-    assert_eq!(services, ["console", "emulator"]);
+    assert_eq!(services, ["console", "console-a", "console-b", "emulator", "lb", "postgres"]);
 
+    // `docker compose up` starts what it always did; the rest waits for `--profile ha`. (Compose 1.29 lists every
+    // service whatever the profile, so the profiles are read from the file.)
     let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    let blocks = service_blocks(&compose);
+    let service = |name: &str| {
+        blocks.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_str()).unwrap_or_else(|| panic!("no service {name}"))
+    };
+    let in_profile = |profile: Option<&str>| {
+        let mut names: Vec<&str> =
+            blocks.iter().filter(|(_, b)| value_of(b, "profiles") == profile).map(|(n, _)| n.as_str()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(in_profile(None), ["console", "emulator"]);
+    assert_eq!(in_profile(Some("[\"ha\"]")), ["console-a", "console-b", "lb", "postgres"]);
+
+    // The project's image runs real commands and reads every variable it is given; a stock image is given only
+    // its own variables.
     let source = workspace_sources(root);
-    for name in environment_keys(&compose) {
-        // RUST_LOG is tracing's own variable.
-        assert!(name == "RUST_LOG" || source.contains(&format!("\"{name}\"")), "{name} is not read by the program");
+    let mut ours = 0;
+    for (name, block) in &blocks {
+        let image = value_of(block, "image").unwrap_or_else(|| panic!("service {name} names no image"));
+        if image == "multi-account:local" {
+            assert_eq!(value_of(block, "build"), Some("."), "{name} is built from this directory");
+            for key in environment_keys(block) {
+                // RUST_LOG is tracing's own variable.
+                assert!(
+                    key == "RUST_LOG" || source.contains(&format!("\"{key}\"")),
+                    "{name}: {key} is not read by the program"
+                );
+                ours += 1;
+            }
+            for argv in json_arrays(block, &["command:", "test:"]) {
+                let args: Vec<&str> =
+                    argv.iter().map(String::as_str).skip_while(|a| *a == "CMD" || *a == "multi-account").collect();
+                assert_accepted(&args).await;
+            }
+        } else {
+            let prefix = match image.split(':').next() {
+                Some("postgres") => "POSTGRES_",
+                Some("nginx") => "NGINX_",
+                _ => panic!("{name}: {image} is neither the project's image nor a stock image it knows"),
+            };
+            for key in environment_keys(block) {
+                assert!(key.starts_with(prefix), "{name}: {key} is not a variable of {image}");
+            }
+        }
     }
-    for argv in json_arrays(&compose, &["command:", "test:"]) {
-        let args: Vec<&str> =
-            argv.iter().map(String::as_str).skip_while(|a| *a == "CMD" || *a == "multi-account").collect();
-        assert_accepted(&args).await;
-    }
-    for (published, target) in [("8080", "8080"), ("8081", "8081")] {
+    assert!(ours > 5, "environment blocks found: {ours} keys");
+
+    for (published, target) in [("8080", "8080"), ("8081", "8081"), ("8090", "80")] {
         assert!(compose.contains(&format!("\"{published}:{target}\"")), "port {published}");
     }
     assert!(compose.contains("\"--listen\", \"0.0.0.0:8081\""), "the emulator listens where it is published");
-    assert!(compose.contains("MA_LISTEN: 0.0.0.0:8080"), "the console listens where it is published");
-    assert!(compose.contains("KALTURA_SERVICE_URL: http://emulator:8081"));
+    assert_eq!(value_of(service("console"), "MA_LISTEN"), Some("0.0.0.0:8080"), "the console listens where published");
+    assert_eq!(value_of(service("console"), "KALTURA_SERVICE_URL"), Some("http://emulator:8081"));
+
+    // The replicas share the postgres service's database, are reached only through lb (their public URL), and
+    // lb's nginx configuration, mounted from deploy/, balances over both.
+    let postgres = service("postgres");
+    let user = value_of(postgres, "POSTGRES_USER").expect("POSTGRES_USER");
+    let password = value_of(postgres, "POSTGRES_PASSWORD").expect("POSTGRES_PASSWORD");
+    let db = value_of(postgres, "POSTGRES_DB").expect("POSTGRES_DB");
+    let lb = service("lb");
+    assert!(lb.contains("\"8090:80\""), "lb is published on 8090");
+    assert!(lb.contains("./deploy/nginx-ha.conf:/etc/nginx/conf.d/default.conf"), "lb runs deploy/nginx-ha.conf");
+    let nginx = std::fs::read_to_string(root.join("deploy/nginx-ha.conf")).expect("deploy/nginx-ha.conf");
+    for replica in ["console-a", "console-b"] {
+        let block = service(replica);
+        assert_eq!(
+            value_of(block, "MA_DATABASE_URL"),
+            Some(format!("postgres://{user}:{password}@postgres:5432/{db}").as_str())
+        );
+        assert_eq!(value_of(block, "MA_PUBLIC_URL"), Some("http://localhost:8090"), "{replica} is opened through lb");
+        assert_eq!(value_of(block, "MA_LISTEN"), Some("0.0.0.0:8080"), "{replica}");
+        assert!(value_of(block, "MA_TRUSTED_PROXIES").is_some(), "{replica} must believe lb's X-Forwarded-For");
+        assert!(value_of(block, "KALTURA_SERVICE_URL").is_some(), "{replica} would run a demo emulator of its own");
+        assert!(value_of(block, "ports").is_none(), "{replica} is reached through lb only");
+        assert!(
+            nginx.contains(&format!("server {replica}:8080")),
+            "deploy/nginx-ha.conf does not balance over {replica}"
+        );
+    }
 }
 
 /// The Dockerfile, parsed into stages and instructions rather than matched line by line, so it may be reorganised
@@ -651,7 +718,7 @@ async fn assert_accepted(args: &[&str]) {
     assert!(out.status.success(), "multi-account {}: {}", args.join(" "), text(&out.stderr));
 }
 
-/// The names under every `environment:` block of a Compose file (its `KEY: value` lines).
+/// The names under every `environment:` block of a Compose file or service (its `KEY: value` lines).
 fn environment_keys(compose: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut indent = None;
@@ -673,8 +740,39 @@ fn environment_keys(compose: &str) -> Vec<String> {
             indent = Some(depth);
         }
     }
-    assert!(keys.len() > 5, "environment blocks found: {keys:?}");
     keys
+}
+
+/// The services of a Compose file, in order: each name with its block (the lines below it, up to the next one).
+fn service_blocks(compose: &str) -> Vec<(String, String)> {
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut inside = false;
+    for line in compose.lines() {
+        if !line.is_empty() && !line.starts_with([' ', '#']) {
+            inside = line.trim_end() == "services:";
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let name =
+            line.strip_prefix("  ").filter(|l| !l.starts_with([' ', '#'])).and_then(|l| l.trim_end().strip_suffix(':'));
+        match (name, blocks.last_mut()) {
+            (Some(name), _) => blocks.push((name.to_owned(), String::new())),
+            (None, Some((_, block))) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(!blocks.is_empty(), "no services in the Compose file");
+    blocks
+}
+
+/// The value of the first `key: value` line in `block` (`Some("")` for a key that opens a nested block).
+fn value_of<'a>(block: &'a str, key: &str) -> Option<&'a str> {
+    block.lines().find_map(|l| l.trim_start().strip_prefix(key)?.strip_prefix(':')).map(str::trim)
 }
 
 /// The JSON arrays (exec form) that follow any of `prefixes` at the start of a line.

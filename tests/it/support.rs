@@ -9,7 +9,6 @@ use multi_account::db::{self, users};
 use multi_account::password;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
-use sqlx::SqlitePool;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -25,7 +24,7 @@ pub struct TestApp {
     pub url: String,
     pub addr: SocketAddr,
     pub db_path: PathBuf,
-    pub db: SqlitePool,
+    pub db: db::Pool,
     emulator: Option<RunningEmulator>,
     settings: Settings,
     dir: TempDir,
@@ -67,7 +66,8 @@ async fn start(cfg: EmulatorConfig, mut kaltura: KalturaSettings, configure: imp
     kaltura.partner_id = Some(emulator.parent_id.to_string());
     kaltura.admin_secret = Some(Secret::new(emulator.admin_secret.clone()));
     let db_path = dir.path().join("console.db");
-    let mut settings = Settings::new(db_path.to_str().expect("a UTF-8 path"), kaltura);
+    let location = db::Location::Sqlite(db_path.to_str().expect("a UTF-8 path").to_owned());
+    let mut settings = Settings::new(location, kaltura);
     configure(&mut settings);
     let app = serve(dir, emulator, settings).await;
     app.create_user(ADMIN_EMAIL, Role::PublisherAdministrator, ADMIN_PASSWORD).await;
@@ -75,7 +75,7 @@ async fn start(cfg: EmulatorConfig, mut kaltura: KalturaSettings, configure: imp
 }
 
 async fn serve(dir: TempDir, emulator: RunningEmulator, mut settings: Settings) -> TestApp {
-    let db_path = PathBuf::from(&settings.database);
+    let db_path = PathBuf::from(settings.database.sqlite_path().expect("the tests' console runs on SQLite"));
     let app = Application::build(settings.clone()).await.expect("the console starts");
     let addr = app.addr().expect("a local address");
     // A restart comes back on the same port.

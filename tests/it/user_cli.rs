@@ -91,7 +91,12 @@ fn serve_refuses_invalid_settings_with_a_message_and_no_panic() {
     for (args, expected) in [
         (vec!["serve", "--session-idle-minutes", "0"], "--session-idle-minutes"),
         (vec!["serve", "--listen", "nowhere"], "--listen"),
-        (vec!["serve", "--database", "postgres://db/ma"], "only SQLite"),
+        (vec!["serve", "--database", "mysql://db/ma"], "is neither SQLite"),
+        (vec!["serve", "--database", "postgres://ma:s3cret@db example/ma"], "--database is not a valid PostgreSQL URL"),
+        (
+            vec!["serve", "--database", "postgres://ma:s3cret@127.0.0.1:1/ma"],
+            "cannot open the database postgres://ma:***@127.0.0.1:1/ma",
+        ),
         (vec!["serve", "--public-url", "ftp://example.com", "--listen", "127.0.0.1:0"], "--public-url"),
     ] {
         let out = run(&args, "");
@@ -99,5 +104,6 @@ fn serve_refuses_invalid_settings_with_a_message_and_no_panic() {
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "the password is never shown: {stderr}");
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use super::creation::{EMAIL_IN_FLIGHT, Sent, template_choices, validate};
 use super::{AccountForm, Accounts, Actor, FieldErrors, no_quota_message};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
+use crate::db::claims::{self, Work};
 use crate::db::creations::{self, Creation, CreationState, NewCreation, Recorded};
 use crate::db::imports::{self, Import, ImportState, NewImport};
 use crate::db::unix_now;
@@ -357,7 +358,7 @@ impl Accounts {
             loop {
                 tokio::time::sleep(RENEW_EVERY).await;
                 let now = unix_now();
-                match imports::claim(&self.db, id, runner, now, now + LEASE_SECS).await {
+                match claims::claim(&self.db, Work::Import, id, runner, now, now + LEASE_SECS).await {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => tracing::warn!(error = %e, import = id, "cannot renew the claim on an import"),
@@ -372,7 +373,7 @@ impl Accounts {
             }
             _ = stop.wait_for(|stopped| *stopped) => false,
         };
-        if let Err(e) = imports::release(&self.db, id, runner).await {
+        if let Err(e) = claims::release(&self.db, Work::Import, id, runner).await {
             tracing::warn!(error = %e, import = id, "cannot give up the claim on an import");
         }
         done
@@ -381,7 +382,7 @@ impl Accounts {
     /// Claims a started import for `runner` (the command line runs its own import this way).
     pub(crate) async fn claim_import(&self, id: i64, runner: &str) -> Result<bool, sqlx::Error> {
         let now = unix_now();
-        imports::claim(&self.db, id, runner, now, now + LEASE_SECS).await
+        claims::claim(&self.db, Work::Import, id, runner, now, now + LEASE_SECS).await
     }
 
     /// Gives each row its turn, a few at a time, until none is left; rows waiting for something else are tried
@@ -487,6 +488,7 @@ impl Accounts {
             reference_id: account.reference_id.as_deref(),
             template_id: template,
             reported: true,
+            runner: &self.runner,
         };
         let id = match creations::record(&self.db, &new, unix_now()).await? {
             Recorded::New(id) => id,
