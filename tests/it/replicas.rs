@@ -167,6 +167,16 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
     assert_eq!(status, StatusCode::OK);
     assert!(audit.contains("Account blocked") && audit.contains("6474"), "B's audit page shows A's block: {audit}");
 
+    // B's readiness names a database that does not answer: a transaction holds the table its probe writes.
+    let mut hold = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE heartbeat IN ACCESS EXCLUSIVE MODE").execute(&mut *hold).await.unwrap();
+    let res = client.get(b.at("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.text().await.unwrap(), "not ready: the database did not answer within 3 seconds");
+    hold.rollback().await.unwrap();
+    let res = client.get(b.at("/readyz")).send().await.unwrap();
+    assert_eq!((res.status(), res.text().await.unwrap()), (StatusCode::OK, "ready".to_owned()));
+
     // The three new accounts are removed (through B), so an import has three places again.
     let made: Vec<i64> = sqlx::query_scalar("SELECT partner_id FROM account_creations WHERE state = 'created'")
         .fetch_all(&pool)

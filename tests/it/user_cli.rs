@@ -107,3 +107,14 @@ fn serve_refuses_invalid_settings_with_a_message_and_no_panic() {
         assert!(!stderr.contains("s3cret"), "the password is never shown: {stderr}");
     }
 }
+
+#[test]
+fn backup_of_a_postgres_database_explains_pg_dump_and_copies_nothing() {
+    let out = run(&["backup", "copy.db", "--database", "postgres://ma:s3cret@127.0.0.1:1/ma"], "");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is a PostgreSQL database"), "{stderr}");
+    assert!(stderr.contains("pg_dump --format=custom"), "{stderr}");
+    assert!(stderr.contains("pg_restore"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "the password is never shown: {stderr}");
+}
