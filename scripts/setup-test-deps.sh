@@ -2,6 +2,7 @@
 # Installs what the conformance tests (tests/it/conformance.rs) run: the official Kaltura clients.
 #   - .venv/ with tests/conformance/requirements.txt (Python client, XML)
 #   - tests/conformance/node_modules/ from package-lock.json (Node client, JSON)
+#   - tests/oidc/node_modules/ from package-lock.json (oidc-provider, the OpenID provider of the single sign-on tests)
 # Needs python3 (with venv) and node/npm. Safe to re-run.
 set -euo pipefail
 
@@ -23,6 +24,13 @@ if [ ! -f tests/conformance/node_modules/.package-lock.json ] \
     (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+echo "== Node: npm ci in tests/oidc"
+if [ ! -f tests/oidc/node_modules/.package-lock.json ] \
+    || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then
+    (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== Installed kalturaapiclient" \
     "$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('kalturaapiclient'))"), kaltura-client" \
-    "$(node -p "require('./tests/conformance/node_modules/kaltura-client/package.json').version")"
+    "$(node -p "require('./tests/conformance/node_modules/kaltura-client/package.json').version")", oidc-provider \
+    "$(node -p "require('./tests/oidc/node_modules/oidc-provider/package.json').version")"

@@ -57,13 +57,20 @@ impl Application {
             trusted_proxies: settings.trusted_proxies,
             metrics_allow: settings.metrics_allow,
             support_url: settings.support_url,
+            local_login: settings.local_login,
+            sso_issuer: settings.oidc.as_ref().and_then(|o| Url::parse(&o.issuer).ok()),
         };
+        let sso = settings.oidc.map(|oidc| crate::sso::Sso::new(oidc, &web.public_url)).transpose()?;
+        if let Some(sso) = &sso {
+            tracing::info!(issuer = %sso.issuer(), redirect_uri = sso.redirect_uri(), "single sign-on");
+        }
         let state = AppState {
             usage: crate::usage::Usage::new(kaltura.clone()),
             accounts: Accounts::new(kaltura, database.pool.clone()),
             db_file: Arc::new(settings.database.sqlite_path().map(db::DbFile::of)),
             db: database.pool,
             sessions: database.sessions,
+            sso,
             settings: Arc::new(web),
         };
         Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
@@ -72,6 +79,11 @@ impl Application {
     /// The address the console listens on (with the real port when it was asked for port 0).
     pub fn addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Single sign-on's redirect URI, to register with the provider.
+    pub fn sso_redirect_uri(&self) -> Option<&str> {
+        self.state.sso.as_ref().map(|s| s.redirect_uri())
     }
 
     pub fn public_url(&self) -> &Url {

@@ -9,5 +9,6 @@ pub mod db;
 mod numbers;
 pub mod password;
 mod spreadsheet;
+pub mod sso;
 mod usage;
 mod web;

@@ -17,6 +17,9 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let created = ensure_admin(app.db(), bootstrap, demo.is_some()).await?;
 
     println!("Multi Account console: {}", app.public_url());
+    if let Some(uri) = app.sso_redirect_uri() {
+        println!("Single sign-on: register {uri} as the redirect URI at the identity provider");
+    }
     if let Some(emu) = &demo {
         println!(
             "Demo mode: no Kaltura settings, so the Kaltura API emulator serves parent account {} at {}",

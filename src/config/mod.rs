@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod kaltura;
+pub mod oidc;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use reqwest::Url;
@@ -83,6 +84,8 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub kaltura: kaltura::KalturaSettings,
+    #[command(flatten)]
+    pub oidc: oidc::OidcArgs,
 }
 
 /// Everything the console needs to start.
@@ -105,6 +108,9 @@ pub struct Settings {
     pub support_url: Url,
     /// No Kaltura settings at all: demo mode, on the emulator started in-process.
     pub kaltura: kaltura::KalturaSettings,
+    /// Single sign-on, when configured.
+    pub oidc: Option<oidc::Oidc>,
+    pub local_login: oidc::LocalLogin,
 }
 
 impl Settings {
@@ -122,6 +128,8 @@ impl Settings {
             metrics_allow: loopback(),
             support_url: Url::parse(KALTURA_SUPPORT).unwrap_or_else(|_| unreachable!("a valid constant URL")),
             kaltura,
+            oidc: None,
+            local_login: oidc::LocalLogin::All,
         }
     }
 }
@@ -137,6 +145,9 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_allow: Vec<IpNet>,
     pub support_url: Url,
+    pub local_login: oidc::LocalLogin,
+    /// The OpenID provider's issuer: sign-out sends the browser there.
+    pub sso_issuer: Option<Url>,
 }
 
 /// Kaltura's support site, where the KMC's own "Contact Kaltura" leads.
@@ -172,6 +183,8 @@ impl ServeArgs {
             metrics_allow: self.metrics_allow.clone(),
             support_url: self.support_url.clone(),
             kaltura: self.kaltura.clone(),
+            oidc: self.oidc.settings().map_err(|e| ConfigError { name: "single sign-on:", reason: e.to_string() })?,
+            local_login: self.oidc.local_login,
         })
     }
 }

@@ -32,6 +32,8 @@ pub enum AuditAction {
     LoginFailure,
     LoginLockout,
     LoginRefused,
+    LoginSso,
+    LoginSsoRefused,
     Logout,
     UserAdd,
     UserRole,
@@ -50,11 +52,13 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
         AuditAction::LoginRefused,
+        AuditAction::LoginSso,
+        AuditAction::LoginSsoRefused,
         AuditAction::Logout,
         AuditAction::UserAdd,
         AuditAction::UserRole,
@@ -90,6 +94,8 @@ impl AuditAction {
             AuditAction::LoginFailure => ("login.failure", "Failed sign-in"),
             AuditAction::LoginLockout => ("login.lockout", "Sign-in locked after failures"),
             AuditAction::LoginRefused => ("login.refused", "Sign-in refused while locked"),
+            AuditAction::LoginSso => ("login.sso", "Single sign-on"),
+            AuditAction::LoginSsoRefused => ("login.sso_refused", "Single sign-on refused"),
             AuditAction::Logout => ("logout", "Sign-out"),
             AuditAction::UserAdd => ("user.add", "User added"),
             AuditAction::UserRole => ("user.role", "User role changed"),

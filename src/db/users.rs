@@ -334,3 +334,20 @@ pub async fn set_accounts_page_size(pool: &Pool, id: i64, size: i64) -> Result<(
     sqlx::query("UPDATE users SET accounts_page_size = $1 WHERE id = $2").bind(size).bind(id).execute(pool).await?;
     Ok(())
 }
+
+/// The user single sign-on linked to `subject` (the provider's `{issuer} {sub}`).
+pub async fn find_by_subject(pool: &Pool, subject: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE oidc_subject = $1"))
+        .bind(subject)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Links the user to the provider's `subject`, unless another user is linked to it already (false then).
+pub async fn link_subject(pool: &Pool, id: i64, subject: &str) -> Result<bool, sqlx::Error> {
+    match sqlx::query("UPDATE users SET oidc_subject = $1 WHERE id = $2").bind(subject).bind(id).execute(pool).await {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -120,11 +120,11 @@ async fn keep_alive(session: &Session, idle: std::time::Duration) -> Result<(), 
     Ok(())
 }
 
-/// Middleware on every page route. `/login` is open; `/logout` needs any signed-in user; everything else needs a
+/// Middleware on every page route. `/login` (with single sign-on's `/login/oidc` and its callback) is open; `/logout` needs any signed-in user; everything else needs a
 /// Publisher Administrator, so a page or fragment added later is protected without doing anything.
 pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path == "/login" {
+    if matches!(path, "/login" | "/login/oidc" | "/login/oidc/callback") {
         return next.run(req).await;
     }
     let user = match current_user(&state, &session).await {

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 
 use super::auth::{self, CurrentUser, local_path};
 use super::{AppError, AppState, ClientIp, Nav, render};
+use crate::config::oidc::LocalLogin;
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::{throttle, unix_now, users};
 use crate::password;
@@ -25,19 +26,39 @@ const HOME: &str = "/accounts";
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage<'a> {
+pub(super) struct LoginPage<'a> {
     nav: Nav,
     email: &'a str,
     next: &'a str,
     error: Option<String>,
+    /// The single sign-on button's words, when there is one.
+    sso: Option<&'a str>,
+    /// Whether the password form is offered.
+    passwords: bool,
 }
+
+impl<'a> LoginPage<'a> {
+    pub(super) fn new(state: &'a AppState, email: &'a str, next: &'a str, error: Option<String>) -> LoginPage<'a> {
+        LoginPage {
+            nav: Nav::anonymous(),
+            email,
+            next,
+            error,
+            sso: state.sso.as_ref().map(|s| s.name()),
+            passwords: state.settings.local_login != LocalLogin::None,
+        }
+    }
+}
+
+/// The session key of the ID token of a sign-in through the provider (the hint for its logout).
+pub(super) const SSO_ID_TOKEN: &str = "sso_id_token";
 
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
 }
 
-fn next_or_home(next: Option<&str>) -> &str {
+pub(super) fn next_or_home(next: Option<&str>) -> &str {
     next.and_then(local_path).unwrap_or(HOME)
 }
 
@@ -50,7 +71,7 @@ async fn show(
     if auth::current_user(&state, &session).await?.is_some() {
         return Ok(Redirect::to(next).into_response());
     }
-    Ok(render(&LoginPage { nav: Nav::anonymous(), email: "", next, error: None })?.into_response())
+    Ok(render(&LoginPage::new(&state, "", next, None))?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -91,9 +112,12 @@ async fn attempt(
     let next = next_or_home(form.next.as_deref());
     let now = unix_now();
     let page = |status: StatusCode, shown_email: &str, error: String| -> Result<Response, AppError> {
-        let page = LoginPage { nav: Nav::anonymous(), email: shown_email, next, error: Some(error) };
-        Ok((status, render(&page)?).into_response())
+        Ok((status, render(&LoginPage::new(&state, shown_email, next, Some(error)))?).into_response())
     };
+    let sso_name = state.sso.as_ref().map_or("single sign-on", |s| s.name());
+    if state.settings.local_login == LocalLogin::None {
+        return page(StatusCode::FORBIDDEN, "", format!("Passwords are turned off here: sign in with {sso_name}."));
+    }
     // No account has such an email or password: refused before anything is written, and echoed only in part.
     if email.len() > users::MAX_EMAIL || form.password.len() > password::MAX_LENGTH {
         return page(StatusCode::UNPROCESSABLE_ENTITY, clip(email, users::MAX_EMAIL), WRONG.to_owned());
@@ -124,6 +148,19 @@ async fn attempt(
     let user = users::find_by_email(db, email).await?;
     let verified = slot.verify(form.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let user = match user {
+        Some(u)
+            if verified
+                && u.is_active()
+                && state.settings.local_login == LocalLogin::OnlyAdmins
+                && !u.role.is_admin() =>
+        {
+            audit(AuditAction::LoginFailure, Outcome::Refused, "passwords are for administrators only".into()).await?;
+            return page(
+                StatusCode::FORBIDDEN,
+                email,
+                format!("Only administrators sign in with a password here: sign in with {sso_name}."),
+            );
+        }
         Some(u) if verified && u.is_active() => u,
         other => {
             let why = match other {
@@ -183,6 +220,7 @@ async fn logout(
     ClientIp(ip): ClientIp,
     user: CurrentUser,
 ) -> Result<Response, AppError> {
+    let id_token = session.get::<String>(SSO_ID_TOKEN).await?;
     session.flush().await?;
     audit::record(
         &state.db,
@@ -196,5 +234,11 @@ async fn logout(
         },
     )
     .await?;
+    // Signed in through the provider: signed out there too, when it offers it, and back to the sign-in page.
+    if let (Some(sso), Some(id_token)) = (&state.sso, id_token)
+        && let Some(url) = sso.logout_url(&id_token).await
+    {
+        return Ok(Redirect::to(url.as_str()).into_response());
+    }
     Ok(Redirect::to("/login").into_response())
 }

@@ -15,6 +15,7 @@ mod login;
 mod metrics;
 mod paging;
 mod session_store;
+mod sso;
 mod usage;
 mod users;
 
@@ -46,6 +47,7 @@ pub(crate) struct AppState {
     /// The SQLite file behind `db`, for readiness.
     pub(crate) db_file: Arc<Option<crate::db::DbFile>>,
     pub(crate) sessions: crate::db::Sessions,
+    pub(crate) sso: Option<crate::sso::Sso>,
     pub(crate) accounts: Accounts,
     pub(crate) usage: crate::usage::Usage,
     pub(crate) settings: Arc<WebSettings>,
@@ -75,6 +77,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
         .merge(login::router())
+        .merge(sso::router())
         .merge(users::router())
         .merge(accounts::router())
         .merge(audit::router())
@@ -140,9 +143,12 @@ async fn drop_malformed_request_id(mut req: Request<axum::body::Body>, next: Nex
 /// forms may post here or to the Rich Media CMS (where "Rich Media CMS Login" lands).
 fn content_security_policy(settings: &WebSettings) -> HeaderValue {
     let kmc = settings.kmc_url.origin().ascii_serialization();
+    // Sign-out of a single sign-on session ends at the provider: the form's redirect goes there.
+    let sso =
+        settings.sso_issuer.as_ref().map(|u| format!(" {}", u.origin().ascii_serialization())).unwrap_or_default();
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' {kmc}"
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' {kmc}{sso}"
     );
     HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
 }

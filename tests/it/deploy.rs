@@ -821,3 +821,12 @@ fn included_files(dirs: &[PathBuf]) -> Vec<String> {
     assert!(files.iter().any(|f| f.starts_with("static/")), "found {files:?}");
     files
 }
+
+/// The README's `cargo run --release -- serve` needs cargo to know which of the workspace's binaries to run.
+#[test]
+fn cargo_run_at_the_top_runs_the_console() {
+    let manifest: toml::Table = std::fs::read_to_string(Path::new(ROOT).join("Cargo.toml")).unwrap().parse().unwrap();
+    assert_eq!(manifest["package"]["default-run"].as_str(), Some("multi-account"));
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    assert!(readme.contains("cargo run --release -- serve"), "the README's first command");
+}

@@ -18,6 +18,7 @@ mod replicas;
 mod resilience;
 mod security;
 mod sign_in;
+mod sso;
 mod support;
 mod usage;
 mod user_cli;

@@ -1,0 +1,361 @@
+//! Single sign-on against a real OpenID provider: oidc-provider (tests/oidc/provider.mjs, installed by
+//! scripts/setup-test-deps.sh), driven through its own sign-in and consent pages.
+
+use multi_account::config::oidc::{LocalLogin, Oidc};
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, ORIGIN};
+use scraper::{Html, Selector};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::support::{ADMIN_EMAIL, Role, TestApp, client_with, spawn_app_with};
+
+pub(crate) const CLIENT_ID: &str = "multi-account-console";
+const CLIENT_SECRET: &str = "test-client-secret-7d1f";
+
+/// The provider, running until dropped.
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
+    port: u16,
+    _process: Child,
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Provider {
+    /// oidc-provider on `port`, with the console at `console` as its client and `accounts` (`sub` → claims).
+    pub(crate) async fn start(port: u16, console: &str, accounts: serde_json::Value, tamper: &str) -> Provider {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "oidc-provider is not installed in tests/oidc: run scripts/setup-test-deps.sh"
+        );
+        let mut process = Command::new("node")
+            .arg("provider.mjs")
+            .current_dir(&dir)
+            .env("PORT", port.to_string())
+            .env("CLIENT_ID", CLIENT_ID)
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+            .env("REDIRECT_URI", format!("{console}/login/oidc/callback"))
+            .env("POST_LOGOUT_REDIRECT_URI", format!("{console}/login"))
+            .env("ACCOUNTS", accounts.to_string())
+            .env("TAMPER", tamper)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs (it is installed with the official Node client's tests)");
+        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
+        let issuer = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("the provider's output") {
+                if let Some(issuer) = line.strip_prefix("listening ") {
+                    return issuer.to_owned();
+                }
+            }
+            panic!("the provider stopped before it listened")
+        })
+        .await
+        .expect("the provider listens within 30 s");
+        // Kept read: the provider writes notices later, and a closed pipe would end it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Provider { issuer, port, _process: process }
+    }
+
+    pub(crate) fn settings(&self, role_claim: Option<(&str, &str)>) -> Oidc {
+        let mut scopes = vec!["openid".to_owned(), "email".to_owned(), "profile".to_owned()];
+        if role_claim.is_some() {
+            scopes.push("groups".to_owned());
+        }
+        Oidc {
+            issuer: self.issuer.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: Some(kaltura::Secret::new(CLIENT_SECRET)),
+            scopes,
+            name: "Sign in with Test IdP".into(),
+            role_claim: role_claim.map(|(claim, value)| (claim.to_owned(), vec![value.to_owned()])),
+        }
+    }
+}
+
+/// A console on a port chosen first (the provider must know its redirect URI), with single sign-on.
+pub(crate) async fn console_with_provider(
+    accounts: serde_json::Value,
+    tamper: &str,
+    role_claim: Option<(&str, &str)>,
+    local_login: LocalLogin,
+) -> (TestApp, Provider) {
+    let port = free_port();
+    let console = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(free_port(), &console, accounts, tamper).await;
+    let oidc = provider.settings(role_claim);
+    let app = spawn_app_with(|s| {
+        s.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        s.oidc = Some(oidc);
+        s.local_login = local_login;
+    })
+    .await;
+    (app, provider)
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    reqwest::Url::parse(base).unwrap().join(location).unwrap().to_string()
+}
+
+/// Follows the sign-in from the console's button through the provider's sign-in (as `login`) and consent pages,
+/// back to the console's callback: the callback's answer.
+pub(crate) async fn sign_in_through(app: &TestApp, client: &reqwest::Client, login: &str) -> reqwest::Response {
+    let mut url = app.at("/login/oidc");
+    let mut form: Option<Vec<(String, String)>> = None;
+    for _ in 0..20 {
+        let res = match form.take() {
+            Some(fields) => client.post(&url).form(&fields).send().await.unwrap(),
+            None => client.get(&url).send().await.unwrap(),
+        };
+        if url.starts_with(&app.at("/login/oidc/callback"))
+            || (url.starts_with(&app.url) && !url.contains("/login/oidc"))
+        {
+            return res;
+        }
+        if let Some(location) = res.headers().get(LOCATION) {
+            url = absolute(&url, location.to_str().unwrap());
+            continue;
+        }
+        if res.status() != StatusCode::OK || url.starts_with(&app.url) {
+            return res;
+        }
+        // A page of the provider: its form, with the test's login.
+        let html = Html::parse_document(&res.text().await.unwrap());
+        let form_sel = Selector::parse("form").unwrap();
+        let page_form = html.select(&form_sel).next().expect("the provider's page has a form");
+        let action = page_form.value().attr("action").expect("a form action");
+        let inputs = Selector::parse("input[name]").unwrap();
+        let fields = page_form
+            .select(&inputs)
+            .map(|i| {
+                let name = i.value().attr("name").unwrap().to_owned();
+                let value = match name.as_str() {
+                    "login" => login.to_owned(),
+                    "password" => "any".to_owned(),
+                    _ => i.value().attr("value").unwrap_or_default().to_owned(),
+                };
+                (name, value)
+            })
+            .collect();
+        url = absolute(&url, action);
+        form = Some(fields);
+    }
+    panic!("the sign-in did not come back to the console")
+}
+
+fn accounts() -> serde_json::Value {
+    serde_json::json!({
+        "admin-1": { "email": ADMIN_EMAIL, "email_verified": true, "given_name": "Ada", "family_name": "Admin" },
+        "stranger-1": { "email": "stranger@example.com", "email_verified": true },
+        "unverified-1": { "email": ADMIN_EMAIL, "email_verified": false },
+        "lead-1": { "email": "lead@example.com", "email_verified": true, "given_name": "Lee", "family_name": "Lead",
+                    "groups": ["staff", "ma-admins"] },
+        "staff-1": { "email": "staff@example.com", "email_verified": true, "groups": ["staff"] },
+    })
+}
+
+async fn audit_details(app: &TestApp, action: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT details FROM audit_log WHERE action = ? ORDER BY id")
+        .bind(action)
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn signed_in(app: &TestApp, client: &reqwest::Client) -> bool {
+    let res = client.get(app.at("/accounts")).send().await.unwrap();
+    res.status() == StatusCode::OK && res.text().await.unwrap().contains("Sign out")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_user_signs_in_through_the_provider_and_out_of_it_again() {
+    let (app, provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
+    let page = app.client().get(app.at("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in with Test IdP"), "the provider's button: {page}");
+    assert!(page.contains("name=\"password\""), "passwords stay offered");
+
+    let client = app.bare_client();
+    let planted = client.get(app.at("/login")).send().await.unwrap();
+    let before = planted.cookies().next().map(|c| c.value().to_owned());
+    let res = sign_in_through(&app, &client, "admin-1").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[LOCATION], "/accounts");
+    let after = res.cookies().find(|c| c.name() == "ma_session").map(|c| c.value().to_owned());
+    assert!(after.is_some() && after != before, "a new session id at sign-in");
+    assert!(signed_in(&app, &client).await);
+    let subject: Option<String> = sqlx::query_scalar("SELECT oidc_subject FROM users WHERE email = ?")
+        .bind(ADMIN_EMAIL)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(subject, Some(format!("{} admin-1", provider.issuer)), "linked to the provider's subject");
+    assert_eq!(audit_details(&app, "login.sso").await, [format!("subject {} admin-1", provider.issuer)]);
+
+    // Signing out ends the provider's session too (RP-initiated logout), with the ID token as the hint.
+    let res = client.post(app.at("/logout")).header(ORIGIN, &app.url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("{}/session/end?", provider.issuer)), "{location}");
+    assert!(location.contains("id_token_hint="), "{location}");
+    assert!(!signed_in(&app, &client).await, "signed out of the console");
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {} http://127.0.0.1:{}", app.emulator().url, provider.port)),
+        "{csp}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_the_console_does_not_know_or_whose_email_is_unverified_are_refused() {
+    let (app, _provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
+    for (login, message) in [
+        ("stranger-1", "You are not a user of this console. Ask one of its administrators to add you."),
+        ("unverified-1", "did not give a verified email address"),
+    ] {
+        let client = app.bare_client();
+        let res = sign_in_through(&app, &client, login).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{login}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(message), "{login}: {page}");
+        assert!(!signed_in(&app, &client).await, "{login} is not signed in");
+    }
+    let refusals = audit_details(&app, "login.sso_refused").await;
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(refusals[0].contains("stranger-1"), "the provider's subject is recorded: {refusals:?}");
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(users, 1, "nobody was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_role_claim_creates_administrators_and_taking_it_away_ends_their_access() {
+    let (app, provider) = console_with_provider(accounts(), "", Some(("groups", "ma-admins")), LocalLogin::All).await;
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "lead-1").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert!(signed_in(&app, &client).await);
+    let lead = multi_account::db::users::find_by_email(&app.db, "lead@example.com").await.unwrap().expect("created");
+    assert_eq!(
+        (lead.role, lead.first_name.as_str(), lead.last_name.as_str()),
+        (Role::PublisherAdministrator, "Lee", "Lead")
+    );
+    assert_eq!(audit_details(&app, "user.add").await.len(), 1);
+
+    let staff = app.bare_client();
+    let res = sign_in_through(&app, &staff, "staff-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("Your organisation does not give you access to this console."));
+
+    // The provider takes the group away: the next sign-in is refused, and the session made under it ends.
+    let port = provider.port;
+    drop(provider);
+    let mut changed = accounts();
+    changed["lead-1"]["groups"] = serde_json::json!(["staff"]);
+    let _provider = Provider::start(port, &app.url, changed, "").await;
+    let again = app.bare_client();
+    let res = sign_in_through(&app, &again, "lead-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let lead = multi_account::db::users::find_by_email(&app.db, "lead@example.com").await.unwrap().unwrap();
+    assert!(!lead.role.is_admin(), "no longer an administrator");
+    assert!(!signed_in(&app, &client).await, "the earlier session ended with the access");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_or_expired_id_token_signs_nobody_in() {
+    for (tamper, message) in
+        [("signature", "could not be verified, so nobody was signed in"), ("expire", "has expired or is not valid yet")]
+    {
+        let (app, _provider) = console_with_provider(accounts(), tamper, None, LocalLogin::All).await;
+        let client = app.bare_client();
+        let res = sign_in_through(&app, &client, "admin-1").await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{tamper}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(message), "{tamper}: {page}");
+        assert!(!signed_in(&app, &client).await, "{tamper}: nobody is signed in");
+        assert_eq!(audit_details(&app, "login.sso_refused").await.len(), 1, "{tamper}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_that_does_not_match_the_sign_in_or_a_denied_consent_is_refused() {
+    let (app, _provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
+    let client = app.bare_client();
+    // No sign-in was started in this session.
+    let res = client.get(app.at("/login/oidc/callback?code=abc&state=xyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("This sign-in was not started here"));
+
+    let start = client.get(app.at("/login/oidc")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let auth = reqwest::Url::parse(start.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = auth.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256", "PKCE");
+    assert!(query.contains_key("nonce") && query.contains_key("state"));
+    let res = client.get(app.at("/login/oidc/callback?code=abc&state=not-the-one")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a state that does not match");
+    assert!(res.text().await.unwrap().contains("This sign-in was not started here"));
+
+    client.get(app.at("/login/oidc")).send().await.unwrap();
+    let res = client
+        .get(app.at("/login/oidc/callback?error=access_denied&error_description=End-User+aborted&state=s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("The sign-in was cancelled at the identity provider."));
+    assert!(!signed_in(&app, &client).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_that_does_not_answer_gets_a_clear_message() {
+    let closed = free_port();
+    let app = spawn_app_with(|s| {
+        s.oidc = Some(Oidc {
+            issuer: format!("http://127.0.0.1:{closed}"),
+            client_id: CLIENT_ID.into(),
+            client_secret: None,
+            scopes: vec!["openid".into(), "email".into()],
+            name: "Single sign-on".into(),
+            role_claim: None,
+        });
+    })
+    .await;
+    let res = app.client().get(app.at("/login/oidc")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("The identity provider cannot be reached. Try again in a moment."), "{page}");
+    assert!(page.contains("name=\"password\""), "the password form is still there");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passwords_can_be_kept_for_administrators_only_or_turned_off() {
+    let (app, _provider) = console_with_provider(accounts(), "", None, LocalLogin::OnlyAdmins).await;
+    app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
+    let res = app.login(&client_with(origin(&app)), "manager@example.com", "manager password 1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("Only administrators sign in with a password here"));
+    let admin = app.login(&client_with(origin(&app)), ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await;
+    assert_eq!(admin.status(), StatusCode::SEE_OTHER, "the break-glass administrator still gets in");
+
+    let (none, _provider) = console_with_provider(accounts(), "", None, LocalLogin::None).await;
+    let page = none.client().get(none.at("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in with Test IdP") && !page.contains("name=\"password\""), "{page}");
+    let res = none.login(&client_with(origin(&none)), ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("Passwords are turned off here"));
+}
+
+fn origin(app: &TestApp) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(ORIGIN, app.url.parse().unwrap());
+    headers
+}
