@@ -149,6 +149,8 @@ pub enum Refusal {
     NotGranted,
     #[error("Your console user is linked to another identity at the identity provider.")]
     OtherIdentity,
+    #[error("An administrator removed you from this console. Ask one of them to add you again.")]
+    Removed,
 }
 
 /// What became of a verified person.
@@ -369,6 +371,9 @@ impl Sso {
                 Ok(Outcome::SignedIn(users::get(pool, u.id).await?.unwrap_or(u)))
             }
             (Some(u), _) => Ok(Outcome::SignedIn(u)),
+            (None, Some(true)) if users::subject_removed(pool, &who.subject).await? => {
+                Ok(Outcome::Refused(Refusal::Removed))
+            }
             (None, Some(true)) => {
                 let Some(email) = email else { return Ok(Outcome::Refused(Refusal::NoVerifiedEmail)) };
                 // A password nobody knows: this user signs in through the provider.
@@ -396,6 +401,25 @@ impl Sso {
         }
     }
 
+    /// Whether the provider answers with its metadata and keys, and what it makes of the console's client.
+    pub async fn check(&self) -> Result<ClientCheck, SsoError> {
+        let provider = self.provider().await?;
+        let http = |request| Self::send(self.http.clone(), request);
+        let Ok(request) = provider.client.exchange_code(AuthorizationCode::new("multi-account-doctor".into())) else {
+            return Ok(ClientCheck::Unknown);
+        };
+        let verifier = PkceCodeVerifier::new(format!("{}{}", kaltura::random_secret(), kaltura::random_secret()));
+        Ok(match request.set_pkce_verifier(verifier).request_async(&http).await {
+            Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidClient => {
+                ClientCheck::Refused
+            }
+            Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidGrant => {
+                ClientCheck::Accepted
+            }
+            _ => ClientCheck::Unknown,
+        })
+    }
+
     /// The provider's logout for someone who signed in through it, when it offers one.
     pub async fn logout_url(&self, id_token: &str) -> Option<Url> {
         let provider = self.provider().await.ok()?;
@@ -409,6 +433,14 @@ impl Sso {
                 .http_get_url(),
         )
     }
+}
+
+/// What the provider makes of the console's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCheck {
+    Accepted,
+    Refused,
+    Unknown,
 }
 
 /// The provider's answer on the redirect URI.

@@ -20,6 +20,12 @@ use crate::config::kaltura::{KalturaSettings, SettingsError};
 pub struct DoctorArgs {
     #[command(flatten)]
     pub kaltura: KalturaSettings,
+    /// The URL users reach the console at: single sign-on's redirect URI is printed from it.
+    #[arg(long, env = "MA_PUBLIC_URL", default_value = "http://127.0.0.1:8080",
+          value_parser = |s: &str| crate::config::parse_http_url("--public-url", s).map_err(|e| e.to_string()))]
+    pub public_url: reqwest::Url,
+    #[command(flatten)]
+    pub oidc: crate::config::oidc::OidcArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,14 +248,47 @@ async fn analytics_check(client: &KalturaClient) -> (Outcome, String) {
     }
 }
 
+/// Single sign-on's checks, when it is configured: the redirect URI to register, the provider's metadata, and
+/// whether it accepts the console's client (a token request with a code that cannot be valid: a provider answers
+/// `invalid_client` to a client it does not know, `invalid_grant` to one it does).
+async fn sso_checks(args: &DoctorArgs, report: &mut Report) {
+    let oidc = match args.oidc.settings() {
+        Ok(Some(oidc)) => oidc,
+        Ok(None) => return,
+        Err(e) => return report.push(Outcome::Fail, format!("single sign-on: {e}")),
+    };
+    let sso = match crate::sso::Sso::new(oidc, &args.public_url) {
+        Ok(sso) => sso,
+        Err(e) => return report.push(Outcome::Fail, format!("single sign-on: {e}")),
+    };
+    report.push(Outcome::Ok, format!("single sign-on: the redirect URI to register is {}", sso.redirect_uri()));
+    match sso.check().await {
+        Ok(client) => {
+            report.push(Outcome::Ok, format!("single sign-on: {} publishes its configuration and keys", sso.issuer()));
+            let (outcome, text) = match client {
+                crate::sso::ClientCheck::Accepted => (Outcome::Ok, "the provider accepts the client id and secret"),
+                crate::sso::ClientCheck::Refused => {
+                    (Outcome::Fail, "the provider refuses the client: check MA_OIDC_CLIENT_ID and the client secret")
+                }
+                crate::sso::ClientCheck::Unknown => {
+                    (Outcome::Warn, "the provider's answer does not tell whether it accepts the client")
+                }
+            };
+            report.push(outcome, format!("single sign-on: {text}"));
+        }
+        Err(e) => report.push(Outcome::Fail, format!("single sign-on: {} — {e}", sso.issuer())),
+    }
+}
+
 /// The `doctor` command: prints the checks; an error when any failed.
 pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
-    let report = diagnose(&args.kaltura).await;
+    let mut report = diagnose(&args.kaltura).await;
+    sso_checks(&args, &mut report).await;
     for check in &report.checks {
         println!("{check}");
     }
     let failed = report.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
-    anyhow::ensure!(report.passed(), "{failed} Kaltura check(s) failed");
+    anyhow::ensure!(report.passed(), "{failed} check(s) failed");
     Ok(())
 }
 

@@ -300,9 +300,30 @@ pub async fn set_status(pool: &Pool, id: i64, status: Status) -> Result<Change, 
     guarded(pool, &sql, Some(value), id, status == Status::Blocked).await
 }
 
+/// Removes the user; one who signed in through the provider is remembered, so its role claim does not bring them
+/// back.
 pub async fn remove(pool: &Pool, id: i64) -> Result<Change, sqlx::Error> {
+    let subject: Option<String> = sqlx::query_scalar("SELECT oidc_subject FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .flatten();
     let sql = format!("DELETE FROM users WHERE id = $1 AND ($2 OR NOT {IS_LAST_ADMIN})");
-    guarded(pool, &sql, None, id, true).await
+    let change = guarded(pool, &sql, None, id, true).await?;
+    if let (Change::Done, Some(subject)) = (change, subject) {
+        sqlx::query("INSERT INTO oidc_removed (subject) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(subject)
+            .execute(pool)
+            .await?;
+    }
+    Ok(change)
+}
+
+/// Whether an administrator removed the user the provider's `subject` was linked to.
+pub async fn subject_removed(pool: &Pool, subject: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM oidc_removed WHERE subject = $1").bind(subject).fetch_optional(pool).await?;
+    Ok(found.is_some())
 }
 
 /// Sets a new password, ending the user's sessions; the new session generation, or `None` if there is no such user.

@@ -1347,3 +1347,28 @@ async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_row
     assert_eq!(b.console_errors().await, Vec::<String>::new());
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_sign_on_goes_through_the_providers_pages_and_back_signed_in() {
+    let accounts = json!({ "admin-1": { "email": ADMIN_EMAIL, "email_verified": true } });
+    let (app, _provider) =
+        crate::sso::console_with_provider(accounts, "", None, multi_account::config::oidc::LocalLogin::All).await;
+    let b = Browser::open(&app).await;
+    b.goto("/login").await;
+    assert_eq!(b.text("#sso").await, "Sign in with Test IdP");
+    b.find("#sso").await.click().await.expect("a click");
+    b.until("the provider's sign-in page", "return document.title === 'Sign-in'").await;
+    b.find("input[name=login]").await.send_keys("admin-1").await.expect("typing");
+    b.find("input[name=password]").await.send_keys("any password").await.expect("typing");
+    b.find("button[type=submit]").await.click().await.expect("a click");
+    b.until("the provider's consent page", "return !!document.querySelector('input[name=prompt][value=consent]')")
+        .await;
+    b.find("button[type=submit]").await.click().await.expect("a click");
+    b.until(
+        "the Accounts page, signed in",
+        "return location.pathname === '/accounts' && !!document.querySelector('#accounts-panel tbody')",
+    )
+    .await;
+    assert!(b.text("body").await.contains(ADMIN_EMAIL) || b.text("body").await.contains("Sign out"));
+    b.close().await;
+}

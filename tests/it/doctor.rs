@@ -79,7 +79,7 @@ async fn doctor_explains_a_wrong_secret() {
     assert!(fail.contains("KALTURA_ADMIN_SECRET") && fail.contains("*admin* secret"), "{fail}");
     assert!(!fail.contains("djJ8"), "the refused KS is not printed: {fail}");
     line(&run, "skip VAR/GROUP");
-    assert!(run.stderr.contains("1 Kaltura check(s) failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 check(s) failed"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,7 +118,7 @@ async fn doctor_explains_a_partner_that_is_not_a_var_group() {
     line(&run, "warn quota: 1 accounts in use, publishersQuota 0, 0 more can be added");
     let warn = line(&run, "warn analytics: the parent lacks FEATURE_MULTI_ACCOUNT_ANALYTICS");
     assert!(warn.contains("Kaltura enables it on request"), "{warn}");
-    assert!(run.stderr.contains("2 Kaltura check(s) failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("2 check(s) failed"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,4 +158,48 @@ async fn doctor_reads_the_secret_from_a_file() {
     assert!(!report.passed());
     assert_eq!(report.checks.len(), 1);
     assert!(report.checks[0].to_string().starts_with("FAIL settings: the admin secret is given twice"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_prints_the_redirect_uri_and_checks_the_provider_and_the_client() {
+    let emu = emulator::start(EmulatorConfig::for_tests()).await.unwrap();
+    let console = "https://ma.example.org";
+    let provider = crate::sso::Provider::start(crate::sso::free_port(), console, serde_json::json!({}), "").await;
+    let pid = emu.parent_id.to_string();
+    let run = |secret: &'static str| {
+        let (url, pid, issuer, admin) =
+            (emu.url.clone(), pid.clone(), provider.issuer.clone(), emu.admin_secret.clone());
+        async move {
+            doctor_bin(&[
+                ("KALTURA_SERVICE_URL", &url),
+                ("KALTURA_PARTNER_ID", &pid),
+                ("KALTURA_ADMIN_SECRET", &admin),
+                ("MA_PUBLIC_URL", console),
+                ("MA_OIDC_ISSUER", &issuer),
+                ("MA_OIDC_CLIENT_ID", crate::sso::CLIENT_ID),
+                ("MA_OIDC_CLIENT_SECRET", secret),
+            ])
+            .await
+        }
+    };
+    let good = run("test-client-secret-7d1f").await;
+    assert!(
+        good.stdout.contains(
+            "ok   single sign-on: the redirect URI to register is https://ma.example.org/login/oidc/callback"
+        ),
+        "{}",
+        good.stdout
+    );
+    assert!(good.stdout.contains("publishes its configuration and keys"), "{}", good.stdout);
+    assert!(
+        good.stdout.contains("ok   single sign-on: the provider accepts the client id and secret"),
+        "{}",
+        good.stdout
+    );
+    assert!(good.ok, "{}{}", good.stdout, good.stderr);
+
+    let wrong = run("not-the-secret").await;
+    assert!(wrong.stdout.contains("FAIL single sign-on: the provider refuses the client"), "{}", wrong.stdout);
+    assert!(!wrong.stdout.contains("not-the-secret") && !wrong.stderr.contains("not-the-secret"));
+    assert!(!wrong.ok);
 }

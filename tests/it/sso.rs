@@ -255,6 +255,18 @@ async fn the_role_claim_creates_administrators_and_taking_it_away_ends_their_acc
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("Your organisation does not give you access to this console."));
 
+    // Removed by an administrator, the claim does not bring them back.
+    let admin = app.admin().await;
+    let res = admin.post(app.at(&format!("/users/{}/remove", lead.id))).send().await.unwrap();
+    assert!(res.status().is_redirection() || res.status().is_success(), "{}", res.status());
+    let res = sign_in_through(&app, &app.bare_client(), "lead-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("An administrator removed you from this console."));
+    app.create_user("lead@example.com", Role::PublisherAdministrator, "lead password 12").await;
+    let res = sign_in_through(&app, &client, "lead-1").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "added again by an administrator, they get in");
+    assert!(signed_in(&app, &client).await);
+
     // The provider takes the group away: the next sign-in is refused, and the session made under it ends.
     let port = provider.port;
     drop(provider);
