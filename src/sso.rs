@@ -333,7 +333,10 @@ impl Sso {
         Ok(Identity {
             subject: format!("{} {}", self.settings.issuer, claims.subject().as_str()),
             email: claims.email().map(|e| e.as_str().to_owned()),
-            email_verified: claims.email_verified() == Some(true),
+            email_verified: match claims.email_verified() {
+                Some(verified) => verified,
+                None => self.settings.trust_email,
+            },
             given_name: first(claims.given_name()),
             family_name: claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_owned()),
             admin_by_claim,

@@ -46,6 +46,10 @@ pub struct OidcArgs {
     /// The values of --oidc-role-claim that give access, separated by commas.
     #[arg(long, env = "MA_OIDC_ADMIN_VALUES", value_delimiter = ',')]
     pub oidc_admin_values: Vec<String>,
+    /// Take the email claim as verified when the provider does not say either way (Microsoft Entra ID sends no
+    /// `email_verified`; its tenant vouches for the addresses). An email the provider says is unverified never counts.
+    #[arg(long, env = "MA_OIDC_TRUST_EMAIL")]
+    pub oidc_trust_email: bool,
     /// Who may sign in with a console password: `all`, `only-admins` (a break-glass administrator when the provider
     /// is down) or `none`.
     #[arg(long, env = "MA_LOCAL_LOGIN", value_enum, default_value_t = LocalLogin::All)]
@@ -63,6 +67,8 @@ pub struct Oidc {
     pub name: String,
     /// The claim and the values that give access, when users are created from the provider.
     pub role_claim: Option<(String, Vec<String>)>,
+    /// An email claim without `email_verified` counts as verified.
+    pub trust_email: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,6 +138,7 @@ impl OidcArgs {
             scopes,
             name: self.oidc_name.trim().to_owned(),
             role_claim,
+            trust_email: self.oidc_trust_email,
         }))
     }
 }

@@ -67,18 +67,15 @@ impl Provider {
         Provider { issuer, port, _process: process }
     }
 
-    pub(crate) fn settings(&self, role_claim: Option<(&str, &str)>) -> Oidc {
-        let mut scopes = vec!["openid".to_owned(), "email".to_owned(), "profile".to_owned()];
-        if role_claim.is_some() {
-            scopes.push("groups".to_owned());
-        }
+    pub(crate) fn settings(&self) -> Oidc {
         Oidc {
             issuer: self.issuer.clone(),
             client_id: CLIENT_ID.into(),
             client_secret: Some(kaltura::Secret::new(CLIENT_SECRET)),
-            scopes,
+            scopes: vec!["openid".to_owned(), "email".to_owned(), "profile".to_owned()],
             name: "Sign in with Test IdP".into(),
-            role_claim: role_claim.map(|(claim, value)| (claim.to_owned(), vec![value.to_owned()])),
+            role_claim: None,
+            trust_email: false,
         }
     }
 }
@@ -90,14 +87,30 @@ pub(crate) async fn console_with_provider(
     role_claim: Option<(&str, &str)>,
     local_login: LocalLogin,
 ) -> (TestApp, Provider) {
+    console_with(accounts, tamper, |oidc, settings| {
+        if let Some((claim, value)) = role_claim {
+            oidc.scopes.push("groups".into());
+            oidc.role_claim = Some((claim.to_owned(), vec![value.to_owned()]));
+        }
+        settings.local_login = local_login;
+    })
+    .await
+}
+
+/// [`console_with_provider`] with the single sign-on and console settings changed by `configure`.
+async fn console_with(
+    accounts: serde_json::Value,
+    tamper: &str,
+    configure: impl FnOnce(&mut Oidc, &mut multi_account::app::Settings),
+) -> (TestApp, Provider) {
     let port = free_port();
     let console = format!("http://127.0.0.1:{port}");
     let provider = Provider::start(free_port(), &console, accounts, tamper).await;
-    let oidc = provider.settings(role_claim);
+    let mut oidc = provider.settings();
     let app = spawn_app_with(|s| {
         s.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        configure(&mut oidc, s);
         s.oidc = Some(oidc);
-        s.local_login = local_login;
     })
     .await;
     (app, provider)
@@ -237,6 +250,21 @@ async fn people_the_console_does_not_know_or_whose_email_is_unverified_are_refus
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_email_the_provider_does_not_vouch_for_counts_only_when_trusted() {
+    let silent = serde_json::json!({ "silent-1": { "email": ADMIN_EMAIL } });
+    let (app, _provider) = console_with_provider(silent.clone(), "", None, LocalLogin::All).await;
+    let res = sign_in_through(&app, &app.bare_client(), "silent-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("did not give a verified email address"));
+
+    let (app, _provider) = console_with(silent, "", |oidc, _| oidc.trust_email = true).await;
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "silent-1").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "--oidc-trust-email: the address counts");
+    assert!(signed_in(&app, &client).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_role_claim_creates_administrators_and_taking_it_away_ends_their_access() {
     let (app, provider) = console_with_provider(accounts(), "", Some(("groups", "ma-admins")), LocalLogin::All).await;
     let client = app.bare_client();
@@ -338,6 +366,7 @@ async fn a_provider_that_does_not_answer_gets_a_clear_message() {
             scopes: vec!["openid".into(), "email".into()],
             name: "Single sign-on".into(),
             role_claim: None,
+            trust_email: false,
         });
     })
     .await;
