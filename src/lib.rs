@@ -9,5 +9,6 @@ pub mod db;
 mod numbers;
 pub mod password;
 mod spreadsheet;
+pub mod two_factor;
 mod usage;
 mod web;

@@ -31,7 +31,7 @@ pub enum Command {
     Serve(Box<crate::config::ServeArgs>),
     /// Work on many accounts: `accounts import FILE.csv [--dry-run]` creates accounts from a CSV file.
     Accounts(accounts::AccountsArgs),
-    /// Manage the console's users: add, list, set-password, remove.
+    /// Manage the console's users: add, list, set-password, reset-2fa, remove.
     User(user::UserArgs),
     /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
     Doctor(doctor::DoctorArgs),

@@ -1,4 +1,4 @@
-//! `multi-account user add|list|set-password|remove`: manage the console's users from the command line, on the same
+//! `multi-account user add|list|set-password|reset-2fa|remove`: manage the console's users from the command line, on the same
 //! database as `serve`. This is the operator's way in, so it needs no Kaltura and does not apply the user quota; the
 //! last active Publisher Administrator is still protected.
 
@@ -47,6 +47,10 @@ pub enum UserAction {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove a user's two-factor sign-in (a lost authenticator) and end their sessions: they sign in with their
+    /// password alone until they set it up again.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor { email: String },
     /// Remove a user.
     Remove { email: String },
 }
@@ -103,6 +107,19 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             users::set_password_hash(&pool, user.id, &hash).await?;
             record(&pool, AuditAction::UserPassword, &user.email, Outcome::Ok, "").await?;
             println!("Password of {} changed.", user.email);
+            Ok(())
+        }
+        UserAction::ResetTwoFactor { email } => {
+            let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
+            if db::two_factor::reset(&pool, user.id).await? {
+                record(&pool, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
+                println!(
+                    "Two-factor sign-in of {} reset: they sign in with their password alone until they set it up again.",
+                    user.email
+                );
+            } else {
+                println!("{} has no two-factor sign-in: nothing to reset.", user.email);
+            }
             Ok(())
         }
         UserAction::Remove { email } => {
