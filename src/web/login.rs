@@ -34,7 +34,7 @@ const PENDING_SECS: i64 = 5 * 60;
 
 const WRONG: &str = "Wrong email or password.";
 const WRONG_CODE: &str = "Wrong code.";
-const EXPIRED: &str = "Your sign-in took too long: enter your password again.";
+const EXPIRED: &str = "Your sign-in has expired: enter your password again.";
 const CANNOT_CHECK: &str = "The server cannot check authenticator codes right now: its secret key is missing or wrong. \
                             Sign in with a recovery code, or ask your administrator.";
 const BUSY: &str = "Too many sign-ins are under way at once. Please try again in a moment.";

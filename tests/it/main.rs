@@ -19,6 +19,7 @@ mod resilience;
 mod security;
 mod sign_in;
 mod support;
+mod two_factor;
 mod usage;
 mod user_cli;
 mod users_page;
