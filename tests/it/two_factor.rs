@@ -21,11 +21,11 @@ fn key(value: &str) -> SecretKey {
 }
 
 /// A console with the secret key set.
-async fn spawn_with_key() -> TestApp {
+pub(crate) async fn spawn_with_key() -> TestApp {
     spawn_app_with(|s| s.secret_key = Some(key(KEY))).await
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64
 }
 
