@@ -69,9 +69,9 @@ struct Pending {
     next: String,
 }
 
-/// Marks a response that asks for the code step, for the sign-in counter.
+/// Names a response's outcome for the sign-in counter where its status alone would not say it.
 #[derive(Debug, Clone, Copy)]
-struct CodeAsked;
+struct Counted(&'static str);
 
 #[derive(Deserialize)]
 struct NextQuery {
@@ -117,14 +117,16 @@ async fn submit(
 
 /// One sign-in step's outcome for `console_sign_ins_total`.
 fn count(res: &Response) {
-    let outcome = match res.status() {
-        StatusCode::SEE_OTHER if res.extensions().get::<CodeAsked>().is_some() => "code_asked",
-        StatusCode::SEE_OTHER => "ok",
-        StatusCode::UNAUTHORIZED => "failure",
-        StatusCode::TOO_MANY_REQUESTS => "locked",
-        StatusCode::SERVICE_UNAVAILABLE => "busy",
-        _ => "refused",
-    };
+    let outcome = res.extensions().get::<Counted>().map_or_else(
+        || match res.status() {
+            StatusCode::SEE_OTHER => "ok",
+            StatusCode::UNAUTHORIZED => "failure",
+            StatusCode::TOO_MANY_REQUESTS => "locked",
+            StatusCode::SERVICE_UNAVAILABLE => "busy",
+            _ => "refused",
+        },
+        |c| c.0,
+    );
     metrics::counter!("console_sign_ins_total", "outcome" => outcome).increment(1);
 }
 
@@ -152,10 +154,7 @@ async fn attempt(
     };
 
     let refuse_locked = |until: i64| async move {
-        // Once per window for this email or address, however often it keeps trying.
-        if !audit::logged_since(db, AuditAction::LoginRefused, email, ip, now - throttle::WINDOW_SECS).await? {
-            audit(AuditAction::LoginRefused, Outcome::Refused, "locked out after repeated failures".into()).await?;
-        }
+        log_refused(db, email, ip, now).await?;
         page(StatusCode::TOO_MANY_REQUESTS, email, locked_message(until - now))
     };
     if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
@@ -182,8 +181,7 @@ async fn attempt(
             throttle::record_failure(db, email, ip, now).await?;
             audit(AuditAction::LoginFailure, Outcome::Refused, why.into()).await?;
             if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
-                let details = format!("{} more sign-ins from {ip} refused", wait_words(until - now));
-                audit(AuditAction::LoginLockout, Outcome::Refused, details).await?;
+                audit(AuditAction::LoginLockout, Outcome::Refused, lockout_details(until - now, ip)).await?;
                 return page(StatusCode::TOO_MANY_REQUESTS, email, format!("{WRONG} {}", locked_message(until - now)));
             }
             return page(StatusCode::UNAUTHORIZED, email, WRONG.to_owned());
@@ -196,13 +194,14 @@ async fn attempt(
         let pending = Pending { user_id: user.id, generation: user.session_generation, at: now, next: next.to_owned() };
         session.insert(PENDING, pending).await?;
         let mut res = Redirect::to(CODE_STEP).into_response();
-        res.extensions_mut().insert(CodeAsked);
+        res.extensions_mut().insert(Counted("code_asked"));
         return Ok(res);
     }
     finish(&state, &session, &user, ip, "", next).await
 }
 
-/// Signs the user in (a new session id), forgives their email's failures and logs the sign-in.
+/// Signs the user in (a new session id, without any sign-in that waited for a code), forgives their email's failures
+/// and logs the sign-in.
 async fn finish(
     state: &AppState,
     session: &Session,
@@ -212,6 +211,7 @@ async fn finish(
     next: &str,
 ) -> Result<Response, AppError> {
     let db = &state.db;
+    session.remove::<Pending>(PENDING).await?;
     auth::sign_in(session, user).await?;
     users::touch_last_login(db, user.id, unix_now()).await?;
     throttle::clear_email(db, &user.email).await?;
@@ -278,18 +278,14 @@ async fn attempt_code(
         audit::record(db, Entry { actor: email, ip, action, target: email, result, details: &details }).await
     };
     if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
-        if !audit::logged_since(db, AuditAction::LoginRefused, email, ip, now - throttle::WINDOW_SECS).await? {
-            audit(AuditAction::LoginRefused, Outcome::Refused, "locked out after repeated failures".into()).await?;
-        }
+        log_refused(db, email, ip, now).await?;
         return code_page(StatusCode::TOO_MANY_REQUESTS, Some(locked_message(until - now)));
     }
     let why = match two_factor::check(db, state.settings.secret_key.as_ref(), user.id, &form.code, now).await {
         Ok(Checked::Code) => {
-            session.remove::<Pending>(PENDING).await?;
             return finish(&state, &session, &user, ip, "with an authenticator code", &p.next).await;
         }
         Ok(Checked::RecoveryCode { left }) => {
-            session.remove::<Pending>(PENDING).await?;
             let details = format!("with a recovery code ({left} left)");
             return finish(&state, &session, &user, ip, &details, &p.next).await;
         }
@@ -303,17 +299,40 @@ async fn attempt_code(
         Err(CheckError::Db(e)) => return Err(e.into()),
         Err(e @ (CheckError::NoKey | CheckError::Undecryptable(_))) => {
             tracing::error!(user = email, error = %e, "cannot check a two-factor code");
-            return code_page(StatusCode::SERVICE_UNAVAILABLE, Some(CANNOT_CHECK.to_owned()));
+            let mut res = code_page(StatusCode::SERVICE_UNAVAILABLE, Some(CANNOT_CHECK.to_owned()))?;
+            res.extensions_mut().insert(Counted("cannot_check"));
+            return Ok(res);
         }
     };
     throttle::record_failure(db, email, ip, now).await?;
     audit(AuditAction::LoginCodeFailure, Outcome::Refused, why.into()).await?;
     if let Some(until) = throttle::locked_until(db, email, ip, now).await? {
-        let details = format!("{} more sign-ins from {ip} refused", wait_words(until - now));
-        audit(AuditAction::LoginLockout, Outcome::Refused, details).await?;
+        audit(AuditAction::LoginLockout, Outcome::Refused, lockout_details(until - now, ip)).await?;
         return code_page(StatusCode::TOO_MANY_REQUESTS, Some(format!("{WRONG_CODE} {}", locked_message(until - now))));
     }
     code_page(StatusCode::UNAUTHORIZED, Some(WRONG_CODE.to_owned()))
+}
+
+/// Logs a sign-in refused while locked: once per window for this email or address, however often it keeps trying.
+async fn log_refused(db: &crate::db::Pool, email: &str, ip: &str, now: i64) -> Result<(), sqlx::Error> {
+    if !audit::logged_since(db, AuditAction::LoginRefused, email, ip, now - throttle::WINDOW_SECS).await? {
+        let details = "locked out after repeated failures";
+        let entry = Entry {
+            actor: email,
+            ip,
+            action: AuditAction::LoginRefused,
+            target: email,
+            result: Outcome::Refused,
+            details,
+        };
+        audit::record(db, entry).await?;
+    }
+    Ok(())
+}
+
+/// The lock-out's log line: `for 1 minute more sign-ins from 127.0.0.1 refused`.
+fn lockout_details(secs_left: i64, ip: &str) -> String {
+    format!("{} more sign-ins from {ip} refused", wait_words(secs_left))
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
