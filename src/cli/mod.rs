@@ -213,6 +213,17 @@ mod settings_file_tests {
     }
 
     #[test]
+    fn two_factor_settings_come_from_the_file_too() {
+        let (dir, path) = file("require-2fa = true\n");
+        let key = dir.path().join("secret-key");
+        std::fs::write(&key, "a key of thirty-two characters or more\n").unwrap();
+        std::fs::write(&path, format!("require-2fa = true\nsecret-key-file = {:?}\n", key.to_str().unwrap())).unwrap();
+        let settings = serve(&["--config", path.to_str().unwrap()]).unwrap().settings().unwrap();
+        assert!(settings.require_2fa);
+        assert!(settings.secret_key.is_some());
+    }
+
+    #[test]
     fn a_missing_file_is_an_error() {
         let e = serve(&["--config", "/nonexistent/multi-account.toml"]).unwrap_err().to_string();
         assert!(e.contains("config file /nonexistent/multi-account.toml"), "{e}");

@@ -355,7 +355,8 @@ async fn an_administrator_resets_another_users_second_factor_from_the_users_page
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_resets_a_locked_out_administrators_second_factor() {
     let app = spawn_with_key().await;
-    enrol(&app, &app.admin().await).await;
+    let client = app.admin().await;
+    enrol(&app, &client).await;
     let reset = || {
         Command::new(env!("CARGO_BIN_EXE_multi-account"))
             .args(["user", "reset-2fa", ADMIN_EMAIL, "--database", &app.database_url()])
@@ -366,6 +367,7 @@ async fn the_command_line_resets_a_locked_out_administrators_second_factor() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Two-factor sign-in of admin@example.com reset"));
     assert_eq!(stored_secret(&app, ADMIN_EMAIL).await, None);
+    assert!(!signed_in(&app, &client).await, "their sessions end");
     app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert!(audit_codes(&app).await.contains(&format!("user.2fa_reset cli {ADMIN_EMAIL} ")));
 
@@ -428,6 +430,17 @@ async fn without_a_key_nothing_is_offered_and_require_2fa_does_not_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--require-2fa (MA_REQUIRE_2FA) needs") && stderr.contains("MA_SECRET_KEY"), "{stderr}");
     assert!(!dir.path().join("multi-account.db").exists(), "refused before anything was made");
+    let out = Command::new(env!("CARGO_BIN_EXE_multi-account"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("MA_REQUIRE_2FA", "yes")
+        .env_remove("MA_SECRET_KEY")
+        .env_remove("MA_SECRET_KEY_FILE")
+        .env_remove("MA_DATABASE_URL")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--require-2fa (MA_REQUIRE_2FA) needs"), "the variable: {stderr}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_multi-account"))
         .args(["serve", "--listen", "127.0.0.1:0"])
