@@ -40,7 +40,7 @@ impl fmt::Debug for Secret {
 }
 
 impl Secret {
-    /// 20 bytes from the operating system's generator, seeded into the thread's CSPRNG.
+    /// 20 bytes from the thread's CSPRNG, which the operating system seeds.
     pub fn generate() -> Secret {
         let bytes: [u8; SECRET_BYTES] = rand::rng().random();
         Secret(totp_rs::Secret::from(bytes).to_base32())
@@ -60,7 +60,8 @@ impl Secret {
     pub fn otpauth_uri(&self, email: &str) -> String {
         let encode = |s: &str| percent_encode(s);
         format!(
-            "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
+            "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits={DIGITS}\
+             &period={STEP_SECS}",
             issuer = encode(ISSUER),
             account = encode(email),
             secret = self.0,

@@ -214,10 +214,10 @@ mod settings_file_tests {
 
     #[test]
     fn two_factor_settings_come_from_the_file_too() {
-        let (dir, path) = file("require-2fa = true\n");
-        let key = dir.path().join("secret-key");
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("secret-key");
         std::fs::write(&key, "a key of thirty-two characters or more\n").unwrap();
-        std::fs::write(&path, format!("require-2fa = true\nsecret-key-file = {:?}\n", key.to_str().unwrap())).unwrap();
+        let (_dir, path) = file(&format!("require-2fa = true\nsecret-key-file = {:?}\n", key.to_str().unwrap()));
         let settings = serve(&["--config", path.to_str().unwrap()]).unwrap().settings().unwrap();
         assert!(settings.require_2fa);
         assert!(settings.secret_key.is_some());

@@ -1,6 +1,6 @@
-//! `multi-account user add|list|set-password|reset-2fa|remove`: manage the console's users from the command line, on the same
-//! database as `serve`. This is the operator's way in, so it needs no Kaltura and does not apply the user quota; the
-//! last active Publisher Administrator is still protected.
+//! `multi-account user add|list|set-password|reset-2fa|remove`: manage the console's users from the command line, on
+//! the same database as `serve`. This is the operator's way in, so it needs no Kaltura and does not apply the user
+//! quota; the last active Publisher Administrator is still protected.
 
 use clap::Subcommand;
 use std::io::Read as _;
@@ -113,9 +113,10 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
             if db::two_factor::reset(&pool, user.id).await? {
                 record(&pool, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
+                let email = &user.email;
                 println!(
-                    "Two-factor sign-in of {} reset: they sign in with their password alone until they set it up again.",
-                    user.email
+                    "Two-factor sign-in of {email} reset: they sign in with their password alone until they set it up \
+                          again."
                 );
             } else {
                 println!("{} has no two-factor sign-in: nothing to reset.", user.email);

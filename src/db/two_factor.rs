@@ -24,7 +24,8 @@ impl fmt::Debug for Enrolled {
 /// The user's second factor, if they have one.
 pub async fn enrolled(pool: &Pool, user_id: i64) -> Result<Option<Enrolled>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT totp_secret AS secret, totp_last_step AS last_step FROM users WHERE id = $1 AND totp_secret IS NOT NULL",
+        "SELECT totp_secret AS secret, totp_last_step AS last_step FROM users \
+         WHERE id = $1 AND totp_secret IS NOT NULL",
     )
     .bind(user_id)
     .fetch_optional(pool)

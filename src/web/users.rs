@@ -507,7 +507,8 @@ async fn reset_two_factor(
     } else if crate::db::two_factor::reset(&state.db, id).await? {
         record(&state, &me, &ip, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
         Flash::ok(format!(
-            "The two-factor sign-in of {name} was reset: they sign in with their password alone and can set it up again."
+            "The two-factor sign-in of {name} was reset: they sign in with their password alone and can set it up \
+             again."
         ))
     } else {
         Flash::error(format!("{name} has no two-factor sign-in to reset."))
