@@ -39,6 +39,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        anyhow::ensure!(
+            !settings.require_2fa || settings.secret_key.is_some(),
+            "--require-2fa (MA_REQUIRE_2FA) needs the key that encrypts two-factor secrets: set MA_SECRET_KEY or \
+             MA_SECRET_KEY_FILE (at least 32 characters)"
+        );
         let database = db::connect(&settings.database, &settings.database_pool).await?;
         tracing::info!(database = %settings.database, "database open");
         let (kaltura, kmc_url, demo) = connect_kaltura(&settings.kaltura, &settings.database).await?;
@@ -59,6 +64,8 @@ impl Application {
             support_url: settings.support_url,
             local_login: settings.local_login,
             sso_issuer: settings.oidc.as_ref().and_then(|o| Url::parse(&o.issuer).ok()),
+            secret_key: settings.secret_key,
+            require_2fa: settings.require_2fa,
         };
         let sso = settings.oidc.map(|oidc| crate::sso::Sso::new(oidc, &web.public_url)).transpose()?;
         if let Some(sso) = &sso {

@@ -10,5 +10,6 @@ mod numbers;
 pub mod password;
 mod spreadsheet;
 pub mod sso;
+pub mod two_factor;
 mod usage;
 mod web;

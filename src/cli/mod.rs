@@ -31,7 +31,7 @@ pub enum Command {
     Serve(Box<crate::config::ServeArgs>),
     /// Work on many accounts: `accounts import FILE.csv [--dry-run]` creates accounts from a CSV file.
     Accounts(accounts::AccountsArgs),
-    /// Manage the console's users: add, list, set-password, remove.
+    /// Manage the console's users: add, list, set-password, reset-2fa, remove.
     User(user::UserArgs),
     /// Check the Kaltura settings against the service: one line per check, non-zero exit if any fails.
     Doctor(doctor::DoctorArgs),
@@ -210,6 +210,17 @@ mod settings_file_tests {
         let (_dir, path) = file("trusted-proxies = [\"10.0.0.5\", \"a proxy\"]\n");
         let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
         assert!(e.contains("`trusted-proxies`") && e.contains("\"a proxy\" is not an IP address"), "{e}");
+    }
+
+    #[test]
+    fn two_factor_settings_come_from_the_file_too() {
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("secret-key");
+        std::fs::write(&key, "a key of thirty-two characters or more\n").unwrap();
+        let (_dir, path) = file(&format!("require-2fa = true\nsecret-key-file = {:?}\n", key.to_str().unwrap()));
+        let settings = serve(&["--config", path.to_str().unwrap()]).unwrap().settings().unwrap();
+        assert!(settings.require_2fa);
+        assert!(settings.secret_key.is_some());
     }
 
     #[test]

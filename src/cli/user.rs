@@ -1,6 +1,6 @@
-//! `multi-account user add|list|set-password|remove`: manage the console's users from the command line, on the same
-//! database as `serve`. This is the operator's way in, so it needs no Kaltura and does not apply the user quota; the
-//! last active Publisher Administrator is still protected.
+//! `multi-account user add|list|set-password|reset-2fa|remove`: manage the console's users from the command line, on
+//! the same database as `serve`. This is the operator's way in, so it needs no Kaltura and does not apply the user
+//! quota; the last active Publisher Administrator is still protected.
 
 use clap::Subcommand;
 use std::io::Read as _;
@@ -47,6 +47,10 @@ pub enum UserAction {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove a user's two-factor sign-in (a lost authenticator) and end their sessions: they sign in with their
+    /// password alone until they set it up again.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor { email: String },
     /// Remove a user.
     Remove { email: String },
 }
@@ -103,6 +107,20 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             users::set_password_hash(&pool, user.id, &hash).await?;
             record(&pool, AuditAction::UserPassword, &user.email, Outcome::Ok, "").await?;
             println!("Password of {} changed.", user.email);
+            Ok(())
+        }
+        UserAction::ResetTwoFactor { email } => {
+            let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
+            if db::two_factor::reset(&pool, user.id).await? {
+                record(&pool, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
+                let email = &user.email;
+                println!(
+                    "Two-factor sign-in of {email} reset: they sign in with their password alone until they set it up \
+                          again."
+                );
+            } else {
+                println!("{} has no two-factor sign-in: nothing to reset.", user.email);
+            }
             Ok(())
         }
         UserAction::Remove { email } => {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::{Location, PoolSettings};
+use crate::two_factor::SecretKey;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArgs {
@@ -78,6 +79,17 @@ pub struct ServeArgs {
     /// Kaltura register timeout); a container's stop grace period must be longer.
     #[arg(long, env = "MA_SHUTDOWN_TIMEOUT_SECS", default_value_t = 150)]
     pub shutdown_timeout_secs: u64,
+    /// The key that encrypts users' two-factor secrets in the database (at least 32 characters); prefer
+    /// --secret-key-file. Without it, two-factor sign-in cannot be set up.
+    #[arg(long, env = "MA_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<::kaltura::Secret>,
+    /// A file holding the key that encrypts two-factor secrets (e.g. a Docker secret).
+    #[arg(long, env = "MA_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Every user must set up two-factor sign-in: until they do, every page sends them to its set-up page. Needs the
+    /// secret key.
+    #[arg(long = "require-2fa", env = "MA_REQUIRE_2FA", value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_2fa: bool,
     /// A TOML file of these settings, keyed by flag name without the dashes (e.g. `listen = "0.0.0.0:8080"`). A flag
     /// or environment variable overrides the file; an unknown key is an error.
     #[arg(long, env = "MA_CONFIG")]
@@ -106,6 +118,10 @@ pub struct Settings {
     pub metrics_allow: Vec<IpNet>,
     /// Where "Contact Kaltura" leads.
     pub support_url: Url,
+    /// Encrypts two-factor secrets; without it two-factor sign-in cannot be set up.
+    pub secret_key: Option<SecretKey>,
+    /// Every user must have a second factor.
+    pub require_2fa: bool,
     /// No Kaltura settings at all: demo mode, on the emulator started in-process.
     pub kaltura: kaltura::KalturaSettings,
     /// Single sign-on, when configured.
@@ -127,6 +143,8 @@ impl Settings {
             trusted_proxies: Vec::new(),
             metrics_allow: loopback(),
             support_url: Url::parse(KALTURA_SUPPORT).unwrap_or_else(|_| unreachable!("a valid constant URL")),
+            secret_key: None,
+            require_2fa: false,
             kaltura,
             oidc: None,
             local_login: oidc::LocalLogin::All,
@@ -148,6 +166,8 @@ pub struct WebSettings {
     pub local_login: oidc::LocalLogin,
     /// The OpenID provider's issuer: sign-out sends the browser there.
     pub sso_issuer: Option<Url>,
+    pub secret_key: Option<SecretKey>,
+    pub require_2fa: bool,
 }
 
 /// Kaltura's support site, where the KMC's own "Contact Kaltura" leads.
@@ -182,12 +202,35 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxies.clone(),
             metrics_allow: self.metrics_allow.clone(),
             support_url: self.support_url.clone(),
+            secret_key: self.secret_key()?,
+            require_2fa: self.require_2fa,
             kaltura: self.kaltura.clone(),
             oidc: self.oidc.settings().map_err(|e| ConfigError { name: "single sign-on:", reason: e.to_string() })?,
             local_login: self.oidc.local_login,
         })
     }
+
+    /// The key from `--secret-key` or the file `--secret-key-file` names (one of them, trimmed), if given.
+    fn secret_key(&self) -> Result<Option<SecretKey>, ConfigError> {
+        let value = match (&self.secret_key, &self.secret_key_file) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    name: SECRET_KEY,
+                    reason: "is given twice (MA_SECRET_KEY and MA_SECRET_KEY_FILE): keep only one of them".into(),
+                });
+            }
+            (Some(key), None) => key.expose().to_owned(),
+            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| ConfigError {
+                name: "--secret-key-file (MA_SECRET_KEY_FILE)",
+                reason: format!("cannot be read from {}: {e}", path.display()),
+            })?,
+        };
+        SecretKey::derive(&value).map(Some).map_err(|e| ConfigError { name: SECRET_KEY, reason: e.to_string() })
+    }
 }
+
+const SECRET_KEY: &str = "the secret key (MA_SECRET_KEY or MA_SECRET_KEY_FILE)";
 
 /// One `--trusted-proxies` entry: an address (a range of one) or a CIDR range.
 fn parse_proxy(s: &str) -> Result<IpNet, String> {
@@ -259,6 +302,42 @@ mod tests {
         assert!(error.starts_with("--database is not a valid PostgreSQL URL"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
         assert_eq!(db("sqlite://ma.db").unwrap(), Location::Sqlite("ma.db".into()));
+    }
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        <Cli as clap::Parser>::try_parse_from(std::iter::once("x").chain(args.iter().copied())).unwrap().serve
+    }
+
+    #[test]
+    fn the_secret_key_is_given_once_and_long_enough() {
+        let long = "0123456789abcdefghijklmnopqrstuvwxyz";
+        assert!(serve(&[]).settings().unwrap().secret_key.is_none());
+        assert!(serve(&["--secret-key", long]).settings().unwrap().secret_key.is_some());
+
+        let e = serve(&["--secret-key", "short"]).settings().unwrap_err().to_string();
+        assert!(e.contains("MA_SECRET_KEY") && e.contains("at least 32 characters"), "{e}");
+        assert!(!e.contains("short"), "the value is not echoed: {e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, format!("{long}\n")).unwrap();
+        let path = file.to_str().unwrap();
+        assert!(serve(&["--secret-key-file", path]).settings().unwrap().secret_key.is_some());
+        let e = serve(&["--secret-key-file", path, "--secret-key", long]).settings().unwrap_err().to_string();
+        assert!(e.contains("given twice"), "{e}");
+        let e = serve(&["--secret-key-file", "/nonexistent/key"]).settings().unwrap_err().to_string();
+        assert!(e.contains("MA_SECRET_KEY_FILE") && e.contains("/nonexistent/key"), "{e}");
+    }
+
+    #[test]
+    fn two_factor_is_required_only_when_asked() {
+        assert!(!serve(&[]).require_2fa);
+        assert!(serve(&["--require-2fa"]).require_2fa);
     }
 
     #[test]

@@ -162,7 +162,7 @@ pub fn is_email(s: &str) -> bool {
 const COLUMNS: &str = "id, email, first_name, last_name, publisher_user_id, role, status, password_hash, last_login_at, session_generation";
 
 /// Every change of access ends the user's sessions: they were made under the old generation.
-const NEW_GENERATION: &str = "session_generation = session_generation + 1";
+pub(super) const NEW_GENERATION: &str = "session_generation = session_generation + 1";
 
 /// True when the row is the only active Publisher Administrator left.
 const IS_LAST_ADMIN: &str = "(role = 'publisher_administrator' AND status = 'active' AND \
@@ -176,27 +176,34 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-/// A user and whether an account creation of theirs has an outcome they have not been told yet.
+/// A user, whether an account creation of theirs has an outcome they have not been told yet, and whether they have a
+/// second factor.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user: User,
     pub awaiting_report: bool,
+    pub two_factor: bool,
 }
 
 impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
     fn from_row(row: &'r sqlx::any::AnyRow) -> Result<SignedIn, sqlx::Error> {
         // A flag is selected as 0/1: SQLite has no boolean to decode.
-        Ok(SignedIn { user: User::from_row(row)?, awaiting_report: row.try_get::<i64, _>("awaiting_report")? != 0 })
+        let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v != 0);
+        Ok(SignedIn {
+            user: User::from_row(row)?,
+            awaiting_report: flag("awaiting_report")?,
+            two_factor: flag("two_factor")?,
+        })
     }
 }
 
 /// The user a session names, read on every request: one query also tells whether the Accounts page has news for
-/// them, so a view without news does not ask the creations table again.
+/// them, so a view without news does not ask the creations table again, and whether they have a second factor.
 pub async fn signed_in(pool: &Pool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id \
-         AND c.reported = 0 AND c.state IN ('created', 'failed')) THEN 1 ELSE 0 END AS awaiting_report \
-         FROM users WHERE id = $1"
+         AND c.reported = 0 AND c.state IN ('created', 'failed')) THEN 1 ELSE 0 END AS awaiting_report, \
+         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor FROM users WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)

@@ -1,5 +1,6 @@
 //! Who is signed in, and the guard in front of every page: anonymous requests go to the sign-in page, and only
-//! Publisher Administrators get past it (other roles may only sign out).
+//! Publisher Administrators get past it (other roles may only sign out and set up their second factor). When
+//! two-factor sign-in is required, a user without it is sent to its set-up page first.
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Request, State};
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::htmx::{HxRedirect, is_htmx, to_flash};
-use super::{AppError, AppState, Flash, Nav, Section, render};
+use super::{AppError, AppState, Flash, Nav, Section, login, render, two_factor};
 use crate::db::unix_now;
 use crate::db::users::{self, Role};
 
@@ -33,6 +34,8 @@ pub(crate) struct CurrentUser {
     pub(crate) role: Role,
     /// An account creation of theirs has an outcome they have not been told yet.
     pub(crate) awaiting_report: bool,
+    /// They sign in with a second factor.
+    pub(crate) two_factor: bool,
 }
 
 /// A signed-in Publisher Administrator: the extractor for every multi-account and users page.
@@ -87,9 +90,14 @@ pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<
             .filter(|s| s.user.is_active() && Some(s.user.session_generation) == generation)
     };
     match user {
-        Some(users::SignedIn { user: u, awaiting_report }) => {
-            Ok(Some(CurrentUser { id: u.id, name: u.full_name(), email: u.email, role: u.role, awaiting_report }))
-        }
+        Some(users::SignedIn { user: u, awaiting_report, two_factor }) => Ok(Some(CurrentUser {
+            id: u.id,
+            name: u.full_name(),
+            email: u.email,
+            role: u.role,
+            awaiting_report,
+            two_factor,
+        })),
         None => {
             session.flush().await?;
             Ok(None)
@@ -120,11 +128,12 @@ async fn keep_alive(session: &Session, idle: std::time::Duration) -> Result<(), 
     Ok(())
 }
 
-/// Middleware on every page route. `/login` (with single sign-on's `/login/oidc` and its callback) is open; `/logout` needs any signed-in user; everything else needs a
-/// Publisher Administrator, so a page or fragment added later is protected without doing anything.
+/// Middleware on every page route. `/login`, its code step and single sign-on's `/login/oidc` and callback are open;
+/// `/logout` and the two-factor set-up need any signed-in user; everything else needs a Publisher Administrator (with
+/// a second factor, when that is required), so a page or fragment added later is protected without doing anything.
 pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if matches!(path, "/login" | "/login/oidc" | "/login/oidc/callback") {
+    if matches!(path, "/login" | "/login/oidc" | "/login/oidc/callback") || path == login::CODE_STEP {
         return next.run(req).await;
     }
     let user = match current_user(&state, &session).await {
@@ -138,7 +147,14 @@ pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut r
     if let Err(e) = keep_alive(&session, state.settings.session_idle).await {
         return e.into_response();
     }
-    if !user.role.is_admin() && path != "/logout" {
+    let open_to_all = path == "/logout" || two_factor::is_set_up_page(path);
+    // Signed in through the identity provider: its own second factor is the organisation's to require.
+    let through_provider =
+        state.sso.is_some() && matches!(session.get::<String>(login::SSO_ID_TOKEN).await, Ok(Some(_)));
+    if state.settings.require_2fa && !user.two_factor && !through_provider && !open_to_all {
+        return set_up_two_factor_first(is_htmx(req.headers()));
+    }
+    if !user.role.is_admin() && !open_to_all {
         return role_not_allowed(&user, is_htmx(req.headers()));
     }
     req.extensions_mut().insert(user);
@@ -176,6 +192,15 @@ fn sign_in_first(parts: &mut Parts) -> Response {
         (StatusCode::UNAUTHORIZED, HxRedirect(login), ()).into_response()
     } else {
         Redirect::to(&login).into_response()
+    }
+}
+
+/// To the two-factor set-up page, which says why. htmx gets `HX-Redirect`, as for signing in.
+fn set_up_two_factor_first(htmx: bool) -> Response {
+    if htmx {
+        (StatusCode::FORBIDDEN, HxRedirect(two_factor::PAGE.into()), ()).into_response()
+    } else {
+        Redirect::to(two_factor::PAGE).into_response()
     }
 }
 

@@ -16,6 +16,7 @@ mod metrics;
 mod paging;
 mod session_store;
 mod sso;
+mod two_factor;
 mod usage;
 mod users;
 
@@ -82,6 +83,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(audit::router())
         .merge(usage::router())
+        .merge(two_factor::router())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn(error::mark_signed_in))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))

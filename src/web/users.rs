@@ -26,6 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(show).post(add))
         .route("/users/new", get(new_form))
         .route("/users/{id}/role", post(change_role))
+        .route("/users/{id}/reset-2fa", post(reset_two_factor))
         .route("/users/{id}/{action}", post(act))
         .route("/users/{id}/password", get(password_form).post(set_password))
 }
@@ -72,11 +73,14 @@ struct UserRow {
     status: Status,
     last_login: String,
     is_me: bool,
+    /// They sign in with a second factor.
+    two_factor: bool,
 }
 
 impl UserRow {
-    fn new(u: User, me: &CurrentUser) -> UserRow {
+    fn new(u: User, me: &CurrentUser, two_factor: &[i64]) -> UserRow {
         UserRow {
+            two_factor: two_factor.contains(&u.id),
             id: u.id,
             name: u.full_name(),
             last_login: u.last_login_at.map_or_else(|| "Never".to_owned(), |t| kmc_date(Some(t))),
@@ -196,7 +200,9 @@ impl AddUserInput {
 }
 
 async fn panel(state: &AppState, me: &CurrentUser) -> Result<UsersPanel, AppError> {
-    let users: Vec<UserRow> = users::list(&state.db).await?.into_iter().map(|u| UserRow::new(u, me)).collect();
+    let two_factor = crate::db::two_factor::enrolled_ids(&state.db).await?;
+    let users: Vec<UserRow> =
+        users::list(&state.db).await?.into_iter().map(|u| UserRow::new(u, me, &two_factor)).collect();
     let quota = Quota { used: users.len() as i64, limit: quota_limit(state).await };
     Ok(UsersPanel { users, quota, roles: &Role::ALL, add_form: None, password_form: None, oob_flash: None })
 }
@@ -480,6 +486,32 @@ async fn act(
             last_admin(&user, refused)
         }
         Change::NotFound => return Err(AppError::NotFound),
+    };
+    done(&state, &session, &me, htmx, flash).await
+}
+
+/// Removes another user's second factor (a lost authenticator) and ends their sessions; they sign in with their
+/// password and can set it up again. One's own is turned off with a code, on one's own page.
+async fn reset_two_factor(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    HxRequest(htmx): HxRequest,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = target(&state, id).await?;
+    let name = user.full_name();
+    let flash = if id == me.id {
+        Flash::error("Turn your own two-factor sign-in off on your Two-factor page, with a code.")
+    } else if crate::db::two_factor::reset(&state.db, id).await? {
+        record(&state, &me, &ip, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
+        Flash::ok(format!(
+            "The two-factor sign-in of {name} was reset: they sign in with their password alone and can set it up \
+             again."
+        ))
+    } else {
+        Flash::error(format!("{name} has no two-factor sign-in to reset."))
     };
     done(&state, &session, &me, htmx, flash).await
 }

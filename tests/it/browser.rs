@@ -1372,3 +1372,43 @@ async fn single_sign_on_goes_through_the_providers_pages_and_back_signed_in() {
     assert!(b.text("body").await.contains(ADMIN_EMAIL) || b.text("body").await.contains("Sign out"));
     b.close().await;
 }
+
+#[tokio::test]
+async fn two_factor_sign_in_is_set_up_from_the_header_then_asked_for_at_sign_in() {
+    let app = crate::two_factor::spawn_with_key().await;
+    let b = Browser::signed_in(&app).await;
+    b.find("header a[href='/account/two-factor']").await.click().await.expect("the header's Two-factor link");
+    b.find("form[action='/account/two-factor/set-up'] button").await.click().await.expect("Set up");
+    b.until(
+        "the QR code on the screen",
+        "const svg = document.querySelector('.qr svg'); if (!svg) return false; const r = svg.getBoundingClientRect(); \
+         return r.width >= 150 && r.height >= 150 && r.top >= 0 && r.bottom <= innerHeight",
+    )
+    .await;
+    let secret = b.text("#two-factor-secret").await.replace(' ', "");
+    let code = crate::two_factor::code_at(&secret, crate::two_factor::now());
+    b.find("form[action='/account/two-factor/confirm'] input[name=code]").await.send_keys(&code).await.expect("typing");
+    b.find("form[action='/account/two-factor/confirm'] button").await.click().await.expect("Turn on");
+    b.until("the ten recovery codes", "return document.querySelectorAll('.recovery-codes code').length === 10").await;
+
+    b.find("form[action='/logout'] button").await.click().await.expect("Sign out");
+    b.find("form[action='/login'] input[name=email]").await.send_keys(ADMIN_EMAIL).await.expect("typing");
+    b.find("form[action='/login'] input[name=password]").await.send_keys(ADMIN_PASSWORD).await.expect("typing");
+    b.find("form[action='/login'] button[type=submit]").await.click().await.expect("a click");
+    b.until("the code step", "return location.pathname === '/login/code'").await;
+    let field = b.find("input[name=code]").await;
+    assert_eq!(field.attr("autocomplete").await.unwrap().as_deref(), Some("one-time-code"));
+    assert_eq!(b.focused().await, "input[name=code]", "the code field has focus");
+    // The next step's code: the one used to set it up is spent.
+    let code = crate::two_factor::code_at(&secret, crate::two_factor::now() + 30);
+    field.send_keys(&code).await.expect("typing");
+    b.find("form[action='/login/code'] button").await.click().await.expect("Sign in");
+    b.until(
+        "the Accounts page after the code",
+        "return location.pathname === '/accounts' && !!document.querySelector('#accounts-panel tbody')",
+    )
+    .await;
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    b.close().await;
+}

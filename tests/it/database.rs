@@ -7,7 +7,7 @@ use multi_account::db::claims::{self, Work};
 use multi_account::db::creations::{self, CreationState, NewCreation, Recorded};
 use multi_account::db::imports::{self, ImportState, NewImport, Row, RowState};
 use multi_account::db::users::{self, AddError, Change, NewUser, Role, Status};
-use multi_account::db::{self, Database, Engine, Location, PoolSettings, audit, locks, throttle};
+use multi_account::db::{self, Database, Engine, Location, PoolSettings, audit, locks, throttle, two_factor};
 use std::io::Write as _;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
@@ -432,11 +432,71 @@ async fn migrations_run_once_however_many_processes_start_together() {
         }
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(t.pool()).await.unwrap();
-        let expected = match t.engine() {
-            Engine::Sqlite => 9,
-            Engine::Postgres => 1,
+        // Each engine's every migration, once.
+        let folder = match t.engine() {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
         };
-        assert_eq!(applied, expected);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(folder);
+        let expected = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|f| f.as_ref().is_ok_and(|f| f.path().extension() == Some("sql".as_ref())))
+            .count();
+        assert_eq!(applied, expected as i64, "{:?}", t.engine());
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_factors_step_and_recovery_codes_are_used_once_under_concurrent_requests() {
+    for t in engines("a_second_factors_step_and_recovery_codes_are_used_once_under_concurrent_requests").await {
+        let pool = t.pool().clone();
+        let id = users::add(&pool, &user("ann@example.com", Role::Manager), None, 1).await.unwrap();
+        let generation = users::get(&pool, id).await.unwrap().unwrap().session_generation;
+        assert!(two_factor::enrolled(&pool, id).await.unwrap().is_none());
+        assert!(!users::signed_in(&pool, id).await.unwrap().unwrap().two_factor);
+
+        let hashes = vec!["a".repeat(64), "b".repeat(64)];
+        let after_enrol = two_factor::enrol(&pool, id, "sealed", 100, &hashes).await.unwrap();
+        assert_eq!(after_enrol, Some(generation + 1), "{:?}: other sessions end", t.engine());
+        let enrolled = two_factor::enrolled(&pool, id).await.unwrap().expect("enrolled");
+        assert_eq!((enrolled.secret.as_str(), enrolled.last_step), ("sealed", Some(100)));
+        assert!(!format!("{enrolled:?}").contains("sealed"), "Debug hides the secret");
+        assert!(users::signed_in(&pool, id).await.unwrap().unwrap().two_factor);
+        assert_eq!(two_factor::enrolled_ids(&pool).await.unwrap(), [id]);
+
+        assert!(!two_factor::accept_step(&pool, id, 100).await.unwrap(), "{:?}: the set-up's step", t.engine());
+        let (first, second) =
+            tokio::join!(two_factor::accept_step(&pool, id, 101), two_factor::accept_step(&pool, id, 101));
+        assert_eq!([first.unwrap(), second.unwrap()].iter().filter(|ok| **ok).count(), 1, "{:?}", t.engine());
+        assert!(!two_factor::accept_step(&pool, id, 99).await.unwrap());
+
+        let (first, second) = tokio::join!(
+            two_factor::use_recovery_code(&pool, id, &hashes[0], 5),
+            two_factor::use_recovery_code(&pool, id, &hashes[0], 5)
+        );
+        assert_eq!([first.unwrap(), second.unwrap()].iter().filter(|ok| **ok).count(), 1, "{:?}", t.engine());
+        assert!(!two_factor::use_recovery_code(&pool, id, &"c".repeat(64), 5).await.unwrap());
+        assert_eq!(two_factor::recovery_codes_left(&pool, id).await.unwrap(), 1);
+
+        assert!(two_factor::disable(&pool, id).await.unwrap());
+        assert_eq!(users::get(&pool, id).await.unwrap().unwrap().session_generation, generation + 1);
+        assert_eq!(two_factor::recovery_codes_left(&pool, id).await.unwrap(), 0);
+        assert!(!two_factor::reset(&pool, id).await.unwrap(), "nothing to reset");
+        two_factor::enrol(&pool, id, "sealed again", 7, &hashes).await.unwrap();
+        assert!(two_factor::reset(&pool, id).await.unwrap());
+        assert_eq!(
+            users::get(&pool, id).await.unwrap().unwrap().session_generation,
+            generation + 3,
+            "{:?}: the set-up and the reset each end the sessions",
+            t.engine()
+        );
+        assert!(two_factor::enrolled(&pool, id).await.unwrap().is_none());
+
+        two_factor::enrol(&pool, id, "sealed", 7, &hashes).await.unwrap();
+        assert_eq!(users::remove(&pool, id).await.unwrap(), Change::Done);
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes").fetch_one(&pool).await.unwrap();
+        assert_eq!(left, 0, "{:?}: a removed user's recovery codes go with them", t.engine());
         t.finish().await;
     }
 }

@@ -20,6 +20,7 @@ mod security;
 mod sign_in;
 mod sso;
 mod support;
+mod two_factor;
 mod usage;
 mod user_cli;
 mod users_page;

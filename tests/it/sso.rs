@@ -400,3 +400,20 @@ fn origin(app: &TestApp) -> reqwest::header::HeaderMap {
     headers.insert(ORIGIN, app.url.parse().unwrap());
     headers
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn required_two_factor_is_left_to_the_provider_for_single_sign_on() {
+    let (app, _provider) = console_with(accounts(), "", |_, settings| {
+        settings.require_2fa = true;
+        settings.secret_key = Some(crate::two_factor::key(crate::two_factor::KEY));
+    })
+    .await;
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "admin-1").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(signed_in(&app, &client).await, "not sent to set up a second factor");
+    let local = app.admin().await;
+    let res = local.get(app.at("/accounts")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a password sign-in is");
+    assert_eq!(res.headers()[LOCATION], "/account/two-factor");
+}
