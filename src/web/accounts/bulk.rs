@@ -64,14 +64,16 @@ pub(super) async fn selection(
     back: &str,
     oob: bool,
 ) -> Result<SelectionBar, AppError> {
+    let count = state.accounts.selection_count(user_id).await?;
     let ids: Vec<i64> = rows.iter().filter(|r| r.selectable()).map(|r| r.id).collect();
-    if !ids.is_empty() {
+    // Most views have nothing selected: then no row is, and the rows need not be asked about.
+    if count > 0 && !ids.is_empty() {
         let selected = state.accounts.selected_among(user_id, &ids).await?;
         for row in rows.iter_mut() {
             row.selected = selected.contains(&row.id);
         }
     }
-    bar(state, user_id, back, None, oob).await
+    Ok(bar_of(count, back, None, oob))
 }
 
 async fn bar(
@@ -82,11 +84,15 @@ async fn bar(
     oob: bool,
 ) -> Result<SelectionBar, AppError> {
     let count = state.accounts.selection_count(user_id).await?;
+    Ok(bar_of(count, back, error, oob))
+}
+
+fn bar_of(count: i64, back: &str, error: Option<String>, oob: bool) -> SelectionBar {
     let actions = StatusAction::ALL
         .into_iter()
         .map(|a| MenuAction { key: a.key(), label: a.label(), danger: a == StatusAction::Remove })
         .collect();
-    Ok(SelectionBar { oob, count, limit: count_of(SELECTION_LIMIT), actions, back: back_to(Some(back)), error })
+    SelectionBar { oob, count, limit: count_of(SELECTION_LIMIT), actions, back: back_to(Some(back)), error }
 }
 
 fn count_of(n: i64) -> String {
