@@ -176,13 +176,14 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-/// A user, whether an account creation of theirs has an outcome they have not been told yet, and whether they have a
-/// second factor.
+/// A user, whether an account creation of theirs has an outcome they have not been told yet, whether they have a
+/// second factor, and how many accounts they have selected.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user: User,
     pub awaiting_report: bool,
     pub two_factor: bool,
+    pub selected: i64,
 }
 
 impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
@@ -193,17 +194,20 @@ impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
             user: User::from_row(row)?,
             awaiting_report: flag("awaiting_report")?,
             two_factor: flag("two_factor")?,
+            selected: row.try_get("selected")?,
         })
     }
 }
 
 /// The user a session names, read on every request: one query also tells whether the Accounts page has news for
-/// them, so a view without news does not ask the creations table again, and whether they have a second factor.
+/// them (so a view without news does not ask the creations table again), whether they have a second factor, and the
+/// size of their selection (the Accounts page's bar).
 pub async fn signed_in(pool: &Pool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id \
          AND c.reported = 0 AND c.state IN ('created', 'failed')) THEN 1 ELSE 0 END AS awaiting_report, \
-         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor FROM users WHERE id = $1"
+         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor, \
+         (SELECT COUNT(*) FROM account_selection s WHERE s.user_id = users.id) AS selected FROM users WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)

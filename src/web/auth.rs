@@ -36,6 +36,8 @@ pub(crate) struct CurrentUser {
     pub(crate) awaiting_report: bool,
     /// They sign in with a second factor.
     pub(crate) two_factor: bool,
+    /// How many accounts they had selected when the request began.
+    pub(crate) selected: i64,
 }
 
 /// A signed-in Publisher Administrator: the extractor for every multi-account and users page.
@@ -90,13 +92,14 @@ pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<
             .filter(|s| s.user.is_active() && Some(s.user.session_generation) == generation)
     };
     match user {
-        Some(users::SignedIn { user: u, awaiting_report, two_factor }) => Ok(Some(CurrentUser {
+        Some(users::SignedIn { user: u, awaiting_report, two_factor, selected }) => Ok(Some(CurrentUser {
             id: u.id,
             name: u.full_name(),
             email: u.email,
             role: u.role,
             awaiting_report,
             two_factor,
+            selected,
         })),
         None => {
             session.flush().await?;

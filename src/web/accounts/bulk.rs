@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tower_sessions::Session;
 
-use super::super::auth::{self, AdminUser};
+use super::super::auth::{self, AdminUser, CurrentUser};
 use super::super::format::count;
 use super::super::htmx::{HxRedirect, HxRequest, HxResponseTrigger, wants_fragment};
 use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
@@ -56,15 +56,16 @@ struct BarFragment {
     bar: SelectionBar,
 }
 
-/// The bar for `user_id`, and the page's rows marked when selected.
+/// The bar for the user, and the page's rows marked when selected. The count is the one read with the user for this
+/// request: a page view asks the database nothing more unless something is selected.
 pub(super) async fn selection(
     state: &AppState,
-    user_id: i64,
+    me: &CurrentUser,
     rows: &mut [Row],
     back: &str,
     oob: bool,
 ) -> Result<SelectionBar, AppError> {
-    let count = state.accounts.selection_count(user_id).await?;
+    let (user_id, count) = (me.id, me.selected);
     let ids: Vec<i64> = rows.iter().filter(|r| r.selectable()).map(|r| r.id).collect();
     // Most views have nothing selected: then no row is, and the rows need not be asked about.
     if count > 0 && !ids.is_empty() {

@@ -298,7 +298,7 @@ async fn show(
     let banner = Banner { quota: loaded.quota(), support_url: state.settings.support_url.to_string() };
     let mut panel = build_panel(&view, size, &loaded, notes);
     let fragment = wants_fragment(&headers, "accounts-panel");
-    let bar = bulk::selection(&state, me.id, &mut panel.rows, &panel.href, fragment).await?;
+    let bar = bulk::selection(&state, &me, &mut panel.rows, &panel.href, fragment).await?;
     if fragment {
         // The panel refreshing itself (after an account was added) shows the same view: no new history entry.
         let push = (!triggered_by(&headers, "accounts-panel")).then(|| HxPushUrl(panel.href.clone()));
