@@ -417,3 +417,16 @@ async fn required_two_factor_is_left_to_the_provider_for_single_sign_on() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "a password sign-in is");
     assert_eq!(res.headers()[LOCATION], "/account/two-factor");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_secret_the_provider_does_not_accept_is_named_as_such() {
+    let (app, _provider) =
+        console_with(accounts(), "", |oidc, _| oidc.client_secret = Some(kaltura::Secret::new("not-the-secret"))).await;
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "admin-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("does not accept the console&#39;s client settings (client id or secret)."), "{page}");
+    assert!(!page.contains("not-the-secret"), "the secret is never shown");
+    assert!(!signed_in(&app, &client).await);
+}
