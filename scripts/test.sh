@@ -21,8 +21,9 @@ done
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
     missing+=(python3-venv)
 fi
-# The PostgreSQL server's programs (Debian keeps them off PATH).
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+# The PostgreSQL server's programs (Debian keeps them off PATH; the client package alone has the directory without
+# initdb, so initdb is what is looked for).
+pg_bin() { ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname; }
 if [ -z "${MA_TEST_POSTGRES_URL:-}" ] && [ -z "$(pg_bin)" ]; then
     missing+=(postgresql)
 fi
