@@ -46,6 +46,7 @@ pub enum AuditAction {
     UserTwoFactorEnrol,
     UserTwoFactorDisable,
     UserTwoFactorReset,
+    UserTwoFactorRecoveryCodes,
     AccountCreate,
     AccountBlock,
     AccountUnblock,
@@ -56,7 +57,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
@@ -75,6 +76,7 @@ impl AuditAction {
         AuditAction::UserTwoFactorEnrol,
         AuditAction::UserTwoFactorDisable,
         AuditAction::UserTwoFactorReset,
+        AuditAction::UserTwoFactorRecoveryCodes,
         AuditAction::AccountCreate,
         AuditAction::AccountBlock,
         AuditAction::AccountUnblock,
@@ -116,6 +118,7 @@ impl AuditAction {
             AuditAction::UserTwoFactorEnrol => ("user.2fa_enrol", "Two-factor sign-in set up"),
             AuditAction::UserTwoFactorDisable => ("user.2fa_disable", "Two-factor sign-in turned off"),
             AuditAction::UserTwoFactorReset => ("user.2fa_reset", "Two-factor sign-in reset"),
+            AuditAction::UserTwoFactorRecoveryCodes => ("user.2fa_recovery_codes", "New recovery codes made"),
             AuditAction::AccountCreate => ("account.create", "Account created"),
             AuditAction::AccountBlock => ("account.block", "Account blocked"),
             AuditAction::AccountUnblock => ("account.unblock", "Account unblocked"),

@@ -60,16 +60,40 @@ pub async fn enrol(
     if generation.is_none() {
         return Ok(None);
     }
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    replace_codes(&mut tx, user_id, recovery_hashes).await?;
+    tx.commit().await?;
+    Ok(generation)
+}
+
+/// The user's recovery codes become these, the old ones unusable, while they have a second factor; whether they do.
+pub async fn new_recovery_codes(pool: &Pool, user_id: i64, recovery_hashes: &[String]) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let enrolled: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND totp_secret IS NOT NULL")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if enrolled.is_none() {
+        return Ok(false);
+    }
+    replace_codes(&mut tx, user_id, recovery_hashes).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn replace_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+    recovery_hashes: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
     for hash in recovery_hashes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(user_id)
             .bind(hash)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
-    Ok(generation)
+    Ok(())
 }
 
 /// The user turns their second factor off (having given a code): their recovery codes go with it; whether they had

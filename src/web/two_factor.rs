@@ -22,6 +22,9 @@ pub(crate) const PAGE: &str = "/account/two-factor";
 const SET_UP: &str = "/account/two-factor/set-up";
 const CONFIRM: &str = "/account/two-factor/confirm";
 const TURN_OFF: &str = "/account/two-factor/turn-off";
+const RECOVERY_CODES: &str = "/account/two-factor/recovery-codes";
+const DISABLE_UNCHANGED: &str = "two-factor sign-in is still on.";
+const CODES_UNCHANGED: &str = "your recovery codes are unchanged.";
 /// The session's new secret, until a code confirms it.
 const NEW_SECRET: &str = "two_factor_new_secret";
 
@@ -31,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route(SET_UP, post(set_up))
         .route(CONFIRM, post(confirm))
         .route(TURN_OFF, post(turn_off))
+        .route(RECOVERY_CODES, post(new_recovery_codes))
 }
 
 /// The pages a user without a second factor may open when one is required.
@@ -178,27 +182,67 @@ async fn turn_off(
     user: CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    if !user.two_factor {
+    if let Some(refused) =
+        with_code(&state, &user, &ip, &form.code, AuditAction::UserTwoFactorDisable, DISABLE_UNCHANGED).await?
+    {
+        return Ok(refused);
+    }
+    crate::db::two_factor::disable(&state.db, user.id).await?;
+    record(&state, &user, &ip, AuditAction::UserTwoFactorDisable, Outcome::Ok, "").await?;
+    auth::set_flash(&session, Flash::ok("Two-factor sign-in is off: you sign in with your password alone.")).await?;
+    Ok(Redirect::to(PAGE).into_response())
+}
+
+/// Ten new recovery codes in place of the old ones, for a current code or a recovery code (checked as for turning it
+/// off).
+async fn new_recovery_codes(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: CurrentUser,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    if let Some(refused) =
+        with_code(&state, &user, &ip, &form.code, AuditAction::UserTwoFactorRecoveryCodes, CODES_UNCHANGED).await?
+    {
+        return Ok(refused);
+    }
+    let codes = RecoveryCode::generate_set();
+    let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
+    if !crate::db::two_factor::new_recovery_codes(&state.db, user.id, &hashes).await? {
         return Ok(Redirect::to(PAGE).into_response());
     }
-    let (state, user, db, now) = (&state, &user, &state.db, unix_now());
+    record(&state, &user, &ip, AuditAction::UserTwoFactorRecoveryCodes, Outcome::Ok, "").await?;
+    let flash = Flash::ok("New recovery codes: the earlier ones no longer work.");
+    let view = View::RecoveryCodes(codes.iter().map(RecoveryCode::shown).collect());
+    respond(StatusCode::OK, &page(&state, &user, view, Some(flash), None))
+}
+
+/// Checks the code that a change to an enrolled second factor needs. `None`: it is good (and used up). Otherwise the
+/// answer to give: the page again saying why (a wrong code also counts toward the sign-in lock-out and is audited
+/// under `action`, and the page says what stays `unchanged`), or back to the page when there is no second factor any more.
+async fn with_code(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    code: &str,
+    action: AuditAction,
+    unchanged: &str,
+) -> Result<Option<Response>, AppError> {
+    if !user.two_factor {
+        return Ok(Some(Redirect::to(PAGE).into_response()));
+    }
+    let (db, now) = (&state.db, unix_now());
     let refuse = |status: StatusCode, error: String| async move {
         let codes_left = crate::db::two_factor::recovery_codes_left(db, user.id).await?;
-        respond(status, &page(state, user, View::On { codes_left }, None, Some(error)))
+        respond(status, &page(state, user, View::On { codes_left }, None, Some(error))).map(Some)
     };
-    if let Some(until) = throttle::locked_until(db, &user.email, &ip, now).await? {
+    if let Some(until) = throttle::locked_until(db, &user.email, ip, now).await? {
         return refuse(StatusCode::TOO_MANY_REQUESTS, login::locked_message(until - now)).await;
     }
-    let why = match two_factor::check(db, state.settings.secret_key.as_ref(), user.id, &form.code, now).await {
+    let why = match two_factor::check(db, state.settings.secret_key.as_ref(), user.id, code, now).await {
         // Turned off meanwhile, in another session.
-        Ok(Checked::NotEnrolled) => return Ok(Redirect::to(PAGE).into_response()),
-        Ok(Checked::Code | Checked::RecoveryCode { .. }) => {
-            crate::db::two_factor::disable(db, user.id).await?;
-            record(state, user, &ip, AuditAction::UserTwoFactorDisable, Outcome::Ok, "").await?;
-            auth::set_flash(&session, Flash::ok("Two-factor sign-in is off: you sign in with your password alone."))
-                .await?;
-            return Ok(Redirect::to(PAGE).into_response());
-        }
+        Ok(Checked::NotEnrolled) => return Ok(Some(Redirect::to(PAGE).into_response())),
+        Ok(Checked::Code | Checked::RecoveryCode { .. }) => return Ok(None),
         Ok(Checked::Replayed) => "code already used",
         Ok(Checked::Wrong) => "wrong code",
         Err(CheckError::Db(e)) => return Err(e.into()),
@@ -209,9 +253,9 @@ async fn turn_off(
             return refuse(StatusCode::SERVICE_UNAVAILABLE, error.into()).await;
         }
     };
-    throttle::record_failure(db, &user.email, &ip, now).await?;
-    record(state, user, &ip, AuditAction::UserTwoFactorDisable, Outcome::Refused, why).await?;
-    refuse(StatusCode::UNPROCESSABLE_ENTITY, "Wrong code: two-factor sign-in is still on.".into()).await
+    throttle::record_failure(db, &user.email, ip, now).await?;
+    record(state, user, ip, action, Outcome::Refused, why).await?;
+    refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("Wrong code: {unchanged}")).await
 }
 
 async fn record(

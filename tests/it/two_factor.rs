@@ -325,6 +325,35 @@ async fn turning_it_off_takes_a_code() {
 }
 
 #[tokio::test]
+async fn new_recovery_codes_take_a_code_and_replace_the_old_ones() {
+    let app = spawn_with_key().await;
+    let client = app.admin().await;
+    let (secret, old) = enrol(&app, &client).await;
+    let page = get(&app, &client, "/account/two-factor").await;
+    assert!(page.body.contains("Make new recovery codes"), "offered once it is on");
+
+    let wrong = post(&app, &client, "/account/two-factor/recovery-codes", &[("code", "000000")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("Wrong code: your recovery codes are unchanged."), "{}", wrong.body);
+
+    let made =
+        post(&app, &client, "/account/two-factor/recovery-codes", &[("code", &code_at(&secret, now() + 30))]).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    assert!(made.body.contains("New recovery codes: the earlier ones no longer work."));
+    let new = select(&Html::parse_document(&made.body), ".recovery-codes code");
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)), "all new");
+
+    let refused = code_step(&app, &password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await, &old[0]).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "an old code no longer signs in");
+    let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(code_step(&app, &client, &new[0]).await.status, StatusCode::SEE_OTHER, "a new one does");
+    let log = audit_codes(&app).await;
+    assert!(log.contains(&format!("user.2fa_recovery_codes {ADMIN_EMAIL} {ADMIN_EMAIL} wrong code")), "{log:?}");
+    assert!(log.contains(&format!("user.2fa_recovery_codes {ADMIN_EMAIL} {ADMIN_EMAIL} ")), "{log:?}");
+}
+
+#[tokio::test]
 async fn an_administrator_resets_another_users_second_factor_from_the_users_page() {
     let app = spawn_with_key().await;
     let renee = app.create_user("renee@example.com", Role::PublisherAdministrator, "renee password one").await;
