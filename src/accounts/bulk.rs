@@ -16,7 +16,7 @@ use super::rules::{Refusal, RowAction, StatusAction};
 use super::{Accounts, Actor, EXPORT_PAGE};
 use crate::db::audit::{self, Entry, Outcome};
 use crate::db::bulk::{self, NewJob, Settled};
-use crate::db::claims::{self, Work};
+use crate::db::claims::Work;
 use crate::db::unix_now;
 
 pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip, Started};
@@ -29,9 +29,6 @@ pub(crate) const UPDATE_BATCH: usize = 50;
 const LIST_BATCH: usize = 500;
 /// How often the worker looks for jobs when nothing wakes it (a job left by another process, a failed write).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
-/// How long a console's claim on a job holds, and how often it is renewed while the job runs.
-const LEASE_SECS: i64 = 20;
-const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// The statuses a selected account may have (partner.list leaves out what the filter does not name).
 const ANY_STATUS: [PartnerStatus; 5] = [
     PartnerStatus::Deleted,
@@ -438,11 +435,7 @@ impl Accounts {
     /// Claims `job` and runs it while the claim is renewed; gives the claim up when it ends (done, stopping, or
     /// taken over after this process failed to renew it).
     async fn drive_job(&self, job: &Job, stop: &watch::Receiver<bool>) {
-        let claim = |until_from_now: i64| {
-            let now = unix_now();
-            claims::claim(&self.db, Work::BulkJob, job.id, &self.runner, now, now + until_from_now)
-        };
-        match claim(LEASE_SECS).await {
+        match self.claim(Work::BulkJob, job.id).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
@@ -450,27 +443,15 @@ impl Accounts {
                 return;
             }
         }
-        let renew = async {
-            loop {
-                tokio::time::sleep(RENEW_EVERY).await;
-                match claim(LEASE_SECS).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => tracing::warn!(job = job.id, error = %e, "cannot renew the claim on a bulk job"),
-                }
-            }
-        };
         tokio::select! {
             result = self.run_job(job, stop) => {
                 if let Err(e) = result {
                     tracing::error!(job = job.id, error = %e, "cannot record a bulk job's progress");
                 }
             }
-            () = renew => tracing::warn!(job = job.id, "another console took this bulk job over"),
+            () = self.keep_claim(Work::BulkJob, job.id) => {}
         }
-        if let Err(e) = claims::release(&self.db, Work::BulkJob, job.id, &self.runner).await {
-            tracing::warn!(job = job.id, error = %e, "cannot give up the claim on a bulk job");
-        }
+        self.release_claim(Work::BulkJob, job.id).await;
     }
 }
 

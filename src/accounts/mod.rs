@@ -9,6 +9,7 @@ pub(crate) mod import;
 pub(crate) mod rules;
 
 use crate::db::Pool;
+use crate::db::claims::{self, Work};
 use futures_util::{Stream, stream};
 use kaltura::{
     Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
@@ -133,7 +134,38 @@ pub(crate) struct Changed {
     pub(crate) message: String,
 }
 
+/// How long a process's claim on a job (an import, a bulk job) holds, and how often it is renewed while the job runs.
+const CLAIM_LEASE_SECS: i64 = 20;
+const CLAIM_RENEW_EVERY: Duration = Duration::from_secs(5);
+
 impl Accounts {
+    /// Claims (or keeps) job `id` of kind `work` for this process; false when another process holds it.
+    pub(crate) async fn claim(&self, work: Work, id: i64) -> Result<bool, sqlx::Error> {
+        let now = crate::db::unix_now();
+        claims::claim(&self.db, work, id, &self.runner, now, now + CLAIM_LEASE_SECS).await
+    }
+
+    /// Renews this process's claim while the job runs; returns only once another process holds it (this one could
+    /// not renew in time).
+    async fn keep_claim(&self, work: Work, id: i64) {
+        loop {
+            tokio::time::sleep(CLAIM_RENEW_EVERY).await;
+            match self.claim(work, id).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => tracing::warn!(?work, id, error = %e, "cannot renew a claim on a job"),
+            }
+        }
+        tracing::warn!(?work, id, "another console took this job over");
+    }
+
+    /// Gives the claim up at once, so the next process need not wait for it to lapse.
+    async fn release_claim(&self, work: Work, id: i64) {
+        if let Err(e) = claims::release(&self.db, work, id, &self.runner).await {
+            tracing::warn!(?work, id, error = %e, "cannot give up a claim on a job");
+        }
+    }
+
     pub(crate) fn new(kaltura: KalturaClient, db: Pool) -> Accounts {
         Accounts {
             kaltura,

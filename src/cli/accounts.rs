@@ -101,7 +101,6 @@ async fn import_with(accounts: &Accounts, args: &ImportArgs, name: &str, bytes: 
         return Ok(());
     }
     accounts.import_start(actor, id).await?;
-    let runner = format!("cli-{}", kaltura::random_secret());
     let (stop, stopping) = watch::channel(false);
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -110,8 +109,8 @@ async fn import_with(accounts: &Accounts, args: &ImportArgs, name: &str, bytes: 
         }
     });
     let progress = watch_progress(accounts, id);
-    let done = if accounts.claim_import(id, &runner).await? {
-        let drive = std::pin::pin!(accounts.drive_import(id, &runner, stopping));
+    let done = if accounts.claim_import(id).await? {
+        let drive = std::pin::pin!(accounts.drive_import(id, stopping));
         let mut progress = std::pin::pin!(progress);
         let mut drive = drive;
         tokio::select! {

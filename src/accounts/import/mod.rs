@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::creation::{EMAIL_IN_FLIGHT, Sent, template_choices, validate};
 use super::{AccountForm, Accounts, Actor, FieldErrors, no_quota_message};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
-use crate::db::claims::{self, Work};
+use crate::db::claims::Work;
 use crate::db::creations::{self, Creation, CreationState, NewCreation, Recorded};
 use crate::db::imports::{self, Import, ImportState, NewImport};
 use crate::db::unix_now;
@@ -29,9 +29,6 @@ pub(crate) use file::{Column, FileError, MAX_FILE_BYTES, MAX_ROWS};
 /// Rows sent at once: a registration takes Kaltura seconds. Each row's place in the quota is still checked and
 /// recorded one at a time, under the lock Add Account uses.
 const PARALLEL: usize = 3;
-/// How long a runner's claim on an import holds, and how often it is renewed.
-const LEASE_SECS: i64 = 20;
-const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// How often the worker looks for imports to take up, and rows waiting for something else are tried again.
 const WORKER_EVERY: Duration = Duration::from_secs(2);
 const RETRY_EVERY: Duration = Duration::from_secs(2);
@@ -351,38 +348,21 @@ impl Accounts {
         imports::discard(&self.db, id).await
     }
 
-    /// Runs a started import as `runner` until every row has its outcome, `stop` says the process is stopping, or
-    /// another runner took it over; gives the claim up when it ends. True when the import is done.
-    pub(crate) async fn drive_import(&self, id: i64, runner: &str, mut stop: watch::Receiver<bool>) -> bool {
-        let renew = async {
-            loop {
-                tokio::time::sleep(RENEW_EVERY).await;
-                let now = unix_now();
-                match claims::claim(&self.db, Work::Import, id, runner, now, now + LEASE_SECS).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => tracing::warn!(error = %e, import = id, "cannot renew the claim on an import"),
-                }
-            }
-        };
+    /// Runs a started import this process claimed until every row has its outcome, `stop` says the process is
+    /// stopping, or another process took it over; gives the claim up when it ends. True when the import is done.
+    pub(crate) async fn drive_import(&self, id: i64, mut stop: watch::Receiver<bool>) -> bool {
         let done = tokio::select! {
             done = self.run_import(id) => done,
-            () = renew => {
-                tracing::warn!(import = id, "another console took this import over");
-                false
-            }
+            () = self.keep_claim(Work::Import, id) => false,
             _ = stop.wait_for(|stopped| *stopped) => false,
         };
-        if let Err(e) = claims::release(&self.db, Work::Import, id, runner).await {
-            tracing::warn!(error = %e, import = id, "cannot give up the claim on an import");
-        }
+        self.release_claim(Work::Import, id).await;
         done
     }
 
-    /// Claims a started import for `runner` (the command line runs its own import this way).
-    pub(crate) async fn claim_import(&self, id: i64, runner: &str) -> Result<bool, sqlx::Error> {
-        let now = unix_now();
-        claims::claim(&self.db, Work::Import, id, runner, now, now + LEASE_SECS).await
+    /// Claims a started import for this process (the command line runs its own import this way).
+    pub(crate) async fn claim_import(&self, id: i64) -> Result<bool, sqlx::Error> {
+        self.claim(Work::Import, id).await
     }
 
     /// Gives each row its turn, a few at a time, until none is left; rows waiting for something else are tried
@@ -545,7 +525,6 @@ impl Accounts {
 /// and runs them, until `stop`.
 pub(crate) fn spawn_import_worker(accounts: Accounts, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let runner = format!("console-{}", kaltura::random_secret());
         let mut running = tokio::task::JoinSet::new();
         let mut active: Vec<i64> = Vec::new();
         let mut stopping = stop.clone();
@@ -556,13 +535,13 @@ pub(crate) fn spawn_import_worker(accounts: Accounts, stop: watch::Receiver<bool
                         if active.contains(&id) {
                             continue;
                         }
-                        match accounts.claim_import(id, &runner).await {
+                        match accounts.claim_import(id).await {
                             Ok(true) => {
                                 tracing::info!(import = id, "running an account import");
                                 active.push(id);
-                                let (accounts, runner, stop) = (accounts.clone(), runner.clone(), stop.clone());
+                                let (accounts, stop) = (accounts.clone(), stop.clone());
                                 running.spawn(async move {
-                                    accounts.drive_import(id, &runner, stop).await;
+                                    accounts.drive_import(id, stop).await;
                                     id
                                 });
                             }
