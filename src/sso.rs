@@ -327,9 +327,6 @@ impl Sso {
                 None => false,
             }
         });
-        let first = |c: Option<&openidconnect::LocalizedClaim<openidconnect::EndUserGivenName>>| {
-            c.and_then(|c| c.get(None)).map(|n| n.as_str().to_owned())
-        };
         Ok(Identity {
             subject: format!("{} {}", self.settings.issuer, claims.subject().as_str()),
             email: claims.email().map(|e| e.as_str().to_owned()),
@@ -337,7 +334,7 @@ impl Sso {
                 Some(verified) => verified,
                 None => self.settings.trust_email,
             },
-            given_name: first(claims.given_name()),
+            given_name: claims.given_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_owned()),
             family_name: claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_owned()),
             admin_by_claim,
             id_token: id_token.to_string(),

@@ -35,7 +35,6 @@ pub struct Database {
     pub pool: Pool,
     /// tower-sessions' store for the engine, on a pool of its own (the store takes the engine's native pool).
     pub sessions: Sessions,
-    pub location: Location,
 }
 
 /// Opens the database (creating a SQLite file if needed), applies pending migrations and makes sure the sessions
@@ -93,7 +92,7 @@ pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Re
     if let Location::Sqlite(path) = location {
         check_files_writable(path)?;
     }
-    Ok(Database { pool, sessions, location: location.clone() })
+    Ok(Database { pool, sessions })
 }
 
 fn sqlite_options(path: &str) -> SqliteConnectOptions {
