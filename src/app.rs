@@ -19,6 +19,7 @@ pub use crate::config::Settings;
 use crate::config::kaltura::KalturaSettings;
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
+use crate::identity::{self, Identity, sso::Sso};
 use crate::web::{self, AppState};
 
 /// How often expired sessions are deleted.
@@ -62,22 +63,31 @@ impl Application {
             trusted_proxies: settings.trusted_proxies,
             metrics_allow: settings.metrics_allow,
             support_url: settings.support_url,
-            local_login: settings.local_login,
             sso_issuer: settings.oidc.as_ref().and_then(|o| Url::parse(&o.issuer).ok()),
-            secret_key: settings.secret_key,
-            require_2fa: settings.require_2fa,
         };
-        let sso = settings.oidc.map(|oidc| crate::sso::Sso::new(oidc, &web.public_url)).transpose()?;
+        let sso = settings.oidc.map(|oidc| Sso::new(oidc, &web.public_url)).transpose()?;
         if let Some(sso) = &sso {
             tracing::info!(issuer = %sso.issuer(), redirect_uri = sso.redirect_uri(), "single sign-on");
         }
+        let accounts = Accounts::new(kaltura.clone(), database.pool.clone(), settings.clock.clone());
+        let identity = Identity::new(
+            database.pool.clone(),
+            settings.clock.clone(),
+            identity::Settings {
+                local_login: settings.local_login,
+                require_2fa: settings.require_2fa,
+                secret_key: settings.secret_key,
+                sso,
+            },
+            Some(accounts.clone()),
+        );
         let state = AppState {
-            usage: crate::usage::Usage::new(kaltura.clone()),
-            accounts: Accounts::new(kaltura, database.pool.clone()),
+            usage: crate::usage::Usage::new(kaltura),
+            accounts,
+            identity,
             db_file: Arc::new(settings.database.sqlite_path().map(db::DbFile::of)),
             db: database.pool,
             sessions: database.sessions,
-            sso,
             settings: Arc::new(web),
         };
         Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
@@ -90,7 +100,7 @@ impl Application {
 
     /// Single sign-on's redirect URI, to register with the provider.
     pub fn sso_redirect_uri(&self) -> Option<&str> {
-        self.state.sso.as_ref().map(|s| s.redirect_uri())
+        self.state.identity.sso().map(|s| s.redirect_uri())
     }
 
     pub fn public_url(&self) -> &Url {
@@ -99,6 +109,10 @@ impl Application {
 
     pub fn db(&self) -> &db::Pool {
         &self.state.db
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.state.identity
     }
 
     /// Where the demo organisation is served, in demo mode.

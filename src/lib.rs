@@ -4,12 +4,12 @@
 pub mod accounts;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
+pub mod identity;
 mod numbers;
-pub mod password;
+pub mod seal;
 mod spreadsheet;
-pub mod sso;
-pub mod two_factor;
 mod usage;
 mod web;

@@ -17,7 +17,6 @@ use super::{Accounts, Actor, EXPORT_PAGE};
 use crate::db::audit::{self, Entry, Outcome};
 use crate::db::bulk::{self, NewJob, Settled};
 use crate::db::claims::Work;
-use crate::db::unix_now;
 
 pub(crate) use crate::db::bulk::{Item, ItemState, Job, Progress, Skip, Started};
 
@@ -282,7 +281,7 @@ impl Accounts {
         confirmed: Option<&str>,
     ) -> Result<Started, sqlx::Error> {
         let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: action.key() };
-        let started = bulk::job_from_selection(&self.db, &new, confirmed, unix_now()).await?;
+        let started = bulk::job_from_selection(&self.db, &new, confirmed, self.now()).await?;
         self.bulk_wake.notify_one();
         Ok(started)
     }
@@ -290,7 +289,7 @@ impl Accounts {
     /// A new job of the same action for the accounts that failed in job `of`; `None` when none did.
     pub(crate) async fn retry_failures(&self, actor: Actor<'_>, of: &Job) -> Result<Option<i64>, sqlx::Error> {
         let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: &of.action };
-        let job = bulk::job_from_failures(&self.db, of.id, &new, unix_now()).await?;
+        let job = bulk::job_from_failures(&self.db, of.id, &new, self.now()).await?;
         self.bulk_wake.notify_one();
         Ok(job)
     }
@@ -313,7 +312,7 @@ impl Accounts {
     /// (setting a status twice leaves it as once).
     async fn run_job(&self, job: &Job, stop: &watch::Receiver<bool>) -> Result<(), sqlx::Error> {
         let Some(action) = StatusAction::parse(&job.action) else {
-            return bulk::finish(&self.db, job.id, unix_now()).await;
+            return bulk::finish(&self.db, job.id, self.now()).await;
         };
         let actor = Actor { user_id: job.user_id, email: &job.actor, ip: &job.ip };
         let ids = bulk::pending(&self.db, job.id).await?;
@@ -334,7 +333,7 @@ impl Accounts {
                     })
                     .collect();
                 bulk::settle(&self.db, job.id, &failed).await?;
-                return bulk::finish(&self.db, job.id, unix_now()).await;
+                return bulk::finish(&self.db, job.id, self.now()).await;
             }
         };
         let skipped: Vec<Settled> = plan
@@ -375,12 +374,12 @@ impl Accounts {
                     result,
                     details: &details,
                 };
-                audit::record(&self.db, entry).await?;
+                audit::record(&self.db, self.now(), entry).await?;
                 settled.push(Settled { partner_id: n.id, name: n.name.clone(), state, skip: None, message });
             }
             bulk::settle(&self.db, job.id, &settled).await?;
         }
-        bulk::finish(&self.db, job.id, unix_now()).await
+        bulk::finish(&self.db, job.id, self.now()).await
     }
 
     /// One multirequest of `updateStatus` calls; each account's own outcome (a failed request fails them all).
@@ -411,7 +410,7 @@ fn update_calls(action: StatusAction, batch: &[Named]) -> (MultiRequest, Vec<Res
 pub(crate) fn spawn_bulk_worker(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !*stop.borrow() {
-            match bulk::unclaimed(&accounts.db, unix_now()).await {
+            match bulk::unclaimed(&accounts.db, accounts.now()).await {
                 Ok(jobs) => {
                     for job in jobs {
                         if *stop.borrow() {

@@ -13,7 +13,6 @@ use super::{Accounts, Actor};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::creations::{self, NewCreation, Recorded};
 use crate::db::locks;
-use crate::db::unix_now;
 
 pub(crate) use crate::db::creations::Creation;
 use crate::db::creations::CreationState;
@@ -317,7 +316,7 @@ impl Accounts {
                 reported: false,
                 runner: &self.runner,
             },
-            unix_now(),
+            self.now(),
         )
         .await?;
         let id = match recorded {
@@ -350,13 +349,13 @@ impl Accounts {
         let local = self.create_lock.clone().lock_owned().await;
         let holder = kaltura::random_secret();
         loop {
-            let now = unix_now();
+            let now = self.now();
             if locks::try_take(&self.db, CREATION_LOCK, &holder, now, now + TURN_LAPSES_AFTER_SECS).await? {
-                let (db, renewer) = (self.db.clone(), holder.clone());
+                let (db, renewer, clock) = (self.db.clone(), holder.clone(), self.clock.clone());
                 let renew = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(TURN_RENEW).await;
-                        let now = unix_now();
+                        let now = clock.now();
                         if let Err(e) = locks::renew(&db, CREATION_LOCK, &renewer, now + TURN_LAPSES_AFTER_SECS).await {
                             tracing::warn!(error = %e, "cannot renew the account creation lock");
                         }
@@ -372,7 +371,7 @@ impl Accounts {
     /// answer the account may or may not exist: it is never sent again; the reconciler finds out.
     pub(super) async fn send(&self, id: i64, account: &NewAccount, template: i64) -> Result<Sent, sqlx::Error> {
         let result = self.kaltura.register(account, Some(template)).await;
-        let now = unix_now();
+        let now = self.now();
         match result {
             Ok(partner) => {
                 metrics::counter!("console_account_creations_total", "outcome" => "created").increment(1);
@@ -447,7 +446,7 @@ impl Accounts {
         let target = c.partner_id.map(|p| p.to_string()).unwrap_or_else(|| c.admin_email.clone());
         let entry =
             Entry { actor: &c.actor, ip: &c.ip, action: AuditAction::AccountCreate, target: &target, result, details };
-        audit::record(&self.db, entry).await
+        audit::record(&self.db, self.now(), entry).await
     }
 
     /// Looks for the account of an unresolved creation among the parent's children, by its administrator email.
@@ -476,7 +475,7 @@ impl Accounts {
 
     /// One look for one creation; settles it when the answer is known.
     pub(super) async fn reconcile_one(&self, c: &Creation) {
-        let now = unix_now();
+        let now = self.now();
         let outcome = match self.find_created(c).await {
             Ok(Some(partner)) => Some((CreationState::Created, Some(partner.id), String::new())),
             Ok(None) if now - c.started_at > GIVE_UP_AFTER_SECS => {
@@ -555,7 +554,7 @@ pub(crate) fn spawn_liveness(accounts: Accounts, mut stop: watch::Receiver<bool>
 impl Accounts {
     /// Takes or renews the liveness lease `name` of this process.
     async fn keep_alive(&self, name: &str) -> Result<(), sqlx::Error> {
-        let now = unix_now();
+        let now = self.now();
         locks::hold(&self.db, name, &self.runner, now + LIVENESS_LAPSES_AFTER_SECS).await
     }
 
@@ -568,7 +567,7 @@ impl Accounts {
     /// One pass of the reconciler, by one process at a time: each unresolved creation is asked about once per pass
     /// however many consoles share the database.
     async fn reconcile_pass(&self) {
-        let now = unix_now();
+        let now = self.now();
         match locks::try_take(&self.db, RECONCILER_LOCK, &self.runner, now, now + RECONCILER_LAPSES_AFTER_SECS).await {
             Ok(true) => {}
             Ok(false) => return,

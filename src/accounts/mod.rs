@@ -8,6 +8,7 @@ mod editing;
 pub(crate) mod import;
 pub(crate) mod rules;
 
+use crate::clock::Clock;
 use crate::db::Pool;
 use crate::db::claims::{self, Work};
 use futures_util::{Stream, stream};
@@ -40,6 +41,7 @@ const EXPORT_PAGE: Pager = Pager::new(500, 1);
 pub(crate) struct Accounts {
     kaltura: KalturaClient,
     db: Pool,
+    clock: Clock,
     /// This process, as the database knows it: its liveness lease, its claims on jobs, the creations it sends.
     runner: Arc<str>,
     /// Held while a request's quota is checked and the request recorded (not while Kaltura creates the account).
@@ -141,7 +143,7 @@ const CLAIM_RENEW_EVERY: Duration = Duration::from_secs(5);
 impl Accounts {
     /// Claims (or keeps) job `id` of kind `work` for this process; false when another process holds it.
     pub(crate) async fn claim(&self, work: Work, id: i64) -> Result<bool, sqlx::Error> {
-        let now = crate::db::unix_now();
+        let now = self.now();
         claims::claim(&self.db, work, id, &self.runner, now, now + CLAIM_LEASE_SECS).await
     }
 
@@ -166,16 +168,22 @@ impl Accounts {
         }
     }
 
-    pub(crate) fn new(kaltura: KalturaClient, db: Pool) -> Accounts {
+    pub(crate) fn new(kaltura: KalturaClient, db: Pool, clock: Clock) -> Accounts {
         Accounts {
             kaltura,
             db,
+            clock,
             runner: Arc::from(kaltura::random_secret()),
             create_lock: Arc::default(),
             upstream: Arc::default(),
             import_wakeup: Arc::default(),
             bulk_wake: Arc::default(),
         }
+    }
+
+    /// The time, as every rule of the service reads it.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub(crate) fn parent_id(&self) -> i64 {
@@ -377,7 +385,8 @@ impl Accounts {
         result: Outcome,
         details: &str,
     ) -> Result<(), sqlx::Error> {
-        audit::record(&self.db, Entry { actor: actor.email, ip: actor.ip, action, target, result, details }).await
+        audit::record(&self.db, self.now(), Entry { actor: actor.email, ip: actor.ip, action, target, result, details })
+            .await
     }
 }
 

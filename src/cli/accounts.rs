@@ -68,7 +68,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let location = args.database.location()?;
     let pool = db::connect(&location, &args.database.pool()).await?.pool;
     let (kaltura, _, demo) = connect_kaltura(&args.kaltura, &location).await?;
-    let accounts = Accounts::new(kaltura, pool.clone());
+    let accounts = Accounts::new(kaltura, pool.clone(), crate::clock::Clock::system());
     // A console sharing the database must not take this process's creations for a dead one's.
     let (stop_liveness, stopping) = watch::channel(false);
     accounts.announce().await?;

@@ -257,7 +257,7 @@ async fn sso_checks(args: &DoctorArgs, report: &mut Report) {
         Ok(None) => return,
         Err(e) => return report.push(Outcome::Fail, format!("single sign-on: {e}")),
     };
-    let sso = match crate::sso::Sso::new(oidc, &args.public_url) {
+    let sso = match crate::identity::sso::Sso::new(oidc, &args.public_url) {
         Ok(sso) => sso,
         Err(e) => return report.push(Outcome::Fail, format!("single sign-on: {e}")),
     };
@@ -266,11 +266,13 @@ async fn sso_checks(args: &DoctorArgs, report: &mut Report) {
         Ok(client) => {
             report.push(Outcome::Ok, format!("single sign-on: {} publishes its configuration and keys", sso.issuer()));
             let (outcome, text) = match client {
-                crate::sso::ClientCheck::Accepted => (Outcome::Ok, "the provider accepts the client id and secret"),
-                crate::sso::ClientCheck::Refused => {
+                crate::identity::sso::ClientCheck::Accepted => {
+                    (Outcome::Ok, "the provider accepts the client id and secret")
+                }
+                crate::identity::sso::ClientCheck::Refused => {
                     (Outcome::Fail, "the provider refuses the client: check MA_OIDC_CLIENT_ID and the client secret")
                 }
-                crate::sso::ClientCheck::Unknown => {
+                crate::identity::sso::ClientCheck::Unknown => {
                     (Outcome::Warn, "the provider's answer does not tell whether it accepts the client")
                 }
             };

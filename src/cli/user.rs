@@ -5,11 +5,11 @@
 use clap::Subcommand;
 use std::io::Read as _;
 
+use crate::clock::Clock;
 use crate::config::DatabaseArgs;
-use crate::db::audit::{self, AuditAction, Entry, Outcome};
-use crate::db::users::{self, AddError, Change, NewUser, Role};
-use crate::db::{self, unix_now};
-use crate::password;
+use crate::db;
+use crate::db::users::{Role, User};
+use crate::identity::{self, Actor, Identity, NewUserInput, UserChange, UserOutcome};
 
 #[derive(clap::Args, Debug)]
 pub struct UserArgs {
@@ -55,39 +55,35 @@ pub enum UserAction {
     Remove { email: String },
 }
 
-const ACTOR: &str = "cli";
-const FROM: &str = "local";
-
 pub async fn run(args: UserArgs) -> anyhow::Result<()> {
     let pool = db::connect(&args.database.location()?, &args.database.pool()).await?.pool;
-    let result = match args.action {
+    // The operator at the machine: no Kaltura, so no users quota; every other rule holds, and is audited as `cli`.
+    let identity = Identity::new(pool.clone(), Clock::system(), identity::Settings::default(), None);
+    let result = act(&identity, args.action).await;
+    pool.close().await;
+    result
+}
+
+async fn act(identity: &Identity, action: UserAction) -> anyhow::Result<()> {
+    let cli = Actor::cli();
+    match action {
         UserAction::Add { email, first_name, last_name, publisher_user_id, role, password_stdin } => {
-            let email = email.trim();
-            anyhow::ensure!(users::is_email(email), "{email:?} is not an email address");
-            anyhow::ensure!(
-                !first_name.trim().is_empty() && !last_name.trim().is_empty(),
-                "--first-name and --last-name must not be empty"
-            );
-            let hash = password::hash(read_password(password_stdin)?).await?;
-            let new = NewUser {
+            let input = NewUserInput {
                 email,
-                first_name: first_name.trim(),
-                last_name: last_name.trim(),
-                publisher_user_id: publisher_user_id.as_deref().map(str::trim).filter(|s| !s.is_empty()),
-                role,
-                password_hash: &hash,
+                first_name,
+                last_name,
+                publisher_user_id: publisher_user_id.unwrap_or_default(),
+                role: role.key().to_owned(),
+                password: read_password(password_stdin)?,
             };
-            match users::add(&pool, &new, None, unix_now()).await {
-                Ok(_) => {}
-                Err(AddError::Db(e)) => return Err(e.into()),
-                Err(e) => anyhow::bail!("{e}"),
+            match identity.add_user(&cli, &input).await? {
+                UserOutcome::Added { email, role, .. } => println!("Added {email} ({}).", role.label()),
+                UserOutcome::Invalid(errors) => anyhow::bail!("{}", errors.sentences().join("; ")),
+                other => anyhow::bail!("the user was not added: {other:?}"),
             }
-            record(&pool, AuditAction::UserAdd, email, Outcome::Ok, &format!("role {}", role.label())).await?;
-            println!("Added {email} ({}).", role.label());
-            Ok(())
         }
         UserAction::List => {
-            let all = users::list(&pool).await?;
+            let (all, _) = identity.users().await?;
             println!("{:<5} {:<32} {:<28} {:<24} {:<8}", "ID", "EMAIL", "NAME", "ROLE", "STATUS");
             for u in all {
                 println!(
@@ -99,66 +95,56 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
                     u.status.label()
                 );
             }
-            Ok(())
         }
         UserAction::SetPassword { email, password_stdin } => {
-            let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
-            let hash = password::hash(read_password(password_stdin)?).await?;
-            users::set_password_hash(&pool, user.id, &hash).await?;
-            record(&pool, AuditAction::UserPassword, &user.email, Outcome::Ok, "").await?;
+            let user = find(identity, &email).await?;
+            let change = UserChange::Password { new: read_password(password_stdin)?, current: None };
+            expect_done(identity.change_user(&cli, user.id, change).await?, &email)?;
             println!("Password of {} changed.", user.email);
-            Ok(())
         }
         UserAction::ResetTwoFactor { email } => {
-            let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
-            if db::two_factor::reset(&pool, user.id).await? {
-                record(&pool, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
-                let email = &user.email;
-                println!(
-                    "Two-factor sign-in of {email} reset: they sign in with their password alone until they set it up \
-                          again."
-                );
-            } else {
-                println!("{} has no two-factor sign-in: nothing to reset.", user.email);
+            let user = find(identity, &email).await?;
+            match identity.change_user(&cli, user.id, UserChange::ResetTwoFactor).await? {
+                UserOutcome::NoTwoFactor(_) => {
+                    println!("{} has no two-factor sign-in: nothing to reset.", user.email);
+                }
+                outcome => {
+                    expect_done(outcome, &email)?;
+                    println!(
+                        "Two-factor sign-in of {} reset: they sign in with their password alone until they set it \
+                         up again.",
+                        user.email
+                    );
+                }
             }
-            Ok(())
         }
         UserAction::Remove { email } => {
-            let user = users::find_by_email(&pool, &email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?;
-            match users::remove(&pool, user.id).await? {
-                Change::Done => {
-                    record(&pool, AuditAction::UserRemove, &user.email, Outcome::Ok, "").await?;
-                    println!("Removed {}.", user.email);
-                    Ok(())
-                }
-                Change::LastAdmin => {
-                    record(
-                        &pool,
-                        AuditAction::UserRemove,
-                        &user.email,
-                        Outcome::Refused,
-                        "last active Publisher Administrator",
-                    )
-                    .await?;
-                    anyhow::bail!("{} is the last active Publisher Administrator and cannot be removed", user.email)
-                }
-                Change::NotFound => anyhow::bail!("no user {email}"),
-            }
+            let user = find(identity, &email).await?;
+            expect_done(identity.change_user(&cli, user.id, UserChange::Remove).await?, &email)?;
+            println!("Removed {}.", user.email);
         }
-    };
-    pool.close().await;
-    result
+    }
+    Ok(())
 }
 
-async fn record(
-    pool: &db::Pool,
-    action: AuditAction,
-    target: &str,
-    result: Outcome,
-    details: &str,
-) -> anyhow::Result<()> {
-    audit::record(pool, Entry { actor: ACTOR, ip: FROM, action, target, result, details }).await?;
-    Ok(())
+async fn find(identity: &Identity, email: &str) -> anyhow::Result<User> {
+    let (all, _) = identity.users().await?;
+    all.into_iter()
+        .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+        .ok_or_else(|| anyhow::anyhow!("no user {email}"))
+}
+
+/// The change was made, or why not as the command's error.
+fn expect_done(outcome: UserOutcome, email: &str) -> anyhow::Result<()> {
+    match outcome {
+        UserOutcome::Done { .. } => Ok(()),
+        UserOutcome::LastAdmin(user) => {
+            anyhow::bail!("{} is the last active Publisher Administrator and cannot be removed", user.email)
+        }
+        UserOutcome::NotFound => anyhow::bail!("no user {email}"),
+        UserOutcome::BadPassword(why) => anyhow::bail!("{why}"),
+        other => anyhow::bail!("nothing was changed: {other:?}"),
+    }
 }
 
 /// From standard input (one line, or all of it without the final newline), or asked twice on the terminal without
@@ -174,6 +160,5 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         anyhow::ensure!(first == again, "the passwords do not match");
         first
     };
-    password::check_new(&password).map_err(anyhow::Error::msg)?;
     Ok(password)
 }

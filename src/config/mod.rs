@@ -10,8 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::db::{Location, PoolSettings};
-use crate::two_factor::SecretKey;
+use crate::seal::SecretKey;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArgs {
@@ -127,6 +128,8 @@ pub struct Settings {
     /// Single sign-on, when configured.
     pub oidc: Option<oidc::Oidc>,
     pub local_login: oidc::LocalLogin,
+    /// Where every rule that depends on the time reads it (tests give one they move).
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -148,6 +151,7 @@ impl Settings {
             kaltura,
             oidc: None,
             local_login: oidc::LocalLogin::All,
+            clock: Clock::system(),
         }
     }
 }
@@ -163,11 +167,8 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_allow: Vec<IpNet>,
     pub support_url: Url,
-    pub local_login: oidc::LocalLogin,
     /// The OpenID provider's issuer: sign-out sends the browser there.
     pub sso_issuer: Option<Url>,
-    pub secret_key: Option<SecretKey>,
-    pub require_2fa: bool,
 }
 
 /// Kaltura's support site, where the KMC's own "Contact Kaltura" leads.
@@ -207,6 +208,7 @@ impl ServeArgs {
             kaltura: self.kaltura.clone(),
             oidc: self.oidc.settings().map_err(|e| ConfigError { name: "single sign-on:", reason: e.to_string() })?,
             local_login: self.oidc.local_login,
+            clock: Clock::system(),
         })
     }
 

@@ -50,6 +50,15 @@ pub struct OidcArgs {
     /// `email_verified`; its tenant vouches for the addresses). An email the provider says is unverified never counts.
     #[arg(long, env = "MA_OIDC_TRUST_EMAIL")]
     pub oidc_trust_email: bool,
+    /// Link an existing console user to the provider identity whose email the provider says is verified, at that
+    /// identity's first sign-in. Never an administrator or a user with a second factor of the console's; without
+    /// this, existing users keep signing in with their password, and only users the role claim creates are linked.
+    #[arg(long, env = "MA_OIDC_LINK_BY_EMAIL")]
+    pub oidc_link_by_email: bool,
+    /// Accept ID tokens signed with HS256 (with the client secret) when the provider advertises it. Off: only the
+    /// provider's own asymmetric signatures (RS256, ES256, …) are accepted.
+    #[arg(long, env = "MA_OIDC_ALLOW_HS256")]
+    pub oidc_allow_hs256: bool,
     /// Who may sign in with a console password: `all`, `only-admins` (a break-glass administrator when the provider
     /// is down) or `none`.
     #[arg(long, env = "MA_LOCAL_LOGIN", value_enum, default_value_t = LocalLogin::All)]
@@ -67,8 +76,12 @@ pub struct Oidc {
     pub name: String,
     /// The claim and the values that give access, when users are created from the provider.
     pub role_claim: Option<(String, Vec<String>)>,
-    /// An email claim without `email_verified` counts as verified.
+    /// An email claim without `email_verified` counts as good enough to create a user from the role claim.
     pub trust_email: bool,
+    /// Existing users are linked by a verified email (see `--oidc-link-by-email`).
+    pub link_by_email: bool,
+    /// ID tokens signed with HS256 are accepted.
+    pub allow_hs256: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,6 +152,8 @@ impl OidcArgs {
             name: self.oidc_name.trim().to_owned(),
             role_claim,
             trust_email: self.oidc_trust_email,
+            link_by_email: self.oidc_link_by_email,
+            allow_hs256: self.oidc_allow_hs256,
         }))
     }
 }

@@ -35,6 +35,7 @@ pub enum AuditAction {
     LoginSso,
     LoginSsoRefused,
     LoginCodeFailure,
+    StepUp,
     Logout,
     UserAdd,
     UserRole,
@@ -47,6 +48,7 @@ pub enum AuditAction {
     UserTwoFactorDisable,
     UserTwoFactorReset,
     UserTwoFactorRecoveryCodes,
+    UserSsoLink,
     AccountCreate,
     AccountBlock,
     AccountUnblock,
@@ -57,7 +59,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
@@ -65,6 +67,7 @@ impl AuditAction {
         AuditAction::LoginSso,
         AuditAction::LoginSsoRefused,
         AuditAction::LoginCodeFailure,
+        AuditAction::StepUp,
         AuditAction::Logout,
         AuditAction::UserAdd,
         AuditAction::UserRole,
@@ -77,6 +80,7 @@ impl AuditAction {
         AuditAction::UserTwoFactorDisable,
         AuditAction::UserTwoFactorReset,
         AuditAction::UserTwoFactorRecoveryCodes,
+        AuditAction::UserSsoLink,
         AuditAction::AccountCreate,
         AuditAction::AccountBlock,
         AuditAction::AccountUnblock,
@@ -107,6 +111,7 @@ impl AuditAction {
             AuditAction::LoginSso => ("login.sso", "Single sign-on"),
             AuditAction::LoginSsoRefused => ("login.sso_refused", "Single sign-on refused"),
             AuditAction::LoginCodeFailure => ("login.2fa_failure", "Wrong two-factor code at sign-in"),
+            AuditAction::StepUp => ("login.step_up", "Identity confirmed for sensitive changes"),
             AuditAction::Logout => ("logout", "Sign-out"),
             AuditAction::UserAdd => ("user.add", "User added"),
             AuditAction::UserRole => ("user.role", "User role changed"),
@@ -119,6 +124,7 @@ impl AuditAction {
             AuditAction::UserTwoFactorDisable => ("user.2fa_disable", "Two-factor sign-in turned off"),
             AuditAction::UserTwoFactorReset => ("user.2fa_reset", "Two-factor sign-in reset"),
             AuditAction::UserTwoFactorRecoveryCodes => ("user.2fa_recovery_codes", "New recovery codes made"),
+            AuditAction::UserSsoLink => ("user.sso_link", "User linked to a single sign-on identity"),
             AuditAction::AccountCreate => ("account.create", "Account created"),
             AuditAction::AccountBlock => ("account.block", "Account blocked"),
             AuditAction::AccountUnblock => ("account.unblock", "Account unblocked"),
@@ -130,11 +136,12 @@ impl AuditAction {
     }
 }
 
-pub async fn record(pool: &Pool, e: Entry<'_>) -> Result<(), sqlx::Error> {
+/// Appends the entry, as of `at` (Unix seconds).
+pub async fn record(pool: &Pool, at: i64, e: Entry<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, ip, action, target, result, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(super::unix_now())
+    .bind(at)
     .bind(e.actor)
     .bind(e.ip)
     .bind(e.action.code())
@@ -162,6 +169,20 @@ pub async fn logged_since(
     .bind(action.code())
     .bind(since)
     .bind(target)
+    .bind(ip)
+    .fetch_one(pool)
+    .await?;
+    Ok(logged == 1)
+}
+
+/// Whether `action` was logged from `ip` since `since`: what anyone can cause without naming an account is logged
+/// once per address per window.
+pub async fn logged_from_since(pool: &Pool, action: AuditAction, ip: &str, since: i64) -> Result<bool, sqlx::Error> {
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_log WHERE action = $1 AND at > $2 AND ip = $3) THEN 1 ELSE 0 END",
+    )
+    .bind(action.code())
+    .bind(since)
     .bind(ip)
     .fetch_one(pool)
     .await?;

@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod claims;
 pub mod creations;
 pub mod imports;
+pub mod keys;
 pub mod locks;
 pub mod throttle;
 pub mod two_factor;

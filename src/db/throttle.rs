@@ -1,55 +1,73 @@
-//! Sign-in throttling, from the failures of the last window:
-//! - per email and address: after a few failures that address must wait before trying that email again, a minute
-//!   at first and twice as long after each further failure, fifteen minutes at most. The owner signing in from
-//!   elsewhere is not locked out by someone guessing their password.
-//! - per address: past a limit of failures over all emails, the address is refused until the window has passed.
+//! The failed sign-in checks the lock-out counts (`login_failures`), the second-factor lock-outs, and nothing of the
+//! policy: how many failures lock, and for how long, is the identity service's.
 
 use super::Pool;
+use super::text::stored_as_text;
 
-pub const WINDOW_SECS: i64 = 15 * 60;
-/// Failures an address may make for one email before it has to wait.
-pub const FREE_FAILURES: i64 = 5;
-pub const FIRST_WAIT_SECS: i64 = 60;
-pub const MAX_WAIT_SECS: i64 = 15 * 60;
-pub const MAX_FAILURES_PER_IP: i64 = 20;
-
-/// How long an address waits after its `failures`-th failure for one email (none below [`FREE_FAILURES`]).
-pub fn wait_after(failures: i64) -> Option<i64> {
-    let doublings = u32::try_from(failures - FREE_FAILURES).ok()?;
-    Some(FIRST_WAIT_SECS.saturating_mul(2_i64.saturating_pow(doublings)).min(MAX_WAIT_SECS))
+/// What was wrong: a password (at sign-in or when confirming one's identity) or a second-factor code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Password,
+    Code,
 }
 
-/// When sign-in with `email` from `ip` is refused until (Unix seconds), if it is now.
-pub async fn locked_until(pool: &Pool, email: &str, ip: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
-    let since = now - WINDOW_SECS;
-    let (by_pair, last_pair): (i64, Option<i64>) = sqlx::query_as(
+stored_as_text!(Kind { Password => "password", Code => "code" });
+
+/// Failures since a time: for one email from one address, from one address over all emails, and of one kind for one
+/// email from everywhere; each with the time of the latest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub pair: i64,
+    pub pair_last: Option<i64>,
+    pub address: i64,
+    pub address_last: Option<i64>,
+}
+
+pub async fn counts(pool: &Pool, email: &str, address: &str, since: i64) -> Result<Counts, sqlx::Error> {
+    let (pair, pair_last): (i64, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MAX(at) FROM login_failures WHERE lower(email) = lower($1) AND ip = $2 AND at > $3",
     )
     .bind(email)
-    .bind(ip)
+    .bind(address)
     .bind(since)
     .fetch_one(pool)
     .await?;
-    let (by_ip, last_ip): (i64, Option<i64>) =
+    let (address_count, address_last): (i64, Option<i64>) =
         sqlx::query_as("SELECT COUNT(*), MAX(at) FROM login_failures WHERE ip = $1 AND at > $2")
-            .bind(ip)
+            .bind(address)
             .bind(since)
             .fetch_one(pool)
             .await?;
-    let pair_lock = last_pair.zip(wait_after(by_pair)).map(|(last, wait)| last + wait);
-    let ip_lock = (by_ip >= MAX_FAILURES_PER_IP).then_some(last_ip).flatten().map(|last| last + WINDOW_SECS);
-    Ok(pair_lock.max(ip_lock).filter(|until| *until > now))
+    Ok(Counts { pair, pair_last, address: address_count, address_last })
 }
 
-pub async fn record_failure(pool: &Pool, email: &str, ip: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO login_failures (email, ip, at) VALUES ($1, $2, $3)")
+/// Failures of `kind` for `email` from every address since `since`.
+pub async fn count_for_email(pool: &Pool, email: &str, kind: Kind, since: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE kind = $1 AND lower(email) = lower($2) AND at > $3")
+        .bind(kind)
         .bind(email)
-        .bind(ip)
+        .bind(since)
+        .fetch_one(pool)
+        .await
+}
+
+/// Records a failure and forgets those older than `forget_before`, which no longer count for anything.
+pub async fn record_failure(
+    pool: &Pool,
+    email: &str,
+    address: &str,
+    kind: Kind,
+    now: i64,
+    forget_before: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO login_failures (email, ip, kind, at) VALUES ($1, $2, $3, $4)")
+        .bind(email)
+        .bind(address)
+        .bind(kind)
         .bind(now)
         .execute(pool)
         .await?;
-    // Rows older than the window no longer count for anything.
-    sqlx::query("DELETE FROM login_failures WHERE at <= $1").bind(now - WINDOW_SECS).execute(pool).await?;
+    sqlx::query("DELETE FROM login_failures WHERE at <= $1").bind(forget_before).execute(pool).await?;
     Ok(())
 }
 
@@ -59,17 +77,20 @@ pub async fn clear_email(pool: &Pool, email: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub async fn record_second_factor_lockout(pool: &Pool, user_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO second_factor_lockouts (user_id, at) VALUES ($1, $2)")
+        .bind(user_id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
 
-    #[test]
-    fn the_wait_doubles_from_a_minute_to_fifteen() {
-        assert_eq!(wait_after(4), None);
-        assert_eq!(wait_after(5), Some(60));
-        assert_eq!(wait_after(6), Some(120));
-        assert_eq!(wait_after(8), Some(480));
-        assert_eq!(wait_after(9), Some(900));
-        assert_eq!(wait_after(500), Some(900));
-    }
+/// How many second-factor lock-outs the user had since `since`, and when the latest was.
+pub async fn second_factor_lockouts(pool: &Pool, user_id: i64, since: i64) -> Result<(i64, Option<i64>), sqlx::Error> {
+    sqlx::query_as("SELECT COUNT(*), MAX(at) FROM second_factor_lockouts WHERE user_id = $1 AND at > $2")
+        .bind(user_id)
+        .bind(since)
+        .fetch_one(pool)
+        .await
 }

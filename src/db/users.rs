@@ -375,9 +375,20 @@ pub async fn find_by_subject(pool: &Pool, subject: &str) -> Result<Option<User>,
         .await
 }
 
-/// Links the user to the provider's `subject`, unless another user is linked to it already (false then).
+/// The provider identity the user is linked to, if any.
+pub async fn linked_subject(pool: &Pool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query_scalar("SELECT oidc_subject FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .flatten())
+}
+
+/// Links the user to the provider's `subject` while the user is linked to none and no other user is linked to it
+/// (false otherwise): a link is never overwritten.
 pub async fn link_subject(pool: &Pool, id: i64, subject: &str) -> Result<bool, sqlx::Error> {
-    match sqlx::query("UPDATE users SET oidc_subject = $1 WHERE id = $2").bind(subject).bind(id).execute(pool).await {
+    let sql = "UPDATE users SET oidc_subject = $1 WHERE id = $2 AND oidc_subject IS NULL";
+    match sqlx::query(sql).bind(subject).bind(id).execute(pool).await {
         Ok(done) => Ok(done.rows_affected() == 1),
         Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
         Err(e) => Err(e),

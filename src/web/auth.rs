@@ -1,6 +1,7 @@
-//! Who is signed in, and the guard in front of every page: anonymous requests go to the sign-in page, and only
-//! Publisher Administrators get past it (other roles may only sign out and set up their second factor). When
-//! two-factor sign-in is required, a user without it is sent to its set-up page first.
+//! Who is signed in, and the two guards routers are layered with: [`require_signed_in`] for what any signed-in user
+//! may reach (sign out, their own two-factor pages, confirming their identity), and [`require_admin`] for everything
+//! else, which only Publisher Administrators reach (with a second factor, when that is required). A route gets its
+//! policy from the router it is added to: no list of paths decides access.
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Request, State};
@@ -8,22 +9,12 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use tower_sessions::Session;
 
 use super::htmx::{HxRedirect, is_htmx, to_flash};
-use super::{AppError, AppState, Flash, Nav, Section, login, render, two_factor};
-use crate::db::unix_now;
+use super::session::Session;
+use super::{AppError, AppState, Nav, Section, render, two_factor};
 use crate::db::users::{self, Role};
-
-const USER_ID: &str = "user_id";
-/// The user's session generation when the session was made: a change of their access makes it stale.
-const GENERATION: &str = "generation";
-const SIGNED_IN_AT: &str = "signed_in_at";
-const FLASH: &str = "flash";
-/// When the session last moved its inactivity deadline forward (Unix seconds).
-pub(crate) const SEEN_AT: &str = "seen_at";
-/// The deadline moves at most this often, so reading a page does not write the session every time.
-const REFRESH_EVERY_SECS: u64 = 60;
+use crate::identity::Actor;
 
 /// The signed-in user, as the guard found them for this request.
 #[derive(Debug, Clone)]
@@ -38,6 +29,15 @@ pub(crate) struct CurrentUser {
     pub(crate) two_factor: bool,
     /// How many accounts they had selected when the request began.
     pub(crate) selected: i64,
+    /// This session was made through the identity provider.
+    pub(crate) through_provider: bool,
+}
+
+impl CurrentUser {
+    /// The user as the one who acts, from `ip`, with their identity confirmed or not.
+    pub(crate) fn actor(&self, ip: &str, stepped_up: bool) -> Actor {
+        Actor { user_id: Some(self.id), email: self.email.clone(), ip: ip.to_owned(), stepped_up }
+    }
 }
 
 /// A signed-in Publisher Administrator: the extractor for every multi-account and users page.
@@ -59,37 +59,20 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
     }
 }
 
-/// Starts a fresh session for the user (a new id, so one planted before sign-in is worthless).
-pub(crate) async fn sign_in(session: &Session, user: &users::User) -> Result<(), AppError> {
-    session.cycle_id().await?;
-    session.insert(USER_ID, user.id).await?;
-    session.insert(GENERATION, user.session_generation).await?;
-    session.insert(SIGNED_IN_AT, unix_now()).await?;
-    Ok(())
-}
-
-/// Keeps this session valid after the user's own change of access (their new password) ended their other ones.
-pub(crate) async fn keep_after_change(session: &Session, generation: i64) -> Result<(), AppError> {
-    session.cycle_id().await?;
-    Ok(session.insert(GENERATION, generation).await?)
-}
-
 /// The user this session belongs to, if it is still valid: within the absolute limit, the user still exists and is
-/// active, and their access has not changed since (same session generation). An invalid session is emptied, which
+/// active, and their access has not changed since (same session generation). An invalid session is ended, which
 /// removes its cookie.
 pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
-    let Some(id) = session.get::<i64>(USER_ID).await? else {
+    let Some(signed_in) = session.signed_in_as().await? else {
         return Ok(None);
     };
-    let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
-    let generation = session.get::<i64>(GENERATION).await?;
     let max_secs = i64::try_from(state.settings.session_max.as_secs()).unwrap_or(i64::MAX);
-    let user = if unix_now().saturating_sub(signed_in_at) > max_secs {
+    let user = if state.identity.now().saturating_sub(signed_in.at) > max_secs {
         None
     } else {
-        users::signed_in(&state.db, id)
+        users::signed_in(&state.db, signed_in.user_id)
             .await?
-            .filter(|s| s.user.is_active() && Some(s.user.session_generation) == generation)
+            .filter(|s| s.user.is_active() && s.user.session_generation == signed_in.generation)
     };
     match user {
         Some(users::SignedIn { user: u, awaiting_report, two_factor, selected }) => Ok(Some(CurrentUser {
@@ -100,64 +83,64 @@ pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<
             awaiting_report,
             two_factor,
             selected,
+            through_provider: signed_in.id_token.is_some(),
         })),
         None => {
-            session.flush().await?;
+            session.end().await?;
             Ok(None)
         }
     }
 }
 
-pub(crate) async fn set_flash(session: &Session, flash: Flash) -> Result<(), AppError> {
-    Ok(session.insert(FLASH, flash).await?)
-}
-
-pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
-    // Removing marks the session changed (and so written) even when there is nothing to remove.
-    if session.get::<Flash>(FLASH).await?.is_none() {
-        return Ok(None);
-    }
-    Ok(session.remove::<Flash>(FLASH).await?)
-}
-
-/// Moves the inactivity deadline forward: a session is saved (which sets the deadline) when it changes, so it is
-/// changed once per interval (a minute, or a quarter of a shorter idle limit).
-async fn keep_alive(session: &Session, idle: std::time::Duration) -> Result<(), AppError> {
-    let every = i64::try_from((idle.as_secs() / 4).clamp(1, REFRESH_EVERY_SECS)).unwrap_or(60);
-    let now = unix_now();
-    if now - session.get::<i64>(SEEN_AT).await?.unwrap_or(0) >= every {
-        session.insert(SEEN_AT, now).await?;
-    }
-    Ok(())
-}
-
-/// Middleware on every page route. `/login`, its code step and single sign-on's `/login/oidc` and callback are open;
-/// `/logout` and the two-factor set-up need any signed-in user; everything else needs a Publisher Administrator (with
-/// a second factor, when that is required), so a page or fragment added later is protected without doing anything.
-pub(crate) async fn guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if matches!(path, "/login" | "/login/oidc" | "/login/oidc/callback") || path == login::CODE_STEP {
-        return next.run(req).await;
-    }
-    let user = match current_user(&state, &session).await {
+/// The signed-in user for a guarded request, with the inactivity deadline moved forward; otherwise the answer that
+/// sends the browser to sign in.
+async fn signed_in(state: &AppState, session: &Session, req: Request) -> Result<(CurrentUser, Request), Response> {
+    let user = match current_user(state, session).await {
         Ok(Some(user)) => user,
         Ok(None) => {
             let (mut parts, _) = req.into_parts();
-            return sign_in_first(&mut parts);
+            return Err(sign_in_first(&mut parts));
         }
-        Err(e) => return e.into_response(),
+        Err(e) => return Err(e.into_response()),
     };
-    if let Err(e) = keep_alive(&session, state.settings.session_idle).await {
-        return e.into_response();
+    if let Err(e) = session.keep_alive(state.settings.session_idle, state.identity.now()).await {
+        return Err(e.into_response());
     }
-    let open_to_all = path == "/logout" || two_factor::is_set_up_page(path);
-    // Signed in through the identity provider: its own second factor is the organisation's to require.
-    let through_provider =
-        state.sso.is_some() && matches!(session.get::<String>(login::SSO_ID_TOKEN).await, Ok(Some(_)));
-    if state.settings.require_2fa && !user.two_factor && !through_provider && !open_to_all {
+    Ok((user, req))
+}
+
+/// The guard of the router any signed-in user may reach.
+pub(crate) async fn require_signed_in(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (user, mut req) = match signed_in(&state, &session, req).await {
+        Ok(found) => found,
+        Err(res) => return res,
+    };
+    req.extensions_mut().insert(user);
+    next.run(req).await
+}
+
+/// The guard of the router only Publisher Administrators reach; when two-factor sign-in is required, a user without
+/// it who signed in with a password is sent to set it up first (the provider's own second factor is the
+/// organisation's to require).
+pub(crate) async fn require_admin(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (user, mut req) = match signed_in(&state, &session, req).await {
+        Ok(found) => found,
+        Err(res) => return res,
+    };
+    if state.identity.require_2fa() && !user.two_factor && !user.through_provider {
         return set_up_two_factor_first(is_htmx(req.headers()));
     }
-    if !user.role.is_admin() && !open_to_all {
+    if !user.role.is_admin() {
         return role_not_allowed(&user, is_htmx(req.headers()));
     }
     req.extensions_mut().insert(user);

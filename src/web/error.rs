@@ -32,6 +32,15 @@ pub(crate) enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+impl From<crate::identity::Error> for AppError {
+    fn from(e: crate::identity::Error) -> AppError {
+        match e {
+            crate::identity::Error::Db(e) => AppError::Database(e),
+            crate::identity::Error::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 /// What a page that could not load its accounts says: Kaltura's own message, or what to check.
 pub(crate) fn kaltura_failure(e: &kaltura::KalturaError) -> String {
     match e {

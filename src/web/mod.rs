@@ -1,5 +1,5 @@
 //! The console's web interface: one module per page, put together by [`build_router`]. Handlers extract, call a
-//! service (or the database module for the console's own users and log), and render.
+//! service (accounts, usage, identity; the database module only to read the audit log), and render.
 
 mod accounts;
 mod assets;
@@ -14,8 +14,9 @@ mod htmx;
 mod login;
 mod metrics;
 mod paging;
-mod session_store;
+mod session;
 mod sso;
+mod step_up;
 mod two_factor;
 mod usage;
 mod users;
@@ -48,7 +49,7 @@ pub(crate) struct AppState {
     /// The SQLite file behind `db`, for readiness.
     pub(crate) db_file: Arc<Option<crate::db::DbFile>>,
     pub(crate) sessions: crate::db::Sessions,
-    pub(crate) sso: Option<crate::sso::Sso>,
+    pub(crate) identity: crate::identity::Identity,
     pub(crate) accounts: Accounts,
     pub(crate) usage: crate::usage::Usage,
     pub(crate) settings: Arc<WebSettings>,
@@ -66,7 +67,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
     metrics::install();
     let idle = time::Duration::try_from(settings.session_idle).unwrap_or(time::Duration::minutes(30));
-    let sessions = SessionManagerLayer::new(session_store::Store::new(state.sessions.clone()))
+    let sessions = SessionManagerLayer::new(session::Store::new(state.sessions.clone()))
         .with_name(if settings.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
         .with_path("/")
         .with_http_only(true)
@@ -75,20 +76,25 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
 
     let probes = health::router(state.clone());
-    let pages = Router::new()
+    // Each route's policy is the router it is added to: open, any signed-in user, or Publisher Administrators (the
+    // fallback too, so an address nobody routed still sends an anonymous browser to sign in).
+    let open = Router::new().merge(login::router()).merge(sso::router());
+    let any_user = Router::new()
+        .merge(login::signed_in_router())
+        .merge(two_factor::router())
+        .merge(step_up::router())
+        .layer(middleware::from_fn(error::mark_signed_in))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_signed_in));
+    let admins = Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
-        .merge(login::router())
-        .merge(sso::router())
         .merge(users::router())
         .merge(accounts::router())
         .merge(audit::router())
         .merge(usage::router())
-        .merge(two_factor::router())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn(error::mark_signed_in))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
-        .layer(sessions)
-        .with_state(state);
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_admin));
+    let pages = Router::new().merge(open).merge(any_user).merge(admins).layer(sessions).with_state(state);
 
     let csrf = CsrfLayer::new()
         .add_trusted_origin(settings.public_url.origin().ascii_serialization())

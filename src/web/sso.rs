@@ -1,30 +1,36 @@
 //! Signing in through the organisation's OpenID provider: `/login/oidc` sends the browser there, the provider sends
-//! it back to `/login/oidc/callback`.
+//! it back to `/login/oidc/callback`. The sign-in under way is kept in a short-lived cookie sealed by the identity
+//! service, not in a session row, so an anonymous visitor writes nothing to the database.
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use tower_sessions::Session;
 
-use super::login::{LoginPage, SSO_ID_TOKEN, next_or_home};
-use super::{AppError, AppState, ClientIp, auth, render};
-use crate::db::audit::{self, AuditAction, Entry, Outcome};
-use crate::db::{unix_now, users};
-use crate::sso::{self, Answer, Pending, SsoError};
+use super::login::{LoginPage, next_or_home};
+use super::session::Session;
+use super::{AppError, AppState, ClientIp, Flash, auth, render, step_up};
+use crate::identity::sso::{Answer, PENDING_TTL_SECS, Purpose, SsoError};
+use crate::identity::{Refusal, SsoSignIn};
 
-/// The session key of a sign-in under way at the provider.
-const PENDING: &str = "sso_pending";
+const PENDING_COOKIE: &str = "ma_sso";
+const CALLBACK: &str = "/login/oidc/callback";
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/login/oidc", get(begin)).route("/login/oidc/callback", get(callback))
+    Router::new().route("/login/oidc", get(begin)).route(CALLBACK, get(callback))
 }
 
 #[derive(Deserialize)]
-struct NextQuery {
+struct BeginQuery {
     next: Option<String>,
+    /// The signed-in user confirms their identity (the provider authenticates them again).
+    #[serde(default)]
+    confirm: bool,
+    /// The signed-in user links their console user to their identity at the provider.
+    #[serde(default)]
+    link: bool,
 }
 
 /// The sign-in page again, with why single sign-on did not sign anyone in.
@@ -32,17 +38,52 @@ fn refused(state: &AppState, status: StatusCode, next: &str, message: String) ->
     Ok((status, render(&LoginPage::new(state, "", next, Some(message)))?).into_response())
 }
 
+/// The cookie holding a sign-in under way, sent back only to the callback (`max_age` 0 removes it).
+fn pending_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    let cookie =
+        format!("{PENDING_COOKIE}={value}; Path={CALLBACK}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("ma_sso=; Max-Age=0"))
+}
+
+fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
 async fn begin(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<NextQuery>,
+    Query(q): Query<BeginQuery>,
 ) -> Result<Response, AppError> {
-    let Some(sso) = &state.sso else { return Err(AppError::NotFound) };
+    if state.identity.sso().is_none() {
+        return Err(AppError::NotFound);
+    }
     let next = next_or_home(q.next.as_deref());
-    match sso.begin(next, unix_now()).await {
-        Ok((url, pending)) => {
-            session.insert(PENDING, pending).await?;
-            Ok(Redirect::to(url.as_str()).into_response())
+    let purpose = if q.link {
+        // Linking adds a way in: only for the signed-in user, with their identity confirmed a moment ago.
+        let Some(user) = auth::current_user(&state, &session).await? else {
+            return Ok(Redirect::to("/login").into_response());
+        };
+        if !session.stepped_up(state.identity.now()).await? {
+            return Ok(step_up::ask(false, next));
+        }
+        Purpose::Link(user.id)
+    } else if q.confirm {
+        Purpose::Confirm
+    } else {
+        Purpose::SignIn
+    };
+    match state.identity.sso_begin(next, purpose).await? {
+        Ok((url, sealed)) => {
+            let cookie = pending_cookie(&state, &sealed, PENDING_TTL_SECS);
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response())
         }
         Err(e) => refused(&state, status_of(&e), next, e.to_string()),
     }
@@ -60,51 +101,54 @@ async fn callback(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Query(answer): Query<Answer>,
 ) -> Result<Response, AppError> {
-    let Some(sso) = state.sso.clone() else { return Err(AppError::NotFound) };
-    let db = &state.db;
-    let now = unix_now();
-    // Used once, whatever happens: a replayed answer finds nothing to match.
-    let pending: Option<Pending> = session.remove(PENDING).await?;
-    let next = pending.as_ref().map_or("/accounts", |p| p.next.as_str()).to_owned();
-    let record = |result: Outcome, action: AuditAction, target: String, details: String| {
-        let ip = ip.clone();
-        async move {
-            let entry = Entry { actor: &target, ip: &ip, action, target: &target, result, details: &details };
-            audit::record(db, entry).await
-        }
+    if state.identity.sso().is_none() {
+        return Err(AppError::NotFound);
+    }
+    // Used once, whatever happens: the cookie goes with this answer.
+    let remove = [(header::SET_COOKIE, pending_cookie(&state, "", 0))];
+    let pending = match cookie_value(&headers, PENDING_COOKIE) {
+        Some(sealed) => state.identity.sso_pending(sealed).await?,
+        None => None,
     };
-    let identity = match pending {
-        Some(pending) => sso.finish(pending, &answer, now).await,
-        None => Err(SsoError::State),
-    };
-    let who = match identity {
-        Ok(who) => who,
-        Err(e) => {
-            let details = format!("single sign-on failed: {e}");
-            record(Outcome::Refused, AuditAction::LoginSsoRefused, "unknown".into(), details).await?;
-            return refused(&state, status_of(&e), &next, e.to_string());
+    let Some(pending) = pending else {
+        // No sign-in under way here: refused without writing anything, and logged once per address per window.
+        if state.identity.note_stray_callback(&ip) {
+            tracing::warn!(ip, "a single sign-on answer arrived with no sign-in under way");
         }
+        let e = SsoError::State;
+        return Ok((remove, refused(&state, status_of(&e), "/accounts", e.to_string())?).into_response());
     };
-    let shown = who.email.clone().unwrap_or_else(|| who.subject.clone());
-    let user = match sso.user_for(db, &who, now).await.map_err(AppError::Internal)? {
-        sso::Outcome::SignedIn(user) => user,
-        sso::Outcome::Created(user) => {
-            let details =
-                format!("created at the first single sign-on, by the provider's role claim ({})", who.subject);
-            record(Outcome::Ok, AuditAction::UserAdd, user.email.clone(), details).await?;
-            user
+    let next = pending.next.clone();
+    let linking = matches!(pending.purpose, Purpose::Link(_));
+    let outcome = state.identity.sso_step(pending, &answer, &ip).await?;
+    let res = match outcome {
+        SsoSignIn::Done { user, id_token, confirmed } => {
+            let now = state.identity.now();
+            session.sign_in(&user, now, Some(id_token)).await?;
+            if confirmed {
+                session.set_stepped_up(now).await?;
+            }
+            Redirect::to(&next).into_response()
         }
-        sso::Outcome::Refused(why) => {
-            let details = format!("{why} (subject {})", who.subject);
-            record(Outcome::Refused, AuditAction::LoginSsoRefused, shown, details).await?;
-            return refused(&state, StatusCode::FORBIDDEN, &next, why.to_string());
+        SsoSignIn::Linked { .. } => {
+            let name = state.identity.sso().map_or("single sign-on", |s| s.name());
+            session
+                .set_flash(Flash::ok(format!(
+                    "Your console user is linked to your identity: you can sign in with {name}."
+                )))
+                .await?;
+            Redirect::to(&next).into_response()
         }
+        // The signed-in user is still signed in: back to the page they linked from, saying why.
+        SsoSignIn::Refused(why) if linking => {
+            session.set_flash(Flash::error(format!("Not linked: {why}"))).await?;
+            Redirect::to(&next).into_response()
+        }
+        SsoSignIn::Refused(Refusal::Sso(e)) => refused(&state, status_of(&e), &next, e.to_string())?,
+        SsoSignIn::Refused(why) => refused(&state, StatusCode::FORBIDDEN, &next, why.to_string())?,
     };
-    auth::sign_in(&session, &user).await?;
-    session.insert(SSO_ID_TOKEN, who.id_token).await?;
-    users::touch_last_login(db, user.id, now).await?;
-    record(Outcome::Ok, AuditAction::LoginSso, user.email.clone(), format!("subject {}", who.subject)).await?;
-    Ok(Redirect::to(&next).into_response())
+    Ok((remove, res).into_response())
 }

@@ -1,7 +1,7 @@
 //! The signed-in user's own two-factor sign-in (`/account/two-factor`, linked from the header): set it up with an
-//! authenticator app (a QR code, the secret in text, one code to confirm, then ten recovery codes shown once), or
-//! turn it off with a code. The new secret lives only in the session until a code confirms it; then it is stored
-//! encrypted and never shown again.
+//! authenticator app (a QR code, the secret in text, one code to confirm, then ten recovery codes shown once), make
+//! new recovery codes or turn it off with a code. The identity service decides; the new secret waits in the session
+//! sealed with the server's key until a code confirms it.
 
 use askama::Template;
 use axum::extract::State;
@@ -9,59 +9,50 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
+use serde::Deserialize;
 
-use super::auth::{self, CurrentUser};
-use super::{AppError, AppState, ClientIp, Flash, Nav, Section, login, render};
-use crate::db::audit::{self, AuditAction, Entry, Outcome};
-use crate::db::{throttle, unix_now};
-use crate::two_factor::{self, CheckError, Checked, Code, RecoveryCode, Secret};
+use super::auth::CurrentUser;
+use super::session::Session;
+use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use crate::identity::{CANNOT_CHECK, CodeChange, Enrolment, TwoFactorView, locked_message};
 
 pub(crate) const PAGE: &str = "/account/two-factor";
-const SET_UP: &str = "/account/two-factor/set-up";
-const CONFIRM: &str = "/account/two-factor/confirm";
-const TURN_OFF: &str = "/account/two-factor/turn-off";
-const RECOVERY_CODES: &str = "/account/two-factor/recovery-codes";
 const DISABLE_UNCHANGED: &str = "two-factor sign-in is still on.";
 const CODES_UNCHANGED: &str = "your recovery codes are unchanged.";
-/// The session's new secret, until a code confirms it.
-const NEW_SECRET: &str = "two_factor_new_secret";
 
+/// For any signed-in user: a Manager sets up and keeps their own second factor too.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(PAGE, get(show))
-        .route(SET_UP, post(set_up))
-        .route(CONFIRM, post(confirm))
-        .route(TURN_OFF, post(turn_off))
-        .route(RECOVERY_CODES, post(new_recovery_codes))
-}
-
-/// The pages a user without a second factor may open when one is required.
-pub(crate) fn is_set_up_page(path: &str) -> bool {
-    [PAGE, SET_UP, CONFIRM, TURN_OFF].contains(&path)
-}
-
-/// A secret being set up, and whose it is (a session outlives nobody's sign-in, but the check costs nothing).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct NewSecret {
-    user_id: i64,
-    secret: Secret,
+        .route("/account/two-factor/set-up", post(set_up))
+        .route("/account/two-factor/confirm", post(confirm))
+        .route("/account/two-factor/turn-off", post(turn_off))
+        .route("/account/two-factor/recovery-codes", post(new_recovery_codes))
 }
 
 enum View {
-    /// The server has no key to encrypt secrets with.
     NoKey,
     Off,
     SettingUp {
         qr_svg: String,
         secret: String,
     },
-    /// Just set up: the recovery codes, shown this once.
+    /// Just set up, or new: the recovery codes, shown this once.
     RecoveryCodes(Vec<String>),
     On {
         codes_left: i64,
     },
+}
+
+impl From<TwoFactorView> for View {
+    fn from(v: TwoFactorView) -> View {
+        match v {
+            TwoFactorView::NoKey => View::NoKey,
+            TwoFactorView::Off => View::Off,
+            TwoFactorView::SettingUp { qr_svg, secret } => View::SettingUp { qr_svg, secret },
+            TwoFactorView::On { codes_left } => View::On { codes_left },
+        }
+    }
 }
 
 #[derive(Template)]
@@ -72,58 +63,46 @@ struct TwoFactorPage {
     /// Two-factor sign-in is required and the user has none yet.
     required: bool,
     error: Option<String>,
+    /// The provider's name, with single sign-on.
+    sso: Option<String>,
+    /// The user is linked to an identity at the provider.
+    linked: bool,
 }
 
-fn page(
+async fn respond(
     state: &AppState,
     user: &CurrentUser,
+    status: StatusCode,
     view: View,
     flash: Option<Flash>,
     error: Option<String>,
-) -> TwoFactorPage {
-    let required = state.settings.require_2fa && !user.two_factor && !matches!(view, View::RecoveryCodes(_));
-    TwoFactorPage { nav: Nav { flash, ..Nav::for_user(user, Section::None) }, view, required, error }
+) -> Result<Response, AppError> {
+    let required = state.identity.require_2fa() && !user.two_factor && !matches!(view, View::RecoveryCodes(_));
+    let sso = state.identity.sso().map(|s| s.name().to_owned());
+    let linked = sso.is_some() && state.identity.is_linked(user.id).await?;
+    let nav = Nav { flash, ..Nav::for_user(user, Section::None) };
+    let page = TwoFactorPage { nav, view, required, error, sso, linked };
+    Ok((status, render(&page)?).into_response())
 }
 
-fn respond(status: StatusCode, page: &TwoFactorPage) -> Result<Response, AppError> {
-    Ok((status, render(page)?).into_response())
-}
-
-async fn new_secret(session: &Session, user: &CurrentUser) -> Result<Option<Secret>, AppError> {
-    Ok(session.get::<NewSecret>(NEW_SECRET).await?.filter(|n| n.user_id == user.id).map(|n| n.secret))
-}
-
-fn setting_up(user: &CurrentUser, secret: &Secret) -> Result<View, AppError> {
-    let qr_svg = two_factor::qr_svg(&secret.otpauth_uri(&user.email))
-        .map_err(|e| anyhow::anyhow!("cannot draw the QR code: {e}"))?;
-    Ok(View::SettingUp { qr_svg, secret: secret.grouped() })
-}
-
-/// What the user has now: no key, on, being set up, or off.
-async fn current_view(state: &AppState, session: &Session, user: &CurrentUser) -> Result<View, AppError> {
-    if user.two_factor {
-        let codes_left = crate::db::two_factor::recovery_codes_left(&state.db, user.id).await?;
-        return Ok(View::On { codes_left });
-    }
-    if state.settings.secret_key.is_none() {
-        return Ok(View::NoKey);
-    }
-    match new_secret(session, user).await? {
-        Some(secret) => setting_up(user, &secret),
-        None => Ok(View::Off),
-    }
+/// What the user has now: on, being set up, off, or no key.
+async fn current(state: &AppState, session: &Session, user: &CurrentUser) -> Result<View, AppError> {
+    let sealed = session.new_secret().await?;
+    Ok(state.identity.two_factor_view(user.id, &user.email, sealed.as_deref()).await?.into())
 }
 
 async fn show(State(state): State<AppState>, session: Session, user: CurrentUser) -> Result<Response, AppError> {
-    let flash = auth::take_flash(&session).await?;
-    let view = current_view(&state, &session, &user).await?;
-    respond(StatusCode::OK, &page(&state, &user, view, flash, None))
+    let flash = session.take_flash().await?;
+    let view = current(&state, &session, &user).await?;
+    respond(&state, &user, StatusCode::OK, view, flash, None).await
 }
 
 /// A new secret for the session; the page then shows its QR code. Asked again, it starts afresh.
 async fn set_up(State(state): State<AppState>, session: Session, user: CurrentUser) -> Result<Response, AppError> {
-    if !user.two_factor && state.settings.secret_key.is_some() {
-        session.insert(NEW_SECRET, NewSecret { user_id: user.id, secret: Secret::generate() }).await?;
+    if !user.two_factor
+        && let Some(sealed) = state.identity.new_secret(user.id)
+    {
+        session.set_new_secret(sealed).await?;
     }
     Ok(Redirect::to(PAGE).into_response())
 }
@@ -141,36 +120,24 @@ async fn confirm(
     user: CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let (Some(key), Some(secret), false) =
-        (state.settings.secret_key.as_ref(), new_secret(&session, &user).await?, user.two_factor)
-    else {
-        return Ok(Redirect::to(PAGE).into_response());
-    };
-    let now = unix_now();
-    let step = match Code::parse(&form.code) {
-        Code::Totp(code) => secret.matching_step(&code, now, None),
-        Code::Recovery(_) | Code::Malformed => None,
-    };
-    let Some(step) = step else {
-        let error = "That is not the code your app shows now: check that it was added from this page's QR code, \
-                     and enter the 6 digits it shows.";
-        let view = setting_up(&user, &secret)?;
-        return respond(StatusCode::UNPROCESSABLE_ENTITY, &page(&state, &user, view, None, Some(error.into())));
-    };
-    let codes = RecoveryCode::generate_set();
-    let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
-    let sealed = key.encrypt(user.id, &secret);
-    let Some(generation) = crate::db::two_factor::enrol(&state.db, user.id, &sealed, step, &hashes).await? else {
-        return Err(AppError::NotFound);
-    };
-    // The user's other sessions, opened with the password alone, have ended; this one goes on.
-    auth::keep_after_change(&session, generation).await?;
-    session.remove::<NewSecret>(NEW_SECRET).await?;
-    record(&state, &user, &ip, AuditAction::UserTwoFactorEnrol, Outcome::Ok, "").await?;
-    let user = CurrentUser { two_factor: true, ..user };
-    let flash = Flash::ok("Two-factor sign-in is on: from now on you sign in with your password and a code.");
-    let view = View::RecoveryCodes(codes.iter().map(RecoveryCode::shown).collect());
-    respond(StatusCode::OK, &page(&state, &user, view, Some(flash), None))
+    let sealed = session.new_secret().await?;
+    match state.identity.enrol(user.id, &user.email, &ip, sealed.as_deref(), &form.code).await? {
+        Enrolment::Done { codes, generation } => {
+            // The user's other sessions, opened with the password alone, have ended; this one goes on.
+            session.keep_after_change(generation).await?;
+            session.drop_new_secret().await?;
+            let user = CurrentUser { two_factor: true, ..user };
+            let flash = Flash::ok("Two-factor sign-in is on: from now on you sign in with your password and a code.");
+            respond(&state, &user, StatusCode::OK, View::RecoveryCodes(codes), Some(flash), None).await
+        }
+        Enrolment::WrongCode => {
+            let error = "That is not the code your app shows now: check that it was added from this page's QR code, \
+                         and enter the 6 digits it shows.";
+            let view = current(&state, &session, &user).await?;
+            respond(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, view, None, Some(error.into())).await
+        }
+        Enrolment::NotPending => Ok(Redirect::to(PAGE).into_response()),
+    }
 }
 
 /// Turning it off takes a current code or a recovery code; wrong ones count toward the sign-in lock-out, so a
@@ -182,90 +149,50 @@ async fn turn_off(
     user: CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    if let Some(refused) =
-        with_code(&state, &user, &ip, &form.code, AuditAction::UserTwoFactorDisable, DISABLE_UNCHANGED).await?
-    {
-        return Ok(refused);
+    match state.identity.turn_off_two_factor(user.id, &user.email, &ip, &form.code).await? {
+        CodeChange::Done(_) => {
+            session.set_flash(Flash::ok("Two-factor sign-in is off: you sign in with your password alone.")).await?;
+            Ok(Redirect::to(PAGE).into_response())
+        }
+        refused => refuse(&state, &session, &user, refused, DISABLE_UNCHANGED).await,
     }
-    crate::db::two_factor::disable(&state.db, user.id).await?;
-    record(&state, &user, &ip, AuditAction::UserTwoFactorDisable, Outcome::Ok, "").await?;
-    auth::set_flash(&session, Flash::ok("Two-factor sign-in is off: you sign in with your password alone.")).await?;
-    Ok(Redirect::to(PAGE).into_response())
 }
 
-/// Ten new recovery codes in place of the old ones, for a current code or a recovery code (checked as for turning it
-/// off).
+/// Ten new recovery codes in place of the old ones, for a current code or a recovery code.
 async fn new_recovery_codes(
     State(state): State<AppState>,
+    session: Session,
     ClientIp(ip): ClientIp,
     user: CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    if let Some(refused) =
-        with_code(&state, &user, &ip, &form.code, AuditAction::UserTwoFactorRecoveryCodes, CODES_UNCHANGED).await?
-    {
-        return Ok(refused);
-    }
-    let codes = RecoveryCode::generate_set();
-    let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
-    if !crate::db::two_factor::new_recovery_codes(&state.db, user.id, &hashes).await? {
-        return Ok(Redirect::to(PAGE).into_response());
-    }
-    record(&state, &user, &ip, AuditAction::UserTwoFactorRecoveryCodes, Outcome::Ok, "").await?;
-    let flash = Flash::ok("New recovery codes: the earlier ones no longer work.");
-    let view = View::RecoveryCodes(codes.iter().map(RecoveryCode::shown).collect());
-    respond(StatusCode::OK, &page(&state, &user, view, Some(flash), None))
-}
-
-/// Checks the code that a change to an enrolled second factor needs. `None`: it is good (and used up). Otherwise the
-/// answer to give: the page again saying why (a wrong code also counts toward the sign-in lock-out and is audited
-/// under `action`, and the page says what stays `unchanged`), or back to the page when there is no second factor any more.
-async fn with_code(
-    state: &AppState,
-    user: &CurrentUser,
-    ip: &str,
-    code: &str,
-    action: AuditAction,
-    unchanged: &str,
-) -> Result<Option<Response>, AppError> {
-    if !user.two_factor {
-        return Ok(Some(Redirect::to(PAGE).into_response()));
-    }
-    let (db, now) = (&state.db, unix_now());
-    let refuse = |status: StatusCode, error: String| async move {
-        let codes_left = crate::db::two_factor::recovery_codes_left(db, user.id).await?;
-        respond(status, &page(state, user, View::On { codes_left }, None, Some(error))).map(Some)
-    };
-    if let Some(until) = throttle::locked_until(db, &user.email, ip, now).await? {
-        return refuse(StatusCode::TOO_MANY_REQUESTS, login::locked_message(until - now)).await;
-    }
-    let why = match two_factor::check(db, state.settings.secret_key.as_ref(), user.id, code, now).await {
-        // Turned off meanwhile, in another session.
-        Ok(Checked::NotEnrolled) => return Ok(Some(Redirect::to(PAGE).into_response())),
-        Ok(Checked::Code | Checked::RecoveryCode { .. }) => return Ok(None),
-        Ok(Checked::Replayed) => "code already used",
-        Ok(Checked::Wrong) => "wrong code",
-        Err(CheckError::Db(e)) => return Err(e.into()),
-        Err(e @ (CheckError::NoKey | CheckError::Undecryptable(_))) => {
-            tracing::error!(user = user.email, error = %e, "cannot check a two-factor code");
-            let error = "The server cannot check authenticator codes right now: its secret key is missing or wrong. \
-                         Use a recovery code, or ask your administrator.";
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, error.into()).await;
+    match state.identity.new_recovery_codes(user.id, &user.email, &ip, &form.code).await? {
+        CodeChange::Done(codes) => {
+            let flash = Flash::ok("New recovery codes: the earlier ones no longer work.");
+            respond(&state, &user, StatusCode::OK, View::RecoveryCodes(codes.unwrap_or_default()), Some(flash), None)
+                .await
         }
-    };
-    throttle::record_failure(db, &user.email, ip, now).await?;
-    record(state, user, ip, action, Outcome::Refused, why).await?;
-    refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("Wrong code: {unchanged}")).await
+        refused => refuse(&state, &session, &user, refused, CODES_UNCHANGED).await,
+    }
 }
 
-async fn record(
+/// The page again, saying why a change that needed a code did not happen (and what stays `unchanged`).
+async fn refuse(
     state: &AppState,
+    session: &Session,
     user: &CurrentUser,
-    ip: &str,
-    action: AuditAction,
-    result: Outcome,
-    details: &str,
-) -> Result<(), AppError> {
-    let entry = Entry { actor: &user.email, ip, action, target: &user.email, result, details };
-    Ok(audit::record(&state.db, entry).await?)
+    change: CodeChange,
+    unchanged: &str,
+) -> Result<Response, AppError> {
+    let (status, error) = match change {
+        CodeChange::Done(_) | CodeChange::NotEnrolled => return Ok(Redirect::to(PAGE).into_response()),
+        CodeChange::Locked { secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(secs)),
+        CodeChange::Wrong { locked: Some(secs) } => {
+            (StatusCode::TOO_MANY_REQUESTS, format!("Wrong code: {unchanged} {}", locked_message(secs)))
+        }
+        CodeChange::Wrong { locked: None } => (StatusCode::UNPROCESSABLE_ENTITY, format!("Wrong code: {unchanged}")),
+        CodeChange::CannotCheck => (StatusCode::SERVICE_UNAVAILABLE, CANNOT_CHECK.to_owned()),
+    };
+    let view = current(state, session, user).await?;
+    respond(state, user, status, view, None, Some(error)).await
 }

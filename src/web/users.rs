@@ -9,17 +9,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use std::time::Duration;
-use tower_sessions::Session;
 
-use super::auth::{self, AdminUser, CurrentUser};
+use super::auth::{AdminUser, CurrentUser};
 use super::format::kmc_date;
 use super::htmx::{HxRequest, HxReswap, HxRetarget, SwapOption};
-use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
-use crate::db::audit::{self, AuditAction, Entry, Outcome};
-use crate::db::users::{self, AddError, Change, NewUser, Role, Status, User};
-use crate::db::{throttle, unix_now};
-use crate::password;
+use super::session::Session;
+use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render, step_up};
+use crate::db::users::{Role, Status, User};
+use crate::identity::{FieldErrors, NewUserInput, StepUp, UserChange, UserOutcome, users::MAX_NAME};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -30,9 +27,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{id}/{action}", post(act))
         .route("/users/{id}/password", get(password_form).post(set_password))
 }
-
-/// How long the page waits for Kaltura's answer before showing the quota as unknown.
-const QUOTA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Users in use against the parent's quota; `limit` is `None` when Kaltura could not be asked.
 struct Quota {
@@ -47,20 +41,6 @@ impl Quota {
 
     fn is_used_up(&self) -> bool {
         self.available() == Some(0)
-    }
-}
-
-async fn quota_limit(state: &AppState) -> Option<i64> {
-    match tokio::time::timeout(QUOTA_TIMEOUT, state.accounts.login_users_quota()).await {
-        Ok(Ok(limit)) => limit,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot read adminLoginUsersQuota from Kaltura");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("Kaltura did not answer partner.getInfo in time; the user quota is unknown");
-            None
-        }
     }
 }
 
@@ -116,38 +96,11 @@ struct UsersPage {
     panel: UsersPanel,
 }
 
-#[derive(Default)]
-struct AddErrors {
-    email: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    publisher_user_id: Option<String>,
-    role: Option<String>,
-    password: Option<String>,
-    form: Option<String>,
-}
-
-impl AddErrors {
-    fn any(&self) -> bool {
-        [
-            &self.email,
-            &self.first_name,
-            &self.last_name,
-            &self.publisher_user_id,
-            &self.role,
-            &self.password,
-            &self.form,
-        ]
-        .iter()
-        .any(|e| e.is_some())
-    }
-}
-
 #[derive(Template)]
 #[template(path = "partials/user_form.html")]
 struct AddUserForm {
-    input: AddUserInput,
-    errors: AddErrors,
+    input: NewUserInput,
+    errors: FieldErrors,
     roles: &'static [Role],
 }
 
@@ -158,52 +111,42 @@ struct PasswordForm {
     name: String,
     email: String,
     error: Option<String>,
-    /// Another Publisher Administrator's password is changed only with the acting one's own password.
+    /// The acting user's own password is asked: always for their own, else while their identity is not confirmed.
     confirm: bool,
+    /// They have a second factor: a code is asked with it.
+    confirm_code: bool,
+    /// It is their own password.
+    own: bool,
     confirm_error: Option<String>,
 }
 
 impl PasswordForm {
-    fn new(me: &CurrentUser, user: User) -> PasswordForm {
-        let confirm = user.id != me.id && user.role.is_admin();
+    fn new(me: &CurrentUser, user: User, stepped_up: bool) -> PasswordForm {
+        let own = user.id == me.id;
         PasswordForm {
             id: user.id,
             name: user.full_name(),
             email: user.email,
             error: None,
-            confirm,
+            confirm: own || !stepped_up,
+            confirm_code: me.two_factor,
+            own,
             confirm_error: None,
         }
     }
 }
 
-#[derive(Deserialize, Default)]
-struct AddUserInput {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    first_name: String,
-    #[serde(default)]
-    last_name: String,
-    #[serde(default)]
-    publisher_user_id: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    password: String,
-}
-
-impl AddUserInput {
-    fn selected(&self, role: &Role) -> bool {
-        self.role == role.key() || (self.role.is_empty() && role.is_admin())
+impl AddUserForm {
+    /// Whether the form's role option is the one chosen (Publisher Administrator when none is).
+    fn is_selected(&self, role: &Role) -> bool {
+        self.input.role == role.key() || (self.input.role.is_empty() && role.is_admin())
     }
 }
 
 async fn panel(state: &AppState, me: &CurrentUser) -> Result<UsersPanel, AppError> {
-    let two_factor = crate::db::two_factor::enrolled_ids(&state.db).await?;
-    let users: Vec<UserRow> =
-        users::list(&state.db).await?.into_iter().map(|u| UserRow::new(u, me, &two_factor)).collect();
-    let quota = Quota { used: users.len() as i64, limit: quota_limit(state).await };
+    let (all, two_factor) = state.identity.users().await?;
+    let users: Vec<UserRow> = all.into_iter().map(|u| UserRow::new(u, me, &two_factor)).collect();
+    let quota = Quota { used: users.len() as i64, limit: state.identity.users_quota().await };
     Ok(UsersPanel { users, quota, roles: &Role::ALL, add_form: None, password_form: None, oob_flash: None })
 }
 
@@ -212,7 +155,7 @@ fn page(me: &CurrentUser, panel: UsersPanel, flash: Option<Flash>) -> UsersPage 
 }
 
 async fn show(State(state): State<AppState>, session: Session, AdminUser(me): AdminUser) -> Result<Response, AppError> {
-    let flash = auth::take_flash(&session).await?;
+    let flash = session.take_flash().await?;
     Ok(render(&page(&me, panel(&state, &me).await?, flash))?.into_response())
 }
 
@@ -248,40 +191,18 @@ async fn new_form(
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
 ) -> Result<Response, AppError> {
-    let form = AddUserForm { input: AddUserInput::default(), errors: AddErrors::default(), roles: &Role::ALL };
+    let form = AddUserForm { input: NewUserInput::default(), errors: FieldErrors::default(), roles: &Role::ALL };
     with_form(&state, &me, htmx, StatusCode::OK, Some(form), None).await
 }
 
-const REQUIRED: &str = "Value is required and can't be empty";
-/// Names and the Publisher User ID, as the KMC takes them.
-const MAX_NAME: usize = 100;
-
-fn validate(input: &AddUserInput) -> (AddErrors, Option<Role>) {
-    let mut errors = AddErrors::default();
-    let email = input.email.trim();
-    if email.is_empty() {
-        errors.email = Some(REQUIRED.into());
-    } else if !users::is_email(email) {
-        errors.email = Some("Invalid email format".into());
-    }
-    for (value, slot) in [(&input.first_name, &mut errors.first_name), (&input.last_name, &mut errors.last_name)] {
-        if value.trim().is_empty() {
-            *slot = Some(REQUIRED.into());
-        } else if value.trim().chars().count() > MAX_NAME {
-            *slot = Some("At most 100 characters".into());
-        }
-    }
-    if input.publisher_user_id.trim().chars().count() > MAX_NAME {
-        errors.publisher_user_id = Some("At most 100 characters".into());
-    }
-    let role = input.role.parse::<Role>().ok();
-    if role.is_none() {
-        errors.role = Some("Choose a user role".into());
-    }
-    if let Err(e) = password::check_new(&input.password) {
-        errors.password = Some(e);
-    }
-    (errors, role)
+/// The acting administrator, from this request, with whether their identity is confirmed now.
+async fn acting(
+    state: &AppState,
+    session: &Session,
+    me: &CurrentUser,
+    ip: &str,
+) -> Result<crate::identity::Actor, AppError> {
+    Ok(me.actor(ip, session.stepped_up(state.identity.now()).await?))
 }
 
 async fn add(
@@ -290,71 +211,31 @@ async fn add(
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     HxRequest(htmx): HxRequest,
-    Form(input): Form<AddUserInput>,
+    Form(input): Form<NewUserInput>,
 ) -> Result<Response, AppError> {
-    let (mut errors, role) = validate(&input);
-    let role = match role {
-        Some(role) if !errors.any() => role,
-        _ => return form_errors(&state, &me, htmx, input, errors).await,
-    };
-    let limit = quota_limit(&state).await;
-    let hash = password::hash(input.password.clone()).await?;
-    let email = input.email.trim();
-    let new = NewUser {
-        email,
-        first_name: input.first_name.trim(),
-        last_name: input.last_name.trim(),
-        publisher_user_id: Some(input.publisher_user_id.trim()).filter(|s| !s.is_empty()),
-        role,
-        password_hash: &hash,
-    };
-    match users::add(&state.db, &new, limit, unix_now()).await {
-        Ok(_) => {
-            let details = format!("role {}", role.label());
-            record(&state, &me, &ip, AuditAction::UserAdd, email, Outcome::Ok, &details).await?;
-            let name = format!("{} {}", new.first_name, new.last_name);
+    let actor = acting(&state, &session, &me, &ip).await?;
+    match state.identity.add_user(&actor, &input).await? {
+        UserOutcome::Added { email, name, role } => {
             done(&state, &session, &me, htmx, Flash::ok(format!("{name} ({email}) was added as {}.", role.label())))
                 .await
         }
-        Err(AddError::QuotaReached) => {
-            let limit = limit.unwrap_or_default();
-            let details = format!("quota of {limit} users reached");
-            record(&state, &me, &ip, AuditAction::UserAdd, email, Outcome::Refused, &details).await?;
-            errors.form = Some(format!(
-                "You have reached your quota of {limit} users. Remove a user, or contact Kaltura to raise the quota."
-            ));
-            form_errors(&state, &me, htmx, input, errors).await
-        }
-        Err(e @ AddError::DuplicateEmail) => {
-            errors.email = Some(e.to_string());
-            form_errors(&state, &me, htmx, input, errors).await
-        }
-        Err(e @ AddError::DuplicatePublisherUserId) => {
-            errors.publisher_user_id = Some(e.to_string());
-            form_errors(&state, &me, htmx, input, errors).await
-        }
-        Err(AddError::Db(e)) => Err(e.into()),
+        UserOutcome::Invalid(errors) => form_errors(&state, &me, htmx, input, *errors).await,
+        UserOutcome::NeedsStepUp => Ok(step_up::ask(htmx, "/users")),
+        other => Err(unexpected(&other)),
     }
 }
 
-async fn record(
-    state: &AppState,
-    me: &CurrentUser,
-    ip: &str,
-    action: AuditAction,
-    target: &str,
-    result: Outcome,
-    details: &str,
-) -> Result<(), AppError> {
-    Ok(audit::record(&state.db, Entry { actor: &me.email, ip, action, target, result, details }).await?)
+/// An outcome the service does not give for this change.
+fn unexpected(outcome: &UserOutcome) -> AppError {
+    AppError::Internal(anyhow::anyhow!("unexpected outcome of a change to users: {outcome:?}"))
 }
 
 async fn form_errors(
     state: &AppState,
     me: &CurrentUser,
     htmx: bool,
-    mut input: AddUserInput,
-    errors: AddErrors,
+    mut input: NewUserInput,
+    errors: FieldErrors,
 ) -> Result<Response, AppError> {
     // The password is never sent back to the browser, and no field longer than it may be.
     input.password.clear();
@@ -363,7 +244,7 @@ async fn form_errors(
             *v = v.chars().take(max).collect();
         }
     };
-    clip(&mut input.email, users::MAX_EMAIL);
+    clip(&mut input.email, crate::db::users::MAX_EMAIL);
     clip(&mut input.first_name, MAX_NAME);
     clip(&mut input.last_name, MAX_NAME);
     clip(&mut input.publisher_user_id, MAX_NAME);
@@ -382,7 +263,7 @@ async fn done(
     flash: Flash,
 ) -> Result<Response, AppError> {
     if !htmx {
-        auth::set_flash(session, flash).await?;
+        session.set_flash(flash).await?;
         return Ok(Redirect::to("/users").into_response());
     }
     let status = if flash.ok { StatusCode::OK } else { StatusCode::CONFLICT };
@@ -391,15 +272,37 @@ async fn done(
     Ok((status, render(&p)?).into_response())
 }
 
-async fn target(state: &AppState, id: i64) -> Result<User, AppError> {
-    users::get(&state.db, id).await?.ok_or(AppError::NotFound)
-}
-
 fn last_admin(user: &User, what: &str) -> Flash {
     Flash::error(format!(
         "{} is the last active Publisher Administrator and cannot be {what}: the console needs at least one.",
         user.full_name()
     ))
+}
+
+/// Shows the outcome of a change made from a button: the message, or the confirm page for a sensitive one.
+async fn changed(
+    state: &AppState,
+    session: &Session,
+    me: &CurrentUser,
+    htmx: bool,
+    outcome: UserOutcome,
+    message: impl FnOnce(&User) -> Flash,
+    refused: &str,
+) -> Result<Response, AppError> {
+    let flash = match outcome {
+        UserOutcome::Done { user, .. } => message(&user),
+        UserOutcome::LastAdmin(user) => last_admin(&user, refused),
+        UserOutcome::NeedsStepUp => return Ok(step_up::ask(htmx, "/users")),
+        UserOutcome::NotFound => return Err(AppError::NotFound),
+        UserOutcome::OwnTwoFactor => {
+            Flash::error("Turn your own two-factor sign-in off on your Two-factor page, with a code.")
+        }
+        UserOutcome::NoTwoFactor(user) => {
+            Flash::error(format!("{} has no two-factor sign-in to reset.", user.full_name()))
+        }
+        other => return Err(unexpected(&other)),
+    };
+    done(state, session, me, htmx, flash).await
 }
 
 #[derive(Deserialize)]
@@ -417,23 +320,13 @@ async fn change_role(
     Path(id): Path<i64>,
     Form(input): Form<RoleInput>,
 ) -> Result<Response, AppError> {
-    let user = target(&state, id).await?;
     let Ok(role) = input.role.parse::<Role>() else {
         return done(&state, &session, &me, htmx, Flash::error("Choose a user role.")).await;
     };
-    let details = format!("{} → {}", user.role.label(), role.label());
-    let flash = match users::set_role(&state.db, id, role).await? {
-        Change::Done => {
-            record(&state, &me, &ip, AuditAction::UserRole, &user.email, Outcome::Ok, &details).await?;
-            Flash::ok(format!("{} is now a {}.", user.full_name(), role.label()))
-        }
-        Change::LastAdmin => {
-            record(&state, &me, &ip, AuditAction::UserRole, &user.email, Outcome::Refused, &details).await?;
-            last_admin(&user, "given another role")
-        }
-        Change::NotFound => return Err(AppError::NotFound),
-    };
-    done(&state, &session, &me, htmx, flash).await
+    let actor = acting(&state, &session, &me, &ip).await?;
+    let outcome = state.identity.change_user(&actor, id, UserChange::Role(role)).await?;
+    let message = |u: &User| Flash::ok(format!("{} is now a {}.", u.full_name(), role.label()));
+    changed(&state, &session, &me, htmx, outcome, message, "given another role").await
 }
 
 /// Block, Unblock and Remove.
@@ -453,41 +346,22 @@ async fn act(
     HxRequest(htmx): HxRequest,
     Path((id, action)): Path<(i64, UserAction)>,
 ) -> Result<Response, AppError> {
-    let user = target(&state, id).await?;
-    let name = user.full_name();
-    let (change, audit_action, done_message, refused) = match action {
-        UserAction::Block => (
-            users::set_status(&state.db, id, Status::Blocked).await?,
-            AuditAction::UserBlock,
-            format!("{name} is blocked and can no longer sign in."),
-            "blocked",
-        ),
-        UserAction::Unblock => (
-            users::set_status(&state.db, id, Status::Active).await?,
-            AuditAction::UserUnblock,
-            format!("{name} is active again."),
-            "blocked",
-        ),
-        UserAction::Remove => (
-            users::remove(&state.db, id).await?,
-            AuditAction::UserRemove,
-            format!("{name} ({}) was removed.", user.email),
-            "removed",
-        ),
+    let actor = acting(&state, &session, &me, &ip).await?;
+    let (change, refused) = match action {
+        UserAction::Block => (UserChange::Block, "blocked"),
+        UserAction::Unblock => (UserChange::Unblock, "blocked"),
+        UserAction::Remove => (UserChange::Remove, "removed"),
     };
-    let flash = match change {
-        Change::Done => {
-            record(&state, &me, &ip, audit_action, &user.email, Outcome::Ok, "").await?;
-            Flash::ok(done_message)
-        }
-        Change::LastAdmin => {
-            let why = "last active Publisher Administrator";
-            record(&state, &me, &ip, audit_action, &user.email, Outcome::Refused, why).await?;
-            last_admin(&user, refused)
-        }
-        Change::NotFound => return Err(AppError::NotFound),
+    let outcome = state.identity.change_user(&actor, id, change).await?;
+    let message = |u: &User| {
+        let name = u.full_name();
+        Flash::ok(match action {
+            UserAction::Block => format!("{name} is blocked and can no longer sign in."),
+            UserAction::Unblock => format!("{name} is active again."),
+            UserAction::Remove => format!("{name} ({}) was removed.", u.email),
+        })
     };
-    done(&state, &session, &me, htmx, flash).await
+    changed(&state, &session, &me, htmx, outcome, message, refused).await
 }
 
 /// Removes another user's second factor (a lost authenticator) and ends their sessions; they sign in with their
@@ -500,30 +374,26 @@ async fn reset_two_factor(
     HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let user = target(&state, id).await?;
-    let name = user.full_name();
-    let flash = if id == me.id {
-        Flash::error("Turn your own two-factor sign-in off on your Two-factor page, with a code.")
-    } else if crate::db::two_factor::reset(&state.db, id).await? {
-        record(&state, &me, &ip, AuditAction::UserTwoFactorReset, &user.email, Outcome::Ok, "").await?;
+    let actor = acting(&state, &session, &me, &ip).await?;
+    let outcome = state.identity.change_user(&actor, id, UserChange::ResetTwoFactor).await?;
+    let message = |u: &User| {
         Flash::ok(format!(
-            "The two-factor sign-in of {name} was reset: they sign in with their password alone and can set it up \
-             again."
+            "The two-factor sign-in of {} was reset: they sign in with their password alone and can set it up again.",
+            u.full_name()
         ))
-    } else {
-        Flash::error(format!("{name} has no two-factor sign-in to reset."))
     };
-    done(&state, &session, &me, htmx, flash).await
+    changed(&state, &session, &me, htmx, outcome, message, "reset").await
 }
 
 async fn password_form(
     State(state): State<AppState>,
+    session: Session,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let user = target(&state, id).await?;
-    let form = PasswordForm::new(&me, user);
+    let user = state.identity.user(id).await?.ok_or(AppError::NotFound)?;
+    let form = PasswordForm::new(&me, user, session.stepped_up(state.identity.now()).await?);
     with_form(&state, &me, htmx, StatusCode::OK, None, Some(form)).await
 }
 
@@ -531,8 +401,9 @@ async fn password_form(
 struct PasswordInput {
     #[serde(default)]
     password: String,
+    current_password: Option<String>,
     #[serde(default)]
-    current_password: String,
+    code: String,
 }
 
 async fn set_password(
@@ -544,38 +415,39 @@ async fn set_password(
     Path(id): Path<i64>,
     Form(input): Form<PasswordInput>,
 ) -> Result<Response, AppError> {
-    let user = target(&state, id).await?;
-    let target_email = user.email.clone();
-    let mut form = PasswordForm::new(&me, user);
-    if let Err(error) = password::check_new(&input.password) {
-        form.error = Some(error);
-        return with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await;
+    let user = state.identity.user(id).await?.ok_or(AppError::NotFound)?;
+    let actor = acting(&state, &session, &me, &ip).await?;
+    let mut form = PasswordForm::new(&me, user, actor.stepped_up);
+    // The form asks for the acting user's own password: it is checked (and confirms them) whatever they typed.
+    let current = form.confirm.then(|| (input.current_password.unwrap_or_default(), input.code));
+    let change = UserChange::Password { new: input.password, current };
+    match state.identity.change_user(&actor, id, change).await? {
+        UserOutcome::Done { generation, stepped_up, .. } => {
+            // The user's other sessions have ended; the one that changed its own password goes on.
+            if let Some(generation) = generation {
+                session.keep_after_change(generation).await?;
+            }
+            if stepped_up {
+                session.set_stepped_up(state.identity.now()).await?;
+            }
+            done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", form.name))).await
+        }
+        UserOutcome::BadPassword(why) => {
+            form.error = Some(why);
+            with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await
+        }
+        UserOutcome::StepUpFailed(refused) => {
+            let status = match refused {
+                StepUp::Locked { .. }
+                | StepUp::WrongPassword { locked: Some(_) }
+                | StepUp::WrongCode { locked: Some(_) } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            form.confirm_error = Some(refused.message());
+            with_form(&state, &me, htmx, status, None, Some(form)).await
+        }
+        UserOutcome::NeedsStepUp => Ok(step_up::ask(htmx, "/users")),
+        UserOutcome::NotFound => Err(AppError::NotFound),
+        other => Err(unexpected(&other)),
     }
-    if form.confirm && !confirmed(&state, &me, &ip, input.current_password).await? {
-        let why = "the acting administrator's password did not match";
-        record(&state, &me, &ip, AuditAction::UserPassword, &target_email, Outcome::Refused, why).await?;
-        form.confirm_error = Some("Your password is not correct.".into());
-        return with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await;
-    }
-    let hash = password::hash(input.password).await?;
-    let Some(generation) = users::set_password_hash(&state.db, id, &hash).await? else {
-        return Err(AppError::NotFound);
-    };
-    // The user's other sessions have ended; the one that changed its own password goes on.
-    if id == me.id {
-        auth::keep_after_change(&session, generation).await?;
-    }
-    record(&state, &me, &ip, AuditAction::UserPassword, &target_email, Outcome::Ok, "").await?;
-    done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", form.name))).await
-}
-
-/// Whether `given` is the acting administrator's own password. A wrong one counts as a failed sign-in from this
-/// address, so a session left open cannot be used to guess it.
-async fn confirmed(state: &AppState, me: &CurrentUser, ip: &str, given: String) -> Result<bool, AppError> {
-    let hash = users::get(&state.db, me.id).await?.map(|u| u.password_hash);
-    if password::verify(given, hash).await? {
-        return Ok(true);
-    }
-    throttle::record_failure(&state.db, &me.email, ip, unix_now()).await?;
-    Ok(false)
 }

@@ -1352,8 +1352,9 @@ async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_row
 #[tokio::test(flavor = "multi_thread")]
 async fn single_sign_on_goes_through_the_providers_pages_and_back_signed_in() {
     let accounts = json!({ "admin-1": { "email": ADMIN_EMAIL, "email_verified": true } });
-    let (app, _provider) =
+    let (app, provider) =
         crate::sso::console_with_provider(accounts, "", None, multi_account::config::oidc::LocalLogin::All).await;
+    crate::sso::link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
     let b = Browser::open(&app).await;
     b.goto("/login").await;
     assert_eq!(b.text("#sso").await, "Sign in with Test IdP");

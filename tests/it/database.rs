@@ -6,6 +6,7 @@ use multi_account::db::bulk::{self, ItemState, NewJob, OverLimit, Progress, Sett
 use multi_account::db::claims::{self, Work};
 use multi_account::db::creations::{self, CreationState, NewCreation, Recorded};
 use multi_account::db::imports::{self, ImportState, NewImport, Row, RowState};
+use multi_account::db::throttle::Kind;
 use multi_account::db::users::{self, AddError, Change, NewUser, Role, Status};
 use multi_account::db::{self, Database, Engine, Location, PoolSettings, audit, locks, throttle, two_factor};
 use std::io::Write as _;
@@ -136,18 +137,27 @@ async fn the_audit_log_refuses_changes_and_filters_in_any_case() {
         let pool = t.pool();
         let entry =
             |actor, action, target, result| audit::Entry { actor, ip: "10.0.0.1", action, target, result, details: "" };
-        audit::record(pool, entry("Ann@Example.com", audit::AuditAction::AccountBlock, "6475", audit::Outcome::Ok))
-            .await
-            .unwrap();
         audit::record(
             pool,
+            1_000,
+            entry("Ann@Example.com", audit::AuditAction::AccountBlock, "6475", audit::Outcome::Ok),
+        )
+        .await
+        .unwrap();
+        audit::record(
+            pool,
+            1_000,
             entry("bob@example.com", audit::AuditAction::AccountUnblock, "6475", audit::Outcome::Refused),
         )
         .await
         .unwrap();
-        audit::record(pool, entry("bob@example.com", audit::AuditAction::Login, "Bob@Example.com", audit::Outcome::Ok))
-            .await
-            .unwrap();
+        audit::record(
+            pool,
+            1_000,
+            entry("bob@example.com", audit::AuditAction::Login, "Bob@Example.com", audit::Outcome::Ok),
+        )
+        .await
+        .unwrap();
         for statement in ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"] {
             let refused = sqlx::query(statement).execute(pool).await.expect_err("append-only");
             assert!(refused.to_string().contains("append-only"), "{:?}: {refused}", t.engine());
@@ -191,14 +201,22 @@ async fn the_audit_log_refuses_changes_and_filters_in_any_case() {
 async fn sign_in_failures_are_counted_for_an_email_in_any_case() {
     for t in engines("sign_in_failures_are_counted_for_an_email_in_any_case").await {
         let pool = t.pool();
-        for _ in 0..throttle::FREE_FAILURES {
-            throttle::record_failure(pool, "Ann@Example.com", "10.0.0.1", 1_000).await.unwrap();
+        for _ in 0..5 {
+            throttle::record_failure(pool, "Ann@Example.com", "10.0.0.1", Kind::Password, 1_000, 0).await.unwrap();
         }
-        let until = throttle::locked_until(pool, "ann@example.com", "10.0.0.1", 1_001).await.unwrap();
-        assert_eq!(until, Some(1_000 + throttle::FIRST_WAIT_SECS), "{:?}", t.engine());
-        assert_eq!(throttle::locked_until(pool, "ann@example.com", "10.0.0.2", 1_001).await.unwrap(), None);
+        let counts = throttle::counts(pool, "ann@example.com", "10.0.0.1", 999).await.unwrap();
+        assert_eq!((counts.pair, counts.pair_last, counts.address), (5, Some(1_000), 5), "{:?}", t.engine());
+        assert_eq!(throttle::counts(pool, "ann@example.com", "10.0.0.2", 999).await.unwrap().pair, 0);
+        assert_eq!(throttle::counts(pool, "ann@example.com", "10.0.0.1", 1_000).await.unwrap().pair, 0, "older");
+        // Wrong codes are counted apart, for the email from every address.
+        assert_eq!(throttle::count_for_email(pool, "ANN@example.com", Kind::Code, 999).await.unwrap(), 0);
+        throttle::record_failure(pool, "ann@EXAMPLE.com", "10.0.0.9", Kind::Code, 1_001, 0).await.unwrap();
+        assert_eq!(throttle::count_for_email(pool, "ANN@example.com", Kind::Code, 999).await.unwrap(), 1);
+        // Failures before the window are forgotten when the next is recorded.
+        throttle::record_failure(pool, "zed@example.com", "10.0.0.3", Kind::Password, 2_000, 1_000).await.unwrap();
+        assert_eq!(throttle::counts(pool, "ann@example.com", "10.0.0.1", 0).await.unwrap().pair, 0);
         throttle::clear_email(pool, "ANN@example.com").await.unwrap();
-        assert_eq!(throttle::locked_until(pool, "ann@example.com", "10.0.0.1", 1_001).await.unwrap(), None);
+        assert_eq!(throttle::count_for_email(pool, "ann@example.com", Kind::Code, 0).await.unwrap(), 0);
         t.finish().await;
     }
 }

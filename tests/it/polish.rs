@@ -99,7 +99,7 @@ async fn a_failed_action_is_titled_by_what_was_tried_in_the_audit_log() {
     let app = spawn_app().await;
     for (action, result) in [(AuditAction::AccountCreate, Outcome::Refused), (AuditAction::AccountBlock, Outcome::Ok)] {
         let entry = Entry { actor: ADMIN_EMAIL, ip: "127.0.0.1", action, target: "6475", result, details: "" };
-        audit::record(&app.db, entry).await.expect("an audit entry");
+        audit::record(&app.db, 1_000, entry).await.expect("an audit entry");
     }
     let doc = page(&app, &app.admin().await, "/audit?account=6475").await;
     let failed = text(&doc, "tr.audit-failed");
@@ -113,7 +113,7 @@ async fn a_failed_action_is_titled_by_what_was_tried_in_the_audit_log() {
 async fn the_header_names_an_administrator_whose_name_is_only_a_role_by_email() {
     let app = spawn_app().await;
     // What `serve` gives the first administrator it sets up, before anyone names them.
-    let hash = multi_account::password::hash("bootstrap password one".into()).await.expect("a hash");
+    let hash = multi_account::identity::password::hash("bootstrap password one".into()).await.expect("a hash");
     let new = users::NewUser {
         email: "it@example.com",
         first_name: "Publisher",

@@ -93,7 +93,7 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
     let emu = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() }).await.unwrap();
     let database = db::connect(&Location::Postgres(url.clone()), &PoolSettings::default()).await.unwrap();
     let pool = database.pool.clone();
-    let hash = multi_account::password::hash(ADMIN_PASSWORD.to_owned()).await.unwrap();
+    let hash = multi_account::identity::password::hash(ADMIN_PASSWORD.to_owned()).await.unwrap();
     let admin = NewUser {
         email: ADMIN_EMAIL,
         first_name: "Ada",

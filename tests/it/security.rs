@@ -57,7 +57,7 @@ async fn a_removed_users_session_never_passes_to_the_next_user_added() {
     let beas_browser = app.signed_in(B_EMAIL, B_PASSWORD).await;
     assert!(signed_in(&app, &beas_browser).await);
 
-    let admin = app.admin().await;
+    let admin = app.admin_confirmed().await;
     let res = admin.post(app.at(&format!("/users/{bea}/remove"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let next = app.create_user("carl@example.com", Role::PublisherAdministrator, "carl's own passphrase").await;
@@ -72,10 +72,10 @@ async fn a_new_password_role_or_status_ends_the_users_other_sessions() {
     let bea = app.create_user(B_EMAIL, Role::PublisherAdministrator, B_PASSWORD).await;
     let (here, elsewhere) = (app.signed_in(B_EMAIL, B_PASSWORD).await, app.signed_in(B_EMAIL, B_PASSWORD).await);
 
-    // Bea changes her own password: this session goes on, the other one ends.
+    // Bea changes her own password (with the current one): this session goes on, the other one ends.
     let res = here
         .post(app.at(&format!("/users/{bea}/password")))
-        .form(&[("password", "bea's second passphrase")])
+        .form(&[("password", "bea's second passphrase"), ("current_password", B_PASSWORD)])
         .send()
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn a_new_password_role_or_status_ends_the_users_other_sessions() {
     assert!(!signed_in(&app, &elsewhere).await, "the other session ended at once");
 
     // A new role ends her sessions (she is signed out, not shown a role's refusal).
-    let admin = app.admin().await;
+    let admin = app.admin_confirmed().await;
     admin.post(app.at(&format!("/users/{bea}/role"))).form(&[("role", "manager")]).send().await.unwrap();
     assert!(!signed_in(&app, &here).await, "a changed role ends the session");
 

@@ -76,6 +76,8 @@ impl Provider {
             name: "Sign in with Test IdP".into(),
             role_claim: None,
             trust_email: false,
+            link_by_email: false,
+            allow_hs256: false,
         }
     }
 }
@@ -123,7 +125,12 @@ fn absolute(base: &str, location: &str) -> String {
 /// Follows the sign-in from the console's button through the provider's sign-in (as `login`) and consent pages,
 /// back to the console's callback: the callback's answer.
 pub(crate) async fn sign_in_through(app: &TestApp, client: &reqwest::Client, login: &str) -> reqwest::Response {
-    let mut url = app.at("/login/oidc");
+    through_provider_from(app, client, login, "/login/oidc").await
+}
+
+/// [`sign_in_through`] from another start on the console (`/login/oidc?link=true`, `?confirm=true`).
+async fn through_provider_from(app: &TestApp, client: &reqwest::Client, login: &str, start: &str) -> reqwest::Response {
+    let mut url = app.at(start);
     let mut form: Option<Vec<(String, String)>> = None;
     for _ in 0..20 {
         let res = match form.take() {
@@ -177,6 +184,24 @@ fn accounts() -> serde_json::Value {
     })
 }
 
+/// Links the console user `email` to the provider's `login`, as a role-claim creation or the user's own link would.
+pub(crate) async fn link(app: &TestApp, provider: &Provider, login: &str, email: &str) {
+    sqlx::query("UPDATE users SET oidc_subject = ? WHERE lower(email) = lower(?)")
+        .bind(format!("{} {login}", provider.issuer))
+        .bind(email)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+async fn subject_of(app: &TestApp, email: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT oidc_subject FROM users WHERE lower(email) = lower(?)")
+        .bind(email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
 async fn audit_details(app: &TestApp, action: &str) -> Vec<String> {
     sqlx::query_scalar("SELECT details FROM audit_log WHERE action = ? ORDER BY id")
         .bind(action)
@@ -197,6 +222,7 @@ async fn an_existing_user_signs_in_through_the_provider_and_out_of_it_again() {
     assert!(page.contains("Sign in with Test IdP"), "the provider's button: {page}");
     assert!(page.contains("name=\"password\""), "passwords stay offered");
 
+    link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
     let client = app.bare_client();
     let planted = client.get(app.at("/login")).send().await.unwrap();
     let before = planted.cookies().next().map(|c| c.value().to_owned());
@@ -250,18 +276,125 @@ async fn people_the_console_does_not_know_or_whose_email_is_unverified_are_refus
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_email_the_provider_does_not_vouch_for_counts_only_when_trusted() {
-    let silent = serde_json::json!({ "silent-1": { "email": ADMIN_EMAIL } });
-    let (app, _provider) = console_with_provider(silent.clone(), "", None, LocalLogin::All).await;
-    let res = sign_in_through(&app, &app.bare_client(), "silent-1").await;
+async fn an_email_the_provider_does_not_vouch_for_creates_from_the_role_claim_when_trusted_but_never_links() {
+    let silent = serde_json::json!({
+        "silent-admin": { "email": ADMIN_EMAIL, "groups": ["ma-admins"] },
+        "silent-new": { "email": "new@example.com", "given_name": "Nia", "family_name": "New", "groups": ["ma-admins"] },
+    });
+    let (app, _provider) =
+        console_with_provider(silent.clone(), "", Some(("groups", "ma-admins")), LocalLogin::All).await;
+    let res = sign_in_through(&app, &app.bare_client(), "silent-new").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("did not give a verified email address"));
 
-    let (app, _provider) = console_with(silent, "", |oidc, _| oidc.trust_email = true).await;
+    let (app, provider) = console_with(silent, "", |oidc, _| {
+        oidc.trust_email = true;
+        oidc.link_by_email = true;
+        oidc.scopes.push("groups".into());
+        oidc.role_claim = Some(("groups".into(), vec!["ma-admins".into()]));
+    })
+    .await;
+    // "nOAuth": whoever presents the administrator's email at the provider does not become the administrator.
     let client = app.bare_client();
-    let res = sign_in_through(&app, &client, "silent-1").await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "--oidc-trust-email: the address counts");
+    let res = sign_in_through(&app, &client, "silent-admin").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("is not linked to your identity at the identity provider"));
+    assert!(!signed_in(&app, &client).await);
+    assert_eq!(subject_of(&app, ADMIN_EMAIL).await, None, "the administrator stays unlinked");
+
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "silent-new").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "--oidc-trust-email: a new user is created from the claim");
     assert!(signed_in(&app, &client).await);
+    assert_eq!(subject_of(&app, "new@example.com").await, Some(format!("{} silent-new", provider.issuer)));
+    let links = audit_details(&app, "user.sso_link").await;
+    assert_eq!(links, [format!("linked at creation to {} silent-new", provider.issuer)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn existing_users_are_linked_by_email_only_when_asked_and_never_an_administrator_or_a_second_identity() {
+    let people = serde_json::json!({
+        "mgr-1": { "email": "manager@example.com", "email_verified": true },
+        "mgr-2": { "email": "MANAGER@example.com", "email_verified": true },
+        "admin-1": { "email": ADMIN_EMAIL, "email_verified": true },
+        "tfa-1": { "email": "tfa@example.com", "email_verified": true },
+        "blocked-1": { "email": "blocked@example.com", "email_verified": true },
+    });
+    let (app, _provider) = console_with_provider(people.clone(), "", None, LocalLogin::All).await;
+    app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
+    let res = sign_in_through(&app, &app.bare_client(), "mgr-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "not linked by email unless asked");
+    assert!(res.text().await.unwrap().contains("is not linked to your identity at the identity provider"));
+    assert_eq!(subject_of(&app, "manager@example.com").await, None);
+
+    let (app, provider) = console_with(people, "", |oidc, _| oidc.link_by_email = true).await;
+    app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
+    app.create_user("tfa@example.com", Role::Manager, "tfa password 123").await;
+    sqlx::query("UPDATE users SET totp_secret = 'sealed' WHERE email = 'tfa@example.com'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let blocked = app.create_user("blocked@example.com", Role::Manager, "blocked password 1").await;
+    sqlx::query("UPDATE users SET status = 'blocked' WHERE id = ?").bind(blocked).execute(&app.db).await.unwrap();
+
+    let res = sign_in_through(&app, &app.bare_client(), "mgr-1").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a Manager is linked by the verified email");
+    let first = format!("{} mgr-1", provider.issuer);
+    assert_eq!(subject_of(&app, "manager@example.com").await, Some(first.clone()));
+    assert_eq!(audit_details(&app, "user.sso_link").await, [format!("linked by verified email to {first}")]);
+
+    // A second identity with the same email does not take the link over.
+    let res = sign_in_through(&app, &app.bare_client(), "mgr-2").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("linked to another identity"));
+    assert_eq!(subject_of(&app, "manager@example.com").await, Some(first), "the first link stays");
+
+    for (login, email, message) in [
+        ("admin-1", ADMIN_EMAIL, "is an administrator or signs in with a second factor"),
+        ("tfa-1", "tfa@example.com", "is an administrator or signs in with a second factor"),
+        ("blocked-1", "blocked@example.com", "Your console user is blocked."),
+    ] {
+        let client = app.bare_client();
+        let res = sign_in_through(&app, &client, login).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{login}");
+        assert!(res.text().await.unwrap().contains(message), "{login}");
+        assert_eq!(subject_of(&app, email).await, None, "{login} stays unlinked");
+    }
+    let refusals = audit_details(&app, "login.sso_refused").await;
+    assert_eq!(refusals.len(), 4, "each refusal is audited: {refusals:?}");
+    assert!(refusals[0].contains("mgr-2"), "{refusals:?}");
+    assert_eq!(audit_details(&app, "user.sso_link").await.len(), 1, "one link, audited once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_in_user_links_their_own_identity_after_confirming_it_is_them() {
+    let (app, provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
+    let client = app.client();
+    assert_eq!(app.login(&client, ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let page = client.get(app.at("/account/two-factor")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Link to Sign in with Test IdP"), "{page}");
+
+    // Linking adds a way in: the identity is confirmed first.
+    let res = client.get(app.at("/login/oidc?link=true&next=%2Faccount%2Ftwo-factor")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[LOCATION], "/account/confirm?next=%2Faccount%2Ftwo-factor");
+    app.confirm(&client, crate::support::ADMIN_PASSWORD).await;
+    let res =
+        through_provider_from(&app, &client, "admin-1", "/login/oidc?link=true&next=%2Faccount%2Ftwo-factor").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[LOCATION], "/account/two-factor");
+    assert_eq!(subject_of(&app, ADMIN_EMAIL).await, Some(format!("{} admin-1", provider.issuer)));
+    assert_eq!(
+        audit_details(&app, "user.sso_link").await,
+        [format!("linked by the signed-in user to {} admin-1", provider.issuer)]
+    );
+    let page = client.get(app.at("/account/two-factor")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Your console user is linked to your identity"), "{page}");
+
+    // Now the provider signs the administrator in.
+    let other = app.bare_client();
+    assert_eq!(sign_in_through(&app, &other, "admin-1").await.status(), StatusCode::SEE_OTHER);
+    assert!(signed_in(&app, &other).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -277,6 +410,7 @@ async fn the_role_claim_creates_administrators_and_taking_it_away_ends_their_acc
         (Role::PublisherAdministrator, "Lee", "Lead")
     );
     assert_eq!(audit_details(&app, "user.add").await.len(), 1);
+    assert_eq!(audit_details(&app, "user.sso_link").await.len(), 1, "the new user's link is audited");
 
     let staff = app.bare_client();
     let res = sign_in_through(&app, &staff, "staff-1").await;
@@ -284,15 +418,24 @@ async fn the_role_claim_creates_administrators_and_taking_it_away_ends_their_acc
     assert!(res.text().await.unwrap().contains("Your organisation does not give you access to this console."));
 
     // Removed by an administrator, the claim does not bring them back.
-    let admin = app.admin().await;
+    let admin = app.admin_confirmed().await;
     let res = admin.post(app.at(&format!("/users/{}/remove", lead.id))).send().await.unwrap();
     assert!(res.status().is_redirection() || res.status().is_success(), "{}", res.status());
     let res = sign_in_through(&app, &app.bare_client(), "lead-1").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("An administrator removed you from this console."));
+    // Added again by an administrator, they are an administrator the claim does not link by email; they link their
+    // identity themselves, and get in.
     app.create_user("lead@example.com", Role::PublisherAdministrator, "lead password 12").await;
+    let res = sign_in_through(&app, &app.bare_client(), "lead-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("is not linked to your identity at the identity provider"));
+    let lead = app.signed_in("lead@example.com", "lead password 12").await;
+    app.confirm(&lead, "lead password 12").await;
+    let res = through_provider_from(&app, &lead, "lead-1", "/login/oidc?link=true&next=%2Faccount%2Ftwo-factor").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = sign_in_through(&app, &client, "lead-1").await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "added again by an administrator, they get in");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "linked by themselves, they get in");
     assert!(signed_in(&app, &client).await);
 
     // The provider takes the group away: the next sign-in is refused, and the session made under it ends.
@@ -367,6 +510,8 @@ async fn a_provider_that_does_not_answer_gets_a_clear_message() {
             name: "Single sign-on".into(),
             role_claim: None,
             trust_email: false,
+            link_by_email: false,
+            allow_hs256: false,
         });
     })
     .await;
@@ -403,11 +548,12 @@ fn origin(app: &TestApp) -> reqwest::header::HeaderMap {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn required_two_factor_is_left_to_the_provider_for_single_sign_on() {
-    let (app, _provider) = console_with(accounts(), "", |_, settings| {
+    let (app, provider) = console_with(accounts(), "", |_, settings| {
         settings.require_2fa = true;
         settings.secret_key = Some(crate::two_factor::key(crate::two_factor::KEY));
     })
     .await;
+    link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
     let client = app.bare_client();
     let res = sign_in_through(&app, &client, "admin-1").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -429,4 +575,104 @@ async fn a_client_secret_the_provider_does_not_accept_is_named_as_such() {
     assert!(page.contains("does not accept the console&#39;s client settings (client id or secret)."), "{page}");
     assert!(!page.contains("not-the-secret"), "the secret is never shown");
     assert!(!signed_in(&app, &client).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn id_tokens_signed_with_the_client_secret_are_refused_unless_allowed() {
+    let (app, provider) = console_with_provider(accounts(), "hs256", None, LocalLogin::All).await;
+    link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "admin-1").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "HS256, though the provider advertises it");
+    assert!(res.text().await.unwrap().contains("could not be verified, so nobody was signed in"));
+    assert!(!signed_in(&app, &client).await);
+
+    let (app, provider) = console_with(accounts(), "hs256", |oidc, _| oidc.allow_hs256 = true).await;
+    link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
+    let client = app.bare_client();
+    assert_eq!(sign_in_through(&app, &client, "admin-1").await.status(), StatusCode::SEE_OTHER, "allowed");
+    assert!(signed_in(&app, &client).await);
+}
+
+async fn rows(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&app.db).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_starts_and_stray_answers_write_nothing_and_provider_text_is_clipped() {
+    let (app, _provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
+    let sessions = rows(&app, "tower_sessions").await;
+    // A sign-in under way whose provider answers with a long error: the page and the log keep a part of it.
+    let client = app.bare_client();
+    client.get(app.at("/login/oidc")).send().await.unwrap();
+    let long = format!("server_broke{}", "y".repeat(4000));
+    let res = client
+        .get(app.at(&format!("/login/oidc/callback?error=server_error&error_description={long}&state=s")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("server_broke") && !page.contains(&"y".repeat(300)), "clipped on the page");
+    let logged = audit_details(&app, "login.sso_refused").await;
+    assert_eq!(logged.len(), 1);
+    assert!(logged[0].contains("server_broke") && logged[0].len() <= 200, "clipped in the log: {}", logged[0].len());
+
+    // Anonymous starts and answers, with a sign-in under way or none, add nothing more from this address.
+    let audit = rows(&app, "audit_log").await;
+    for _ in 0..20 {
+        let client = app.bare_client();
+        assert_eq!(client.get(app.at("/login/oidc")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        let res = client.get(app.at(&format!("/login/oidc/callback?code=a&state=b&error_description={long}")));
+        assert_eq!(res.send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+        let stray = app.bare_client().get(app.at("/login/oidc/callback?code=abc&state=xyz")).send().await.unwrap();
+        assert_eq!(stray.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(rows(&app, "tower_sessions").await, sessions, "the sign-in under way is a cookie, not a session row");
+    assert_eq!(rows(&app, "audit_log").await, audit, "logged once per address per window");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_the_role_claim_creates_count_against_the_users_quota() {
+    let (app, _provider) = console_with_provider(accounts(), "", Some(("groups", "ma-admins")), LocalLogin::All).await;
+    // The demo parent's adminLoginUsersQuota is 3: the administrator and two more fill it.
+    app.create_user("one@example.com", Role::Manager, "one password 123").await;
+    app.create_user("two@example.com", Role::Manager, "two password 123").await;
+    let client = app.bare_client();
+    let res = sign_in_through(&app, &client, "lead-1").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("users quota is reached"));
+    assert!(multi_account::db::users::find_by_email(&app.db, "lead@example.com").await.unwrap().is_none());
+    let refused: Vec<String> =
+        sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'user.add' AND result = 'refused'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(refused, ["quota of 3 users reached"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_sign_on_session_confirms_its_identity_at_the_provider() {
+    let (app, provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
+    link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
+    let manager = app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
+    let client = app.bare_client();
+    assert_eq!(sign_in_through(&app, &client, "admin-1").await.status(), StatusCode::SEE_OTHER);
+    let role = |client: &reqwest::Client| {
+        client
+            .post(app.at(&format!("/users/{manager}/role")))
+            .header(ORIGIN, &app.url)
+            .form(&[("role", "publisher_administrator")])
+            .send()
+    };
+    let res = role(&client).await.unwrap();
+    assert_eq!(res.headers()[LOCATION], "/account/confirm?next=%2Fusers", "sensitive: confirm first");
+    let page = client.get(app.at("/account/confirm?next=%2Fusers")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Confirm with Sign in with Test IdP") && !page.contains("name=\"password\""), "{page}");
+    let res = through_provider_from(&app, &client, "admin-1", "/login/oidc?confirm=true&next=%2Fusers").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = role(&client).await.unwrap();
+    assert_eq!(res.headers()[LOCATION], "/users", "confirmed at the provider");
+    let user = multi_account::db::users::get(&app.db, manager).await.unwrap().unwrap();
+    assert_eq!(user.role, Role::PublisherAdministrator);
 }

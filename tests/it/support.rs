@@ -6,7 +6,7 @@ use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
 use multi_account::app::{Application, Settings};
 use multi_account::config::kaltura::KalturaSettings;
 use multi_account::db::{self, users};
-use multi_account::password;
+use multi_account::identity::password;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
 use std::net::SocketAddr;
@@ -160,6 +160,24 @@ impl TestApp {
     /// A client signed in as the Publisher Administrator.
     pub async fn admin(&self) -> reqwest::Client {
         self.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// A client signed in as the Publisher Administrator whose identity is confirmed for sensitive changes.
+    pub async fn admin_confirmed(&self) -> reqwest::Client {
+        let client = self.admin().await;
+        self.confirm(&client, ADMIN_PASSWORD).await;
+        client
+    }
+
+    /// Confirms the signed-in user's identity (`/account/confirm` with their password), for sensitive changes.
+    pub async fn confirm(&self, client: &reqwest::Client, password: &str) {
+        let res = client
+            .post(self.at("/account/confirm"))
+            .form(&[("password", password), ("next", "/users")])
+            .send()
+            .await
+            .expect("POST /account/confirm answers");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "the identity is confirmed");
     }
 
     pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {

@@ -4,7 +4,8 @@
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use multi_account::db::audit::{self, Filter};
-use multi_account::two_factor::SecretKey;
+use multi_account::identity::totp::Secret;
+use multi_account::seal::SecretKey;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use scraper::{Html, Selector};
@@ -174,8 +175,8 @@ async fn set_up_shows_a_qr_code_and_the_key_then_the_recovery_codes_once() {
     let stored = stored_secret(&app, ADMIN_EMAIL).await.expect("stored");
     assert!(!stored.contains(&secret) && !stored.to_uppercase().contains(&secret[..8]), "{stored}");
     let admin_id = app.user_id(ADMIN_EMAIL).await;
-    assert_eq!(key(KEY).decrypt(admin_id, &stored).expect("the console's key opens it").base32(), secret);
-    assert!(key(OTHER_KEY).decrypt(admin_id, &stored).is_err());
+    assert_eq!(Secret::open(&key(KEY), admin_id, &stored).expect("the console's key opens it").base32(), secret);
+    assert!(Secret::open(&key(OTHER_KEY), admin_id, &stored).is_err());
     let hashes: Vec<String> =
         sqlx::query_scalar("SELECT code_hash FROM recovery_codes").fetch_all(&app.db).await.unwrap();
     assert_eq!(hashes.len(), 10);
@@ -242,7 +243,7 @@ async fn the_code_step_needs_the_password_step_first_and_unchanged_access() {
 
     // The password changes between the steps: the waiting sign-in is over.
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let hash = multi_account::password::hash("a new password for them".into()).await.unwrap();
+    let hash = multi_account::identity::password::hash("a new password for them".into()).await.unwrap();
     multi_account::db::users::set_password_hash(&app.db, app.user_id(ADMIN_EMAIL).await, &hash).await.unwrap();
     let res = code_step(&app, &client, &code_at(&secret, now() + 30)).await;
     assert_eq!((res.status, location(&res)), (StatusCode::SEE_OTHER, "/login"));
@@ -278,11 +279,17 @@ async fn a_recovery_code_signs_in_once() {
 async fn five_wrong_codes_lock_the_sign_in_as_five_wrong_passwords_do() {
     let app = spawn_with_key().await;
     let (secret, _) = enrol(&app, &app.admin().await).await;
+    // A sign-in waiting for its code takes three wrong ones, then the password is asked again.
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    for attempt in 1..=4 {
+    for attempt in 1..=3 {
         let res = code_step(&app, &client, "123456").await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
+    let ended = code_step(&app, &client, "123456").await;
+    assert_eq!(location(&ended), "/login", "the third wrong code ended the waiting sign-in");
+    let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let fourth = code_step(&app, &client, "123456").await;
+    assert_eq!(fourth.status, StatusCode::UNAUTHORIZED);
     let fifth = code_step(&app, &client, "not-a-code").await;
     assert_eq!(fifth.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(fifth.body.contains("Wrong code. Too many failed sign-in attempts: sign-in is locked for 1 minute."));
@@ -360,7 +367,7 @@ async fn an_administrator_resets_another_users_second_factor_from_the_users_page
     let renee_client = app.signed_in("renee@example.com", "renee password one").await;
     enrol(&app, &renee_client).await;
 
-    let admin = app.admin().await;
+    let admin = app.admin_confirmed().await;
     let users = get(&app, &admin, "/users").await;
     let doc = Html::parse_document(&users.body);
     let renee_row = select(&doc, &format!("#user-{renee} .actions .btn"));
@@ -489,8 +496,8 @@ async fn a_wrong_key_says_the_server_cannot_check_codes_and_recovery_codes_still
     let (secret, codes) = enrol(&app, &app.admin().await).await;
     // The secret as another key would have stored it: this console's key cannot open it.
     let admin_id = app.user_id(ADMIN_EMAIL).await;
-    let theirs = multi_account::two_factor::Secret::generate();
-    let sealed = key(OTHER_KEY).encrypt(admin_id, &theirs);
+    let theirs = Secret::generate();
+    let sealed = theirs.seal(&key(OTHER_KEY), admin_id);
     sqlx::query("UPDATE users SET totp_secret = $1").bind(&sealed).execute(&app.db).await.unwrap();
 
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;

@@ -6,7 +6,8 @@
 //   CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI
 //   ACCOUNTS          JSON: { "<sub>": { "email": …, "email_verified": true, "name": …, "groups": [ … ] }, … }
 //   TAMPER            optional: "signature" alters the ID token's signature, "expire" answers the token request
-//                     only after the ID token has expired (its lifetime is then one second)
+//                     only after the ID token has expired (its lifetime is then one second), "hs256" signs ID
+//                     tokens with the client secret (HS256), which the discovery document then advertises
 // Prints "listening <issuer>" once it answers.
 
 import Provider from 'oidc-provider';
@@ -25,7 +26,11 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    ...(tamper === 'hs256' ? { id_token_signed_response_alg: 'HS256' } : {}),
   }],
+  enabledJWA: {
+    idTokenSigningAlgValues: tamper === 'hs256' ? ['HS256', 'RS256'] : ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'],
+  },
   async findAccount(ctx, id) {
     const claims = accounts[id];
     if (!claims) return undefined;

@@ -20,7 +20,6 @@ use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::claims::Work;
 use crate::db::creations::{self, Creation, CreationState, NewCreation, Recorded};
 use crate::db::imports::{self, Import, ImportState, NewImport};
-use crate::db::unix_now;
 use crate::spreadsheet;
 
 pub(crate) use crate::db::imports::{Row, RowState};
@@ -267,7 +266,7 @@ impl Accounts {
             file_name,
             columns: &columns.join(","),
         };
-        Ok(imports::create(&self.db, &new, &rows, unix_now()).await?)
+        Ok(imports::create(&self.db, &new, &rows, self.now()).await?)
     }
 
     /// Every child's administrator email (lowercase), with its id, name and status.
@@ -302,7 +301,7 @@ impl Accounts {
 
     async fn tally(&self, import: &Import) -> Result<Tally, sqlx::Error> {
         let counts = imports::counts(&self.db, import.id).await?;
-        Ok(Tally::of(import, &counts, unix_now()))
+        Ok(Tally::of(import, &counts, self.now()))
     }
 
     /// An import and its tally, without the rows (the progress while it runs).
@@ -325,7 +324,7 @@ impl Accounts {
     /// Starts a previewed import (audited); a second start of the same import changes nothing. False when it was
     /// not a preview (started already, discarded, or unknown).
     pub(crate) async fn import_start(&self, actor: Actor<'_>, id: i64) -> Result<bool, sqlx::Error> {
-        if !imports::start(&self.db, id, unix_now()).await? {
+        if !imports::start(&self.db, id, self.now()).await? {
             return Ok(false);
         }
         if let Some(import) = imports::get(&self.db, id).await? {
@@ -338,7 +337,7 @@ impl Accounts {
                 result: Outcome::Ok,
                 details: &details,
             };
-            audit::record(&self.db, entry).await?;
+            audit::record(&self.db, self.now(), entry).await?;
         }
         self.import_wakeup.notify_one();
         Ok(true)
@@ -398,7 +397,7 @@ impl Accounts {
                     }
                 })
                 .await;
-            match imports::finish_if_settled(&self.db, id, unix_now()).await {
+            match imports::finish_if_settled(&self.db, id, self.now()).await {
                 Ok(true) => return true,
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, import = id, "cannot finish an import"),
@@ -470,7 +469,7 @@ impl Accounts {
             reported: true,
             runner: &self.runner,
         };
-        let id = match creations::record(&self.db, &new, unix_now()).await? {
+        let id = match creations::record(&self.db, &new, self.now()).await? {
             Recorded::New(id) => id,
             Recorded::Duplicate(c) => {
                 drop(serial);
@@ -529,7 +528,7 @@ pub(crate) fn spawn_import_worker(accounts: Accounts, stop: watch::Receiver<bool
         let mut active: Vec<i64> = Vec::new();
         let mut stopping = stop.clone();
         while !*stop.borrow() {
-            match imports::unclaimed(&accounts.db, unix_now()).await {
+            match imports::unclaimed(&accounts.db, accounts.now()).await {
                 Ok(ids) => {
                     for id in ids {
                         if active.contains(&id) {

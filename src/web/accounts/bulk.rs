@@ -2,15 +2,15 @@
 //! matches), its bar, the confirmation, and a job's result page. Every form works without JavaScript (a redirect
 //! back to the same view); htmx only swaps the bar, the dialog and the progress.
 
+use crate::web::session::Session;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use tower_sessions::Session;
 
-use super::super::auth::{self, AdminUser, CurrentUser};
+use super::super::auth::{AdminUser, CurrentUser};
 use super::super::format::count;
 use super::super::htmx::{HxRedirect, HxRequest, HxResponseTrigger, wants_fragment};
 use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
@@ -160,7 +160,7 @@ async fn answer(
     };
     if !htmx {
         if let Some(message) = error {
-            auth::set_flash(session, Flash::error(message)).await?;
+            session.set_flash(Flash::error(message)).await?;
         }
         return Ok(Redirect::to(&back_to(Some(back))).into_response());
     }
@@ -334,13 +334,13 @@ async fn start(
     match state.accounts.start_job(Actor::of(&me, &ip), action, field(&f, "selection")).await? {
         Started::Job(job) => Ok(go(htmx, job_page(job))),
         Started::Empty => {
-            auth::set_flash(&session, Flash::error("No accounts are selected: nothing was changed.")).await?;
+            session.set_flash(Flash::error("No accounts are selected: nothing was changed.")).await?;
             Ok(go(htmx, "/accounts".into()))
         }
         Started::Changed => {
             let message = "The selection changed since you confirmed (in another tab?): nothing was changed. Check \
                            the selection and confirm again.";
-            auth::set_flash(&session, Flash::error(message)).await?;
+            session.set_flash(Flash::error(message)).await?;
             Ok(go(htmx, "/accounts".into()))
         }
     }

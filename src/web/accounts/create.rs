@@ -1,15 +1,15 @@
 //! Add Account: the form (a dialog under htmx, a page without JavaScript), and where a submitted request stands.
 //! The rules (validation, quota, recording, reconciliation) are the accounts service's.
 
+use crate::web::session::Session;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
-use super::super::auth::{self, AdminUser, CurrentUser};
+use super::super::auth::{AdminUser, CurrentUser};
 use super::super::htmx::{HxRequest, HxResponseTrigger};
 use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use super::Actor;
@@ -168,7 +168,7 @@ async fn settled(session: &Session, htmx: bool, c: &Creation, first_report: bool
     let flash = Flash { ok, message };
     if !htmx {
         if first_report {
-            auth::set_flash(session, flash).await?;
+            session.set_flash(flash).await?;
         }
         return Ok(Redirect::to("/accounts").into_response());
     }

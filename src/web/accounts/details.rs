@@ -4,12 +4,12 @@
 //! without showing anything about it. Under htmx, the "Account Info" card alone can be asked for (Cancel in the
 //! edit form).
 
+use crate::web::session::Session;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kaltura::{KalturaError, Partner, PartnerStatus};
-use tower_sessions::Session;
 
 use super::rows::{Row, or_na};
 use super::{AdminUser, AppError, AppState, Flash, Nav, Section, render};
@@ -219,7 +219,7 @@ pub(crate) async fn show(
         Err(e) => Err(format!("Kaltura did not give this account's usage: {e}")),
     };
     let mut nav = Nav::for_user(&me, Section::Accounts);
-    nav.flash = auth::take_flash(&session).await?;
+    nav.flash = session.take_flash().await?;
     let page = DetailsPage {
         nav,
         row: card.row,

@@ -2,6 +2,7 @@
 //! and, once saved, the card again) or as a page of its own without JavaScript. The form carries the values it was
 //! opened with, so the service can tell a change made in Kaltura meanwhile and hand both values back.
 
+use crate::web::session::Session;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,12 +10,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kaltura::{Partner, PartnerField};
 use std::collections::{BTreeMap, BTreeSet};
-use tower_sessions::Session;
 
 use super::details::{InfoCard, refused};
 use super::{AdminUser, AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use crate::accounts::{ActionError, Actor, Conflict, Edit, EditErrors, EditOutcome, Values, input_name, label};
-use crate::web::auth::{self, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::htmx::{is_htmx, to_flash};
 
 struct FormField {
@@ -201,7 +201,7 @@ pub(crate) async fn save(
         Err(e) => return refusal(&me, htmx, e),
     };
     if !htmx {
-        auth::set_flash(&session, flash).await?;
+        session.set_flash(flash).await?;
         return Ok(Redirect::to(&format!("/accounts/{id}")).into_response());
     }
     let mut card = InfoCard::new(&partner, state.accounts.parent_id());

@@ -10,6 +10,7 @@ mod import;
 pub(crate) mod rows;
 mod view;
 
+use crate::web::session::Session;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -17,7 +18,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kaltura::{KalturaError, PartnerStatus};
-use tower_sessions::Session;
 
 use super::auth::{self, AdminUser, CurrentUser};
 use super::error::kaltura_failure;
@@ -264,7 +264,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
 /// The page size to show: the one the URL asks for (and remember it), else the user's last, else 50.
 /// The session keeps the user's page size once read, so a view does not ask the database for it again.
 async fn page_size(state: &AppState, me: &CurrentUser, session: &Session, view: &View) -> Result<u32, AppError> {
-    let known = session.get::<u32>(PAGE_SIZE).await?;
+    let known = session.page_size().await?;
     let size = match (view.size, known) {
         (Some(size), Some(known)) if size == known => return Ok(size),
         (Some(size), _) => {
@@ -278,12 +278,9 @@ async fn page_size(state: &AppState, me: &CurrentUser, session: &Session, view: 
             .filter(|s| PAGE_SIZES.contains(s))
             .unwrap_or(DEFAULT_PAGE_SIZE),
     };
-    session.insert(PAGE_SIZE, size).await?;
+    session.set_page_size(size).await?;
     Ok(size)
 }
-
-/// The session key under which the user's page size is kept.
-const PAGE_SIZE: &str = "accounts_page_size";
 
 async fn show(
     State(state): State<AppState>,
@@ -309,7 +306,7 @@ async fn show(
         true => state.accounts.unreported(me.id).await?.map(|(ok, message)| Flash { ok, message }),
         false => None,
     };
-    nav.flash = match (auth::take_flash(&session).await?, unreported) {
+    nav.flash = match (session.take_flash().await?, unreported) {
         (Some(a), Some(b)) => Some(Flash { ok: a.ok && b.ok, message: format!("{} {}", a.message, b.message) }),
         (a, b) => a.or(b),
     };
@@ -433,7 +430,7 @@ async fn change_status(
         Err(e) => Flash::error(e.to_string()),
     };
     if !htmx {
-        auth::set_flash(&session, flash).await?;
+        session.set_flash(flash).await?;
         return Ok(Redirect::to(&back_to(next.as_deref())).into_response());
     }
     // The row and the banner as they are now, in one round trip.

@@ -8,7 +8,7 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use crate::db::Sessions;
 
-use super::auth::SEEN_AT;
+use super::only_refreshed;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
@@ -45,11 +45,4 @@ impl SessionStore for Store {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.inner.delete(id).await
     }
-}
-
-/// The same session data but for when it was last seen.
-fn only_refreshed(stored: &Record, new: &Record) -> bool {
-    let without_seen = |r: &Record| r.data.iter().filter(|(k, _)| k.as_str() != SEEN_AT).count();
-    without_seen(stored) == without_seen(new)
-        && new.data.iter().filter(|(k, _)| k.as_str() != SEEN_AT).all(|(k, v)| stored.data.get(k) == Some(v))
 }

@@ -1,18 +1,13 @@
-//! Two-factor sign-in: time-based codes (RFC 6238: HMAC-SHA1, 6 digits, 30-second steps), the `otpauth://` address
-//! an authenticator app reads from a QR code, recovery codes, the key that encrypts secrets at rest (AES-256-GCM),
-//! and [`check`], which the sign-in and the set-up pages ask whether a user's code is good.
+//! The second factor's pieces: time-based codes (RFC 6238: HMAC-SHA1, 6 digits, 30-second steps), the `otpauth://`
+//! address an authenticator app reads from a QR code, recovery codes, and secrets sealed with the server's key.
 
-use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 use totp_rs::{Builder, Totp};
 
-use crate::db::{self, two_factor::Enrolled};
+use crate::seal::{SecretKey, Undecryptable};
 
 /// The name the authenticator app shows above the code.
 const ISSUER: &str = "Multi Account";
@@ -26,8 +21,6 @@ pub const RECOVERY_CODES: usize = 10;
 /// Ten characters of 31: about 50 bits each, too many to guess, so a plain SHA-256 is enough to store them.
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 const RECOVERY_HALF: usize = 5;
-pub const MIN_KEY_CHARS: usize = 32;
-const NONCE_BYTES: usize = 12;
 
 /// A user's TOTP secret, in base32 as authenticator apps take it. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +37,11 @@ impl Secret {
     pub fn generate() -> Secret {
         let bytes: [u8; SECRET_BYTES] = rand::rng().random();
         Secret(totp_rs::Secret::from(bytes).to_base32())
+    }
+
+    /// A secret as base32 text, if it is one.
+    pub fn from_base32(text: &str) -> Option<Secret> {
+        totp_rs::Secret::try_from_base32(text).ok().map(|_| Secret(text.to_owned()))
     }
 
     pub fn base32(&self) -> &str {
@@ -161,125 +159,15 @@ impl RecoveryCode {
     }
 }
 
-/// The key that encrypts TOTP secrets in the database, derived from `MA_SECRET_KEY` (or its file). `Debug` hides it.
-#[derive(Clone)]
-pub struct SecretKey(Aes256Gcm);
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey([hidden])")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "must be at least {MIN_KEY_CHARS} characters long (it has {0}): a long random value, e.g. `openssl rand -base64 48`"
-)]
-pub struct KeyTooShort(pub usize);
-
-/// A stored secret that this key cannot open: another key made it, or it was changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the two-factor secret cannot be decrypted with this MA_SECRET_KEY")]
-pub struct Undecryptable;
-
-impl SecretKey {
-    /// The SHA-256 of `value` (at least [`MIN_KEY_CHARS`] characters once trimmed) is the AES-256 key.
-    pub fn derive(value: &str) -> Result<SecretKey, KeyTooShort> {
-        let value = value.trim();
-        let chars = value.chars().count();
-        if chars < MIN_KEY_CHARS {
-            return Err(KeyTooShort(chars));
-        }
-        Ok(SecretKey(Aes256Gcm::new(&Sha256::digest(value.as_bytes()))))
+impl Secret {
+    /// The secret as stored: sealed with the server's key, bound to its user's id, so a secret copied to another
+    /// user's row does not open.
+    pub fn seal(&self, key: &SecretKey, user_id: i64) -> String {
+        key.seal(&user_id.to_be_bytes(), self.0.as_bytes())
     }
 
-    /// Base64 of a fresh nonce and the ciphertext. The user id is authenticated with it, so a secret copied to
-    /// another user's row does not open.
-    pub fn encrypt(&self, user_id: i64, secret: &Secret) -> String {
-        let nonce_bytes: [u8; NONCE_BYTES] = rand::rng().random();
-        let nonce = Nonce::from(nonce_bytes);
-        let aad = user_id.to_be_bytes();
-        // AES-GCM refuses only inputs of gigabytes: a 32-character secret always encrypts.
-        let sealed = self.0.encrypt(&nonce, Payload { msg: secret.0.as_bytes(), aad: &aad }).unwrap_or_default();
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&sealed);
-        BASE64.encode(out)
-    }
-
-    pub fn decrypt(&self, user_id: i64, stored: &str) -> Result<Secret, Undecryptable> {
-        let raw = BASE64.decode(stored).map_err(|_| Undecryptable)?;
-        if raw.len() <= NONCE_BYTES {
-            return Err(Undecryptable);
-        }
-        let (nonce, sealed) = raw.split_at(NONCE_BYTES);
-        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| Undecryptable)?;
-        let aad = user_id.to_be_bytes();
-        let plain =
-            self.0.decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: &aad }).map_err(|_| Undecryptable)?;
-        String::from_utf8(plain).map(Secret).map_err(|_| Undecryptable)
-    }
-}
-
-/// How a code given for a user turned out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checked {
-    /// Their authenticator's code, now used.
-    Code,
-    /// One of their recovery codes, now used; `left` are still unused.
-    RecoveryCode {
-        left: i64,
-    },
-    /// Their authenticator's code of a step already used: a replay.
-    Replayed,
-    Wrong,
-    /// They have no second factor (it was turned off or reset meanwhile).
-    NotEnrolled,
-}
-
-/// Why a code could not be checked at all.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error("no MA_SECRET_KEY is set, so the two-factor secret cannot be read")]
-    NoKey,
-    #[error(transparent)]
-    Undecryptable(#[from] Undecryptable),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-/// Checks `input` (an authenticator code or a recovery code) for the user, and uses it up if it is good: an
-/// authenticator code's step is recorded as the last one accepted, a recovery code is marked used. A recovery code
-/// needs no key, so it still signs in when the key is missing or wrong.
-pub async fn check(
-    pool: &db::Pool,
-    key: Option<&SecretKey>,
-    user_id: i64,
-    input: &str,
-    now: i64,
-) -> Result<Checked, CheckError> {
-    let Some(Enrolled { secret, last_step }) = db::two_factor::enrolled(pool, user_id).await? else {
-        return Ok(Checked::NotEnrolled);
-    };
-    match Code::parse(input) {
-        Code::Totp(code) => {
-            let secret = key.ok_or(CheckError::NoKey)?.decrypt(user_id, &secret)?;
-            if let Some(step) = secret.matching_step(&code, now, last_step) {
-                // Another request may have used the same step since it was read.
-                let fresh = db::two_factor::accept_step(pool, user_id, step).await?;
-                return Ok(if fresh { Checked::Code } else { Checked::Replayed });
-            }
-            let replayed = last_step.is_some() && secret.matching_step(&code, now, None).is_some();
-            Ok(if replayed { Checked::Replayed } else { Checked::Wrong })
-        }
-        Code::Recovery(code) => {
-            if db::two_factor::use_recovery_code(pool, user_id, &code.hash(), now).await? {
-                let left = db::two_factor::recovery_codes_left(pool, user_id).await?;
-                Ok(Checked::RecoveryCode { left })
-            } else {
-                Ok(Checked::Wrong)
-            }
-        }
-        Code::Malformed => Ok(Checked::Wrong),
+    pub fn open(key: &SecretKey, user_id: i64, stored: &str) -> Result<Secret, Undecryptable> {
+        String::from_utf8(key.open(&user_id.to_be_bytes(), stored)?).map(Secret).map_err(|_| Undecryptable)
     }
 }
 
@@ -344,14 +232,9 @@ mod tests {
     fn secrets_open_only_with_the_same_key_and_user() {
         let key = SecretKey::derive("a key of at least thirty-two characters").unwrap();
         let secret = Secret::generate();
-        let sealed = key.encrypt(7, &secret);
+        let sealed = secret.seal(&key, 7);
         assert!(!sealed.contains(secret.base32()));
-        assert_ne!(sealed, key.encrypt(7, &secret), "a fresh nonce each time");
-        assert_eq!(key.decrypt(7, &sealed), Ok(secret));
-        assert_eq!(key.decrypt(8, &sealed), Err(Undecryptable), "another user's row");
-        let other = SecretKey::derive("another key of at least thirty-two characters").unwrap();
-        assert_eq!(other.decrypt(7, &sealed), Err(Undecryptable));
-        assert_eq!(key.decrypt(7, "not base64!"), Err(Undecryptable));
-        assert_eq!(SecretKey::derive(" too short ").unwrap_err(), KeyTooShort(9));
+        assert_eq!(Secret::open(&key, 7, &sealed), Ok(secret));
+        assert_eq!(Secret::open(&key, 8, &sealed), Err(Undecryptable), "another user's row");
     }
 }

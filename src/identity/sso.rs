@@ -1,6 +1,7 @@
 //! Single sign-on through the organisation's OpenID provider: the authorization code flow with PKCE, `state` and
 //! `nonce` (the `openidconnect` crate builds the requests and verifies the ID token's signature, issuer, audience,
-//! expiry and nonce with the provider's keys), then who the verified person is among the console's users.
+//! expiry and nonce with the provider's keys; only asymmetric signatures unless HS256 is allowed), then
+//! [`Identity::sso_user`]: who the verified person is among the console's users, and when they are linked.
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
@@ -19,8 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+use super::{Error, Identity};
 use crate::config::oidc::Oidc;
-use crate::db::{self, users};
+use crate::db::audit::{AuditAction, Outcome as AuditOutcome};
+use crate::db::users::{self, User};
 
 /// Every claim of the ID token, so a configured role claim (`groups`, `roles`, …) can be read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -70,10 +73,12 @@ const MAX_ANSWER: usize = 1024 * 1024;
 /// How long one request to the provider may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The provider as discovered: the client built from its metadata, and where it ends sessions.
+/// The provider as discovered: the client built from its metadata, where it ends sessions, and the ID-token
+/// signatures accepted.
 struct Provider {
     client: OidcClient,
     end_session: Option<EndSessionUrl>,
+    algorithms: Vec<CoreJwsSigningAlgorithm>,
     read_at: Instant,
 }
 
@@ -87,23 +92,38 @@ pub struct Sso {
     provider: Arc<Mutex<Option<Arc<Provider>>>>,
 }
 
-/// A sign-in under way: kept in the session between the redirect to the provider and its answer.
+/// A sign-in under way: kept, sealed, in a short-lived cookie between the redirect to the provider and its answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pending {
+pub struct SsoPending {
     state: String,
     nonce: String,
     verifier: String,
     pub next: String,
     pub started_at: i64,
+    pub purpose: Purpose,
+}
+
+/// What a trip to the provider is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Purpose {
+    SignIn,
+    /// The signed-in user confirms their identity for sensitive changes.
+    Confirm,
+    /// The signed-in user (this id) links their console user to their identity at the provider.
+    Link(i64),
 }
 
 /// Who the provider says signed in, from a verified ID token.
 #[derive(Debug, Clone)]
-pub struct Identity {
+pub struct Verified {
     /// `{issuer} {sub}`: what a console user is linked to.
     pub subject: String,
     pub email: Option<String>,
+    /// The provider said the email is verified.
     pub email_verified: bool,
+    /// The provider said nothing either way, and `--oidc-trust-email` takes its email as good: enough to create a
+    /// user from the role claim, never to link an existing one.
+    pub email_trusted: bool,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     /// Whether the configured role claim holds an administrator value (`None` when no role claim is configured).
@@ -151,15 +171,20 @@ pub enum Refusal {
     OtherIdentity,
     #[error("An administrator removed you from this console. Ask one of them to add you again.")]
     Removed,
-}
-
-/// What became of a verified person.
-#[derive(Debug)]
-pub enum Outcome {
-    SignedIn(users::User),
-    /// Created from the role claim at this first sign-in.
-    Created(users::User),
-    Refused(Refusal),
+    #[error(
+        "Your console user is not linked to your identity at the identity provider, and is not linked by email \
+         here. Sign in with your password, or ask an administrator."
+    )]
+    NotLinked,
+    #[error(
+        "Your console user is an administrator or signs in with a second factor, so it is not linked to an identity \
+         at the provider by email. Sign in with your password and code."
+    )]
+    LinkRefused,
+    #[error("The console's users quota is reached, so no user can be created for you. Ask an administrator.")]
+    QuotaReached,
+    #[error("That identity at the provider is linked to another console user already.")]
+    IdentityTaken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,17 +263,22 @@ impl Sso {
             SsoError::Unreachable
         })?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let algorithms = accepted_algorithms(
+            metadata.id_token_signing_alg_values_supported(),
+            self.settings.allow_hs256 && self.settings.client_secret.is_some(),
+        );
         let secret = self.settings.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().to_owned()));
         let client =
             OidcClient::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), secret)
                 .set_redirect_uri(self.redirect.clone());
-        let provider = Arc::new(Provider { client, end_session, read_at: Instant::now() });
+        let provider = Arc::new(Provider { client, end_session, algorithms, read_at: Instant::now() });
         *cached = Some(provider.clone());
         Ok(provider)
     }
 
-    /// Where to send the browser to sign in, and what to keep until it comes back.
-    pub async fn begin(&self, next: &str, now: i64) -> Result<(Url, Pending), SsoError> {
+    /// Where to send the browser to sign in, and what to keep until it comes back. To confirm an identity or link
+    /// one, the provider is asked to authenticate the person again.
+    pub async fn begin(&self, next: &str, purpose: Purpose, now: i64) -> Result<(Url, SsoPending), SsoError> {
         let provider = self.provider().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = provider.client.authorize_url(
@@ -259,24 +289,29 @@ impl Sso {
         for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        if purpose != Purpose::SignIn {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
-        let pending = Pending {
+        let pending = SsoPending {
             state: state.secret().clone(),
             nonce: nonce.secret().clone(),
             verifier: verifier.secret().clone(),
             next: next.to_owned(),
             started_at: now,
+            purpose,
         };
         Ok((url, pending))
     }
 
     /// Checks the provider's answer against the sign-in it belongs to, exchanges the code and verifies the ID token.
-    pub async fn finish(&self, pending: Pending, answer: &Answer, now: i64) -> Result<Identity, SsoError> {
+    pub async fn finish(&self, pending: SsoPending, answer: &Answer, now: i64) -> Result<Verified, SsoError> {
         if let Some(error) = &answer.error {
             return Err(if error == "access_denied" {
                 SsoError::Denied
             } else {
-                SsoError::Provider(answer.error_description.clone().unwrap_or_else(|| error.clone()))
+                let text = answer.error_description.as_deref().unwrap_or(error);
+                SsoError::Provider(super::sign_in::clip(text, super::sign_in::MAX_PROVIDER_TEXT).to_owned())
             });
         }
         let fresh = now - pending.started_at <= PENDING_TTL_SECS;
@@ -298,7 +333,8 @@ impl Sso {
                     SsoError::WrongClient
                 }
                 RequestTokenError::ServerResponse(r) => {
-                    SsoError::Provider(r.error_description().cloned().unwrap_or_else(|| r.error().to_string()))
+                    let text = r.error_description().cloned().unwrap_or_else(|| r.error().to_string());
+                    SsoError::Provider(super::sign_in::clip(&text, super::sign_in::MAX_PROVIDER_TEXT).to_owned())
                 }
                 RequestTokenError::Request(e) => {
                     tracing::warn!(error = %e, "cannot reach the identity provider's token endpoint");
@@ -310,14 +346,14 @@ impl Sso {
                 }
             })?;
         let id_token = tokens.id_token().ok_or(SsoError::Unverified)?;
-        let claims =
-            id_token.claims(&provider.client.id_token_verifier(), &Nonce::new(pending.nonce)).map_err(|e| {
-                tracing::warn!(error = %e, "an ID token was refused");
-                match e {
-                    openidconnect::ClaimsVerificationError::Expired(_) => SsoError::Clock,
-                    _ => SsoError::Unverified,
-                }
-            })?;
+        let verifier = provider.client.id_token_verifier().set_allowed_algs(provider.algorithms.clone());
+        let claims = id_token.claims(&verifier, &Nonce::new(pending.nonce)).map_err(|e| {
+            tracing::warn!(error = %e, "an ID token was refused");
+            match e {
+                openidconnect::ClaimsVerificationError::Expired(_) => SsoError::Clock,
+                _ => SsoError::Unverified,
+            }
+        })?;
         let admin_by_claim = self.settings.role_claim.as_ref().map(|(claim, values)| {
             let held = claims.additional_claims().all.get(claim);
             let holds = |v: &serde_json::Value| v.as_str().is_some_and(|s| values.iter().any(|a| a == s));
@@ -327,78 +363,16 @@ impl Sso {
                 None => false,
             }
         });
-        Ok(Identity {
+        Ok(Verified {
             subject: format!("{} {}", self.settings.issuer, claims.subject().as_str()),
             email: claims.email().map(|e| e.as_str().to_owned()),
-            email_verified: match claims.email_verified() {
-                Some(verified) => verified,
-                None => self.settings.trust_email,
-            },
+            email_verified: claims.email_verified() == Some(true),
+            email_trusted: claims.email_verified().is_none() && self.settings.trust_email,
             given_name: claims.given_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_owned()),
             family_name: claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_owned()),
             admin_by_claim,
             id_token: id_token.to_string(),
         })
-    }
-
-    /// Which console user the verified person is: by the linked subject, else by their verified email (then linked);
-    /// with a role claim configured, created at their first sign-in, and kept an administrator only while the claim
-    /// says so.
-    pub async fn user_for(&self, pool: &db::Pool, who: &Identity, now: i64) -> anyhow::Result<Outcome> {
-        let email = who.email.as_deref().filter(|_| who.email_verified).map(str::trim).filter(|e| users::is_email(e));
-        let mut user = users::find_by_subject(pool, &who.subject).await?;
-        if user.is_none()
-            && let Some(email) = email
-        {
-            user = users::find_by_email(pool, email).await?;
-            if let Some(u) = &user
-                && !users::link_subject(pool, u.id, &who.subject).await?
-            {
-                return Ok(Outcome::Refused(Refusal::OtherIdentity));
-            }
-        }
-        match (user, who.admin_by_claim) {
-            (Some(u), _) if !u.is_active() => Ok(Outcome::Refused(Refusal::Blocked)),
-            (Some(u), Some(false)) => {
-                // The claim was taken away: so is the access, and the sessions made under it.
-                if u.role.is_admin() {
-                    users::set_role(pool, u.id, users::Role::Manager).await?;
-                }
-                Ok(Outcome::Refused(Refusal::NotGranted))
-            }
-            (Some(u), Some(true)) if !u.role.is_admin() => {
-                users::set_role(pool, u.id, users::Role::PublisherAdministrator).await?;
-                Ok(Outcome::SignedIn(users::get(pool, u.id).await?.unwrap_or(u)))
-            }
-            (Some(u), _) => Ok(Outcome::SignedIn(u)),
-            (None, Some(true)) if users::subject_removed(pool, &who.subject).await? => {
-                Ok(Outcome::Refused(Refusal::Removed))
-            }
-            (None, Some(true)) => {
-                let Some(email) = email else { return Ok(Outcome::Refused(Refusal::NoVerifiedEmail)) };
-                // A password nobody knows: this user signs in through the provider.
-                let hash = crate::password::hash(crate::password::generate()).await?;
-                let (first, last) = names(who, email);
-                let new = users::NewUser {
-                    email,
-                    first_name: &first,
-                    last_name: &last,
-                    publisher_user_id: None,
-                    role: users::Role::PublisherAdministrator,
-                    password_hash: &hash,
-                };
-                let id = match users::add(pool, &new, None, now).await {
-                    Ok(id) => id,
-                    Err(users::AddError::Db(e)) => return Err(e.into()),
-                    Err(_) => return Ok(Outcome::Refused(Refusal::OtherIdentity)),
-                };
-                users::link_subject(pool, id, &who.subject).await?;
-                Ok(users::get(pool, id).await?.map_or(Outcome::Refused(Refusal::Unknown), Outcome::Created))
-            }
-            (None, Some(false)) => Ok(Outcome::Refused(Refusal::NotGranted)),
-            (None, None) if email.is_none() => Ok(Outcome::Refused(Refusal::NoVerifiedEmail)),
-            (None, None) => Ok(Outcome::Refused(Refusal::Unknown)),
-        }
     }
 
     /// Whether the provider answers with its metadata and keys, and what it makes of the console's client.
@@ -453,7 +427,7 @@ pub struct Answer {
 }
 
 /// A new user's names: the provider's, else the email's local part.
-fn names(who: &Identity, email: &str) -> (String, String) {
+fn names(who: &Verified, email: &str) -> (String, String) {
     let local = email.split('@').next().unwrap_or(email).to_owned();
     let first = who.given_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or(local);
     let last = who.family_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "(single sign-on)".into());
@@ -463,4 +437,213 @@ fn names(who: &Identity, email: &str) -> (String, String) {
 /// Compares without stopping at the first difference.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The ID-token signatures accepted: those the provider advertises, less the symmetric ones (HS256 and its kin are
+/// signed with the client secret, which is weaker than the provider's own key) unless `allow_hs256`; RS256, which
+/// OpenID Connect requires every provider to support, when nothing else is left.
+fn accepted_algorithms(advertised: &[CoreJwsSigningAlgorithm], allow_hs256: bool) -> Vec<CoreJwsSigningAlgorithm> {
+    let symmetric = |a: &CoreJwsSigningAlgorithm| {
+        matches!(
+            a,
+            CoreJwsSigningAlgorithm::HmacSha256
+                | CoreJwsSigningAlgorithm::HmacSha384
+                | CoreJwsSigningAlgorithm::HmacSha512
+        )
+    };
+    let accepted: Vec<_> = advertised
+        .iter()
+        .filter(|a| !symmetric(a) || (allow_hs256 && **a == CoreJwsSigningAlgorithm::HmacSha256))
+        .filter(|a| **a != CoreJwsSigningAlgorithm::None)
+        .cloned()
+        .collect();
+    if accepted.is_empty() { vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256] } else { accepted }
+}
+
+/// The cookie's purpose, bound into its seal: a value sealed for anything else does not open as a pending sign-in.
+const PENDING_CONTEXT: &[u8] = b"sso-pending";
+
+impl Identity {
+    /// Where to send the browser to sign in through the provider, and the sealed sign-in under way for its cookie.
+    pub async fn sso_begin(&self, next: &str, purpose: Purpose) -> Result<Result<(Url, String), SsoError>, Error> {
+        let Some(sso) = self.sso() else { return Ok(Err(SsoError::State)) };
+        let (url, pending) = match sso.begin(next, purpose, self.now()).await {
+            Ok(begun) => begun,
+            Err(e) => return Ok(Err(e)),
+        };
+        let plain = serde_json::to_vec(&pending).map_err(anyhow::Error::from)?;
+        Ok(Ok((url, self.cookie_key().await?.seal(PENDING_CONTEXT, &plain))))
+    }
+
+    /// The sign-in under way that a cookie holds, if it opens with this server's key.
+    pub async fn sso_pending(&self, cookie: &str) -> Result<Option<SsoPending>, Error> {
+        let Ok(plain) = self.cookie_key().await?.open(PENDING_CONTEXT, cookie) else { return Ok(None) };
+        Ok(serde_json::from_slice(&plain).ok())
+    }
+
+    /// Whether a callback without a sign-in under way from `ip` should be logged: once per address per window, so
+    /// anonymous requests cannot fill the log (nothing of theirs is written to the database).
+    pub fn note_stray_callback(&self, ip: &str) -> bool {
+        let now = self.now();
+        let mut seen = self.stray_callbacks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= MAX_STRAY_ADDRESSES {
+            seen.retain(|_, at| now - *at < STRAY_WINDOW_SECS);
+            if seen.len() >= MAX_STRAY_ADDRESSES {
+                seen.clear();
+            }
+        }
+        let key = super::address_key(ip);
+        match seen.get(&key) {
+            Some(at) if now - *at < STRAY_WINDOW_SECS => false,
+            _ => {
+                seen.insert(key, now);
+                true
+            }
+        }
+    }
+
+    /// Which console user the verified person is, by these rules:
+    /// - by the identity linked to a user;
+    /// - else by email, only with `--oidc-link-by-email`, only an email the provider says is verified, and never an
+    ///   administrator, a user with a second factor of the console's, a blocked user or one linked to another
+    ///   identity; the link is audited;
+    /// - else, with a role claim, created at the first sign-in (within the users quota, linked, audited), and kept
+    ///   an administrator only while the claim says so.
+    pub(super) async fn sso_user(&self, who: &Verified, ip: &str) -> Result<Result<User, Refusal>, Error> {
+        let Some(sso) = self.sso() else { return Ok(Err(Refusal::Unknown)) };
+        let settings = sso.settings.clone();
+        let db = &self.db;
+        let email = who.email.as_deref().map(str::trim).filter(|e| users::is_email(e));
+        let usable_email = email.filter(|_| who.email_verified || who.email_trusted);
+        let mut user = users::find_by_subject(db, &who.subject).await?;
+        if user.is_none()
+            && let Some(email) = usable_email
+            && let Some(existing) = users::find_by_email(db, email).await?
+        {
+            if !existing.is_active() {
+                return Ok(Err(Refusal::Blocked));
+            }
+            if users::linked_subject(db, existing.id).await?.is_some() {
+                return Ok(Err(Refusal::OtherIdentity));
+            }
+            if !settings.link_by_email || !who.email_verified {
+                return Ok(Err(Refusal::NotLinked));
+            }
+            if existing.role.is_admin() || crate::db::two_factor::enrolled(db, existing.id).await?.is_some() {
+                return Ok(Err(Refusal::LinkRefused));
+            }
+            // Linked only while unlinked: of two identities with the same email, the first keeps it.
+            if !users::link_subject(db, existing.id, &who.subject).await? {
+                return Ok(Err(Refusal::OtherIdentity));
+            }
+            let details = format!("linked by verified email to {}", super::sign_in::clip(&who.subject, 200));
+            self.record(&existing.email, ip, AuditAction::UserSsoLink, &existing.email, AuditOutcome::Ok, &details)
+                .await?;
+            user = users::get(db, existing.id).await?;
+        }
+        match (user, who.admin_by_claim) {
+            (Some(u), _) if !u.is_active() => Ok(Err(Refusal::Blocked)),
+            (Some(u), Some(false)) => {
+                // The claim was taken away: so is the access, and the sessions made under it.
+                if u.role.is_admin() {
+                    users::set_role(db, u.id, users::Role::Manager).await?;
+                    let details = "the provider's role claim no longer grants access";
+                    let label = format!("{} → {}", u.role.label(), users::Role::Manager.label());
+                    let details = format!("{label} ({details})");
+                    self.record(&u.email, ip, AuditAction::UserRole, &u.email, AuditOutcome::Ok, &details).await?;
+                }
+                Ok(Err(Refusal::NotGranted))
+            }
+            (Some(u), Some(true)) if !u.role.is_admin() => {
+                users::set_role(db, u.id, users::Role::PublisherAdministrator).await?;
+                Ok(Ok(users::get(db, u.id).await?.unwrap_or(u)))
+            }
+            (Some(u), _) => Ok(Ok(u)),
+            (None, Some(true)) if users::subject_removed(db, &who.subject).await? => Ok(Err(Refusal::Removed)),
+            (None, Some(true)) => {
+                let Some(email) = usable_email else { return Ok(Err(Refusal::NoVerifiedEmail)) };
+                self.create_from_claim(who, email, ip).await
+            }
+            (None, Some(false)) => Ok(Err(Refusal::NotGranted)),
+            (None, None) if email.is_none() || usable_email.is_none() => Ok(Err(Refusal::NoVerifiedEmail)),
+            (None, None) => Ok(Err(Refusal::Unknown)),
+        }
+    }
+
+    /// Links the signed-in user `user_id` to the identity the provider just authenticated again, while both are
+    /// unlinked; audited.
+    pub(super) async fn link_signed_in(
+        &self,
+        user_id: i64,
+        who: &Verified,
+        ip: &str,
+    ) -> Result<Result<User, Refusal>, Error> {
+        let db = &self.db;
+        let Some(user) = users::get(db, user_id).await?.filter(User::is_active) else {
+            return Ok(Err(Refusal::Blocked));
+        };
+        if let Some(linked) = users::find_by_subject(db, &who.subject).await? {
+            return Ok(if linked.id == user.id { Ok(user) } else { Err(Refusal::IdentityTaken) });
+        }
+        if !users::link_subject(db, user.id, &who.subject).await? {
+            return Ok(Err(Refusal::OtherIdentity));
+        }
+        let details = format!("linked by the signed-in user to {}", super::sign_in::clip(&who.subject, 200));
+        self.record(&user.email, ip, AuditAction::UserSsoLink, &user.email, AuditOutcome::Ok, &details).await?;
+        Ok(Ok(user))
+    }
+
+    /// Whether the user is linked to an identity at the provider.
+    pub async fn is_linked(&self, user_id: i64) -> Result<bool, Error> {
+        Ok(users::linked_subject(&self.db, user_id).await?.is_some())
+    }
+
+    /// A Publisher Administrator made from the role claim, through the same validation and users quota as the
+    /// Users page, linked to the identity; both audited.
+    async fn create_from_claim(&self, who: &Verified, email: &str, ip: &str) -> Result<Result<User, Refusal>, Error> {
+        let (first, last) = names(who, email);
+        // A password nobody knows: this user signs in through the provider.
+        let input = super::NewUserInput {
+            email: email.to_owned(),
+            first_name: super::users::clip_name(&first),
+            last_name: super::users::clip_name(&last),
+            publisher_user_id: String::new(),
+            role: users::Role::PublisherAdministrator.key().to_owned(),
+            password: super::password::generate(),
+        };
+        let details = format!("created at the first single sign-on, by the provider's role claim ({})", who.subject);
+        let id = match self.create_user(&input, email, ip, &details).await? {
+            Ok(id) => id,
+            Err(super::users::Rejected::Quota) => return Ok(Err(Refusal::QuotaReached)),
+            Err(super::users::Rejected::Fields(errors)) => {
+                tracing::warn!(?errors, "a user from single sign-on does not pass the users' validation");
+                return Ok(Err(Refusal::NotLinked));
+            }
+        };
+        users::link_subject(&self.db, id, &who.subject).await?;
+        let details = format!("linked at creation to {}", super::sign_in::clip(&who.subject, 200));
+        self.record(email, ip, AuditAction::UserSsoLink, email, AuditOutcome::Ok, &details).await?;
+        Ok(users::get(&self.db, id).await?.ok_or(Refusal::Unknown))
+    }
+}
+
+/// Stray callbacks are remembered per address for this long.
+const STRAY_WINDOW_SECS: i64 = 15 * 60;
+/// The most addresses remembered at once: past it, old ones are forgotten.
+const MAX_STRAY_ADDRESSES: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_asymmetric_signatures_are_accepted_unless_hs256_is_allowed() {
+        use CoreJwsSigningAlgorithm::{
+            EcdsaP256Sha256, HmacSha256, HmacSha512, None as Unsigned, RsaSsaPkcs1V15Sha256,
+        };
+        let advertised = [RsaSsaPkcs1V15Sha256, HmacSha256, HmacSha512, EcdsaP256Sha256, Unsigned];
+        assert_eq!(accepted_algorithms(&advertised, false), vec![RsaSsaPkcs1V15Sha256, EcdsaP256Sha256]);
+        assert_eq!(accepted_algorithms(&advertised, true), vec![RsaSsaPkcs1V15Sha256, HmacSha256, EcdsaP256Sha256]);
+        assert_eq!(accepted_algorithms(&[HmacSha256], false), vec![RsaSsaPkcs1V15Sha256]);
+    }
 }

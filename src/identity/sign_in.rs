@@ -1,0 +1,388 @@
+//! Signing in as typed steps: the password, then for a user with a second factor a code (within five minutes, in the
+//! same browser session, at most three wrong ones), or the provider's answer for single sign-on. Each step is one
+//! [`SignIn`]. Confirming one's identity again for a sensitive change ([`StepUp`]) passes the same gate. Whatever the
+//! path, the lock check, the failure count and the lock-out audit happen in the gate, and a sign-in's side effects
+//! (last sign-in, forgiven failures, the audit entry) in [`Identity::signed_in`].
+
+use serde::{Deserialize, Serialize};
+
+use super::sso::{self, Answer, Purpose, SsoError, SsoPending};
+use super::throttle::Gate;
+use super::two_factor::{CheckError, Checked};
+use super::{Error, Identity, password};
+use crate::config::oidc::LocalLogin;
+use crate::db::audit::{self, AuditAction, Outcome};
+use crate::db::throttle::Kind;
+use crate::db::users::{self, User};
+
+/// How long the code step waits after the password.
+pub const PENDING_SECS: i64 = 5 * 60;
+/// Wrong codes after which a sign-in waiting for its code ends, and the password is asked again.
+pub const WRONG_CODES_PER_SIGN_IN: u32 = 3;
+
+/// A correct password waiting for its code: whose, under which session generation, since when, where to go next,
+/// and how many wrong codes it has had.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingCode {
+    pub user_id: i64,
+    generation: i64,
+    at: i64,
+    pub next: String,
+    #[serde(default)]
+    wrong: u32,
+}
+
+/// What one step of signing in came to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in: last sign-in noted, failures forgiven, audited. The caller starts the session.
+    Done(Box<User>),
+    /// The password was right; the code is asked next.
+    NeedsCode(PendingCode),
+    /// Refused before anything was checked: locked for this many seconds more.
+    Locked {
+        secs: i64,
+    },
+    /// The password or code was wrong. `locked`: the lock-out this failure started, in seconds; `ended`: the sign-in
+    /// waiting for a code is over, and the password is asked again.
+    Wrong {
+        locked: Option<i64>,
+        ended: bool,
+    },
+    Refused(Refusal),
+    /// The second factor cannot be checked: the server's key is missing or wrong.
+    CannotCheck,
+    /// Every hashing slot stayed busy.
+    Busy,
+}
+
+/// Why a sign-in was refused without anything counted against anyone.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Longer than any account's email or password: refused before anything is written.
+    #[error("Wrong email or password.")]
+    TooLong,
+    #[error("Passwords are turned off here: sign in with {0}.")]
+    PasswordsOff(String),
+    #[error("Only administrators sign in with a password here: sign in with {0}.")]
+    OnlyAdmins(String),
+    /// The sign-in waiting for its code is over (too old, the user's access changed, or their second factor was
+    /// locked from elsewhere).
+    #[error("Your sign-in has expired: enter your password again.")]
+    Expired,
+    /// The user's second factor was turned off meanwhile: the password alone is asked again.
+    #[error("Your sign-in has expired: enter your password again.")]
+    CodeNotNeeded,
+    #[error(transparent)]
+    Sso(#[from] SsoError),
+    #[error(transparent)]
+    NotAllowed(#[from] sso::Refusal),
+}
+
+/// What confirming one's identity for a sensitive change came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepUp {
+    Done,
+    Locked {
+        secs: i64,
+    },
+    WrongPassword {
+        locked: Option<i64>,
+    },
+    /// The user has a second factor: a code is needed as well as the password.
+    NeedsCode,
+    WrongCode {
+        locked: Option<i64>,
+    },
+    CannotCheck,
+    Busy,
+    /// The user signs in only through the provider, which confirms them instead.
+    ThroughProvider,
+}
+
+impl StepUp {
+    /// The sentence for the form.
+    pub fn message(self) -> String {
+        match self {
+            StepUp::Done => "Confirmed.".into(),
+            StepUp::Locked { secs } => super::locked_message(secs),
+            StepUp::WrongPassword { locked: None } => "Your password is not correct.".into(),
+            StepUp::WrongPassword { locked: Some(secs) } => {
+                format!("Your password is not correct. {}", super::locked_message(secs))
+            }
+            StepUp::NeedsCode => "Enter a code from your authenticator app as well.".into(),
+            StepUp::WrongCode { locked: None } => "Wrong code.".into(),
+            StepUp::WrongCode { locked: Some(secs) } => format!("Wrong code. {}", super::locked_message(secs)),
+            StepUp::CannotCheck => CANNOT_CHECK.into(),
+            StepUp::Busy => BUSY.into(),
+            StepUp::ThroughProvider => "Confirm with your organisation's sign-in instead.".into(),
+        }
+    }
+}
+
+pub const CANNOT_CHECK: &str = "The server cannot check authenticator codes right now: its secret key is missing or \
+                                wrong. Use a recovery code, or ask your administrator.";
+pub const BUSY: &str = "Too many sign-ins are under way at once. Please try again in a moment.";
+
+impl Identity {
+    /// The password step.
+    pub async fn password_step(&self, email: &str, given: String, ip: &str, next: &str) -> Result<SignIn, Error> {
+        let email = email.trim();
+        let sso_name = self.sso().map_or("single sign-on", |s| s.name()).to_owned();
+        if self.local_login() == LocalLogin::None {
+            return Ok(SignIn::Refused(Refusal::PasswordsOff(sso_name)));
+        }
+        // No account has such an email or password: refused before anything is written.
+        if email.len() > users::MAX_EMAIL || given.len() > password::MAX_LENGTH {
+            return Ok(SignIn::Refused(Refusal::TooLong));
+        }
+        let gate = match self.gate(email, ip).await? {
+            Ok(gate) => gate,
+            Err(secs) => return Ok(SignIn::Locked { secs }),
+        };
+        let Ok(slot) = password::slot().await else { return Ok(SignIn::Busy) };
+        // Attempts that waited for a slot meanwhile may have locked this email or address: asked again before hashing.
+        if let Some(secs) = gate.locked_for().await? {
+            return Ok(SignIn::Locked { secs });
+        }
+        let user = users::find_by_email(&self.db, email).await?;
+        let verified = slot.verify(given, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let user = match user {
+            Some(u) if verified && u.is_active() => u,
+            other => {
+                let why = match other {
+                    None => "unknown email",
+                    Some(u) if !u.is_active() => "user is blocked",
+                    Some(_) => "wrong password",
+                };
+                let failed = gate.fail(Kind::Password, AuditAction::LoginFailure, why).await?;
+                return Ok(SignIn::Wrong { locked: failed.locked, ended: false });
+            }
+        };
+        if self.local_login() == LocalLogin::OnlyAdmins && !user.role.is_admin() {
+            let why = "passwords are for administrators only";
+            self.record(email, ip, AuditAction::LoginFailure, email, Outcome::Refused, why).await?;
+            return Ok(SignIn::Refused(Refusal::OnlyAdmins(sso_name)));
+        }
+        if crate::db::two_factor::enrolled(&self.db, user.id).await?.is_some() {
+            let pending = PendingCode {
+                user_id: user.id,
+                generation: user.session_generation,
+                at: self.now(),
+                next: next.into(),
+                wrong: 0,
+            };
+            return Ok(SignIn::NeedsCode(pending));
+        }
+        self.signed_in(&user, ip, AuditAction::Login, "").await?;
+        Ok(SignIn::Done(Box::new(user)))
+    }
+
+    /// The user a sign-in waiting for its code belongs to, if it is still good: within five minutes, fewer than
+    /// three wrong codes, the user active and their access unchanged since the password, and no lock-out of their
+    /// second factor since.
+    pub async fn pending_user(&self, pending: &PendingCode) -> Result<Option<User>, Error> {
+        let now = self.now();
+        if now - pending.at > PENDING_SECS || pending.wrong >= WRONG_CODES_PER_SIGN_IN {
+            return Ok(None);
+        }
+        let Some(user) = users::get(&self.db, pending.user_id).await? else { return Ok(None) };
+        if !user.is_active() || user.session_generation != pending.generation {
+            return Ok(None);
+        }
+        let locked_since = self.last_second_factor_lockout(user.id).await?.is_some_and(|at| at >= pending.at);
+        Ok((!locked_since).then_some(user))
+    }
+
+    /// The code step. A wrong code is counted on `pending` too: the third ends it.
+    pub async fn code_step(&self, pending: &mut PendingCode, code: &str, ip: &str) -> Result<SignIn, Error> {
+        let Some(user) = self.pending_user(pending).await? else {
+            return Ok(SignIn::Refused(Refusal::Expired));
+        };
+        let gate = match self.gate(&user.email, ip).await? {
+            Ok(gate) => gate,
+            Err(secs) => return Ok(SignIn::Locked { secs }),
+        };
+        let why = match self.check_code(user.id, code).await {
+            Ok(Checked::Code) => {
+                self.signed_in(&user, ip, AuditAction::Login, "with an authenticator code").await?;
+                return Ok(SignIn::Done(Box::new(user)));
+            }
+            Ok(Checked::RecoveryCode { left }) => {
+                let details = format!("with a recovery code ({left} left)");
+                self.signed_in(&user, ip, AuditAction::Login, &details).await?;
+                return Ok(SignIn::Done(Box::new(user)));
+            }
+            Ok(Checked::NotEnrolled) => return Ok(SignIn::Refused(Refusal::CodeNotNeeded)),
+            Ok(Checked::Replayed) => "code already used",
+            Ok(Checked::Wrong) => "wrong code",
+            Err(CheckError::Db(e)) => return Err(e.into()),
+            Err(e @ (CheckError::NoKey | CheckError::Undecryptable(_))) => {
+                tracing::error!(user = user.email, error = %e, "cannot check a two-factor code");
+                return Ok(SignIn::CannotCheck);
+            }
+        };
+        let failed = gate.fail(Kind::Code, AuditAction::LoginCodeFailure, why).await?;
+        pending.wrong += 1;
+        let ended = failed.codes_locked || pending.wrong >= WRONG_CODES_PER_SIGN_IN;
+        Ok(SignIn::Wrong { locked: failed.locked, ended })
+    }
+
+    /// Checks the provider's answer against the sign-in it belongs to, then decides who the verified person is
+    /// among the console's users (and links, creates or refuses them by the rules of [`Identity::sso_user`]).
+    pub async fn sso_step(&self, pending: SsoPending, answer: &Answer, ip: &str) -> Result<SsoSignIn, Error> {
+        let Some(sso) = self.sso() else { return Ok(SsoSignIn::refused(SsoError::State.into())) };
+        let purpose = pending.purpose;
+        let who = match sso.finish(pending, answer, self.now()).await {
+            Ok(who) => who,
+            Err(e) => {
+                // Nobody is known yet, and anyone can make this happen: logged once per address per window.
+                let since = self.now() - super::throttle::WINDOW_SECS;
+                if !audit::logged_from_since(&self.db, AuditAction::LoginSsoRefused, ip, since).await? {
+                    let details = format!("single sign-on failed: {e}");
+                    let details = clip(&details, MAX_PROVIDER_TEXT);
+                    self.record(UNKNOWN, ip, AuditAction::LoginSsoRefused, UNKNOWN, Outcome::Refused, details).await?;
+                }
+                return Ok(SsoSignIn::refused(e.into()));
+            }
+        };
+        let found = match purpose {
+            Purpose::Link(user_id) => {
+                let linked = self.link_signed_in(user_id, &who, ip).await?;
+                if let Ok(user) = linked {
+                    return Ok(SsoSignIn::Linked { user: Box::new(user) });
+                }
+                linked
+            }
+            Purpose::SignIn | Purpose::Confirm => self.sso_user(&who, ip).await?,
+        };
+        let user = match found {
+            Ok(user) => user,
+            Err(why) => {
+                let shown = who.email.clone().unwrap_or_else(|| who.subject.clone());
+                let details = format!("{why} (subject {})", who.subject);
+                let (shown, details) = (clip(&shown, MAX_PROVIDER_TEXT), clip(&details, MAX_PROVIDER_TEXT));
+                self.record(shown, ip, AuditAction::LoginSsoRefused, shown, Outcome::Refused, details).await?;
+                return Ok(SsoSignIn::refused(why.into()));
+            }
+        };
+        let details = format!("subject {}", clip(&who.subject, MAX_PROVIDER_TEXT));
+        self.signed_in(&user, ip, AuditAction::LoginSso, &details).await?;
+        Ok(SsoSignIn::Done { user: Box::new(user), id_token: who.id_token, confirmed: purpose == Purpose::Confirm })
+    }
+
+    /// What every successful sign-in does, whichever way it came: the last sign-in noted, the email's failures
+    /// forgiven, one audit entry.
+    async fn signed_in(&self, user: &User, ip: &str, action: AuditAction, details: &str) -> Result<(), Error> {
+        users::touch_last_login(&self.db, user.id, self.now()).await?;
+        crate::db::throttle::clear_email(&self.db, &user.email).await?;
+        self.record(&user.email, ip, action, &user.email, Outcome::Ok, details).await?;
+        Ok(())
+    }
+
+    /// Audits a sign-out (the caller ends the session).
+    pub async fn signed_out(&self, email: &str, ip: &str) -> Result<(), Error> {
+        Ok(self.record(email, ip, AuditAction::Logout, email, Outcome::Ok, "").await?)
+    }
+
+    /// Confirms the user's identity for a sensitive change: their password, and a code when they have a second
+    /// factor, through the same gate as signing in.
+    pub async fn step_up(&self, user_id: i64, given: String, code: &str, ip: &str) -> Result<StepUp, Error> {
+        let Some(user) = users::get(&self.db, user_id).await?.filter(User::is_active) else {
+            return Ok(StepUp::WrongPassword { locked: None });
+        };
+        if given.is_empty() && users::linked_subject(&self.db, user.id).await?.is_some() {
+            return Ok(StepUp::ThroughProvider);
+        }
+        let email = user.email.as_str();
+        let gate = match self.gate(email, ip).await? {
+            Ok(gate) => gate,
+            Err(secs) => return Ok(StepUp::Locked { secs }),
+        };
+        if given.len() > password::MAX_LENGTH {
+            let failed = gate.fail(Kind::Password, AuditAction::StepUp, "wrong password").await?;
+            return Ok(StepUp::WrongPassword { locked: failed.locked });
+        }
+        let Ok(slot) = password::slot().await else { return Ok(StepUp::Busy) };
+        if let Some(secs) = gate.locked_for().await? {
+            return Ok(StepUp::Locked { secs });
+        }
+        if !slot.verify(given, Some(user.password_hash.clone())).await? {
+            let failed = gate.fail(Kind::Password, AuditAction::StepUp, "wrong password").await?;
+            return Ok(StepUp::WrongPassword { locked: failed.locked });
+        }
+        let how = if crate::db::two_factor::enrolled(&self.db, user.id).await?.is_some() {
+            if code.trim().is_empty() {
+                return Ok(StepUp::NeedsCode);
+            }
+            match self.step_up_code(&gate, user.id, code).await? {
+                Ok(how) => how,
+                Err(refused) => return Ok(refused),
+            }
+        } else {
+            "with the password"
+        };
+        self.record(email, ip, AuditAction::StepUp, email, Outcome::Ok, how).await?;
+        Ok(StepUp::Done)
+    }
+
+    async fn step_up_code(
+        &self,
+        gate: &Gate<'_>,
+        user_id: i64,
+        code: &str,
+    ) -> Result<Result<&'static str, StepUp>, Error> {
+        let why = match self.check_code(user_id, code).await {
+            Ok(Checked::Code) => return Ok(Ok("with the password and an authenticator code")),
+            Ok(Checked::RecoveryCode { .. }) => return Ok(Ok("with the password and a recovery code")),
+            Ok(Checked::NotEnrolled) => return Ok(Ok("with the password")),
+            Ok(Checked::Replayed) => "code already used",
+            Ok(Checked::Wrong) => "wrong code",
+            Err(CheckError::Db(e)) => return Err(e.into()),
+            Err(e @ (CheckError::NoKey | CheckError::Undecryptable(_))) => {
+                tracing::error!(user = user_id, error = %e, "cannot check a two-factor code");
+                return Ok(Err(StepUp::CannotCheck));
+            }
+        };
+        let failed = gate.fail(Kind::Code, AuditAction::StepUp, why).await?;
+        Ok(Err(StepUp::WrongCode { locked: failed.locked }))
+    }
+}
+
+/// What the single sign-on finish came to.
+#[derive(Debug)]
+pub enum SsoSignIn {
+    /// Signed in, as [`SignIn::Done`]; the ID token ends the session at the provider; `confirmed`: the provider
+    /// was asked to authenticate them again, which confirms their identity for sensitive changes.
+    Done {
+        user: Box<User>,
+        id_token: String,
+        confirmed: bool,
+    },
+    /// The signed-in user's console user is now linked to their identity at the provider (their session goes on).
+    Linked {
+        user: Box<User>,
+    },
+    Refused(Refusal),
+}
+
+impl SsoSignIn {
+    fn refused(why: Refusal) -> SsoSignIn {
+        SsoSignIn::Refused(why)
+    }
+}
+
+/// Who a single sign-on that failed before the provider named anyone is logged as.
+const UNKNOWN: &str = "unknown";
+
+/// The most of a provider's own text (an error description, a subject) kept in the audit log.
+pub const MAX_PROVIDER_TEXT: usize = 200;
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
