@@ -1,13 +1,12 @@
-//! `multi-account backup OUTPUT`: a consistent copy of the console's database, safe while the console runs.
-//! SQLite's `VACUUM INTO` reads one snapshot (WAL mode lets the console keep writing) and writes a compact file. A
+//! `multi-account backup OUTPUT`: a consistent copy of the console's database, safe while the console runs, readable
+//! by its owner only. SQLite's `VACUUM INTO` reads one snapshot (WAL mode lets the console keep writing) and writes a
+//! compact file. A
 //! PostgreSQL database is PostgreSQL's to back up (`pg_dump`): the command says so instead of copying anything.
 
-use sqlx::ConnectOptions;
-use sqlx::sqlite::SqliteConnectOptions;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::config::DatabaseArgs;
+use crate::db;
 
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
@@ -47,18 +46,14 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         std::fs::remove_file(&partial)?;
     }
 
-    let mut conn = SqliteConnectOptions::new()
-        .filename(&source)
-        .read_only(true)
-        .busy_timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {source}: {e}"))?;
-    sqlx::query("VACUUM INTO ?")
-        .bind(partial_str)
-        .execute(&mut conn)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot back up {source}: {e}"))?;
+    // Made empty and readable by its owner only before SQLite fills it: a backup holds what the database does.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(&partial).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", partial.display()))?;
+    db::vacuum_into(&source, &partial_str).await?;
+    db::owner_only(&partial)?;
     std::fs::rename(&partial, &output)?;
     let size = std::fs::metadata(&output)?.len();
     println!("Backed up {source} to {} ({size} bytes)", output.display());

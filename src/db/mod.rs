@@ -49,6 +49,7 @@ pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Re
         AnyPoolOptions::new().max_connections(settings.max_connections).acquire_timeout(settings.acquire_timeout);
     let (pool, sessions) = match location {
         Location::Sqlite(path) => {
+            create_owner_only(path).map_err(|e| anyhow::anyhow!("cannot create the database {shown}: {e}"))?;
             let native = sqlite_options(path);
             let url = native.to_url_lossy();
             let pool = any_pool
@@ -92,8 +93,60 @@ pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Re
     sessions.migrate().await.map_err(|e| anyhow::anyhow!("cannot prepare the sessions table in {shown}: {e}"))?;
     if let Location::Sqlite(path) = location {
         check_files_writable(path)?;
+        for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+            owner_only(Path::new(&file)).map_err(|e| anyhow::anyhow!("cannot restrict {file} to its owner: {e}"))?;
+        }
     }
     Ok(Database { pool, sessions })
+}
+
+/// A new SQLite file is made readable by its owner only before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions): it holds password hashes, sessions and sealed secrets.
+fn create_owner_only(path: &str) -> std::io::Result<()> {
+    if path.is_empty() || path.starts_with(':') || Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes away the group's and others' access to a file that exists (a database made by an earlier version, a
+/// backup). Changing the mode opens nothing, so no lock of SQLite's is touched.
+pub fn owner_only(file: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(file) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database `source` into `target` (a new or empty file), while the console
+/// may keep writing: `VACUUM INTO` reads one snapshot.
+pub async fn vacuum_into(source: &str, target: &str) -> anyhow::Result<()> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(source)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {source}: {e}"))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot back up {source}: {e}"))?;
+    Ok(())
 }
 
 fn sqlite_options(path: &str) -> SqliteConnectOptions {

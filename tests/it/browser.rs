@@ -1388,7 +1388,7 @@ async fn two_factor_sign_in_is_set_up_from_the_header_then_asked_for_at_sign_in(
     )
     .await;
     let secret = b.text("#two-factor-secret").await.replace(' ', "");
-    let code = crate::two_factor::code_at(&secret, crate::two_factor::now());
+    let code = crate::two_factor::code_at(&secret, app.clock().now());
     b.find("form[action='/account/two-factor/confirm'] input[name=code]").await.send_keys(&code).await.expect("typing");
     b.find("form[action='/account/two-factor/confirm'] button").await.click().await.expect("Turn on");
     b.until("the ten recovery codes", "return document.querySelectorAll('.recovery-codes code').length === 10").await;
@@ -1402,7 +1402,7 @@ async fn two_factor_sign_in_is_set_up_from_the_header_then_asked_for_at_sign_in(
     assert_eq!(field.attr("autocomplete").await.unwrap().as_deref(), Some("one-time-code"));
     assert_eq!(b.focused().await, "input[name=code]", "the code field has focus");
     // The next step's code: the one used to set it up is spent.
-    let code = crate::two_factor::code_at(&secret, crate::two_factor::now() + 30);
+    let code = crate::two_factor::code_at(&secret, app.clock().now() + 30);
     field.send_keys(&code).await.expect("typing");
     b.find("form[action='/login/code'] button").await.click().await.expect("Sign in");
     b.until(

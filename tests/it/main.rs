@@ -12,6 +12,7 @@ mod database;
 mod deploy;
 mod doctor;
 mod emulator;
+mod identity;
 mod import;
 mod polish;
 mod replicas;

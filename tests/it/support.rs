@@ -4,6 +4,7 @@
 use kaltura::Secret;
 use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
 use multi_account::app::{Application, Settings};
+pub use multi_account::clock::Clock;
 use multi_account::config::kaltura::KalturaSettings;
 use multi_account::db::{self, users};
 use multi_account::identity::password;
@@ -110,6 +111,11 @@ impl TestApp {
         server.await.expect("the server stops");
         let emulator = emulator.expect("the emulator is running");
         serve(dir, emulator, settings).await
+    }
+
+    /// The clock the console reads: the system's, unless the test gave it a manual one to move.
+    pub fn clock(&self) -> &Clock {
+        &self.settings.clock
     }
 
     pub fn emulator(&self) -> &RunningEmulator {

@@ -10,9 +10,10 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use scraper::{Html, Selector};
 use std::process::Command;
-use std::time::Duration;
 
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Answer, Role, TestApp, answer, get, spawn_app, spawn_app_with};
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Answer, Clock, Role, TestApp, answer, get, spawn_app, spawn_app_with,
+};
 
 pub(crate) const KEY: &str = "the tests' key for two-factor secrets, long enough";
 const OTHER_KEY: &str = "another key for two-factor secrets, also long enough";
@@ -21,13 +22,20 @@ pub(crate) fn key(value: &str) -> SecretKey {
     SecretKey::derive(value).expect("a long enough key")
 }
 
-/// A console with the secret key set.
+/// A console with the secret key set, on a clock the test moves: it stands five seconds into a code's step, so a code
+/// computed from it is the server's current one whenever it arrives.
 pub(crate) async fn spawn_with_key() -> TestApp {
-    spawn_app_with(|s| s.secret_key = Some(key(KEY))).await
+    spawn_app_with(|s| {
+        s.secret_key = Some(key(KEY));
+        s.clock = step_clock();
+    })
+    .await
 }
 
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64
+/// A manual clock five seconds into the step of the system's time now.
+pub(crate) fn step_clock() -> Clock {
+    let now = Clock::system().now();
+    Clock::manual(now - now % 30 + 5)
 }
 
 /// RFC 4648 base32, as the page shows it (in groups, without padding).
@@ -64,16 +72,6 @@ fn the_tests_codes_are_rfc_6238s() {
     assert_eq!(code_at(secret, 1_111_111_109), "081804");
 }
 
-/// The time now, a few seconds away from a step's end, so a code computed from it is still the server's current
-/// step when it arrives.
-async fn settled_now() -> i64 {
-    let left = 30 - now() % 30;
-    if left < 4 {
-        tokio::time::sleep(Duration::from_secs(left as u64 + 1)).await;
-    }
-    now()
-}
-
 fn select(doc: &Html, css: &str) -> Vec<String> {
     let selector = Selector::parse(css).expect("a selector");
     doc.select(&selector).map(|e| e.text().collect::<String>().trim().to_owned()).collect()
@@ -96,7 +94,8 @@ async fn enrol(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>)
     assert_eq!(page.status, StatusCode::OK);
     let doc = Html::parse_document(&page.body);
     let secret = select(&doc, "#two-factor-secret").pop().expect("the secret in text").replace(' ', "");
-    let confirmed = post(app, client, "/account/two-factor/confirm", &[("code", &code_at(&secret, now()))]).await;
+    let confirmed =
+        post(app, client, "/account/two-factor/confirm", &[("code", &code_at(&secret, app.clock().now()))]).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
     let codes = select(&Html::parse_document(&confirmed.body), ".recovery-codes code");
     (secret, codes)
@@ -157,7 +156,8 @@ async fn set_up_shows_a_qr_code_and_the_key_then_the_recovery_codes_once() {
     assert!(wrong.body.contains("not the code your app shows"), "{}", wrong.body);
     assert!(wrong.body.contains(&shown), "the same key is shown again");
 
-    let confirmed = post(&app, &client, "/account/two-factor/confirm", &[("code", &code_at(&secret, now()))]).await;
+    let confirmed =
+        post(&app, &client, "/account/two-factor/confirm", &[("code", &code_at(&secret, app.clock().now()))]).await;
     assert_eq!(confirmed.status, StatusCode::OK);
     let codes = select(&Html::parse_document(&confirmed.body), ".recovery-codes code");
     assert_eq!(codes.len(), 10);
@@ -206,7 +206,7 @@ async fn the_code_step_takes_the_steps_either_side_of_now_and_each_code_once() {
     let form = get(&app, &client, "/login/code").await;
     assert!(form.body.contains(r#"autocomplete="one-time-code""#) && form.body.contains(r#"inputmode="numeric""#));
     assert!(!signed_in(&app, &client).await, "not signed in between the steps");
-    let t = settled_now().await;
+    let t = app.clock().now();
     let two_back = code_step(&app, &client, &code_at(&secret, t - 60)).await;
     assert_eq!(two_back.status, StatusCode::UNAUTHORIZED, "two steps back is too old");
     assert!(two_back.body.contains("Wrong code."));
@@ -217,13 +217,13 @@ async fn the_code_step_takes_the_steps_either_side_of_now_and_each_code_once() {
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let replayed = code_step(&app, &client, &code_at(&secret, t - 30)).await;
     assert_eq!(replayed.status, StatusCode::UNAUTHORIZED, "a code is good once");
-    let t = settled_now().await;
+    let t = app.clock().now();
     let next = code_step(&app, &client, &code_at(&secret, t + 30)).await;
     assert_eq!(next.status, StatusCode::SEE_OTHER, "the next step (a clock a little ahead)");
     assert!(signed_in(&app, &client).await);
 
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let now_code = code_step(&app, &client, &code_at(&secret, now())).await;
+    let now_code = code_step(&app, &client, &code_at(&secret, app.clock().now())).await;
     assert_eq!(now_code.status, StatusCode::UNAUTHORIZED, "a step before the last one accepted is refused too");
 
     let log = audit_codes(&app).await;
@@ -237,7 +237,7 @@ async fn the_code_step_needs_the_password_step_first_and_unchanged_access() {
     let app = spawn_with_key().await;
     let (secret, _) = enrol(&app, &app.admin().await).await;
     let stranger = app.client();
-    let res = code_step(&app, &stranger, &code_at(&secret, now() + 30)).await;
+    let res = code_step(&app, &stranger, &code_at(&secret, app.clock().now() + 30)).await;
     assert_eq!((res.status, location(&res)), (StatusCode::SEE_OTHER, "/login"), "no password, no code step");
     assert!(!signed_in(&app, &stranger).await);
 
@@ -245,7 +245,7 @@ async fn the_code_step_needs_the_password_step_first_and_unchanged_access() {
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let hash = multi_account::identity::password::hash("a new password for them".into()).await.unwrap();
     multi_account::db::users::set_password_hash(&app.db, app.user_id(ADMIN_EMAIL).await, &hash).await.unwrap();
-    let res = code_step(&app, &client, &code_at(&secret, now() + 30)).await;
+    let res = code_step(&app, &client, &code_at(&secret, app.clock().now() + 30)).await;
     assert_eq!((res.status, location(&res)), (StatusCode::SEE_OTHER, "/login"));
     assert!(!signed_in(&app, &client).await);
     let login = get(&app, &client, "/login").await;
@@ -294,7 +294,7 @@ async fn five_wrong_codes_lock_the_sign_in_as_five_wrong_passwords_do() {
     assert_eq!(fifth.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(fifth.body.contains("Wrong code. Too many failed sign-in attempts: sign-in is locked for 1 minute."));
 
-    let right = code_step(&app, &client, &code_at(&secret, now() + 30)).await;
+    let right = code_step(&app, &client, &code_at(&secret, app.clock().now() + 30)).await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "the right code is refused while locked");
     assert!(!signed_in(&app, &client).await);
     let password = app.login(&app.client(), ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -317,7 +317,9 @@ async fn turning_it_off_takes_a_code() {
     assert!(wrong.body.contains("Wrong code: two-factor sign-in is still on."));
     assert!(stored_secret(&app, ADMIN_EMAIL).await.is_some());
 
-    let off = post(&app, &client, "/account/two-factor/turn-off", &[("code", &code_at(&secret, now() + 30))]).await;
+    let off =
+        post(&app, &client, "/account/two-factor/turn-off", &[("code", &code_at(&secret, app.clock().now() + 30))])
+            .await;
     assert_eq!((off.status, location(&off)), (StatusCode::SEE_OTHER, "/account/two-factor"));
     let page = get(&app, &client, "/account/two-factor").await;
     assert!(page.body.contains("Two-factor sign-in is off: you sign in with your password alone."));
@@ -343,8 +345,13 @@ async fn new_recovery_codes_take_a_code_and_replace_the_old_ones() {
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.body.contains("Wrong code: your recovery codes are unchanged."), "{}", wrong.body);
 
-    let made =
-        post(&app, &client, "/account/two-factor/recovery-codes", &[("code", &code_at(&secret, now() + 30))]).await;
+    let made = post(
+        &app,
+        &client,
+        "/account/two-factor/recovery-codes",
+        &[("code", &code_at(&secret, app.clock().now() + 30))],
+    )
+    .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.body);
     assert!(made.body.contains("New recovery codes: the earlier ones no longer work."));
     let new = select(&Html::parse_document(&made.body), ".recovery-codes code");
@@ -417,6 +424,7 @@ async fn require_2fa_sends_a_user_without_it_to_set_it_up_first() {
     let app = spawn_app_with(|s| {
         s.secret_key = Some(key(KEY));
         s.require_2fa = true;
+        s.clock = step_clock();
     })
     .await;
     let client = app.admin().await;
@@ -501,7 +509,7 @@ async fn a_wrong_key_says_the_server_cannot_check_codes_and_recovery_codes_still
     sqlx::query("UPDATE users SET totp_secret = $1").bind(&sealed).execute(&app.db).await.unwrap();
 
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let res = code_step(&app, &client, &code_at(&secret, now() + 30)).await;
+    let res = code_step(&app, &client, &code_at(&secret, app.clock().now() + 30)).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.body.contains("The server cannot check authenticator codes right now"), "{}", res.body);
     assert!(!res.body.contains(theirs.base32()));
