@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README, CI). It brings what the suite needs and is missing, then runs every test:
+# The project's test command (README, CI). It checks formatting and clippy's lints, brings what the suite needs and is
+# missing, then runs every test:
 #   - Debian packages: chromium and chromium-driver (browser tests), docker-compose (compose-file test),
 #     python3-venv (the Python client's venv), postgresql (the database tests' second engine); as root with apt-get,
 #     else with `sudo -n`
@@ -10,6 +11,12 @@
 # the emulator tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The lint gate first: unformatted code or a clippy warning stops the run with its own message.
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy --all-targets --workspace -- -D warnings"
+cargo clippy --locked --all-targets --workspace -- -D warnings
 
 # Each needed command and the Debian package that brings it.
 needed=(chromium:chromium chromedriver:chromium-driver docker-compose:docker-compose)

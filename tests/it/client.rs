@@ -457,11 +457,14 @@ async fn a_session_kaltura_refuses_is_renewed_and_the_call_sent_exactly_once_mor
 #[tokio::test]
 async fn a_session_that_expired_at_kaltura_is_renewed_and_the_call_succeeds() {
     let emu = demo().await;
-    // The KS the client mints lives 2 s at the server while the client believes it has an hour.
+    // The KS the client mints lives 2 s at the server while the client believes it has an hour; then the server's
+    // clock passes it.
     let offset = Arc::new(AtomicI64::new(-3598));
     let client = KalturaClient::new(ClientConfig { clock: offset_clock(&offset), ..config_for(&emu) }).unwrap();
     client.partner_info().await.expect("the KS is still valid");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Three seconds pass for both.
+    emu.advance_clock(3);
+    offset.fetch_add(3, Ordering::SeqCst);
     emu.reset_stats();
     let page = accounts::page(&client, &PartnerFilter::default(), Pager::default()).await.expect("renewed");
     assert_eq!(page.parent_id, 6464);
@@ -548,18 +551,46 @@ async fn a_server_that_is_down_is_a_connect_error() {
     assert!(shown.to_lowercase().contains("refused"), "{shown}");
 }
 
+/// Notifies when the client logs an event whose message holds `needle`.
+struct Notice {
+    needle: &'static str,
+    seen: Arc<tokio::sync::Notify>,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Notice {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if message.0.contains(self.needle) {
+            self.seen.notify_one();
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_tried_once_more() {
+    use tracing::instrument::WithSubscriber as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let client =
         KalturaClient::new(ClientConfig::new(&format!("http://{addr}"), 6464, Secret::new("s")).unwrap()).unwrap();
-    // Nothing listens for the first attempt; a server is there 100 ms later, before the retry (300 ms).
-    let server = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        FakeKaltura::start_at(addr, Duration::ZERO, |_, _| (200, "true".into())).await
-    });
-    client.ping().await.expect("the second attempt connects");
-    let fake = server.await.unwrap();
+    // Nothing listens for the first attempt; once the client says it will try again, a server is started during its
+    // pause before the one retry.
+    let retrying = Arc::new(tokio::sync::Notify::new());
+    let notice = Notice { needle: "trying once more", seen: retrying.clone() };
+    let call =
+        tokio::spawn(async move { client.ping().await }.with_subscriber(tracing_subscriber::registry().with(notice)));
+    retrying.notified().await;
+    let fake = FakeKaltura::start_at(addr, Duration::ZERO, |_, _| (200, "true".into())).await;
+    call.await.unwrap().expect("the second attempt connects");
     assert_eq!(fake.seen().len(), 1);
     assert_eq!(fake.seen()[0].path, "/api_v3/service/system/action/ping");
 }
@@ -575,8 +606,8 @@ async fn a_registration_is_not_sent_again_when_the_connection_is_refused() {
     });
     let e = client.register(&new_account("x@child.example"), None).await.expect_err("refused");
     assert!(matches!(e, KalturaError::Connect { .. }), "{e:?}");
+    // A retry would have been made before the error was returned.
     let fake = server.await.unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(fake.seen().is_empty(), "register was not retried");
 }
 
@@ -607,7 +638,7 @@ async fn a_slow_registration_is_sent_once_and_reported_as_a_timeout() {
     let client = KalturaClient::new(cfg).unwrap();
     let e = client.register(&new_account("slow@child.example"), None).await.expect_err("too slow");
     assert_eq!(e.to_string(), "Kaltura took too long to answer (over 1 s)");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Requests are recorded as they arrive, and a retry would have been sent before the error was returned.
     let seen = fake.seen();
     assert_eq!(seen.len(), 1, "register is never sent twice");
     assert_eq!(seen[0].path, "/api_v3/service/partner/action/register");
@@ -624,15 +655,16 @@ async fn a_registration_at_a_slow_emulator_creates_at_most_one_account() {
     emu.set_latency_ms(1500);
     let e = client.register(&new_account("slow@child.example"), None).await.expect_err("too slow");
     assert!(matches!(e, KalturaError::Timeout { secs: 1 }), "{e:?}");
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The emulator finishes the call its caller gave up on, as Kaltura does.
+    emu.settled().await;
     emu.set_latency_ms(0);
-    assert!(calls(&emu, "partner.register") <= 1, "{}", emu.stats());
+    assert_eq!(calls(&emu, "partner.register"), 1, "{}", emu.stats());
     let filter = PartnerFilter {
         partner_name_description_website_admin_name_admin_email_like: Some("slow@child.example".into()),
         ..Default::default()
     };
     let found = client.list_partners(&filter, &Pager::default()).await.unwrap();
-    assert!(found.total_count <= 1, "{found:?}");
+    assert_eq!(found.total_count, 1, "one account, created after the caller gave up: {found:?}");
 }
 
 #[tokio::test]

@@ -254,12 +254,28 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_cleanly() {
             (res.status(), res.text().await.unwrap())
         }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The readiness check is at Kaltura (the emulator is answering it) when the console is told to stop.
+    let in_flight_at_kaltura = async || -> u64 {
+        let v: serde_json::Value =
+            http.get(format!("{emulator}/emulator/in_flight")).send().await.unwrap().json().await.unwrap();
+        v["in_flight"].as_u64().unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while in_flight_at_kaltura().await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the readiness check never reached Kaltura");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sigterm(&child);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let refused = reqwest::Client::new().get(format!("{console}/healthz")).send().await;
-    assert!(refused.is_err(), "no new connections after SIGTERM: {refused:?}");
+    // Stopping closes the listener at once; new connections are refused from then on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let refused = reqwest::Client::new().get(format!("{console}/healthz")).send().await;
+        if refused.is_err() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still taking connections after SIGTERM: {refused:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, body) = in_flight.await.unwrap();
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"), "the request in flight still reached Kaltura");
 

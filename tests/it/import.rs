@@ -174,7 +174,11 @@ async fn an_import_previews_every_row_then_creates_the_good_ones_once_within_the
     assert_eq!(text(&second, "#tally-create"), "0", "{}", text(&second, "#import-progress"));
     assert_eq!(text(&second, "#tally-exists"), "4");
     assert!(Selector::parse("#import-start").map(|s| second.select(&s).next().is_none()).unwrap());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // No import is running, so nothing can be sent; and no call is still on its way.
+    let running: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM imports WHERE state = 'running'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(running, 0, "starting a finished import again starts nothing");
+    app.emulator().settled().await;
     assert_eq!(registers(&app), 3, "nothing sent twice");
     // The created accounts' outcomes are on the import page, not announced again on the Accounts page.
     let accounts = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();

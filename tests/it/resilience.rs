@@ -92,10 +92,14 @@ async fn hold_write_lock(app: &TestApp) -> tokio::sync::oneshot::Sender<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_still_read_while_the_database_cannot_take_the_sessions_refresh() {
-    let app = crate::support::spawn_app_with(|s| s.session_idle = Duration::from_secs(8)).await;
+    let app = crate::support::spawn_app_with(|s| {
+        s.session_idle = Duration::from_secs(8);
+        s.clock = crate::support::Clock::manual_from_now();
+    })
+    .await;
     let client = app.admin().await;
     // Past the refresh interval (a quarter of the idle limit), the next page moves the deadline.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock().advance(3);
     let release = hold_write_lock(&app).await;
     let res = client.get(app.at("/users")).send().await.unwrap();
     let status = res.status();

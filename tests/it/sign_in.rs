@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, ORIGIN, SET_COOKIE};
 use std::time::Duration;
 
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Role, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Clock, Role, spawn_app, spawn_app_with};
 
 fn location(res: &reqwest::Response) -> &str {
     res.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
@@ -152,10 +152,15 @@ async fn a_session_outlives_a_server_restart() {
 
 #[tokio::test]
 async fn a_session_ends_at_the_absolute_limit_however_active() {
-    let app = spawn_app_with(|s| s.session_max = Duration::from_secs(1)).await;
+    let app = spawn_app_with(|s| {
+        s.session_max = Duration::from_secs(3600);
+        s.clock = Clock::manual_from_now();
+    })
+    .await;
     let client = app.admin().await;
-    assert_eq!(client.get(app.at("/users")).send().await.unwrap().status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock().advance(3600);
+    assert_eq!(client.get(app.at("/users")).send().await.unwrap().status(), StatusCode::OK, "at the limit");
+    app.clock().advance(1);
     let res = client.get(app.at("/users")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).starts_with("/login"));

@@ -6,9 +6,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::services::authenticate;
 use super::store::Store;
-use super::unix_now;
 
-pub async fn page(store: &Store, rest: &str) -> Response {
+pub async fn page(store: &Store, rest: &str, now: i64) -> Response {
     let ks = ["persist-login-by-ks/", "login-by-ks/"].iter().find_map(|p| rest.strip_prefix(p));
     let Some(ks) = ks.map(super::percent_decode).filter(|k| !k.is_empty()) else {
         return html(StatusCode::NOT_FOUND, "Not found", "<p>This Rich Media CMS address does not exist.</p>");
@@ -24,7 +23,7 @@ pub async fn page(store: &Store, rest: &str) -> Response {
             );
         }
     };
-    if session.is_expired(unix_now()) {
+    if session.is_expired(now) {
         return html(
             StatusCode::UNAUTHORIZED,
             "Session expired",

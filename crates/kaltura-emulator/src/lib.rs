@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,16 @@ struct Emu {
     register_lock: tokio::sync::Mutex<()>,
     /// Failures a test injected: a call about one id, and the error it answers.
     refusals: Mutex<Vec<Refusal>>,
+    /// API calls being answered now (each runs to its end, even when its caller has hung up).
+    in_flight: AtomicU64,
+    /// Seconds a test moved the emulator's clock (sessions expire by it), so no test waits for one to expire.
+    clock_offset: AtomicI64,
+}
+
+impl Emu {
+    fn now(&self) -> i64 {
+        unix_now() + self.clock_offset.load(Ordering::SeqCst)
+    }
 }
 
 /// `call` (`service.action`) with `id` answers `code` with `message`.
@@ -142,6 +152,20 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     pub fn set_latency_ms(&self, ms: u64) {
         self.emu.latency_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Waits until no API call is being answered (one whose caller gave up included), for at most 30 s: what a
+    /// test reads afterwards is what those calls did.
+    pub async fn settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.emu.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Moves the emulator's clock forward by `secs`: the sessions it checks expire as if that time had passed.
+    pub fn advance_clock(&self, secs: i64) {
+        self.emu.clock_offset.fetch_add(secs, Ordering::SeqCst);
     }
 
     /// `{"requests": N, "calls": {"partner.list": n, …}}`.
@@ -215,6 +239,8 @@ pub async fn start(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         latency_ms: AtomicU64::new(cfg.latency_ms),
         register_lock: tokio::sync::Mutex::new(()),
         refusals: Mutex::default(),
+        clock_offset: AtomicI64::new(0),
+        in_flight: AtomicU64::new(0),
     });
     let app = Router::new().fallback(handle).with_state(emu.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -253,15 +279,18 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     if path == "api_v3" || path.starts_with("api_v3/") {
         // A call runs to the end even if the client hangs up, as on the real server: a partner.register whose
         // caller timed out may still create the account.
+        emu.in_flight.fetch_add(1, Ordering::SeqCst);
         let task = tokio::spawn(async move {
             delay(&emu).await;
-            api(&emu, req, &path).await
+            let answer = api(&emu, req, &path).await;
+            emu.in_flight.fetch_sub(1, Ordering::SeqCst);
+            answer
         });
         return task.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     delay(&emu).await;
     if let Some(rest) = path.strip_prefix("index.php/kmcng/actions/") {
-        return kmc::page(&emu.store, rest).await;
+        return kmc::page(&emu.store, rest, emu.now()).await;
     }
     if path.is_empty() {
         return (
@@ -290,6 +319,7 @@ fn control(emu: &Emu, method: &Method, rest: &str, query: &str) -> Response {
             json(emu.stats_json())
         }
         ("GET", "latency") => json(serde_json::json!({ "latency_ms": emu.latency_ms.load(Ordering::Relaxed) })),
+        ("GET", "in_flight") => json(serde_json::json!({ "in_flight": emu.in_flight.load(Ordering::SeqCst) })),
         ("POST", "latency") => {
             let ms =
                 form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "ms").and_then(|(_, v)| v.parse().ok());
@@ -401,7 +431,7 @@ async fn call(emu: &Emu, service: &str, action: &str, params: &Params) -> (Strin
         return (name, V::Err(e));
     }
     let _guard = if action == "register" { Some(emu.register_lock.lock().await) } else { None };
-    let result = match services::Call::new(&emu.store, params, service, action, unix_now()).await {
+    let result = match services::Call::new(&emu.store, params, service, action, emu.now()).await {
         Ok(c) => c.run().await,
         Err(e) => Err(e),
     };
