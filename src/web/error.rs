@@ -22,9 +22,9 @@ pub(crate) enum AppError {
     Session(#[from] tower_sessions::session::Error),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
-    /// Kaltura could not give the accounts a page needs (its errors are already free of any KS).
-    #[error("{}", kaltura_failure(.0))]
-    Kaltura(#[from] kaltura::KalturaError),
+    /// Kaltura could not give what a page needs (its errors are already free of any KS).
+    #[error("{}", kaltura_failure(*.0, .1))]
+    Kaltura(Loading, kaltura::KalturaError),
     /// The request itself was wrong; the text says how.
     #[error("{0}")]
     BadRequest(String),
@@ -41,11 +41,37 @@ impl From<crate::identity::Error> for AppError {
     }
 }
 
-/// What a page that could not load its accounts says: Kaltura's own message, or what to check.
-pub(crate) fn kaltura_failure(e: &kaltura::KalturaError) -> String {
+/// What a page could not load from Kaltura.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loading {
+    Accounts,
+    Account,
+    Usage,
+}
+
+impl Loading {
+    fn noun(self) -> &'static str {
+        match self {
+            Loading::Accounts => "accounts",
+            Loading::Account => "the account",
+            Loading::Usage => "the usage",
+        }
+    }
+}
+
+impl AppError {
+    /// Kaltura failed to give `what`: the page says so (502).
+    pub(crate) fn kaltura(what: Loading) -> impl FnOnce(kaltura::KalturaError) -> AppError {
+        move |e| AppError::Kaltura(what, e)
+    }
+}
+
+/// What a page that could not load `what` says: Kaltura's own message, or what to check.
+pub(crate) fn kaltura_failure(what: Loading, e: &kaltura::KalturaError) -> String {
+    let noun = what.noun();
     match e {
-        kaltura::KalturaError::Api { message, .. } => format!("Can't load accounts: {message}"),
-        other => format!("Can't load accounts. {other}. Check that Kaltura is reachable, then retry."),
+        kaltura::KalturaError::Api { message, .. } => format!("Can't load {noun}: {message}"),
+        other => format!("Can't load {noun}. {other}. Check that Kaltura is reachable, then retry."),
     }
 }
 
@@ -62,9 +88,9 @@ impl IntoResponse for AppError {
             AppError::NotFound => {
                 ErrorNotice { status: StatusCode::NOT_FOUND, message: "There is nothing at this address.".into() }
             }
-            AppError::Kaltura(e) => {
+            AppError::Kaltura(what, e) => {
                 tracing::warn!(error = %e, "Kaltura failed a request");
-                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: kaltura_failure(e) }
+                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: kaltura_failure(*what, e) }
             }
             AppError::BadRequest(message) => ErrorNotice { status: StatusCode::BAD_REQUEST, message: message.clone() },
             _ => {

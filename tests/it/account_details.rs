@@ -366,3 +366,15 @@ async fn rich_media_cms_login_as_a_chosen_administrator_lands_as_that_user_and_i
     assert_eq!(entries.len(), 3);
     assert!(entries[1].1.starts_with("as viewer@shanghai.techpubs.example: "), "{entries:?}");
 }
+
+#[tokio::test]
+async fn when_kaltura_cannot_be_reached_the_details_page_names_the_account() {
+    let mut app = spawn_app().await;
+    let client = app.admin().await;
+    app.stop_emulator().await;
+    let res = client.get(app.at("/accounts/6475")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("load the account."), "{body}");
+    assert!(!body.contains("load accounts"), "{body}");
+}

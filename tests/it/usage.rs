@@ -313,3 +313,15 @@ async fn an_order_kaltura_cannot_give_across_more_than_10000_accounts_says_what_
     let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=plays&dir=desc")).await;
     assert!(texts(&doc, "#usage-partial").is_empty(), "Kaltura orders by a figure across every account");
 }
+
+#[tokio::test]
+async fn a_kaltura_failure_during_the_export_is_a_502_that_names_the_usage() {
+    let mut app = spawn_app().await;
+    let client = app.admin().await;
+    app.stop_emulator().await;
+    let res = client.get(app.at(&format!("/usage.csv?{PERIOD}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "as the page does");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Can&#39;t load the usage.") || body.contains("Can't load the usage."), "{body}");
+    assert!(!body.contains("load accounts"), "{body}");
+}

@@ -22,6 +22,7 @@ use crate::accounts::bulk::{
     BulkError, Item, ItemState, Report, SELECTION_LIMIT, SelectError, Skip, Started, accounts,
 };
 use crate::accounts::rules::StatusAction;
+use crate::web::error::Loading;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -138,7 +139,7 @@ fn select_refusal(e: SelectError) -> Result<String, AppError> {
              it first.",
             count_of(would_be)
         )),
-        SelectError::Kaltura(e) => Err(e.into()),
+        SelectError::Kaltura(e) => Err(AppError::kaltura(Loading::Accounts)(e)),
         SelectError::Database(e) => Err(e.into()),
     }
 }
@@ -300,7 +301,7 @@ async fn confirm(
 
 fn bulk_error(e: BulkError) -> AppError {
     match e {
-        BulkError::Kaltura(e) => e.into(),
+        BulkError::Kaltura(e) => AppError::kaltura(Loading::Accounts)(e),
         BulkError::Database(e) => e.into(),
     }
 }

@@ -11,6 +11,7 @@ use super::rows::Row;
 use super::view::View;
 use super::{AdminUser, AppError, AppState};
 use crate::web::csv;
+use crate::web::error::Loading;
 use crate::web::format::kmc_date;
 
 const HEADER: [&str; 12] = [
@@ -54,7 +55,8 @@ pub(crate) async fn export(
 ) -> Result<Response, AppError> {
     let (view, _) = View::parse(query.as_deref().unwrap_or(""));
     // A Kaltura failure before the first page is an error page, not a broken download.
-    let (parent_id, pages) = state.accounts.export(&view.filter()).await?;
+    let (parent_id, pages) =
+        state.accounts.export(&view.filter()).await.map_err(AppError::kaltura(Loading::Accounts))?;
     let head = stream::iter([Ok(Bytes::from(csv::line(HEADER)))]);
     let rows = pages.map(move |page| match page {
         Ok(page) => Ok(Bytes::from(page.iter().map(|p| record(p, parent_id)).collect::<String>())),

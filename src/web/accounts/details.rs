@@ -17,6 +17,7 @@ use crate::accounts::rules::RowAction;
 use crate::accounts::{ActionError, Admins};
 use crate::usage::{Metric, Preset};
 use crate::web::auth;
+use crate::web::error::Loading;
 use crate::web::format::{count, kmc_time, size};
 use crate::web::htmx::wants_fragment;
 use kaltura::FEATURE_MULTI_ACCOUNT_ANALYTICS;
@@ -181,7 +182,7 @@ pub(crate) async fn show(
     let details = match details {
         Ok(details) => details,
         Err(e @ ActionError::NotYours(_)) => return refused(&me, e.to_string()),
-        Err(ActionError::Kaltura(e)) => return Err(e.into()),
+        Err(ActionError::Kaltura(e)) => return Err(AppError::kaltura(Loading::Account)(e)),
         Err(ActionError::Database(e)) => return Err(e.into()),
         Err(ActionError::NotAllowed(why)) => return Err(AppError::BadRequest(why)),
     };
@@ -243,7 +244,7 @@ async fn info_card(state: &AppState, me: &auth::CurrentUser, id: i64) -> Result<
     match state.accounts.partner(id).await {
         Ok(p) => Ok(render(&InfoCard::new(&p, state.accounts.parent_id()))?.into_response()),
         Err(e @ ActionError::NotYours(_)) => refused(me, e.to_string()),
-        Err(ActionError::Kaltura(e)) => Err(e.into()),
+        Err(ActionError::Kaltura(e)) => Err(AppError::kaltura(Loading::Account)(e)),
         Err(ActionError::Database(e)) => Err(e.into()),
         Err(ActionError::NotAllowed(why)) => Err(AppError::BadRequest(why)),
     }

@@ -15,6 +15,7 @@ use super::details::{InfoCard, refused};
 use super::{AdminUser, AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use crate::accounts::{ActionError, Actor, Conflict, Edit, EditErrors, EditOutcome, Values, input_name, label};
 use crate::web::auth::CurrentUser;
+use crate::web::error::Loading;
 use crate::web::htmx::{is_htmx, to_flash};
 
 struct FormField {
@@ -121,7 +122,7 @@ fn refusal(me: &CurrentUser, htmx: bool, e: ActionError) -> Result<Response, App
             Ok((StatusCode::UNPROCESSABLE_ENTITY, to_flash(), message).into_response())
         }
         ActionError::NotAllowed(why) => Err(AppError::BadRequest(why)),
-        ActionError::Kaltura(e) => Err(e.into()),
+        ActionError::Kaltura(e) => Err(AppError::kaltura(Loading::Account)(e)),
         ActionError::Database(e) => Err(e.into()),
     }
 }

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use kaltura::{KalturaError, PartnerStatus};
 
 use super::auth::{self, AdminUser, CurrentUser};
-use super::error::kaltura_failure;
+use super::error::{Loading, kaltura_failure};
 use super::htmx::{HxPushUrl, HxRequest, triggered_by, wants_fragment};
 use super::paging::Pager;
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
@@ -231,7 +231,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
             let parent_id = p.parent_id;
             (p.page.objects.iter().map(|partner| Row::new(partner, parent_id)).collect(), p.page.total_count, None)
         }
-        Loaded::Failed(e) => (Vec::new(), 0, Some(kaltura_failure(e))),
+        Loaded::Failed(e) => (Vec::new(), 0, Some(kaltura_failure(Loading::Accounts, e))),
     };
     let last_page = u32::try_from(((total.max(0) as u64).div_ceil(u64::from(size))).max(1)).unwrap_or(u32::MAX);
     let first_shown = (i64::from(view.page) - 1) * i64::from(size) + 1;
@@ -381,7 +381,7 @@ async fn confirm(
         Err(e @ (ActionError::NotYours(_) | ActionError::NotAllowed(_))) => {
             (StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e.to_string()))
         }
-        Err(ActionError::Kaltura(e)) => return Err(e.into()),
+        Err(ActionError::Kaltura(e)) => return Err(AppError::kaltura(Loading::Account)(e)),
         Err(ActionError::Database(e)) => return Err(e.into()),
     };
     let c = Confirm {

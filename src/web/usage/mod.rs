@@ -16,6 +16,7 @@ use kaltura::{FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaError, PartnerStatus};
 
 use super::accounts::rows::Row;
 use super::auth::AdminUser;
+use super::error::Loading;
 use super::format::{Scale, count, size};
 use super::paging::Pager;
 use super::{AppError, AppState, Nav, Section, csv, render};
@@ -342,7 +343,7 @@ async fn export(
     let period = v.period.clone().map_err(AppError::BadRequest)?;
     let pages = match state.usage.export(&period, &v.search).await {
         Ok(pages) => pages,
-        Err(UsageError::Kaltura(e)) => return Err(AppError::BadRequest(upstream(&e))),
+        Err(UsageError::Kaltura(e)) => return Err(AppError::kaltura(Loading::Usage)(e)),
         Err(e) => return Err(AppError::BadRequest(e.to_string())),
     };
     let head = stream::iter([Ok(Bytes::from(csv::line(HEADER)))]);
