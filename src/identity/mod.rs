@@ -3,8 +3,8 @@
 //! Kaltura through the accounts service), writes the audit entry and returns a typed outcome; the web handlers and
 //! the `user` command only extract, call it and show the outcome.
 //!
-//! - `sign_in`: the password step, the code step and the single sign-on finish, each one [`SignIn`]; confirming
-//!   one's identity again for a sensitive change ([`StepUp`]).
+//! - `sign_in`: the password step, the code step and the single sign-on finish, each one [`SignIn`].
+//! - `step_up`: confirming one's identity again for a sensitive change ([`StepUp`]).
 //! - `throttle`: the lock-out policy, and the one gate every typed password or code passes (lock check, failure
 //!   counted, lock-out audited once).
 //! - `two_factor`: enrolling, turning off, new recovery codes and resets, behind one code check.
@@ -15,12 +15,14 @@
 pub mod password;
 mod sign_in;
 pub mod sso;
+mod step_up;
 mod throttle;
 pub mod totp;
 mod two_factor;
 pub mod users;
 
-pub use sign_in::{BUSY, CANNOT_CHECK, PendingCode, Refusal, SignIn, SsoSignIn, StepUp, clip};
+pub use sign_in::{PendingCode, Refusal, SignIn, SsoSignIn};
+pub use step_up::StepUp;
 pub use throttle::{address_key, locked_message};
 pub use two_factor::{CodeChange, Enrolment, TwoFactorView};
 pub use users::{Actor, Created, DEMO_ADMIN, FieldErrors, NewUserInput, UserChange, UserOutcome};
@@ -146,3 +148,21 @@ impl Identity {
         Ok(SecretKey::from_bytes(&kept))
     }
 }
+
+/// The most of a provider's own text (an error description, a subject) kept in the audit log.
+pub const MAX_PROVIDER_TEXT: usize = 200;
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// What a page says when authenticator codes cannot be checked (the server's key is missing or wrong).
+pub const CANNOT_CHECK: &str = "The server cannot check authenticator codes right now: its secret key is missing or \
+                                wrong. Use a recovery code, or ask your administrator.";
+/// What a page says when every hashing slot stayed busy.
+pub const BUSY: &str = "Too many sign-ins are under way at once. Please try again in a moment.";

@@ -311,7 +311,7 @@ impl Sso {
                 SsoError::Denied
             } else {
                 let text = answer.error_description.as_deref().unwrap_or(error);
-                SsoError::Provider(super::sign_in::clip(text, super::sign_in::MAX_PROVIDER_TEXT).to_owned())
+                SsoError::Provider(super::clip(text, super::MAX_PROVIDER_TEXT).to_owned())
             });
         }
         let fresh = now - pending.started_at <= PENDING_TTL_SECS;
@@ -334,7 +334,7 @@ impl Sso {
                 }
                 RequestTokenError::ServerResponse(r) => {
                     let text = r.error_description().cloned().unwrap_or_else(|| r.error().to_string());
-                    SsoError::Provider(super::sign_in::clip(&text, super::sign_in::MAX_PROVIDER_TEXT).to_owned())
+                    SsoError::Provider(super::clip(&text, super::MAX_PROVIDER_TEXT).to_owned())
                 }
                 RequestTokenError::Request(e) => {
                     tracing::warn!(error = %e, "cannot reach the identity provider's token endpoint");
@@ -536,7 +536,8 @@ impl Identity {
             if !users::link_subject(db, existing.id, &who.subject).await? {
                 return Ok(Err(Refusal::OtherIdentity));
             }
-            let details = format!("linked by verified email to {}", super::sign_in::clip(&who.subject, 200));
+            let details =
+                format!("linked by verified email to {}", super::clip(&who.subject, super::MAX_PROVIDER_TEXT));
             self.record(&existing.email, ip, AuditAction::UserSsoLink, &existing.email, AuditOutcome::Ok, &details)
                 .await?;
             user = users::get(db, existing.id).await?;
@@ -588,7 +589,8 @@ impl Identity {
         if !users::link_subject(db, user.id, &who.subject).await? {
             return Ok(Err(Refusal::OtherIdentity));
         }
-        let details = format!("linked by the signed-in user to {}", super::sign_in::clip(&who.subject, 200));
+        let details =
+            format!("linked by the signed-in user to {}", super::clip(&who.subject, super::MAX_PROVIDER_TEXT));
         self.record(&user.email, ip, AuditAction::UserSsoLink, &user.email, AuditOutcome::Ok, &details).await?;
         Ok(Ok(user))
     }
@@ -621,7 +623,7 @@ impl Identity {
             }
         };
         users::link_subject(&self.db, id, &who.subject).await?;
-        let details = format!("linked at creation to {}", super::sign_in::clip(&who.subject, 200));
+        let details = format!("linked at creation to {}", super::clip(&who.subject, super::MAX_PROVIDER_TEXT));
         self.record(email, ip, AuditAction::UserSsoLink, email, AuditOutcome::Ok, &details).await?;
         Ok(users::get(&self.db, id).await?.ok_or(Refusal::Unknown))
     }

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::sign_in::StepUp;
+use super::step_up::StepUp;
 use super::{Error, Identity, password};
 use crate::config::Bootstrap;
 use crate::db::audit::{AuditAction, Outcome};

@@ -12,9 +12,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::htmx::{HxRedirect, is_htmx, to_flash};
 use super::session::Session;
-use super::{AppError, AppState, Nav, Section, render, two_factor};
+use super::{AppError, AppState, Nav, Section, render};
 use crate::db::users::{self, Role};
 use crate::identity::Actor;
+
+/// The user's own two-factor page, where a user without a second factor is sent when one is required.
+pub(crate) const TWO_FACTOR_PAGE: &str = "/account/two-factor";
 
 /// The signed-in user, as the guard found them for this request.
 #[derive(Debug, Clone)]
@@ -184,9 +187,9 @@ fn sign_in_first(parts: &mut Parts) -> Response {
 /// To the two-factor set-up page, which says why. htmx gets `HX-Redirect`, as for signing in.
 fn set_up_two_factor_first(htmx: bool) -> Response {
     if htmx {
-        (StatusCode::FORBIDDEN, HxRedirect(two_factor::PAGE.into()), ()).into_response()
+        (StatusCode::FORBIDDEN, HxRedirect(TWO_FACTOR_PAGE.into()), ()).into_response()
     } else {
-        Redirect::to(two_factor::PAGE).into_response()
+        Redirect::to(TWO_FACTOR_PAGE).into_response()
     }
 }
 

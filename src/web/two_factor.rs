@@ -11,12 +11,12 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, TWO_FACTOR_PAGE};
 use super::session::Session;
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use crate::identity::{CANNOT_CHECK, CodeChange, Enrolment, TwoFactorView, locked_message};
 
-pub(crate) const PAGE: &str = "/account/two-factor";
+const PAGE: &str = TWO_FACTOR_PAGE;
 const DISABLE_UNCHANGED: &str = "two-factor sign-in is still on.";
 const CODES_UNCHANGED: &str = "your recovery codes are unchanged.";
 
