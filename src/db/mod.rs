@@ -232,13 +232,13 @@ pub enum NotReady {
 
 /// Writes the heartbeat row: it fails when the database does not answer in time, the file is read-only, the pool is
 /// closed, another writer holds the lock past the busy timeout, or the file is no longer the one the console opened.
-pub async fn check_ready(db: &Pool, file: Option<&DbFile>) -> Result<(), NotReady> {
+pub async fn check_ready(db: &Pool, file: Option<&DbFile>, now: i64) -> Result<(), NotReady> {
     if file.is_some_and(|f| !f.unchanged()) {
         return Err(NotReady::Replaced);
     }
     let write =
         sqlx::query("INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
-            .bind(unix_now())
+            .bind(now)
             .execute(db);
     tokio::time::timeout(READY_WITHIN, write).await.map_err(|_| NotReady::NoAnswer)??;
     Ok(())
@@ -261,9 +261,4 @@ pub(crate) async fn serialize(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Seconds since the Unix epoch: how every time is stored.
-pub fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

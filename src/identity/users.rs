@@ -361,6 +361,20 @@ impl Identity {
     pub async fn user(&self, id: i64) -> Result<Option<User>, Error> {
         Ok(users::get(&self.db, id).await?)
     }
+
+    /// The user a session names, with what every page shows of them (read once a request).
+    pub async fn session_user(&self, id: i64) -> Result<Option<users::SignedIn>, Error> {
+        Ok(users::signed_in(&self.db, id).await?)
+    }
+
+    /// The Accounts page size the user chose last, if any.
+    pub async fn accounts_page_size(&self, id: i64) -> Result<Option<i64>, Error> {
+        Ok(users::accounts_page_size(&self.db, id).await?)
+    }
+
+    pub async fn set_accounts_page_size(&self, id: i64, size: i64) -> Result<(), Error> {
+        Ok(users::set_accounts_page_size(&self.db, id, size).await?)
+    }
 }
 
 /// The administrator [`Identity::ensure_admin`] made.

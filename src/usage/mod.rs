@@ -189,7 +189,21 @@ pub(crate) enum PeriodError {
     TooManyDays { days: i64 },
 }
 
+/// Without an interval asked for, a period is reported by day up to this many days, by month beyond.
+const DAILY_UP_TO_DAYS: i64 = 92;
+
 impl Period {
+    /// The period from `from` to `to`, by `interval` when one is asked for, else by day up to three months and by
+    /// month beyond.
+    pub(crate) fn with_interval(from: Date, to: Date, interval: Option<Interval>) -> Result<Period, PeriodError> {
+        let interval = interval.unwrap_or(if (to - from).whole_days() > DAILY_UP_TO_DAYS {
+            Interval::Month
+        } else {
+            Interval::Day
+        });
+        Period::new(from, to, interval)
+    }
+
     pub(crate) fn new(from: Date, to: Date, interval: Interval) -> Result<Period, PeriodError> {
         if from > to {
             return Err(PeriodError::Reversed { from, to });

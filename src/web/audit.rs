@@ -357,16 +357,8 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
     let offset = i64::from(view.page - 1) * i64::from(PAGE_SIZE);
     let logged = audit::page(&state.db, &filter, i64::from(PAGE_SIZE), offset).await?;
     let rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
-    let (first_shown, last_shown) = if rows.is_empty() { (0, 0) } else { (offset + 1, offset + rows.len() as i64) };
-    let range = format!("{}–{} of {}", grouped(first_shown), grouped(last_shown), grouped(total));
-    let panel = Panel {
-        notes,
-        filtered: view.is_filtered(),
-        total,
-        csv_href: view.csv_href(),
-        pager: Pager::new(view.page, last_page, range, |n| view.with_page(n).href()),
-        rows,
-    };
+    let pager = Pager::of_rows(view.page, PAGE_SIZE, rows.len(), total, |n| view.with_page(n).href());
+    let panel = Panel { notes, filtered: view.is_filtered(), total, csv_href: view.csv_href(), pager, rows };
     Ok((view, panel))
 }
 

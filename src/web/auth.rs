@@ -73,7 +73,9 @@ pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<
     let user = if state.identity.now().saturating_sub(signed_in.at) > max_secs {
         None
     } else {
-        users::signed_in(&state.db, signed_in.user_id)
+        state
+            .identity
+            .session_user(signed_in.user_id)
             .await?
             .filter(|s| s.user.is_active() && s.user.session_generation == signed_in.generation)
     };

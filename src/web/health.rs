@@ -20,7 +20,7 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
-    if let Err(e) = db::check_ready(&state.db, state.db_file.as_ref().as_ref()).await {
+    if let Err(e) = db::check_ready(&state.db, state.db_file.as_ref().as_ref(), state.identity.now()).await {
         tracing::warn!(error = %e, "not ready: the database");
         return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}"));
     }

@@ -4,7 +4,9 @@
 use axum::http::HeaderMap;
 use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST, HX_TARGET, HX_TRIGGER};
 
-pub(crate) use axum_htmx::{HxPushUrl, HxRedirect, HxRequest, HxResponseTrigger, HxReswap, HxRetarget, SwapOption};
+pub(crate) use axum_htmx::{
+    HxPushUrl, HxRedirect, HxRefresh, HxRequest, HxResponseTrigger, HxReswap, HxRetarget, SwapOption,
+};
 
 /// True for requests htmx makes (it sends `HX-Request: true`).
 pub(crate) fn is_htmx(headers: &HeaderMap) -> bool {

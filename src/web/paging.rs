@@ -1,5 +1,7 @@
-//! The pager under the Accounts and Audit tables: Previous, the first and last pages, the pages near the current
-//! one with gaps marked, and Next. Rendered by `partials/pager.html`.
+//! The pager under the Accounts, Audit and Usage tables: the range shown, Previous, the first and last pages, the
+//! pages near the current one with gaps marked, and Next. Rendered by `partials/pager.html`.
+
+use crate::numbers::grouped;
 
 pub(crate) struct PageLink {
     pub(crate) number: u32,
@@ -18,6 +20,22 @@ pub(crate) struct Pager {
 }
 
 impl Pager {
+    /// The pager of a table of `total` rows, `size` a page, showing `shown` rows of page `page`: the range written
+    /// `first–last of total` with counts grouped, and the last page the one holding the last row. One way for every
+    /// table, so a page past the end (which shows no rows) links back to the pages that exist.
+    pub(crate) fn of_rows(page: u32, size: u32, shown: usize, total: i64, href: impl Fn(u32) -> String) -> Pager {
+        let size = size.max(1);
+        let total = total.max(0);
+        let last_page = u32::try_from((total as u64).div_ceil(u64::from(size)).max(1)).unwrap_or(u32::MAX);
+        let first = (i64::from(page.max(1)) - 1) * i64::from(size) + 1;
+        let range = if shown == 0 {
+            format!("0–0 of {}", grouped(total))
+        } else {
+            format!("{}–{} of {}", grouped(first), grouped(first + shown as i64 - 1), grouped(total))
+        };
+        Pager::new(page, last_page, range, href)
+    }
+
     /// `page` as the URL asked for it (possibly past the end, which then links back to pages that exist),
     /// `last_page` at least 1, `href` the address of a page.
     pub(crate) fn new(page: u32, last_page: u32, range: String, href: impl Fn(u32) -> String) -> Pager {
@@ -80,6 +98,16 @@ mod tests {
             ]
         );
         assert!(numbers(1, 1).is_empty(), "a single page needs no links");
+    }
+
+    #[test]
+    fn the_range_groups_its_counts_and_the_last_page_holds_the_last_row() {
+        let p = Pager::of_rows(2, 50, 50, 100_012, |n| n.to_string());
+        assert_eq!(p.range, "51–100 of 100,012");
+        assert_eq!(p.links.last().map(|l| l.number), Some(2_001));
+        let empty = Pager::of_rows(3, 50, 0, 100, |n| n.to_string());
+        assert_eq!(empty.range, "0–0 of 100");
+        assert_eq!(empty.next, None, "nothing past the end");
     }
 
     #[test]

@@ -445,7 +445,7 @@ async fn migrations_run_once_however_many_processes_start_together() {
         });
         for opened in futures_util::future::join_all(opens).await {
             let pool = opened.unwrap().unwrap_or_else(|e| panic!("{:?}: {e}", t.engine()));
-            db::check_ready(&pool, None).await.unwrap();
+            db::check_ready(&pool, None, 1_000).await.unwrap();
             pool.close().await;
         }
         let applied: i64 =

@@ -6,7 +6,7 @@
 use kaltura::PartnerStatus;
 use multi_account::config::kaltura::KalturaSettings;
 use multi_account::db::audit::{self, AuditAction, Entry, Outcome};
-use multi_account::db::{self, users};
+use multi_account::db::users;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use scraper::{Html, Selector};
@@ -122,7 +122,7 @@ async fn the_header_names_an_administrator_whose_name_is_only_a_role_by_email() 
         role: Role::PublisherAdministrator,
         password_hash: &hash,
     };
-    users::add(&app.db, &new, None, db::unix_now()).await.expect("the administrator");
+    users::add(&app.db, &new, None, multi_account::clock::Clock::system().now()).await.expect("the administrator");
     let client = app.signed_in("it@example.com", "bootstrap password one").await;
     assert_eq!(text(&page(&app, &client, "/accounts").await, ".user-name"), "it@example.com");
     // A real name is shown as it is.

@@ -102,7 +102,7 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
         role: Role::PublisherAdministrator,
         password_hash: &hash,
     };
-    users::add(&pool, &admin, None, db::unix_now()).await.unwrap();
+    users::add(&pool, &admin, None, multi_account::clock::Clock::system().now()).await.unwrap();
     let (a, b) = tokio::join!(Console::start(dir.path(), &url, &emu), Console::start(dir.path(), &url, &emu));
 
     // Signed in on A, the same cookie is a session on B (a cookie belongs to the host, whatever the port).

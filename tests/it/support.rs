@@ -140,7 +140,7 @@ impl TestApp {
             role,
             password_hash: &hash,
         };
-        users::add(&self.db, &new, None, db::unix_now()).await.expect("the user is added")
+        users::add(&self.db, &new, None, multi_account::clock::Clock::system().now()).await.expect("the user is added")
     }
 
     /// A browser-like client: keeps cookies, sends this site's `Origin`, does not follow redirects.

@@ -16,7 +16,6 @@ use super::Actor;
 use crate::accounts::{
     AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, TemplateChoice, outcome_message,
 };
-use crate::db::unix_now;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct AddForm {
@@ -118,7 +117,7 @@ pub(crate) async fn create(
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
     match state.accounts.create(Actor::of(&me, &ip), form.into()).await {
-        Ok(outcome) => answer(&me, &session, htmx, outcome).await,
+        Ok(outcome) => answer(&state, &me, &session, htmx, outcome).await,
         Err(e @ CreateError::Incomplete) => Err(AppError::BadRequest(e.to_string())),
         Err(CreateError::Database(e)) => Err(e.into()),
     }
@@ -133,13 +132,19 @@ pub(crate) async fn status(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let outcome = state.accounts.creation_of(me.id, id).await?.ok_or(AppError::NotFound)?;
-    answer(&me, &session, htmx, outcome).await
+    answer(&state, &me, &session, htmx, outcome).await
 }
 
-async fn answer(me: &CurrentUser, session: &Session, htmx: bool, outcome: CreateOutcome) -> Result<Response, AppError> {
+async fn answer(
+    state: &AppState,
+    me: &CurrentUser,
+    session: &Session,
+    htmx: bool,
+    outcome: CreateOutcome,
+) -> Result<Response, AppError> {
     match outcome {
         CreateOutcome::Settled { creation, first_report } => settled(session, htmx, &creation, first_report).await,
-        CreateOutcome::Pending(creation) => pending(me, htmx, *creation),
+        CreateOutcome::Pending(creation) => pending(me, htmx, *creation, state.accounts.now()),
         CreateOutcome::Invalid(r) => {
             let inner = FormPartial {
                 page: !htmx,
@@ -176,8 +181,8 @@ async fn settled(session: &Session, htmx: bool, c: &Creation, first_report: bool
     Ok((HxResponseTrigger::normal(["accounts-changed"]), render(&Done { f: flash })?).into_response())
 }
 
-fn pending(me: &CurrentUser, htmx: bool, c: Creation) -> Result<Response, AppError> {
-    let elapsed = (unix_now() - c.started_at).max(0);
+fn pending(me: &CurrentUser, htmx: bool, c: Creation, now: i64) -> Result<Response, AppError> {
+    let elapsed = (now - c.started_at).max(0);
     let inner = StatusPartial { page: !htmx, creation: c, elapsed };
     if htmx {
         return Ok((StatusCode::ACCEPTED, render(&inner)?).into_response());

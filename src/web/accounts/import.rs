@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use super::super::auth::AdminUser;
 use super::super::csv;
 use super::super::format::kmc_time;
-use super::super::htmx::wants_fragment;
+use super::super::htmx::{HxRefresh, wants_fragment};
 use super::super::{AppError, AppState, ClientIp, Nav, Section, render};
 use super::Actor;
 use crate::accounts::import::{
@@ -294,7 +294,7 @@ async fn show(
         let p = Progress::of(&import, tally);
         if !p.is_running() {
             // Finished while the page watched: load it whole, with every row's outcome.
-            return Ok(([("HX-Refresh", "true")], render(&ProgressPartial { p })?).into_response());
+            return Ok((HxRefresh(true), render(&ProgressPartial { p })?).into_response());
         }
         return Ok(render(&ProgressPartial { p })?.into_response());
     }

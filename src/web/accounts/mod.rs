@@ -26,7 +26,6 @@ use super::paging::Pager;
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use crate::accounts::rules::{RowAction, StatusAction};
 use crate::accounts::{AccountsPage, ActionError, Actor, Quota};
-use crate::db::users;
 use rows::Row;
 use view::{DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUS_CHOICES, Search, SearchBy, Sort, View};
 
@@ -90,6 +89,14 @@ struct Fragment {
 }
 
 /// The quota banner; `None` numbers when Kaltura could not be asked.
+/// The templates' `|grouped`: a count as the console writes it (`100,012`).
+mod filters {
+    #[askama::filter_fn]
+    pub(super) fn grouped(n: &i64, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::numbers::grouped(*n))
+    }
+}
+
 #[derive(Clone)]
 struct Banner {
     quota: Option<Quota>,
@@ -233,12 +240,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         }
         Loaded::Failed(e) => (Vec::new(), 0, Some(kaltura_failure(Loading::Accounts, e))),
     };
-    let last_page = u32::try_from(((total.max(0) as u64).div_ceil(u64::from(size))).max(1)).unwrap_or(u32::MAX);
-    let first_shown = (i64::from(view.page) - 1) * i64::from(size) + 1;
-    let last_shown = first_shown + rows.len() as i64 - 1;
-    // With no rows the pager shows only past the last page, as the way back.
-    let range =
-        if rows.is_empty() { format!("0–0 of {total}") } else { format!("{first_shown}–{last_shown} of {total}") };
+    let pager = Pager::of_rows(view.page, size, rows.len(), total, |n| view.with_page(n).href(size));
     let empty = match view.search() {
         Search::NoValidIds => "No Results. A Partner ID is a number (or a comma-separated list of numbers); to find \
                                an account by its name, search by Account Name or free text."
@@ -255,7 +257,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         csv_href,
         total,
         columns,
-        pager: Pager::new(view.page, last_page, range, |n| view.with_page(n).href(size)),
+        pager,
         select_all: (total > rows.len() as i64).then_some(total),
         rows,
     }
@@ -268,11 +270,13 @@ async fn page_size(state: &AppState, me: &CurrentUser, session: &Session, view: 
     let size = match (view.size, known) {
         (Some(size), Some(known)) if size == known => return Ok(size),
         (Some(size), _) => {
-            users::set_accounts_page_size(&state.db, me.id, i64::from(size)).await?;
+            state.identity.set_accounts_page_size(me.id, i64::from(size)).await?;
             size
         }
         (None, Some(known)) => return Ok(known),
-        (None, None) => users::accounts_page_size(&state.db, me.id)
+        (None, None) => state
+            .identity
+            .accounts_page_size(me.id)
             .await?
             .and_then(|s| u32::try_from(s).ok())
             .filter(|s| PAGE_SIZES.contains(s))

@@ -181,18 +181,9 @@ async fn show(
             count(f64::from(crate::usage::SEARCH_ROWS))
         )
     });
-    let last_page = (found.matching.max(0) as u32).div_ceil(v.size).max(1);
-    let first = (v.page - 1) * v.size + 1;
-    let range = match page.rows.len() as u32 {
-        0 => "No accounts".to_string(),
-        shown => format!(
-            "{}–{} of {}",
-            count(f64::from(first)),
-            count(f64::from(first + shown - 1)),
-            count(found.matching as f64)
-        ),
-    };
-    page.pager = Some(Pager::new(v.page, last_page, range, |n| format!("/usage?{}", v.query(Some(n)))));
+    let pager =
+        Pager::of_rows(v.page, v.size, page.rows.len(), found.matching, |n| format!("/usage?{}", v.query(Some(n))));
+    page.pager = Some(pager);
     Ok(render(&page)?.into_response())
 }
 

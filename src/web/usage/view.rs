@@ -125,10 +125,7 @@ impl UsageView {
                 Some(text) => parse_date("end", text)?,
                 None => default.to,
             };
-            // Without an interval: days up to three months, months beyond.
-            let interval =
-                interval.unwrap_or(if (to - from).whole_days() > 92 { Interval::Month } else { Interval::Day });
-            Period::new(from, to, interval).map_err(|e| e.to_string())
+            Period::with_interval(from, to, interval).map_err(|e| e.to_string())
         })();
         if let Ok(p) = &v.period {
             v.interval = p.interval;
