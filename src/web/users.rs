@@ -102,6 +102,23 @@ struct AddUserForm {
     input: NewUserInput,
     errors: FieldErrors,
     roles: &'static [Role],
+    /// The acting user's identity is not confirmed: adding a Publisher Administrator asks their password here.
+    confirm: bool,
+    /// They have a second factor: a code is asked with it.
+    confirm_code: bool,
+    confirm_error: Option<String>,
+}
+
+/// The Add User form as posted: the new user, and the acting user's own password (and code) when adding a Publisher
+/// Administrator needs them.
+#[derive(Deserialize)]
+struct AddInput {
+    #[serde(flatten)]
+    user: NewUserInput,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    code: String,
 }
 
 #[derive(Template)]
@@ -188,11 +205,23 @@ async fn with_form(
 
 async fn new_form(
     State(state): State<AppState>,
+    session: Session,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
 ) -> Result<Response, AppError> {
-    let form = AddUserForm { input: NewUserInput::default(), errors: FieldErrors::default(), roles: &Role::ALL };
+    let stepped_up = session.stepped_up(state.identity.now()).await?;
+    let form = add_form(&me, stepped_up, NewUserInput::default(), FieldErrors::default(), None);
     with_form(&state, &me, htmx, StatusCode::OK, Some(form), None).await
+}
+
+fn add_form(
+    me: &CurrentUser,
+    stepped_up: bool,
+    input: NewUserInput,
+    errors: FieldErrors,
+    confirm_error: Option<String>,
+) -> AddUserForm {
+    AddUserForm { input, errors, roles: &Role::ALL, confirm: !stepped_up, confirm_code: me.two_factor, confirm_error }
 }
 
 /// The acting administrator, from this request, with whether their identity is confirmed now.
@@ -211,17 +240,50 @@ async fn add(
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     HxRequest(htmx): HxRequest,
-    Form(input): Form<NewUserInput>,
+    Form(form): Form<AddInput>,
 ) -> Result<Response, AppError> {
-    let actor = acting(&state, &session, &me, &ip).await?;
+    let mut actor = acting(&state, &session, &me, &ip).await?;
+    let input = form.user;
+    let wants_admin = input.role.parse::<Role>().is_ok_and(Role::is_admin);
+    // The own password typed with the form confirms the identity, so what was typed is not lost to a detour.
+    if wants_admin && !actor.stepped_up && !form.current_password.is_empty() {
+        match state.identity.step_up(me.id, form.current_password, &form.code, &ip).await? {
+            StepUp::Done => {
+                session.set_stepped_up(state.identity.now()).await?;
+                actor.stepped_up = true;
+            }
+            refused => {
+                let status = step_up_status(refused);
+                let form = add_form(&me, false, input, FieldErrors::default(), Some(refused.message()));
+                return form_errors(&state, &me, htmx, status, form).await;
+            }
+        }
+    }
     match state.identity.add_user(&actor, &input).await? {
         UserOutcome::Added { email, name, role } => {
             done(&state, &session, &me, htmx, Flash::ok(format!("{name} ({email}) was added as {}.", role.label())))
                 .await
         }
-        UserOutcome::Invalid(errors) => form_errors(&state, &me, htmx, input, *errors).await,
-        UserOutcome::NeedsStepUp => Ok(step_up::ask(htmx, "/users")),
+        UserOutcome::Invalid(errors) => {
+            let form = add_form(&me, actor.stepped_up, input, *errors, None);
+            form_errors(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, form).await
+        }
+        UserOutcome::NeedsStepUp => {
+            let why = "Adding a Publisher Administrator is a sensitive change: enter your own password below.";
+            let form = add_form(&me, false, input, FieldErrors::default(), Some(why.to_owned()));
+            form_errors(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, form).await
+        }
         other => Err(unexpected(&other)),
+    }
+}
+
+/// How a failed confirmation is answered: 429 while locked, else 422.
+fn step_up_status(refused: StepUp) -> StatusCode {
+    match refused {
+        StepUp::Locked { .. } | StepUp::WrongPassword { locked: Some(_) } | StepUp::WrongCode { locked: Some(_) } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -234,9 +296,10 @@ async fn form_errors(
     state: &AppState,
     me: &CurrentUser,
     htmx: bool,
-    mut input: NewUserInput,
-    errors: FieldErrors,
+    status: StatusCode,
+    mut form: AddUserForm,
 ) -> Result<Response, AppError> {
+    let input = &mut form.input;
     // The password is never sent back to the browser, and no field longer than it may be.
     input.password.clear();
     let clip = |v: &mut String, max: usize| {
@@ -249,8 +312,7 @@ async fn form_errors(
     clip(&mut input.last_name, MAX_NAME);
     clip(&mut input.publisher_user_id, MAX_NAME);
     clip(&mut input.role, MAX_NAME);
-    let form = AddUserForm { input, errors, roles: &Role::ALL };
-    with_form(state, me, htmx, StatusCode::UNPROCESSABLE_ENTITY, Some(form), None).await
+    with_form(state, me, htmx, status, Some(form), None).await
 }
 
 /// After an action: htmx gets the refreshed panel and the message; a plain form is sent back to the users page,
@@ -437,14 +499,8 @@ async fn set_password(
             with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await
         }
         UserOutcome::StepUpFailed(refused) => {
-            let status = match refused {
-                StepUp::Locked { .. }
-                | StepUp::WrongPassword { locked: Some(_) }
-                | StepUp::WrongCode { locked: Some(_) } => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
             form.confirm_error = Some(refused.message());
-            with_form(&state, &me, htmx, status, None, Some(form)).await
+            with_form(&state, &me, htmx, step_up_status(refused), None, Some(form)).await
         }
         UserOutcome::NeedsStepUp => Ok(step_up::ask(htmx, "/users")),
         UserOutcome::NotFound => Err(AppError::NotFound),

@@ -139,7 +139,12 @@ async fn sensitive_changes_need_a_confirmed_identity_for_a_few_minutes() {
         ("role", "publisher_administrator"),
         ("password", "a good long password"),
     ];
-    assert!(confirm_first(&post(&app, &admin, "/users", &new_admin).await), "adding an administrator");
+    // Adding one asks the acting administrator's password in the form itself, so nothing typed is lost.
+    let added = post(&app, &admin, "/users", &new_admin).await;
+    assert_eq!(added.status, StatusCode::UNPROCESSABLE_ENTITY, "adding an administrator");
+    assert!(added.body.contains("enter your own password below"), "{}", added.body);
+    assert!(added.body.contains("value=\"new@example.com\""), "the form keeps what was typed");
+    assert!(multi_account::db::users::find_by_email(&app.db, "new@example.com").await.unwrap().is_none());
     let password = post(&app, &admin, &format!("/users/{bea}/password"), &[("password", "taken over 1234")]).await;
     assert_eq!(password.status, StatusCode::UNPROCESSABLE_ENTITY, "a password needs the acting one's own");
     let bea_user = multi_account::db::users::get(&app.db, bea).await.unwrap().unwrap();
@@ -399,4 +404,32 @@ async fn the_user_command_applies_the_pages_rules() {
             .await
             .unwrap();
     assert_eq!(added, [("cli".into(), "local".into(), "role Manager".into())]);
+}
+
+#[tokio::test]
+async fn an_administrator_is_added_with_the_acting_ones_password_in_the_form() {
+    let app = console().await;
+    let admin = app.admin().await;
+    let form = get(&app, &admin, "/users/new").await;
+    assert!(form.body.contains("name=\"current_password\""), "asked while not confirmed");
+    let mut fields = vec![
+        ("email", "second@example.com"),
+        ("first_name", "Second"),
+        ("last_name", "Admin"),
+        ("role", "publisher_administrator"),
+        ("password", "a good long password"),
+        ("current_password", "not mine"),
+    ];
+    let wrong = post(&app, &admin, "/users", &fields).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.body.contains("Your password is not correct.") && wrong.body.contains("value=\"second@example.com\"")
+    );
+    fields[5] = ("current_password", ADMIN_PASSWORD);
+    let added = post(&app, &admin, "/users", &fields).await;
+    assert_eq!(location(&added), "/users", "{}", added.body);
+    let second = multi_account::db::users::find_by_email(&app.db, "second@example.com").await.unwrap().unwrap();
+    assert_eq!(second.role, Role::PublisherAdministrator);
+    let form = get(&app, &admin, "/users/new").await;
+    assert!(!form.body.contains("name=\"current_password\""), "confirmed for the next minutes");
 }
