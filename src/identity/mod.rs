@@ -69,6 +69,8 @@ pub struct Identity {
     accounts: Option<Accounts>,
     /// Addresses that sent a single sign-on callback with no sign-in under way, and when (logged once a window).
     stray_callbacks: Arc<Mutex<HashMap<String, i64>>>,
+    /// The key for the single sign-on cookie, once read.
+    cookie_key: Arc<tokio::sync::OnceCell<SecretKey>>,
 }
 
 /// How long the users quota is waited for before it counts as unknown.
@@ -76,7 +78,7 @@ const QUOTA_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Identity {
     pub(crate) fn new(db: Pool, clock: Clock, settings: Settings, accounts: Option<Accounts>) -> Identity {
-        Identity { db, clock, settings, accounts, stray_callbacks: Arc::default() }
+        Identity { db, clock, settings, accounts, stray_callbacks: Arc::default(), cookie_key: Arc::default() }
     }
 
     pub fn now(&self) -> i64 {
@@ -143,9 +145,15 @@ impl Identity {
         if let Some(key) = &self.settings.secret_key {
             return Ok(key.clone());
         }
-        let (fresh, _) = SecretKey::generate();
-        let kept = db::keys::get_or_create(&self.db, "cookie", &fresh).await?;
-        Ok(SecretKey::from_bytes(&kept))
+        let key = self
+            .cookie_key
+            .get_or_try_init(|| async {
+                let (fresh, _) = SecretKey::generate();
+                let kept = db::keys::get_or_create(&self.db, "cookie", &fresh).await?;
+                Ok::<_, Error>(SecretKey::from_bytes(&kept))
+            })
+            .await?;
+        Ok(key.clone())
     }
 }
 
