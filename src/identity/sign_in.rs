@@ -1,8 +1,8 @@
 //! Signing in as typed steps: the password, then for a user with a second factor a code (within five minutes, in the
 //! same browser session, at most three wrong ones), or the provider's answer for single sign-on. Each step is one
-//! [`SignIn`]. Confirming one's identity again for a sensitive change ([`StepUp`]) passes the same gate. Whatever the
-//! path, the lock check, the failure count and the lock-out audit happen in the gate, and a sign-in's side effects
-//! (last sign-in, forgiven failures, the audit entry) in [`Identity::signed_in`].
+//! [`SignIn`] (the single sign-on finish an [`SsoSignIn`]). Whatever the path, the lock check, the failure count and
+//! the lock-out audit happen in the gate (`throttle`), and a sign-in's side effects (last sign-in, forgiven failures,
+//! the audit entry) in [`Identity::signed_in`].
 
 use serde::{Deserialize, Serialize};
 
@@ -185,7 +185,7 @@ impl Identity {
     /// Checks the provider's answer against the sign-in it belongs to, then decides who the verified person is
     /// among the console's users (and links, creates or refuses them by the rules of [`Identity::sso_user`]).
     pub async fn sso_step(&self, pending: SsoPending, answer: &Answer, ip: &str) -> Result<SsoSignIn, Error> {
-        let Some(sso) = self.sso() else { return Ok(SsoSignIn::refused(SsoError::State.into())) };
+        let Some(sso) = self.sso() else { return Ok(SsoSignIn::Refused(SsoError::State.into())) };
         let purpose = pending.purpose;
         let who = match sso.finish(pending, answer, self.now()).await {
             Ok(who) => who,
@@ -197,7 +197,7 @@ impl Identity {
                     let details = clip(&details, MAX_PROVIDER_TEXT);
                     self.record(UNKNOWN, ip, AuditAction::LoginSsoRefused, UNKNOWN, Outcome::Refused, details).await?;
                 }
-                return Ok(SsoSignIn::refused(e.into()));
+                return Ok(SsoSignIn::Refused(e.into()));
             }
         };
         let found = match purpose {
@@ -217,7 +217,7 @@ impl Identity {
                 let details = format!("{why} (subject {})", who.subject);
                 let (shown, details) = (clip(&shown, MAX_PROVIDER_TEXT), clip(&details, MAX_PROVIDER_TEXT));
                 self.record(shown, ip, AuditAction::LoginSsoRefused, shown, Outcome::Refused, details).await?;
-                return Ok(SsoSignIn::refused(why.into()));
+                return Ok(SsoSignIn::Refused(why.into()));
             }
         };
         let details = format!("subject {}", clip(&who.subject, MAX_PROVIDER_TEXT));
@@ -257,11 +257,6 @@ pub enum SsoSignIn {
     Refused(Refusal),
 }
 
-impl SsoSignIn {
-    fn refused(why: Refusal) -> SsoSignIn {
-        SsoSignIn::Refused(why)
-    }
-}
 
 /// Who a single sign-on that failed before the provider named anyone is logged as.
 const UNKNOWN: &str = "unknown";

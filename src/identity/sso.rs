@@ -172,8 +172,8 @@ pub enum Refusal {
     #[error("An administrator removed you from this console. Ask one of them to add you again.")]
     Removed,
     #[error(
-        "Your console user is not linked to your identity at the identity provider, and is not linked by email \
-         here. Sign in with your password, or ask an administrator."
+        "Your console user is not linked to your identity at the identity provider. Sign in with your password, then \
+         link it on your Two-factor page."
     )]
     NotLinked,
     #[error(
