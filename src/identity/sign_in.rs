@@ -257,6 +257,5 @@ pub enum SsoSignIn {
     Refused(Refusal),
 }
 
-
 /// Who a single sign-on that failed before the provider named anyone is logged as.
 const UNKNOWN: &str = "unknown";
