@@ -153,42 +153,6 @@ pub async fn record(pool: &Pool, at: i64, e: Entry<'_>) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// Whether `action` was logged since `since` for `target` or from `ip`: the sign-in page logs a refusal once per
-/// window, however often a locked email or address keeps trying.
-pub async fn logged_since(
-    pool: &Pool,
-    action: AuditAction,
-    target: &str,
-    ip: &str,
-    since: i64,
-) -> Result<bool, sqlx::Error> {
-    let logged: i64 = sqlx::query_scalar(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_log WHERE action = $1 AND at > $2 \
-         AND (lower(target) = lower($3) OR ip = $4)) THEN 1 ELSE 0 END",
-    )
-    .bind(action.code())
-    .bind(since)
-    .bind(target)
-    .bind(ip)
-    .fetch_one(pool)
-    .await?;
-    Ok(logged == 1)
-}
-
-/// Whether `action` was logged from `ip` since `since`: what anyone can cause without naming an account is logged
-/// once per address per window.
-pub async fn logged_from_since(pool: &Pool, action: AuditAction, ip: &str, since: i64) -> Result<bool, sqlx::Error> {
-    let logged: i64 = sqlx::query_scalar(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_log WHERE action = $1 AND at > $2 AND ip = $3) THEN 1 ELSE 0 END",
-    )
-    .bind(action.code())
-    .bind(since)
-    .bind(ip)
-    .fetch_one(pool)
-    .await?;
-    Ok(logged == 1)
-}
-
 /// A line as stored, for the Audit page and its export.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Logged {

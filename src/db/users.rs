@@ -84,7 +84,8 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, FromRow)]
+/// `Debug` leaves the password hash out.
+#[derive(Clone, FromRow)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -97,6 +98,18 @@ pub struct User {
     pub last_login_at: Option<i64>,
     /// Bumped whenever the user's access changes; sessions made under another one are over.
     pub session_generation: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("status", &self.status)
+            .field("session_generation", &self.session_generation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
@@ -387,8 +400,20 @@ pub async fn linked_subject(pool: &Pool, id: i64) -> Result<Option<String>, sqlx
 /// Links the user to the provider's `subject` while the user is linked to none and no other user is linked to it
 /// (false otherwise): a link is never overwritten.
 pub async fn link_subject(pool: &Pool, id: i64, subject: &str) -> Result<bool, sqlx::Error> {
-    let sql = "UPDATE users SET oidc_subject = $1 WHERE id = $2 AND oidc_subject IS NULL";
-    match sqlx::query(sql).bind(subject).bind(id).execute(pool).await {
+    link_where(pool, id, subject, "oidc_subject IS NULL").await
+}
+
+/// [`link_subject`] for a link made by email: only an active user who is no Publisher Administrator and has no
+/// second factor, checked in the same statement.
+pub async fn link_subject_by_email(pool: &Pool, id: i64, subject: &str) -> Result<bool, sqlx::Error> {
+    let rule =
+        "oidc_subject IS NULL AND status = 'active' AND role <> 'publisher_administrator' AND totp_secret IS NULL";
+    link_where(pool, id, subject, rule).await
+}
+
+async fn link_where(pool: &Pool, id: i64, subject: &str, rule: &str) -> Result<bool, sqlx::Error> {
+    let sql = format!("UPDATE users SET oidc_subject = $1 WHERE id = $2 AND {rule}");
+    match sqlx::query(&sql).bind(subject).bind(id).execute(pool).await {
         Ok(done) => Ok(done.rows_affected() == 1),
         Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
         Err(e) => Err(e),

@@ -13,6 +13,7 @@
 //! - `password`, `totp`: hashing with argon2id; TOTP codes, recovery codes and QR codes.
 
 pub mod password;
+mod quiet;
 mod sign_in;
 pub mod sso;
 mod step_up;
@@ -21,14 +22,13 @@ pub mod totp;
 mod two_factor;
 pub mod users;
 
-pub use sign_in::{PendingCode, Refusal, SignIn, SsoSignIn};
+pub use sign_in::{PendingCode, Refusal, SessionUser, SignIn, SsoSignIn};
 pub use step_up::StepUp;
 pub use throttle::{address_key, locked_message};
 pub use two_factor::{CodeChange, Enrolment, TwoFactorView};
 pub use users::{Actor, Created, DEMO_ADMIN, FieldErrors, NewUserInput, UserChange, UserOutcome};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounts::Accounts;
@@ -67,18 +67,32 @@ pub struct Identity {
     settings: Settings,
     /// Asks Kaltura for the users quota; the command line has none, and adds users without it.
     accounts: Option<Accounts>,
-    /// Addresses that sent a single sign-on callback with no sign-in under way, and when (logged once a window).
-    stray_callbacks: Arc<Mutex<HashMap<String, i64>>>,
+    /// What is logged once per key and window (`quiet`).
+    quiet: Arc<quiet::Quiet>,
+    /// One code check at a time per user in this process (`two_factor`), so parallel guesses queue.
+    code_turns: Arc<[tokio::sync::Mutex<()>; CODE_TURNS]>,
     /// The key for the single sign-on cookie, once read.
     cookie_key: Arc<tokio::sync::OnceCell<SecretKey>>,
 }
+
+/// Stripes of the per-user code-check turn: users whose ids fall in one stripe take turns, which costs nothing
+/// noticeable (a check is a few milliseconds).
+const CODE_TURNS: usize = 64;
 
 /// How long the users quota is waited for before it counts as unknown.
 const QUOTA_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Identity {
     pub(crate) fn new(db: Pool, clock: Clock, settings: Settings, accounts: Option<Accounts>) -> Identity {
-        Identity { db, clock, settings, accounts, stray_callbacks: Arc::default(), cookie_key: Arc::default() }
+        Identity {
+            db,
+            clock,
+            settings,
+            accounts,
+            quiet: Arc::default(),
+            code_turns: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
+            cookie_key: Arc::default(),
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -119,6 +133,17 @@ impl Identity {
                 None
             }
         }
+    }
+
+    /// Waits for the user's turn to have a code checked: a second request for the same user waits until the first
+    /// has been counted, so parallel guesses cannot pass a lock-out that the earlier ones are about to start.
+    async fn code_turn(&self, user_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.code_turns[user_id.rem_euclid(CODE_TURNS as i64) as usize].lock().await
+    }
+
+    /// True the first time in a window that one of `keys` is noted (see `quiet`).
+    fn first_in_window(&self, keys: &[String]) -> bool {
+        self.quiet.first(keys, self.now())
     }
 
     /// Writes one audit entry, at the service's time.

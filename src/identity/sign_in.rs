@@ -10,7 +10,7 @@ use super::sso::{self, Answer, Purpose, SsoError, SsoPending};
 use super::two_factor::{CheckError, Checked};
 use super::{Error, Identity, MAX_PROVIDER_TEXT, clip, password};
 use crate::config::oidc::LocalLogin;
-use crate::db::audit::{self, AuditAction, Outcome};
+use crate::db::audit::{AuditAction, Outcome};
 use crate::db::throttle::Kind;
 use crate::db::users::{self, User};
 
@@ -153,6 +153,7 @@ impl Identity {
         let Some(user) = self.pending_user(pending).await? else {
             return Ok(SignIn::Refused(Refusal::Expired));
         };
+        let _turn = self.code_turn(user.id).await;
         let gate = match self.gate(&user.email, ip).await? {
             Ok(gate) => gate,
             Err(secs) => return Ok(SignIn::Locked { secs }),
@@ -184,15 +185,28 @@ impl Identity {
 
     /// Checks the provider's answer against the sign-in it belongs to, then decides who the verified person is
     /// among the console's users (and links, creates or refuses them by the rules of [`Identity::sso_user`]).
-    pub async fn sso_step(&self, pending: SsoPending, answer: &Answer, ip: &str) -> Result<SsoSignIn, Error> {
+    ///
+    /// `session` is who the browser's session is signed in as, and whether their identity was confirmed a moment ago:
+    /// linking is for that user only, with a confirmed identity; confirming must come back as that user.
+    pub async fn sso_step(
+        &self,
+        pending: SsoPending,
+        answer: &Answer,
+        ip: &str,
+        session: SessionUser,
+    ) -> Result<SsoSignIn, Error> {
         let Some(sso) = self.sso() else { return Ok(SsoSignIn::Refused(SsoError::State.into())) };
         let purpose = pending.purpose;
+        if let Purpose::Link(user_id) = purpose
+            && (session.user_id != Some(user_id) || !session.confirmed)
+        {
+            return Ok(SsoSignIn::Refused(sso::Refusal::LinkNotConfirmed.into()));
+        }
         let who = match sso.finish(pending, answer, self.now()).await {
             Ok(who) => who,
             Err(e) => {
                 // Nobody is known yet, and anyone can make this happen: logged once per address per window.
-                let since = self.now() - super::throttle::WINDOW_SECS;
-                if !audit::logged_from_since(&self.db, AuditAction::LoginSsoRefused, ip, since).await? {
+                if self.first_in_window(&[format!("sso failed {}", super::address_key(ip))]) {
                     let details = format!("single sign-on failed: {e}");
                     let details = clip(&details, MAX_PROVIDER_TEXT);
                     self.record(UNKNOWN, ip, AuditAction::LoginSsoRefused, UNKNOWN, Outcome::Refused, details).await?;
@@ -220,6 +234,9 @@ impl Identity {
                 return Ok(SsoSignIn::Refused(why.into()));
             }
         };
+        if purpose == Purpose::Confirm && session.user_id != Some(user.id) {
+            return Ok(SsoSignIn::Refused(sso::Refusal::SomeoneElse.into()));
+        }
         let details = format!("subject {}", clip(&who.subject, MAX_PROVIDER_TEXT));
         self.signed_in(&user, ip, AuditAction::LoginSso, &details).await?;
         Ok(SsoSignIn::Done { user: Box::new(user), id_token: who.id_token, confirmed: purpose == Purpose::Confirm })
@@ -238,6 +255,14 @@ impl Identity {
     pub async fn signed_out(&self, email: &str, ip: &str) -> Result<(), Error> {
         Ok(self.record(email, ip, AuditAction::Logout, email, Outcome::Ok, "").await?)
     }
+}
+
+/// Who the browser's session is signed in as, as the single sign-on finish needs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionUser {
+    pub user_id: Option<i64>,
+    /// Their identity was confirmed within the last few minutes.
+    pub confirmed: bool,
 }
 
 /// What the single sign-on finish came to.

@@ -68,6 +68,8 @@ type OidcClient = Client<
 const METADATA_TTL: Duration = Duration::from_secs(600);
 /// How long a sign-in may take at the provider.
 pub const PENDING_TTL_SECS: i64 = 600;
+/// How far the provider's clock may be behind the console's when it says when someone signed in.
+const AUTH_TIME_SKEW_SECS: i64 = 120;
 /// The most read of one answer of the provider.
 const MAX_ANSWER: usize = 1024 * 1024;
 /// How long one request to the provider may take.
@@ -152,6 +154,11 @@ pub enum SsoError {
     Clock,
     #[error("The identity provider's answer could not be verified, so nobody was signed in.")]
     Unverified,
+    #[error(
+        "The identity provider did not ask you to sign in again, so it is not confirmed that it is you. Sign out at \
+         the identity provider, then try again."
+    )]
+    NotAgain,
 }
 
 /// Why a verified person may not use the console.
@@ -185,6 +192,12 @@ pub enum Refusal {
     QuotaReached,
     #[error("That identity at the provider is linked to another console user already.")]
     IdentityTaken,
+    #[error("Linking needs you signed in here, your identity confirmed a moment ago: sign in, then start again.")]
+    LinkNotConfirmed,
+    #[error(
+        "You confirmed as someone else at the identity provider than the user signed in here: nothing was changed."
+    )]
+    SomeoneElse,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -290,7 +303,7 @@ impl Sso {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         if purpose != Purpose::SignIn {
-            request = request.add_prompt(CoreAuthPrompt::Login);
+            request = request.add_prompt(CoreAuthPrompt::Login).set_max_age(Duration::ZERO);
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let pending = SsoPending {
@@ -305,7 +318,14 @@ impl Sso {
     }
 
     /// Checks the provider's answer against the sign-in it belongs to, exchanges the code and verifies the ID token.
+    /// An answer whose `state` is not this sign-in's is refused before anything of it is read: a link from elsewhere
+    /// cannot cancel a sign-in under way or put its text on the page.
     pub async fn finish(&self, pending: SsoPending, answer: &Answer, now: i64) -> Result<Verified, SsoError> {
+        let fresh = now - pending.started_at <= PENDING_TTL_SECS;
+        let state_matches = answer.state.as_deref().is_some_and(|s| same(s.as_bytes(), pending.state.as_bytes()));
+        if !fresh || !state_matches {
+            return Err(SsoError::State);
+        }
         if let Some(error) = &answer.error {
             return Err(if error == "access_denied" {
                 SsoError::Denied
@@ -314,9 +334,7 @@ impl Sso {
                 SsoError::Provider(super::clip(text, super::MAX_PROVIDER_TEXT).to_owned())
             });
         }
-        let fresh = now - pending.started_at <= PENDING_TTL_SECS;
-        let state_matches = answer.state.as_deref().is_some_and(|s| same(s.as_bytes(), pending.state.as_bytes()));
-        let Some(code) = answer.code.as_deref().filter(|_| fresh && state_matches) else {
+        let Some(code) = answer.code.as_deref() else {
             return Err(SsoError::State);
         };
         let provider = self.provider().await?;
@@ -354,6 +372,14 @@ impl Sso {
                 _ => SsoError::Unverified,
             }
         })?;
+        // To confirm or link, the person must have signed in at the provider just now, not in an earlier session of
+        // theirs there (a provider may ignore `prompt=login`; `auth_time` says what it did).
+        if pending.purpose != Purpose::SignIn {
+            let signed_in_at = claims.auth_time().map(|t| t.timestamp());
+            if signed_in_at.is_none_or(|at| at < pending.started_at - AUTH_TIME_SKEW_SECS) {
+                return Err(SsoError::NotAgain);
+            }
+        }
         let admin_by_claim = self.settings.role_claim.as_ref().map(|(claim, values)| {
             let held = claims.additional_claims().all.get(claim);
             let holds = |v: &serde_json::Value| v.as_str().is_some_and(|s| values.iter().any(|a| a == s));
@@ -484,22 +510,7 @@ impl Identity {
     /// Whether a callback without a sign-in under way from `ip` should be logged: once per address per window, so
     /// anonymous requests cannot fill the log (nothing of theirs is written to the database).
     pub fn note_stray_callback(&self, ip: &str) -> bool {
-        let now = self.now();
-        let mut seen = self.stray_callbacks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.len() >= MAX_STRAY_ADDRESSES {
-            seen.retain(|_, at| now - *at < STRAY_WINDOW_SECS);
-            if seen.len() >= MAX_STRAY_ADDRESSES {
-                seen.clear();
-            }
-        }
-        let key = super::address_key(ip);
-        match seen.get(&key) {
-            Some(at) if now - *at < STRAY_WINDOW_SECS => false,
-            _ => {
-                seen.insert(key, now);
-                true
-            }
-        }
+        self.first_in_window(&[format!("sso stray {}", super::address_key(ip))])
     }
 
     /// Which console user the verified person is, by these rules:
@@ -532,8 +543,9 @@ impl Identity {
             if existing.role.is_admin() || crate::db::two_factor::enrolled(db, existing.id).await?.is_some() {
                 return Ok(Err(Refusal::LinkRefused));
             }
-            // Linked only while unlinked: of two identities with the same email, the first keeps it.
-            if !users::link_subject(db, existing.id, &who.subject).await? {
+            // Linked only while unlinked, and only while the rules above still hold: of two identities with the same
+            // email the first keeps it, and a user made an administrator meanwhile is not linked.
+            if !users::link_subject_by_email(db, existing.id, &who.subject).await? {
                 return Ok(Err(Refusal::OtherIdentity));
             }
             let details =
@@ -547,16 +559,12 @@ impl Identity {
             (Some(u), Some(false)) => {
                 // The claim was taken away: so is the access, and the sessions made under it.
                 if u.role.is_admin() {
-                    users::set_role(db, u.id, users::Role::Manager).await?;
-                    let details = "the provider's role claim no longer grants access";
-                    let label = format!("{} → {}", u.role.label(), users::Role::Manager.label());
-                    let details = format!("{label} ({details})");
-                    self.record(&u.email, ip, AuditAction::UserRole, &u.email, AuditOutcome::Ok, &details).await?;
+                    self.role_by_claim(&u, users::Role::Manager, "no longer grants access", ip).await?;
                 }
                 Ok(Err(Refusal::NotGranted))
             }
             (Some(u), Some(true)) if !u.role.is_admin() => {
-                users::set_role(db, u.id, users::Role::PublisherAdministrator).await?;
+                self.role_by_claim(&u, users::Role::PublisherAdministrator, "grants access", ip).await?;
                 Ok(Ok(users::get(db, u.id).await?.unwrap_or(u)))
             }
             (Some(u), _) => Ok(Ok(u)),
@@ -600,6 +608,17 @@ impl Identity {
         Ok(users::linked_subject(&self.db, user_id).await?.is_some())
     }
 
+    /// Gives `user` the role the provider's claim says, under the last-administrator rule; audited either way.
+    async fn role_by_claim(&self, user: &User, role: users::Role, why: &str, ip: &str) -> Result<(), Error> {
+        let change = users::set_role(&self.db, user.id, role).await?;
+        let details = format!("{} → {} (the provider's role claim {why})", user.role.label(), role.label());
+        let result = match change {
+            users::Change::Done => AuditOutcome::Ok,
+            users::Change::LastAdmin | users::Change::NotFound => AuditOutcome::Refused,
+        };
+        Ok(self.record(&user.email, ip, AuditAction::UserRole, &user.email, result, &details).await?)
+    }
+
     /// A Publisher Administrator made from the role claim, through the same validation and users quota as the
     /// Users page, linked to the identity; both audited.
     async fn create_from_claim(&self, who: &Verified, email: &str, ip: &str) -> Result<Result<User, Refusal>, Error> {
@@ -613,7 +632,8 @@ impl Identity {
             role: users::Role::PublisherAdministrator.key().to_owned(),
             password: super::password::generate(),
         };
-        let details = format!("created at the first single sign-on, by the provider's role claim ({})", who.subject);
+        let subject = super::clip(&who.subject, super::MAX_PROVIDER_TEXT);
+        let details = format!("created at the first single sign-on, by the provider's role claim ({subject})");
         let id = match self.create_user(&input, email, ip, &details).await? {
             Ok(id) => id,
             Err(super::users::Rejected::Quota) => return Ok(Err(Refusal::QuotaReached)),
@@ -628,11 +648,6 @@ impl Identity {
         Ok(users::get(&self.db, id).await?.ok_or(Refusal::Unknown))
     }
 }
-
-/// Stray callbacks are remembered per address for this long.
-const STRAY_WINDOW_SECS: i64 = 15 * 60;
-/// The most addresses remembered at once: past it, old ones are forgotten.
-const MAX_STRAY_ADDRESSES: usize = 10_000;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 use super::throttle::Gate;
 use super::two_factor::{CheckError, Checked};
 use super::{BUSY, CANNOT_CHECK, Error, Identity, password};
+use crate::config::oidc::LocalLogin;
 use crate::db::audit::{AuditAction, Outcome};
 use crate::db::throttle::Kind;
 use crate::db::users::{self, User};
@@ -52,13 +53,28 @@ impl StepUp {
 impl Identity {
     /// Confirms the user's identity for a sensitive change: their password, and a code when they have a second
     /// factor, through the same gate as signing in.
-    pub async fn step_up(&self, user_id: i64, given: String, code: &str, ip: &str) -> Result<StepUp, Error> {
+    /// A session made through the provider confirms there (the provider's own second factor then counts), and so
+    /// does a user the local-login policy keeps from using a password.
+    pub async fn step_up(
+        &self,
+        user_id: i64,
+        through_provider: bool,
+        given: String,
+        code: &str,
+        ip: &str,
+    ) -> Result<StepUp, Error> {
         let Some(user) = users::get(&self.db, user_id).await?.filter(User::is_active) else {
             return Ok(StepUp::WrongPassword { locked: None });
         };
-        if given.is_empty() && users::linked_subject(&self.db, user.id).await?.is_some() {
+        let passwords = match self.local_login() {
+            LocalLogin::All => true,
+            LocalLogin::OnlyAdmins => user.role.is_admin(),
+            LocalLogin::None => false,
+        };
+        if through_provider || !passwords {
             return Ok(StepUp::ThroughProvider);
         }
+        let _turn = self.code_turn(user.id).await;
         let email = user.email.as_str();
         let gate = match self.gate(email, ip).await? {
             Ok(gate) => gate,

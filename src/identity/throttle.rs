@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 
 use super::{Error, Identity};
-use crate::db::audit::{self, AuditAction, Outcome};
+use crate::db::audit::{AuditAction, Outcome};
 use crate::db::throttle::{self, Kind};
 use crate::db::users;
 
@@ -128,12 +128,11 @@ impl Gate<'_> {
         Ok(pair.max(address).max(codes).filter(|until| *until > now).map(|until| until - now))
     }
 
+    /// Logs a refusal while locked once per email or address and window, however often they keep trying.
     async fn log_refused(&self) -> Result<(), Error> {
-        let db = &self.identity.db;
-        let since = self.identity.now() - WINDOW_SECS;
-        if !audit::logged_since(db, AuditAction::LoginRefused, self.email, self.ip, since).await? {
-            let details = "locked out after repeated failures";
-            self.record(AuditAction::LoginRefused, details).await?;
+        let keys = [format!("refused {}", self.email.to_lowercase()), format!("refused {}", self.address)];
+        if self.identity.first_in_window(&keys) {
+            self.record(AuditAction::LoginRefused, "locked out after repeated failures").await?;
         }
         Ok(())
     }

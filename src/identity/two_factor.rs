@@ -194,7 +194,9 @@ impl Identity {
         if let Some(refused) = self.with_code(user_id, email, ip, code, action).await? {
             return Ok(refused);
         }
-        crate::db::two_factor::disable(&self.db, user_id).await?;
+        if !crate::db::two_factor::disable(&self.db, user_id).await? {
+            return Ok(CodeChange::NotEnrolled);
+        }
         self.record(email, ip, action, email, Outcome::Ok, "").await?;
         Ok(CodeChange::Done(None))
     }
@@ -230,6 +232,7 @@ impl Identity {
         code: &str,
         action: AuditAction,
     ) -> Result<Option<CodeChange>, Error> {
+        let _turn = self.code_turn(user_id).await;
         let gate = match self.gate(email, ip).await? {
             Ok(gate) => gate,
             Err(secs) => return Ok(Some(CodeChange::Locked { secs })),

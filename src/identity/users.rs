@@ -25,11 +25,13 @@ pub struct Actor {
     pub ip: String,
     /// Their identity was confirmed a few minutes ago (the command line's operator always is).
     pub stepped_up: bool,
+    /// Their session was made through the provider: they confirm there, and have no password of the console's.
+    pub through_provider: bool,
 }
 
 impl Actor {
     pub fn cli() -> Actor {
-        Actor { user_id: None, email: "cli".into(), ip: "local".into(), stepped_up: true }
+        Actor { user_id: None, email: "cli".into(), ip: "local".into(), stepped_up: true, through_provider: false }
     }
 }
 
@@ -296,12 +298,14 @@ impl Identity {
         if let UserChange::Password { current: Some((given, code)), .. } = &change
             && let Some(actor_id) = actor.user_id
         {
-            match self.step_up(actor_id, given.clone(), code, &actor.ip).await? {
+            match self.step_up(actor_id, actor.through_provider, given.clone(), code, &actor.ip).await? {
                 StepUp::Done => stepped_up = true,
                 refused => return Ok(UserOutcome::StepUpFailed(refused)),
             }
         }
-        let own_password = own && matches!(change, UserChange::Password { .. });
+        // One's own password needs the current one, except in a session made through the provider, which has none
+        // of the console's and confirmed at the provider instead.
+        let own_password = own && matches!(change, UserChange::Password { .. }) && !actor.through_provider;
         let confirmed = stepped_up || (actor.stepped_up && !own_password) || actor.user_id.is_none();
         if change.is_sensitive(&user) && !confirmed {
             return Ok(UserOutcome::NeedsStepUp);

@@ -39,7 +39,13 @@ pub(crate) struct CurrentUser {
 impl CurrentUser {
     /// The user as the one who acts, from `ip`, with their identity confirmed or not.
     pub(crate) fn actor(&self, ip: &str, stepped_up: bool) -> Actor {
-        Actor { user_id: Some(self.id), email: self.email.clone(), ip: ip.to_owned(), stepped_up }
+        Actor {
+            user_id: Some(self.id),
+            email: self.email.clone(),
+            ip: ip.to_owned(),
+            stepped_up,
+            through_provider: self.through_provider,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use super::login::{LoginPage, next_or_home};
 use super::session::Session;
 use super::{AppError, AppState, ClientIp, Flash, auth, render, step_up};
 use crate::identity::sso::{Answer, PENDING_TTL_SECS, Purpose, SsoError};
-use crate::identity::{Refusal, SsoSignIn};
+use crate::identity::{Refusal, SessionUser, SsoSignIn};
 
 const PENDING_COOKIE: &str = "ma_sso";
 const CALLBACK: &str = "/login/oidc/callback";
@@ -94,6 +94,7 @@ fn status_of(e: &SsoError) -> StatusCode {
         SsoError::Unreachable => StatusCode::BAD_GATEWAY,
         SsoError::Denied | SsoError::Provider(_) | SsoError::WrongClient => StatusCode::FORBIDDEN,
         SsoError::State | SsoError::Clock | SsoError::Unverified => StatusCode::BAD_REQUEST,
+        SsoError::NotAgain => StatusCode::FORBIDDEN,
     }
 }
 
@@ -122,11 +123,16 @@ async fn callback(
         return Ok((remove, refused(&state, status_of(&e), "/accounts", e.to_string())?).into_response());
     };
     let next = pending.next.clone();
-    let linking = matches!(pending.purpose, Purpose::Link(_));
-    let outcome = state.identity.sso_step(pending, &answer, &ip).await?;
+    // Linking and confirming are for the user signed in here: they stay signed in whatever comes back.
+    let for_signed_in = pending.purpose != Purpose::SignIn;
+    let now = state.identity.now();
+    let signed_in = SessionUser {
+        user_id: auth::current_user(&state, &session).await?.map(|u| u.id),
+        confirmed: session.stepped_up(now).await?,
+    };
+    let outcome = state.identity.sso_step(pending, &answer, &ip, signed_in).await?;
     let res = match outcome {
         SsoSignIn::Done { user, id_token, confirmed } => {
-            let now = state.identity.now();
             session.sign_in(&user, now, Some(id_token)).await?;
             if confirmed {
                 session.set_stepped_up(now).await?;
@@ -142,9 +148,9 @@ async fn callback(
                 .await?;
             Redirect::to(&next).into_response()
         }
-        // The signed-in user is still signed in: back to the page they linked from, saying why.
-        SsoSignIn::Refused(why) if linking => {
-            session.set_flash(Flash::error(format!("Not linked: {why}"))).await?;
+        // The signed-in user is still signed in: back to the page they came from, saying why.
+        SsoSignIn::Refused(why) if for_signed_in && signed_in.user_id.is_some() => {
+            session.set_flash(Flash::error(format!("Not done: {why}"))).await?;
             Redirect::to(&next).into_response()
         }
         SsoSignIn::Refused(Refusal::Sso(e)) => refused(&state, status_of(&e), &next, e.to_string())?,

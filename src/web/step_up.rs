@@ -95,7 +95,7 @@ async fn submit(
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
     let next = next_of(form.next.as_deref());
-    let outcome = state.identity.step_up(user.id, form.password, &form.code, &ip).await?;
+    let outcome = state.identity.step_up(user.id, user.through_provider, form.password, &form.code, &ip).await?;
     let status = match outcome {
         StepUp::Done => {
             session.set_stepped_up(state.identity.now()).await?;

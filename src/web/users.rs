@@ -107,6 +107,8 @@ struct AddUserForm {
     /// They have a second factor: a code is asked with it.
     confirm_code: bool,
     confirm_error: Option<String>,
+    /// A session made through this provider, not confirmed yet: the form says to confirm there first.
+    provider: Option<String>,
 }
 
 /// The Add User form as posted: the new user, and the acting user's own password (and code) when adding a Publisher
@@ -128,29 +130,38 @@ struct PasswordForm {
     name: String,
     email: String,
     error: Option<String>,
-    /// The acting user's own password is asked: always for their own, else while their identity is not confirmed.
+    /// The acting user's own password is asked: always for their own, else while their identity is not confirmed
+    /// (never in a session made through the provider, which confirms there).
     confirm: bool,
     /// They have a second factor: a code is asked with it.
     confirm_code: bool,
     /// It is their own password.
     own: bool,
     confirm_error: Option<String>,
+    /// A session made through this provider, not confirmed yet: the form says to confirm there first.
+    provider: Option<String>,
 }
 
 impl PasswordForm {
-    fn new(me: &CurrentUser, user: User, stepped_up: bool) -> PasswordForm {
+    fn new(state: &AppState, me: &CurrentUser, user: User, stepped_up: bool) -> PasswordForm {
         let own = user.id == me.id;
         PasswordForm {
             id: user.id,
             name: user.full_name(),
             email: user.email,
             error: None,
-            confirm: own || !stepped_up,
+            confirm: (own || !stepped_up) && !me.through_provider,
             confirm_code: me.two_factor,
             own,
             confirm_error: None,
+            provider: provider_to_confirm_with(state, me, stepped_up),
         }
     }
+}
+
+/// The provider's name when the acting user's session was made through it and is not confirmed yet.
+fn provider_to_confirm_with(state: &AppState, me: &CurrentUser, stepped_up: bool) -> Option<String> {
+    state.identity.sso().filter(|_| me.through_provider && !stepped_up).map(|s| s.name().to_owned())
 }
 
 impl AddUserForm {
@@ -210,18 +221,27 @@ async fn new_form(
     HxRequest(htmx): HxRequest,
 ) -> Result<Response, AppError> {
     let stepped_up = session.stepped_up(state.identity.now()).await?;
-    let form = add_form(&me, stepped_up, NewUserInput::default(), FieldErrors::default(), None);
+    let form = add_form(&state, &me, stepped_up, NewUserInput::default(), FieldErrors::default(), None);
     with_form(&state, &me, htmx, StatusCode::OK, Some(form), None).await
 }
 
 fn add_form(
+    state: &AppState,
     me: &CurrentUser,
     stepped_up: bool,
     input: NewUserInput,
     errors: FieldErrors,
     confirm_error: Option<String>,
 ) -> AddUserForm {
-    AddUserForm { input, errors, roles: &Role::ALL, confirm: !stepped_up, confirm_code: me.two_factor, confirm_error }
+    AddUserForm {
+        input,
+        errors,
+        roles: &Role::ALL,
+        confirm: !stepped_up && !me.through_provider,
+        confirm_code: me.two_factor,
+        confirm_error,
+        provider: provider_to_confirm_with(state, me, stepped_up),
+    }
 }
 
 /// The acting administrator, from this request, with whether their identity is confirmed now.
@@ -247,14 +267,14 @@ async fn add(
     let wants_admin = input.role.parse::<Role>().is_ok_and(Role::is_admin);
     // The own password typed with the form confirms the identity, so what was typed is not lost to a detour.
     if wants_admin && !actor.stepped_up && !form.current_password.is_empty() {
-        match state.identity.step_up(me.id, form.current_password, &form.code, &ip).await? {
+        match state.identity.step_up(me.id, me.through_provider, form.current_password, &form.code, &ip).await? {
             StepUp::Done => {
                 session.set_stepped_up(state.identity.now()).await?;
                 actor.stepped_up = true;
             }
             refused => {
                 let status = step_up_status(refused);
-                let form = add_form(&me, false, input, FieldErrors::default(), Some(refused.message()));
+                let form = add_form(&state, &me, false, input, FieldErrors::default(), Some(refused.message()));
                 return form_errors(&state, &me, htmx, status, form).await;
             }
         }
@@ -265,24 +285,29 @@ async fn add(
                 .await
         }
         UserOutcome::Invalid(errors) => {
-            let form = add_form(&me, actor.stepped_up, input, *errors, None);
+            let form = add_form(&state, &me, actor.stepped_up, input, *errors, None);
             form_errors(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, form).await
         }
         UserOutcome::NeedsStepUp => {
-            let why = "Adding a Publisher Administrator is a sensitive change: enter your own password below.";
-            let form = add_form(&me, false, input, FieldErrors::default(), Some(why.to_owned()));
+            let why = if me.through_provider {
+                "Adding a Publisher Administrator is a sensitive change: confirm it is you first (below)."
+            } else {
+                "Adding a Publisher Administrator is a sensitive change: enter your own password below."
+            };
+            let form = add_form(&state, &me, false, input, FieldErrors::default(), Some(why.to_owned()));
             form_errors(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, form).await
         }
         other => Err(unexpected(&other)),
     }
 }
 
-/// How a failed confirmation is answered: 429 while locked, else 422.
+/// How a failed confirmation is answered: 429 while locked, 503 when it could not be checked, else 422.
 fn step_up_status(refused: StepUp) -> StatusCode {
     match refused {
         StepUp::Locked { .. } | StepUp::WrongPassword { locked: Some(_) } | StepUp::WrongCode { locked: Some(_) } => {
             StatusCode::TOO_MANY_REQUESTS
         }
+        StepUp::CannotCheck | StepUp::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
@@ -455,7 +480,7 @@ async fn password_form(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let user = state.identity.user(id).await?.ok_or(AppError::NotFound)?;
-    let form = PasswordForm::new(&me, user, session.stepped_up(state.identity.now()).await?);
+    let form = PasswordForm::new(&state, &me, user, session.stepped_up(state.identity.now()).await?);
     with_form(&state, &me, htmx, StatusCode::OK, None, Some(form)).await
 }
 
@@ -479,7 +504,7 @@ async fn set_password(
 ) -> Result<Response, AppError> {
     let user = state.identity.user(id).await?.ok_or(AppError::NotFound)?;
     let actor = acting(&state, &session, &me, &ip).await?;
-    let mut form = PasswordForm::new(&me, user, actor.stepped_up);
+    let mut form = PasswordForm::new(&state, &me, user, actor.stepped_up);
     // The form asks for the acting user's own password: it is checked (and confirms them) whatever they typed.
     let current = form.confirm.then(|| (input.current_password.unwrap_or_default(), input.code));
     let change = UserChange::Password { new: input.password, current };

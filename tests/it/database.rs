@@ -184,14 +184,6 @@ async fn the_audit_log_refuses_changes_and_filters_in_any_case() {
                 .await
                 .unwrap();
         assert_eq!(streamed.concat().len(), 3);
-        assert!(
-            audit::logged_since(pool, audit::AuditAction::Login, "BOB@example.com", "192.0.2.1", 0).await.unwrap(),
-            "{:?}",
-            t.engine()
-        );
-        assert!(
-            !audit::logged_since(pool, audit::AuditAction::Logout, "bob@example.com", "10.0.0.1", 0).await.unwrap()
-        );
         assert_eq!(audit::actions(pool).await.unwrap(), ["account.block", "account.unblock", "login"]);
         t.finish().await;
     }

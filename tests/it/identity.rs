@@ -433,3 +433,18 @@ async fn an_administrator_is_added_with_the_acting_ones_password_in_the_form() {
     let form = get(&app, &admin, "/users/new").await;
     assert!(!form.body.contains("name=\"current_password\""), "confirmed for the next minutes");
 }
+
+#[tokio::test]
+async fn signing_in_again_in_the_same_browser_carries_no_confirmation_over() {
+    let app = console().await;
+    app.create_user(BEA, Role::PublisherAdministrator, BEA_PASSWORD).await;
+    let browser = app.admin().await;
+    app.confirm(&browser, ADMIN_PASSWORD).await;
+    // Bea signs in at the same browser: the administrator's confirmation is not hers.
+    assert_eq!(app.login(&browser, BEA, BEA_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let res = post(&app, &browser, &format!("/users/{me}/role"), &[("role", "manager")]).await;
+    assert_eq!(location(&res), "/account/confirm?next=%2Fusers");
+    let admin = multi_account::db::users::get(&app.db, me).await.unwrap().unwrap();
+    assert_eq!(admin.role, Role::PublisherAdministrator);
+}

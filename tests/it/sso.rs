@@ -130,7 +130,11 @@ pub(crate) async fn sign_in_through(app: &TestApp, client: &reqwest::Client, log
 
 /// [`sign_in_through`] from another start on the console (`/login/oidc?link=true`, `?confirm=true`).
 async fn through_provider_from(app: &TestApp, client: &reqwest::Client, login: &str, start: &str) -> reqwest::Response {
-    let mut url = app.at(start);
+    follow(app, client, login, app.at(start)).await
+}
+
+/// Follows redirects and the provider's pages from `url` (as `login`) back to the console: the console's answer.
+async fn follow(app: &TestApp, client: &reqwest::Client, login: &str, mut url: String) -> reqwest::Response {
     let mut form: Option<Vec<(String, String)>> = None;
     for _ in 0..20 {
         let res = match form.take() {
@@ -487,9 +491,22 @@ async fn an_answer_that_does_not_match_the_sign_in_or_a_denied_consent_is_refuse
     assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a state that does not match");
     assert!(res.text().await.unwrap().contains("This sign-in was not started here"));
 
-    client.get(app.at("/login/oidc")).send().await.unwrap();
+    // An error that does not carry this sign-in's state is someone else's link: it cancels nothing.
+    let start = client.get(app.at("/login/oidc")).send().await.unwrap();
+    let auth = reqwest::Url::parse(start.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let state = auth.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).unwrap();
+    let forged = "/login/oidc/callback?error=server_error&error_description=Call+this+number&state=forged";
+    let res = client.get(app.at(forged)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(!res.text().await.unwrap().contains("Call this number"), "its text is not shown");
+    let start = client.get(app.at("/login/oidc")).send().await.unwrap();
+    let auth = reqwest::Url::parse(start.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let state_now = auth.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).unwrap();
+    assert_ne!(state, state_now, "each sign-in has its own state");
     let res = client
-        .get(app.at("/login/oidc/callback?error=access_denied&error_description=End-User+aborted&state=s"))
+        .get(app.at(&format!(
+            "/login/oidc/callback?error=access_denied&error_description=End-User+aborted&state={state_now}"
+        )))
         .send()
         .await
         .unwrap();
@@ -604,10 +621,12 @@ async fn anonymous_starts_and_stray_answers_write_nothing_and_provider_text_is_c
     let sessions = rows(&app, "tower_sessions").await;
     // A sign-in under way whose provider answers with a long error: the page and the log keep a part of it.
     let client = app.bare_client();
-    client.get(app.at("/login/oidc")).send().await.unwrap();
+    let start = client.get(app.at("/login/oidc")).send().await.unwrap();
+    let auth = reqwest::Url::parse(start.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let state = auth.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).unwrap();
     let long = format!("server_broke{}", "y".repeat(4000));
     let res = client
-        .get(app.at(&format!("/login/oidc/callback?error=server_error&error_description={long}&state=s")))
+        .get(app.at(&format!("/login/oidc/callback?error=server_error&error_description={long}&state={state}")))
         .send()
         .await
         .unwrap();
@@ -675,4 +694,50 @@ async fn a_single_sign_on_session_confirms_its_identity_at_the_provider() {
     assert_eq!(res.headers()[LOCATION], "/users", "confirmed at the provider");
     let user = multi_account::db::users::get(&app.db, manager).await.unwrap().unwrap();
     assert_eq!(user.role, Role::PublisherAdministrator);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn linking_and_confirming_are_for_the_user_signed_in_in_that_browser() {
+    let people = serde_json::json!({
+        "admin-1": { "email": ADMIN_EMAIL, "email_verified": true },
+        "mgr-1": { "email": "manager@example.com", "email_verified": true },
+    });
+    let (app, provider) = console_with_provider(people, "", None, LocalLogin::All).await;
+    app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
+    link(&app, &provider, "mgr-1", "manager@example.com").await;
+
+    // A link started, then the session signed out before the provider answered: nothing is linked.
+    let client = app.client();
+    assert_eq!(app.login(&client, ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    app.confirm(&client, crate::support::ADMIN_PASSWORD).await;
+    let begun = client.get(app.at("/login/oidc?link=true&next=%2Faccount%2Ftwo-factor")).send().await.unwrap();
+    let at_provider = begun.headers()[LOCATION].to_str().unwrap().to_owned();
+    client.post(app.at("/logout")).send().await.unwrap();
+    let res = follow(&app, &client, "admin-1", at_provider).await;
+    assert!(res.status().is_client_error() || res.status().is_redirection(), "{}", res.status());
+    assert_eq!(subject_of(&app, ADMIN_EMAIL).await, None, "a link is made only for the session that asked");
+
+    // Confirming as another person at the provider changes nothing here.
+    link(&app, &provider, "admin-1", ADMIN_EMAIL).await;
+    let admin = app.bare_client();
+    assert_eq!(sign_in_through(&app, &admin, "admin-1").await.status(), StatusCode::SEE_OTHER);
+    let res = through_provider_from(&app, &admin, "mgr-1", "/login/oidc?confirm=true&next=%2Fusers").await;
+    assert_eq!(res.headers()[LOCATION], "/users");
+    let page = admin.get(app.at("/users")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("You confirmed as someone else"), "{page}");
+    assert!(page.contains(ADMIN_EMAIL), "still the administrator's session");
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let res = admin.post(app.at(&format!("/users/{me}/block"))).header(ORIGIN, &app.url).send().await.unwrap();
+    assert_eq!(res.headers()[LOCATION], "/account/confirm?next=%2Fusers", "not confirmed");
+
+    // A password is no way to confirm a session made through the provider.
+    let res = admin
+        .post(app.at("/account/confirm"))
+        .header(ORIGIN, &app.url)
+        .form(&[("password", crate::support::ADMIN_PASSWORD), ("next", "/users")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Confirm with your organisation"));
 }

@@ -55,11 +55,14 @@ impl Session {
         Ok(self.0.get(SIGNED_IN).await?)
     }
 
-    /// Starts a fresh session for the user (a new id, so one planted before sign-in is worthless), without any
-    /// sign-in that waited for a code.
+    /// Starts a fresh session for the user (a new id, so one planted before sign-in is worthless).
     pub(crate) async fn sign_in(&self, user: &User, now: i64, id_token: Option<String>) -> Result<(), AppError> {
         self.0.cycle_id().await?;
+        // Nothing of whoever had this browser before carries over: no waiting sign-in, no confirmed identity, no
+        // second factor half set up.
         self.0.remove::<PendingCode>(PENDING_CODE).await?;
+        self.0.remove::<i64>(STEPPED_UP_AT).await?;
+        self.0.remove::<String>(NEW_SECRET).await?;
         let signed_in = SignedInAs { user_id: user.id, generation: user.session_generation, at: now, id_token };
         Ok(self.0.insert(SIGNED_IN, signed_in).await?)
     }
