@@ -448,3 +448,22 @@ async fn signing_in_again_in_the_same_browser_carries_no_confirmation_over() {
     let admin = multi_account::db::users::get(&app.db, me).await.unwrap().unwrap();
     assert_eq!(admin.role, Role::PublisherAdministrator);
 }
+
+#[tokio::test]
+async fn a_second_factor_being_set_up_is_kept_sealed_in_the_session() {
+    let app = console().await;
+    let admin = app.admin().await;
+    post(&app, &admin, "/account/two-factor/set-up", &[]).await;
+    let page = get(&app, &admin, "/account/two-factor").await;
+    let doc = Html::parse_document(&page.body);
+    let shown: String =
+        doc.select(&Selector::parse("#two-factor-secret").unwrap()).next().expect("the secret").text().collect();
+    let secret = shown.replace(' ', "");
+    assert_eq!(secret.len(), 32);
+    let records: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM tower_sessions").fetch_all(&app.db).await.unwrap();
+    assert!(!records.is_empty());
+    for data in records {
+        let text = String::from_utf8_lossy(&data);
+        assert!(!text.contains(&secret), "the secret being set up is not stored in the clear");
+    }
+}
