@@ -81,7 +81,7 @@ pub(crate) struct Plan {
 impl Skip {
     fn of(refusal: Refusal) -> Skip {
         match refusal {
-            Refusal::Parent | Refusal::ParentEdit => Skip::Parent,
+            Refusal::Parent | Refusal::ParentEdit | Refusal::ParentKmc => Skip::Parent,
             Refusal::Removed => Skip::Removed,
             Refusal::Already => Skip::Already,
             Refusal::Status => Skip::Status,

@@ -72,10 +72,18 @@ impl StatusAction {
     }
 }
 
+/// How the parent's own Rich Media CMS is opened.
+pub(crate) const PARENT_KMC: &str = "This is the parent account: open its Rich Media CMS by signing in there with your \
+                                     own Kaltura login. Rich Media CMS Login is for child accounts, as it hands the \
+                                     browser an administrator session of the account.";
+
 /// Why a row action is refused: the row menu, the confirm pages and bulk actions all read it from here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
     ParentEdit,
+    /// Rich Media CMS Login would hand the browser an administrator session of the parent, the console's own
+    /// credential: the parent's Rich Media CMS is opened with one's own Kaltura login instead.
+    ParentKmc,
     Parent,
     Removed,
     /// The account already has the status the action sets.
@@ -101,10 +109,11 @@ impl RowAction {
         }
     }
 
-    /// Why the action is not available for an account with this status, or `None` when it is. The parent may be
-    /// opened in its Rich Media CMS, never blocked or removed from here.
+    /// Why the action is not available for an account with this status, or `None` when it is. Nothing is done to
+    /// the parent from here: not blocked, removed or edited, and not opened with its administrator session.
     pub(crate) fn check(self, status: Option<PartnerStatus>, is_parent: bool) -> Option<Refusal> {
         let allowed = match self {
+            RowAction::KmcLogin if is_parent => return Some(Refusal::ParentKmc),
             RowAction::KmcLogin => status == Some(PartnerStatus::Active),
             // Kaltura applies partner.update to the partner of the session: the parent's own details are its own
             // administrators' to change, in its Rich Media CMS.
@@ -132,6 +141,7 @@ impl RowAction {
             Refusal::ParentEdit => "The console edits child accounts: change the parent account's own details in its \
                                     Rich Media CMS (Settings > Account Settings)."
                 .to_string(),
+            Refusal::ParentKmc => PARENT_KMC.to_string(),
             Refusal::Parent => format!("{label} is not available for the parent account."),
             Refusal::Removed | Refusal::Already | Refusal::Status => format!(
                 "{label} is not available for an account that is {}.",
@@ -167,7 +177,12 @@ mod tests {
             Some("Remove is not available for an account that is removed.")
         );
         assert!(refusal(StatusAction::Block, Some(Active), true).is_some(), "never the parent");
-        assert!(RowAction::KmcLogin.allowed(Some(Active), true), "the parent's own Rich Media CMS");
+        assert_eq!(
+            RowAction::KmcLogin.check(Some(Active), true),
+            Some(Refusal::ParentKmc),
+            "never the parent's session"
+        );
+        assert!(RowAction::KmcLogin.allowed(Some(Active), false));
         assert_eq!(
             RowAction::KmcLogin.refusal(Some(Blocked), false).as_deref(),
             Some("Rich Media CMS Login is not available for an account that is blocked.")

@@ -112,13 +112,18 @@ async fn a_childs_details_show_what_kaltura_holds_its_activity_and_its_actions()
 }
 
 #[tokio::test]
-async fn the_parent_shows_its_details_but_offers_only_its_rich_media_cms() {
+async fn the_parent_shows_its_details_and_how_to_open_its_rich_media_cms_with_ones_own_login() {
     let app = spawn_app().await;
     let client = app.admin().await;
     let (status, doc) = details(&app, &client, 6464).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(field(&doc, "Parent Account"), "This is the parent account");
-    assert_eq!(texts(&doc, ".account-actions [data-action]"), ["Rich Media CMS Login"]);
+    assert!(texts(&doc, ".account-actions [data-action]").is_empty(), "no Rich Media CMS Login for the parent");
+    assert!(texts(&doc, "#read-only")[0].contains("signing in there with your own Kaltura login"));
+    let link = Selector::parse("#parent-kmc").unwrap();
+    let link = doc.select(&link).next().expect("a link to the Rich Media CMS");
+    assert!(link.value().attr("href").is_some_and(|h| h.starts_with("http")), "the sign-in page, no session");
+    assert!(!doc.html().contains("/accounts/6464/kmc-login"));
 }
 
 #[tokio::test]

@@ -924,7 +924,7 @@ async fn each_row_offers_exactly_the_actions_its_status_allows() {
     assert!(actions(row(&doc, 6472)).is_empty(), "Removed: none");
     assert!(has(row(&doc, 6472), ".no-actions"), "the menu is disabled");
     assert!(!has(row(&doc, 6472), "details"));
-    assert_eq!(actions(row(&doc, 6464)), ["kmc-login"], "the parent: Rich Media CMS Login only");
+    assert!(actions(row(&doc, 6464)).is_empty(), "the parent: nothing, not even its administrator session");
 
     let shanghai = row(&doc, 6475);
     assert!(has(shanghai, r#"form[method="post"][action="/accounts/6475/kmc-login"][target="_blank"]"#));
@@ -934,7 +934,7 @@ async fn each_row_offers_exactly_the_actions_its_status_allows() {
     assert_eq!(attr(remove, "hx-get"), "/accounts/6475/confirm/remove");
     assert_eq!(attr(remove, "hx-target"), "#dialog-slot");
     assert!(has(shanghai, r#"form[method="get"][action="/accounts/6475/confirm/block"]"#), "no-JS fallback");
-    assert!(has(row(&doc, 6464), r#"[aria-label="Actions for Debbie Techpubs"]"#));
+    assert!(has(row(&doc, 6464), r#"a.no-actions[href="/accounts/6464"][aria-label*="it is the parent account"]"#));
     assert!(text_of(row(&doc, 6479)).contains("Unblock Remove"));
 }
 
@@ -1150,12 +1150,16 @@ async fn rich_media_cms_login_opens_the_childs_cms_without_the_ks_reaching_any_p
         .unwrap();
     assert_eq!(leaked, 0, "the KS is not in the audit log");
 
-    // The parent's own row offers it too.
+    // Never for the parent: its administrator session (which reads the parent's admin secret) stays on the server.
+    app.emulator().reset_stats();
     let a = post(&app, &client, "/accounts/6464/kmc-login", false).await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    let kmc = reqwest::get(a.headers[LOCATION].to_str().unwrap()).await.unwrap().text().await.unwrap();
-    assert_eq!(text_at(&kmc, "dd#partner-id"), "6464", "{kmc}");
-    assert_eq!(text_at(&kmc, "dd#user-id"), "debbie@techpubs.example", "{kmc}");
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.headers.get(LOCATION).is_none());
+    assert!(text(&a.body).contains("signing in there with your own Kaltura login"), "{}", a.body);
+    assert_eq!(calls(&app, "session.impersonate"), 0, "no session of the parent was made");
+    let entries = audit(&app, "account.kmc_login", "6464").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1, "refused");
 }
 
 #[tokio::test]

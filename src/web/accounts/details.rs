@@ -97,6 +97,8 @@ struct DetailsPage {
     recent: Vec<Entry>,
     /// Why nothing can be done to it, when nothing can.
     read_only: Option<&'static str>,
+    /// Where the Rich Media CMS signs people in: the parent's is opened there with one's own login.
+    kmc_url: String,
 }
 
 #[derive(Template)]
@@ -200,6 +202,7 @@ pub(crate) async fn show(
         })
         .collect();
     let read_only = match p.status {
+        _ if card.row.is_parent => Some(crate::accounts::rules::PARENT_KMC),
         _ if card.row.has_actions() => None,
         Some(PartnerStatus::Removed) => Some("This account is removed: its details are read only."),
         _ => Some("No actions are available for this account in its present status."),
@@ -235,6 +238,7 @@ pub(crate) async fn show(
         admins_more,
         recent,
         read_only,
+        kmc_url: state.settings.kmc_url.to_string(),
     };
     Ok(render(&page)?.into_response())
 }
