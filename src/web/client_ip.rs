@@ -25,7 +25,12 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+/// Whether the request says it came through a proxy (`X-Forwarded-For` or `Forwarded`).
+pub(crate) fn is_forwarded(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-forwarded-for") || headers.contains_key(axum::http::header::FORWARDED)
+}
+
+pub(crate) fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;

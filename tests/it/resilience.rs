@@ -144,3 +144,35 @@ async fn metrics_count_requests_kaltura_calls_and_sign_ins_for_allowed_addresses
     let res = closed.bare_client().get(closed.at("/metrics")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "loopback is not in the allowed list here");
 }
+
+#[tokio::test]
+async fn made_up_methods_and_paths_add_no_metrics_series() {
+    let app = spawn_app().await;
+    let client = app.bare_client();
+    for i in 0..200 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        client.request(method, app.at(&format!("/made-up-path-{i}"))).send().await.unwrap();
+    }
+    let text = client.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("MADEUP"), "methods are a bounded set");
+    assert!(!text.contains("made-up-path"), "paths no route matched are one value");
+    assert!(text.contains(r#"method="other""#) && text.contains(r#"route="unmatched""#), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_through_a_proxy_are_judged_by_the_client_the_trusted_proxy_names() {
+    let forwarded = |app: &crate::support::TestApp, client_ip: &str| {
+        let url = app.at("/metrics");
+        let client_ip = client_ip.to_owned();
+        async move { reqwest::Client::new().get(url).header("x-forwarded-for", client_ip).send().await.unwrap().status() }
+    };
+    // A proxy on the same host, not declared: whoever it forwards is refused.
+    let app = spawn_app().await;
+    assert_eq!(forwarded(&app, "203.0.113.9").await, StatusCode::FORBIDDEN);
+    let res = reqwest::Client::new().get(app.at("/metrics")).header("forwarded", "for=203.0.113.9").send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::FORBIDDEN);
+    // Declared: the client it names decides.
+    let app = crate::support::spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    assert_eq!(forwarded(&app, "203.0.113.9").await, StatusCode::FORBIDDEN, "a client outside the allowed list");
+    assert_eq!(forwarded(&app, "::1").await, StatusCode::OK, "a client on the allowed list");
+}
