@@ -1414,3 +1414,22 @@ async fn two_factor_sign_in_is_set_up_from_the_header_then_asked_for_at_sign_in(
     assert!(errors.is_empty(), "{errors:?}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn stepping_through_the_role_list_changes_no_one_until_change_is_pressed() {
+    let app = spawn_app().await;
+    let sam = app.create_user("sam@example.com", Role::Manager, "sam's own passphrase").await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/users").await;
+    let select = format!("form[action='/users/{sam}/role'] select");
+    b.find(&select).await.send_keys(&Key::Down.repeat(2)).await.expect("keys");
+    let role = || async { multi_account::db::users::get(&app.db, sam).await.unwrap().unwrap().role };
+    assert_eq!(role().await, Role::Manager, "the arrow keys saved nothing");
+    let chosen = b.js(&format!("return document.querySelector(\"{select}\").value")).await;
+    assert_ne!(chosen, json!("manager"), "the list moved");
+    b.find(&format!("form[action='/users/{sam}/role'] button")).await.click().await.expect("a click");
+    b.until("the role saved", "return document.querySelector('#flash').textContent.includes('is now a')").await;
+    assert_ne!(role().await, Role::Manager, "Change saves the chosen role");
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
