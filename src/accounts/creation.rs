@@ -211,16 +211,19 @@ pub(super) fn validate(form: &AccountForm, templates: &[TemplateChoice]) -> (Fie
     let required = |v: &str| v.trim().is_empty().then(|| REQUIRED.to_string());
     let too_long =
         |v: &str, max: usize| (v.trim().chars().count() > max).then(|| format!("Must be at most {max} characters"));
-    e.admin_name = required(&form.admin_name).or_else(|| too_long(&form.admin_name, MAX_ADMIN_NAME));
-    e.name = required(&form.name).or_else(|| too_long(&form.name, MAX_NAME));
-    e.phone = required(&form.phone).or_else(|| too_long(&form.phone, MAX_PHONE));
+    let formula = |v: &str| crate::spreadsheet::formula_refusal(v.trim()).map(str::to_owned);
+    e.admin_name = required(&form.admin_name)
+        .or_else(|| too_long(&form.admin_name, MAX_ADMIN_NAME))
+        .or_else(|| formula(&form.admin_name));
+    e.name = required(&form.name).or_else(|| too_long(&form.name, MAX_NAME)).or_else(|| formula(&form.name));
+    e.phone = required(&form.phone).or_else(|| too_long(&form.phone, MAX_PHONE)).or_else(|| formula(&form.phone));
     e.admin_email =
         required(&form.admin_email).or_else(|| too_long(&form.admin_email, MAX_ADMIN_EMAIL)).or_else(|| {
             // The same check Kaltura applies, so what passes here is not refused there.
             (!kaltura::is_kaltura_email(form.admin_email.trim())).then(|| INVALID_EMAIL.to_string())
         });
     e.website = too_long(&form.website, MAX_WEBSITE);
-    e.reference_id = too_long(&form.reference_id, MAX_REFERENCE_ID);
+    e.reference_id = too_long(&form.reference_id, MAX_REFERENCE_ID).or_else(|| formula(&form.reference_id));
     let template = form.template_id.trim().parse::<i64>().unwrap_or(-1);
     if !templates.iter().any(|t| t.id == template) {
         e.template_id = Some("Choose a template account from the list".into());

@@ -155,6 +155,11 @@ pub(crate) fn validate(values: &Values) -> FieldErrors {
             && !v.chars().all(|c| c.is_ascii_alphabetic())
         {
             Some("Use a two-letter code, such as US".to_string())
+        } else if matches!(
+            field,
+            PartnerField::Name | PartnerField::AdminName | PartnerField::Phone | PartnerField::ReferenceId
+        ) {
+            crate::spreadsheet::formula_refusal(v).map(str::to_owned)
         } else {
             None
         };

@@ -9,7 +9,7 @@ use reqwest::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION
 use scraper::{ElementRef, Html, Selector};
 use std::collections::BTreeSet;
 
-use crate::support::{ADMIN_EMAIL, Answer, Role, TestApp, answer, get, spawn_app, spawn_app_with_emulator};
+use crate::support::{ADMIN_EMAIL, Answer, Role, TestApp, answer, get, quoted, spawn_app, spawn_app_with_emulator};
 
 /// The demo organisation as `/accounts` lists it by default (Active and Blocked), newest first.
 const DEFAULT_ORDER: [i64; 5] = [6479, 6478, 6475, 6474, 6464];
@@ -830,7 +830,7 @@ async fn the_csv_export_holds_every_account_under_the_filter_across_upstream_pag
     assert!(disposition.starts_with("attachment; filename=\"accounts-") && disposition.ends_with(".csv\""));
     assert_eq!(requests(&app), 3, "three upstream pages of 500: {}", app.emulator().stats());
 
-    assert!(a.body.starts_with(&format!("{CSV_HEADER}\r\n")), "{}", &a.body[..200]);
+    assert!(a.body.starts_with(&format!("{}\r\n", quoted(CSV_HEADER))), "{}", &a.body[..200]);
     let records = parse_csv(&a.body);
     let ids: Vec<i64> = records[1..].iter().map(|r| r[1].parse().expect("a partner id")).collect();
     let mut by_id = every.clone();
@@ -857,28 +857,24 @@ async fn the_csv_export_quotes_fields_and_neutralises_formulas() {
     let a = get(&app, &client, "/accounts.csv?status=1,2,3").await;
     assert_eq!(a.status, StatusCode::OK);
     let lines: Vec<&str> = a.body.split("\r\n").collect();
-    assert_eq!(lines[0], CSV_HEADER);
+    assert_eq!(lines[0], quoted(CSV_HEADER), "every field quoted");
     assert_eq!(lines.len(), 1 + 7 + 1, "header, seven accounts, and the final line end");
     assert_eq!(lines[8], "");
-    assert!(lines.contains(
-        &"Debbie Techpubs,6464,Active,1,Debbie Techpubs,debbie@techpubs.example,'+972501234567,N/A,www.kaltura.com,\
-          05/20/2019 11:03,1558350180,yes"
-    ));
-    assert!(lines.contains(
-        &"Shanghai,6475,Active,1,Muh Wih,muh.wih@shanghai.techpubs.example,9721234567,N/A,www.kaltura.com,\
-          05/21/2019 13:18,1558444680,no"
-    ));
-    assert!(lines.contains(
-        &"adtest name,6472,Removed,3,ad test,ad@adtest.techpubs.example,11111+11,reference-adtest,N/A,\
-          05/20/2019 13:02,1558357320,no"
-    ));
-    assert!(lines.contains(
-        &"Template - Legacy,6479,Blocked,2,Template Owner,legacy-templates@techpubs.example,\
-                             '+972501234501,N/A,N/A,06/02/2019 12:00,1559476800,no"
-    ));
-    let smith = lines.iter().find(|l| l.contains(&format!(",{id},"))).expect("the new account");
-    assert!(smith.starts_with(&format!(r#""Smith, ""Jones"" & Co",{id},Active,1,"#)), "{smith}");
-    assert!(smith.contains(",'=1+2,"), "a formula is neutralised: {smith}");
+    for expected in [
+        "Debbie Techpubs,6464,Active,1,Debbie Techpubs,debbie@techpubs.example,'+972501234567,N/A,www.kaltura.com,\
+         05/20/2019 11:03,1558350180,yes",
+        "Shanghai,6475,Active,1,Muh Wih,muh.wih@shanghai.techpubs.example,9721234567,N/A,www.kaltura.com,\
+         05/21/2019 13:18,1558444680,no",
+        "adtest name,6472,Removed,3,ad test,ad@adtest.techpubs.example,11111+11,reference-adtest,N/A,\
+         05/20/2019 13:02,1558357320,no",
+        "Template - Legacy,6479,Blocked,2,Template Owner,legacy-templates@techpubs.example,\
+         '+972501234501,N/A,N/A,06/02/2019 12:00,1559476800,no",
+    ] {
+        assert!(lines.contains(&quoted(expected).as_str()), "{expected}");
+    }
+    let smith = lines.iter().find(|l| l.contains(&format!(",\"{id}\","))).expect("the new account");
+    assert!(smith.starts_with(&format!(r#""Smith, ""Jones"" & Co","{id}","Active","1","#)), "{smith}");
+    assert!(smith.contains(r#","'=1+2","#), "a formula is neutralised: {smith}");
     let parsed = parse_csv(&a.body);
     let smith = parsed.iter().find(|r| r[1] == id.to_string()).unwrap();
     assert_eq!(smith[0], "Smith, \"Jones\" & Co");

@@ -341,3 +341,26 @@ async fn concurrent_creations_never_exceed_the_quota() {
     let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("id=\"quota-used\">{}<", 2 + created)), "the banner counts them");
 }
+
+#[tokio::test]
+async fn values_a_spreadsheet_would_run_are_refused_and_phone_numbers_are_not() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let key = request_key(&app, &client).await;
+    let mut form = fields(&key, "sheet@formula.example", "=HYPERLINK(\"http://evil.example\")");
+    form[1] = ("admin_name", "@SUM(A1)");
+    form[4] = ("phone", "-2+3+cmd|' /C calc'!A0");
+    form[7] = ("reference_id", "+SUM(1)");
+    let (status, _, body) = post(&app, &client, &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["name", "admin_name", "phone", "reference_id"] {
+        assert!(
+            body.contains(&format!("data-error-for=\"{field}\">Must not start with =, +, -, @ or a tab")),
+            "{field}: {body}"
+        );
+    }
+    assert_eq!(registers(&app), 0, "no formula reaches Kaltura");
+    // An international phone number starts with + and is fine.
+    let (status, _, body) = post(&app, &client, &fields(&key, "plus@phone.example", "Plus School")).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}: {body}");
+}

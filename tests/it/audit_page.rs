@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
 
-use crate::support::{ADMIN_EMAIL, Role, TestApp, spawn_app};
+use crate::support::{ADMIN_EMAIL, Role, TestApp, csv_line, quoted, spawn_app};
 
 /// Writes a line to the log as if it had happened at `at` (`YYYY-MM-DD HH:MM:SS`, UTC).
 async fn log(app: &TestApp, at: &str, actor: &str, action: &str, target: &str, result: &str, details: &str) {
@@ -202,7 +202,7 @@ async fn csv(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
     res.text().await.unwrap()
 }
 
-const CSV_HEADER: &str = "When (UTC),Unix Time,Who,From,Action,Action Code,Account / Target,Result,Details\r\n";
+const CSV_HEADER: &str = "When (UTC),Unix Time,Who,From,Action,Action Code,Account / Target,Result,Details";
 
 #[tokio::test]
 async fn the_csv_export_has_the_filtered_rows_quoted_and_formulas_neutralised() {
@@ -222,22 +222,25 @@ async fn the_csv_export_has_the_filtered_rows_quoted_and_formulas_neutralised() 
     let client = app.admin().await;
 
     let body = csv(&client, &app, "/audit.csv?action=login.failure").await;
-    assert_eq!(
-        body,
-        format!(
-            "{CSV_HEADER}01/02/2026 03:04:05,1767323045,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",\
-             203.0.113.7,Failed sign-in,login.failure,'@SUM(A1),Failed,\"a,b \"\"quoted\"\"\nsecond line\"\r\n"
-        )
-    );
+    let line = csv_line(&[
+        "01/02/2026 03:04:05",
+        "1767323045",
+        "'=HYPERLINK(\"http://evil.example\",\"x\")",
+        "203.0.113.7",
+        "Failed sign-in",
+        "login.failure",
+        "'@SUM(A1)",
+        "Failed",
+        "a,b \"quoted\"\nsecond line",
+    ]);
+    assert_eq!(body, format!("{}\r\n{line}\r\n", quoted(CSV_HEADER)));
+    assert!(body.contains(r#""'=HYPERLINK(""http://evil.example"",""x"")""#), "{body}");
 
     let body = csv(&client, &app, "/audit.csv?account=6475").await;
-    assert_eq!(
-        body,
-        format!(
-            "{CSV_HEADER}01/03/2026 00:00:00,1767398400,ops@example.com,203.0.113.7,Account blocked,account.block,\
-             6475,OK,'-1+2\r\n"
-        )
+    let line = quoted(
+        "01/03/2026 00:00:00,1767398400,ops@example.com,203.0.113.7,Account blocked,account.block,6475,OK,'-1+2",
     );
+    assert_eq!(body, format!("{}\r\n{line}\r\n", quoted(CSV_HEADER)));
 }
 
 #[tokio::test]
@@ -260,9 +263,9 @@ async fn a_large_export_streams_every_matching_row_newest_first() {
     let body = csv(&client, &app, "/audit.csv?action=bulk.entry").await;
     let lines: Vec<&str> = body.split_terminator("\r\n").collect();
     assert_eq!(lines.len(), 1 + 1234, "the header and every row, over several batches");
-    assert!(lines[1].ends_with(",bulk 1233"));
-    assert!(lines[500].ends_with(",bulk 734") && lines[501].ends_with(",bulk 733"), "no gap between batches");
-    assert!(lines[1234].ends_with(",bulk 0"));
+    assert!(lines[1].ends_with(",\"bulk 1233\""));
+    assert!(lines[500].ends_with(",\"bulk 734\"") && lines[501].ends_with(",\"bulk 733\""), "no gap between batches");
+    assert!(lines[1234].ends_with(",\"bulk 0\""));
 }
 
 #[tokio::test]
@@ -333,4 +336,25 @@ async fn bad_query_values_give_a_clear_page_not_an_error() {
 
     let body = csv(&client, &app, "/audit.csv?page=abc&result=maybe&from=never").await;
     assert_eq!(body.split_terminator("\r\n").count(), 1 + 6, "the header, five entries and the admin's sign-in");
+}
+
+#[tokio::test]
+async fn a_semicolon_or_a_tab_before_a_formula_stays_inside_its_quoted_field() {
+    let app = spawn_app().await;
+    log(&app, "2026-01-04 00:00:00", "x;=1+2@example.com", "login.failure", "\t=cmd", "refused", "a;b").await;
+    let client = app.admin().await;
+    let body = csv(&client, &app, "/audit.csv?action=login.failure").await;
+    let row = body.lines().nth(1).expect("the entry");
+    assert!(row.contains(r#","x;'=1+2@example.com","#), "the start after a `;` is neutralised too: {row}");
+    assert!(row.contains("\"'\t=cmd\""), "a tab before a formula is neutralised: {row:?}");
+    // Read with a semicolon as the separator (a European spreadsheet), the quoted fields do not split.
+    let records: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(b';')
+        .flexible(true)
+        .from_reader(body.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert!(records.iter().flatten().all(|cell| !cell.starts_with('=')), "{records:?}");
 }

@@ -2,7 +2,7 @@
 //! the import creates each good row once (whatever is clicked, uploaded again or restarted), within the quota, and
 //! keeps every row's outcome; bad files get a message naming the row and column. Also the command line.
 
-use crate::support::{TestApp, spawn_app};
+use crate::support::{TestApp, csv_records, quoted, spawn_app};
 use kaltura::{PartnerFilter, PartnerStatus};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -148,11 +148,11 @@ async fn an_import_previews_every_row_then_creates_the_good_ones_once_within_the
     // The result CSV: the input columns, then Partner ID, Outcome and Message.
     let csv = client.get(app.at(&format!("{path}/result.csv"))).send().await.unwrap().text().await.unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), format!("{HEADER},Partner ID,Outcome,Message"));
+    assert_eq!(lines.next().unwrap(), quoted(&format!("{HEADER},Partner ID,Outcome,Message")), "every field quoted");
     let bob = lines.find(|l| l.contains("bob@bio.example")).unwrap().to_string();
     let bob_id =
         children(&app).await.into_iter().find(|p| p.admin_email.as_deref() == Some("bob@bio.example")).unwrap().id;
-    assert!(bob.ends_with(&format!(",{bob_id},Created,")), "{bob}");
+    assert!(bob.ends_with(&format!(",\"{bob_id}\",\"Created\",\"\"")), "{bob}");
 
     // One audit entry per account, and one for the import.
     let creates: i64 =
@@ -359,7 +359,9 @@ async fn the_command_line_previews_imports_and_fails_when_a_row_fails() {
     assert!(err.contains("1 of 3 rows did not become an account"), "{err}");
     assert_eq!(registers(&app), 2);
     let csv = std::fs::read_to_string(&result).unwrap();
-    assert!(csv.lines().any(|l| l.starts_with("Ann,Arts,ann@cli.example,1,,0,,") && l.ends_with(",Created,")), "{csv}");
+    let ann = csv_records(&csv).into_iter().find(|r| r[2] == "ann@cli.example").expect("Ann's row");
+    assert_eq!(ann[..7], ["Ann", "Arts", "ann@cli.example", "1", "", "0", ""], "{csv}");
+    assert_eq!(ann[8..], ["Created", ""], "{csv}");
 
     // The same file again: nothing is created, the two rows already exist; the bad row still fails.
     let (ok, out, _) = cli(&app, &[file]);
@@ -418,4 +420,26 @@ async fn the_quota_check_waits_for_another_process_and_not_for_a_dead_one() {
     assert_eq!(add("second@lock.example").await, StatusCode::SEE_OTHER);
     assert_eq!(with_email(&app, "second@lock.example").await, 1);
     assert_eq!(registers(&app), 2);
+}
+
+#[tokio::test]
+async fn a_formula_in_a_file_is_refused_with_its_row_and_column_even_behind_the_exports_guard() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let file = format!(
+        "{HEADER}\r\n\
+         Ann Arts,'=HYPERLINK(\"http://evil.example\"),ann@formula.example,+1 555 0101,,0,\r\n\
+         Bob Bio,Faculty of Biology,bob@formula.example,'+1 555 0102,,0,'@SUM(A1)\r\n\
+         Cat Chem,Faculty of Chemistry,cat@formula.example,'+1 555 0103,,0,\r\n"
+    );
+    let (status, path) = upload(&app, &client, "formulas.csv", file.into_bytes()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+    let preview = page(&app, &client, &path).await;
+    let shown = rows(&preview);
+    let row = |n: &str| shown.iter().find(|r| r.0 == n).cloned().unwrap();
+    assert_eq!(row("2").1, "Invalid");
+    assert!(row("2").2.starts_with("Account Name: Must not start with =, +, -, @ or a tab"), "{:?}", row("2"));
+    assert!(row("3").2.starts_with("Reference ID: Must not start with"), "{:?}", row("3"));
+    assert_eq!(row("4").1, "To create", "an exported phone number comes back as it was");
+    assert_eq!(registers(&app), 0);
 }

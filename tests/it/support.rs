@@ -234,3 +234,24 @@ pub async fn answer(res: reqwest::Response) -> Answer {
 pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer {
     answer(client.get(app.at(path)).send().await.expect("the console answers")).await
 }
+
+/// A CSV body's records, read by a CSV reader as a spreadsheet would (quotes taken off).
+pub fn csv_records(body: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// The line the console writes for `fields`: each quoted, quotes doubled, no line end.
+pub fn csv_line(fields: &[&str]) -> String {
+    fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect::<Vec<_>>().join(",")
+}
+
+/// [`csv_line`] of a line written plainly, fields split at every comma (for lines without commas in their values).
+pub fn quoted(plain: &str) -> String {
+    csv_line(&plain.split(',').collect::<Vec<_>>())
+}

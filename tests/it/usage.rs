@@ -9,7 +9,7 @@ use scraper::{Html, Selector};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{TestApp, spawn_app, spawn_app_with_emulator};
+use crate::support::{TestApp, csv_records, spawn_app, spawn_app_with_emulator};
 
 const PERIOD: &str = "from=2026-10-01&to=2026-11-30&interval=day";
 /// The same period in unix seconds, both days whole.
@@ -39,7 +39,8 @@ async fn csv(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<Vec<St
     let res = client.get(app.at(&format!("/usage.csv?{query}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body = res.text().await.unwrap();
-    body.lines().map(|l| l.split(',').map(str::to_owned).collect()).collect()
+    assert!(body.starts_with("\"Partner ID\",") || body.starts_with('"'), "every field quoted: {body}");
+    csv_records(&body)
 }
 
 /// Report 42's rows by partner id, each a map of column to value.

@@ -279,7 +279,8 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
                 Position::Field(c) if v.contains(['\n', '\r']) => {
                     return Err(FileError::LineBreak { row, column: c.label() });
                 }
-                Position::Field(c) => input.values[c.index()] = unneutralised(v.trim()).to_string(),
+                // What the console's own CSV neutralised is read back as it was; the row checks then refuse a formula.
+                Position::Field(c) => input.values[c.index()] = crate::spreadsheet::unneutralised(v.trim()),
                 Position::Unnamed if !v.trim().is_empty() => return Err(FileError::Unnamed { row, column: i + 1 }),
                 Position::Unnamed | Position::Result => {}
             }
@@ -313,15 +314,6 @@ fn separator(bytes: &[u8]) -> u8 {
     let first = bytes.split(|b| matches!(b, b'\n' | b'\r')).next().unwrap_or_default();
     let count = |c: u8| first.iter().filter(|b| **b == c).count();
     if count(b';') > count(b',') { b';' } else { b',' }
-}
-
-/// A value the console's own CSV wrote with a `'` before a leading `=`, `+`, `-` or `@` (so spreadsheets do not
-/// run it), as it was.
-fn unneutralised(v: &str) -> &str {
-    match v.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
-        _ => v,
-    }
 }
 
 /// What a header cell names.

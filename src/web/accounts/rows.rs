@@ -137,6 +137,6 @@ mod tests {
         assert_eq!(actions(Row::new(&partner(1, PartnerStatus::Removed), 9)), (false, false, false, false));
         let parent = Row::new(&partner(9, PartnerStatus::Active), 9);
         assert_eq!(parent.name, "Shanghai (Parent Account)");
-        assert_eq!(actions(parent), (true, false, false, false));
+        assert_eq!(actions(parent), (false, false, false, false), "nothing for the parent, not even its session");
     }
 }
