@@ -1030,6 +1030,27 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
     assert_eq!(offscreen, json!(0), "every card shows its name, id, status and menu button on the screen");
     b.open_menu(6475).await;
     assert!(b.menu_fully_shown(6475).await, "a menu on a phone is shown whole");
+
+    // Emails take the card's width after their label: no column of one or two letters a line.
+    for (path, cell) in [
+        ("/accounts", "#accounts-panel tbody tr[id^=account-] td[data-label='Admin Email']"),
+        ("/users", "#users-panel tbody td[data-label='Login Email']"),
+    ] {
+        b.goto(path).await;
+        b.until(&format!("{path} to load"), &format!("return !!document.querySelector(\"{cell}\")")).await;
+        let narrowest = b
+            .js(&format!(
+                "return Math.min(...[...document.querySelectorAll(\"{cell}\")].map(e => e.getBoundingClientRect().width))"
+            ))
+            .await;
+        assert!(narrowest.as_f64().unwrap() > 250.0, "{path}: an email cell is {narrowest} px wide");
+        let tallest = b
+            .js(&format!(
+                "return Math.max(...[...document.querySelectorAll(\"{cell}\")].map(e => e.getBoundingClientRect().height))"
+            ))
+            .await;
+        assert!(tallest.as_f64().unwrap() < 60.0, "{path}: an email takes {tallest} px, more than two lines");
+    }
     b.close().await;
 }
 
