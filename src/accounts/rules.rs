@@ -60,6 +60,17 @@ impl StatusAction {
         }
     }
 
+    /// What the action means beyond the question, for the one that cannot be undone here.
+    pub(crate) fn consequence(self) -> Option<&'static str> {
+        match self {
+            StatusAction::Remove => Some(
+                "A removed account cannot be restored from this console: its users can no longer sign in, its \
+                 details become read only, and a template among them can no longer be chosen in Add Account.",
+            ),
+            StatusAction::Block | StatusAction::Unblock => None,
+        }
+    }
+
     /// The confirmation question (Remove in Kaltura's words).
     pub(crate) fn question(self, name: &str) -> String {
         match self {

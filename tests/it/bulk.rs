@@ -504,3 +504,46 @@ async fn a_selection_changed_after_its_confirmation_starts_nothing() {
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk_jobs").fetch_one(&app.db).await.unwrap();
     assert_eq!(jobs, 0);
 }
+
+#[tokio::test]
+async fn removing_many_names_them_says_it_cannot_be_undone_and_asks_for_their_number() {
+    let app = spawn_app_with_emulator(|c| c.children = 30).await;
+    let admin = app.admin().await;
+    let active = children_with(&app, PartnerStatus::Active).await;
+    let chosen: Vec<i64> = active.iter().copied().take(12).collect();
+    select(&app, &admin, &chosen).await;
+    let confirm = get(&app, &admin, "/accounts/bulk/confirm/remove").await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    let named = select_all(&confirm.body, ".changing-list li");
+    assert_eq!(named.len(), 11, "the first ten, then how many more: {named:?}");
+    assert!(
+        named[0].ends_with(&format!("({})", chosen[0])) || named.iter().any(|n| n.contains(&chosen[0].to_string()))
+    );
+    assert_eq!(named[10], "and 2 more");
+    assert!(select_all(&confirm.body, ".consequence")[0].contains("cannot be restored from this console"));
+    assert_eq!(attr_all(&confirm.body, "input[name=expected_count]", "value"), ["12"]);
+
+    // Without the number, or with another, nothing is removed.
+    for typed in [None, Some("11")] {
+        let mut form = vec![("expected_count", "12".to_owned())];
+        if let Some(t) = typed {
+            form.push(("confirm_count", t.to_owned()));
+        }
+        let a = post(&app, &admin, "/accounts/bulk/remove", &form, false).await;
+        assert_eq!(location(&a), "/accounts", "{typed:?}");
+        let page = get(&app, &admin, "/accounts").await.body;
+        assert!(page.contains("Type the number of accounts to remove (12) to confirm"), "{typed:?}");
+        assert_eq!(status_at_kaltura(&app, chosen[0]).await, PartnerStatus::Active, "{typed:?}");
+    }
+    let form = [("expected_count", "12".to_owned()), ("confirm_count", " 12 ".to_owned())];
+    let a = post(&app, &admin, "/accounts/bulk/remove", &form, false).await;
+    let job: i64 = location(&a).strip_prefix("/accounts/bulk/").and_then(|n| n.parse().ok()).expect("a job");
+    until_finished(&app, job).await;
+    for id in &chosen {
+        assert_eq!(status_at_kaltura(&app, *id).await, PartnerStatus::Removed, "{id}");
+    }
+    // A few need no number; the single row's Remove says what it means too.
+    let other = active.iter().find(|id| !chosen.contains(id)).expect("an account left");
+    let confirm = get(&app, &admin, &format!("/accounts/{other}/confirm/remove")).await;
+    assert!(confirm.body.contains("cannot be restored from this console"), "{}", confirm.body);
+}

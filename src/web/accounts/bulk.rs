@@ -39,6 +39,10 @@ pub(super) fn router() -> Router<AppState> {
 const MAX_SHOWN: usize = 500;
 /// How many skipped accounts a confirmation names.
 const SKIPPED_NAMED: usize = 20;
+/// How many of the accounts that would change the confirmation names.
+const CHANGING_NAMED: usize = 10;
+/// Removing more accounts than this asks for their number to be typed.
+const TYPE_COUNT_ABOVE: usize = 5;
 
 /// The count of selected accounts with Clear and the bulk actions; sent out of band with every panel swap.
 pub(super) struct SelectionBar {
@@ -228,6 +232,13 @@ pub(super) struct BulkConfirm {
     pub(super) skipped: Vec<String>,
     /// How many more are skipped than named.
     pub(super) more: usize,
+    /// "Shanghai (6475)": the first [`CHANGING_NAMED`] accounts that would change, and how many more.
+    pub(super) changing: Vec<String>,
+    pub(super) changing_more: usize,
+    /// What the action means beyond the question (Remove's, which cannot be undone here).
+    pub(super) consequence: Option<&'static str>,
+    /// The number to type before the button works, for removing more than a handful.
+    pub(super) type_count: Option<usize>,
     /// Whether anything would change (else only the way back is offered).
     pub(super) can: bool,
     pub(super) action: &'static str,
@@ -270,6 +281,7 @@ async fn confirm(
         .map(|(n, why)| format!("{} ({}): {}", n.name, n.id, why.label(action)))
         .collect();
     let total = plan.change.len() + plan.skipped.len();
+    let changing = plan.change.iter().take(CHANGING_NAMED).map(|n| format!("{} ({})", n.name, n.id)).collect();
     let c = BulkConfirm {
         title: if total == 0 {
             format!("Confirm {}", action.label())
@@ -283,6 +295,11 @@ async fn confirm(
         },
         skipped,
         more: plan.skipped.len().saturating_sub(SKIPPED_NAMED),
+        changing,
+        changing_more: plan.change.len().saturating_sub(CHANGING_NAMED),
+        consequence: action.consequence(),
+        type_count: (action == StatusAction::Remove && plan.change.len() > TYPE_COUNT_ABOVE)
+            .then_some(plan.change.len()),
         can: !plan.change.is_empty(),
         action: action.key(),
         label: action.label(),
@@ -332,6 +349,16 @@ async fn start(
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
     let f = fields(&body);
+    // Removing many asks for their number: a slip of the hand removes nothing.
+    if let Some(expected) = field(&f, "expected_count") {
+        let typed = field(&f, "confirm_count").map(str::trim).unwrap_or_default();
+        if typed != expected {
+            let message =
+                format!("Type the number of accounts to remove ({expected}) to confirm: nothing was changed.");
+            session.set_flash(Flash::error(message)).await?;
+            return Ok(go(htmx, "/accounts".into()));
+        }
+    }
     match state.accounts.start_job(Actor::of(&me, &ip), action, field(&f, "selection")).await? {
         Started::Job(job) => Ok(go(htmx, job_page(job))),
         Started::Empty => {

@@ -344,6 +344,8 @@ struct Confirm {
     id: i64,
     title: String,
     question: String,
+    /// What the action means beyond the question (Remove's, which cannot be undone here).
+    consequence: Option<&'static str>,
     refused: Option<String>,
     action: &'static str,
     label: &'static str,
@@ -392,6 +394,7 @@ async fn confirm(
         id,
         title: format!("Confirm {}", action.label()),
         question,
+        consequence: action.consequence(),
         refused,
         action: action.key(),
         label: action.label(),
