@@ -443,6 +443,12 @@ impl Accounts {
         }
         let in_flight = creations::count_in_flight(&self.db).await?;
         if quota.available - in_flight < 1 {
+            // A creation under way may already be counted by Kaltura too (its answer not yet recorded, or its process
+            // gone before it could record it): the row waits for those to settle, and is left out only when nothing
+            // is under way and no place remains.
+            if in_flight > 0 {
+                return Ok(Step::Later);
+            }
             self.set_row(import, row, RowState::LeftOut, &no_quota_message(in_flight), None).await?;
             return Ok(Step::Done);
         }
