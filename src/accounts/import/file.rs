@@ -99,17 +99,24 @@ pub(crate) enum FileError {
     NotUtf8 {
         row: u64,
     },
+    /// The header's errors name its row: blank lines may come before it.
     NoHeader {
+        row: u64,
         found: String,
     },
     UnknownColumn {
+        row: u64,
         column: usize,
         name: String,
     },
     DuplicateColumn {
+        row: u64,
         name: &'static str,
     },
-    MissingColumns(Vec<&'static str>),
+    MissingColumns {
+        row: u64,
+        names: Vec<&'static str>,
+    },
     FieldCount {
         row: u64,
         found: usize,
@@ -156,20 +163,21 @@ impl fmt::Display for FileError {
                 f,
                 "Row {row} is not UTF-8 text. Save the sheet as \"CSV UTF-8 (comma delimited)\" and upload it again."
             ),
-            FileError::NoHeader { found } => write!(
+            FileError::NoHeader { row, found } => write!(
                 f,
-                "Row 1 must be the header row, naming the columns with the Add Account labels ({labels}); it reads \
-                 \"{found}\"."
+                "Row {row} must be the header row, naming the columns with the Add Account labels ({labels}); it \
+                 reads \"{found}\"."
             ),
-            FileError::UnknownColumn { column, name } => {
-                write!(f, "Row 1, column {column}: \"{name}\" is not an Add Account field. The columns are: {labels}.")
-            }
-            FileError::DuplicateColumn { name } => write!(f, "Row 1: the column \"{name}\" appears twice."),
-            FileError::MissingColumns(names) => {
+            FileError::UnknownColumn { row, column, name } => write!(
+                f,
+                "Row {row}, column {column}: \"{name}\" is not an Add Account field. The columns are: {labels}."
+            ),
+            FileError::DuplicateColumn { row, name } => write!(f, "Row {row}: the column \"{name}\" appears twice."),
+            FileError::MissingColumns { row, names } => {
                 let s = if names.len() == 1 { "" } else { "s" };
                 write!(
                     f,
-                    "Row 1: the required column{s} {} {} missing.",
+                    "Row {row}: the required column{s} {} {} missing.",
                     names.join(", "),
                     if s.is_empty() { "is" } else { "are" }
                 )
@@ -264,7 +272,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ImportFile, FileError> {
             continue;
         }
         let Some(positions) = &header else {
-            header = Some(read_header(&fields)?);
+            header = Some(read_header(&fields, row)?);
             continue;
         };
         if fields.len() != positions.len() {
@@ -326,12 +334,12 @@ enum Position {
     Unnamed,
 }
 
-/// What each cell of the header names.
-fn read_header(fields: &[&str]) -> Result<Vec<Position>, FileError> {
+/// What each cell of the header (on `row`) names.
+fn read_header(fields: &[&str], row: u64) -> Result<Vec<Position>, FileError> {
     let parsed: Vec<Option<Column>> = fields.iter().map(|f| Column::parse(f)).collect();
     if parsed.iter().all(Option::is_none) {
         let found: String = fields.join(", ").chars().take(120).collect();
-        return Err(FileError::NoHeader { found });
+        return Err(FileError::NoHeader { row, found });
     }
     let mut columns = Vec::with_capacity(fields.len());
     let mut positions = Vec::with_capacity(fields.len());
@@ -346,10 +354,10 @@ fn read_header(fields: &[&str]) -> Result<Vec<Position>, FileError> {
                 continue;
             }
             let name = field.trim().chars().take(60).collect();
-            return Err(FileError::UnknownColumn { column: i + 1, name });
+            return Err(FileError::UnknownColumn { row, column: i + 1, name });
         };
         if columns.contains(&column) {
-            return Err(FileError::DuplicateColumn { name: column.label() });
+            return Err(FileError::DuplicateColumn { row, name: column.label() });
         }
         columns.push(column);
         positions.push(Position::Field(column));
@@ -357,7 +365,7 @@ fn read_header(fields: &[&str]) -> Result<Vec<Position>, FileError> {
     let missing: Vec<&str> =
         Column::ALL.into_iter().filter(|c| c.required() && !columns.contains(c)).map(Column::label).collect();
     if !missing.is_empty() {
-        return Err(FileError::MissingColumns(missing));
+        return Err(FileError::MissingColumns { row, names: missing });
     }
     Ok(positions)
 }
@@ -422,6 +430,10 @@ mod tests {
         let err = |s: &str| read(s.as_bytes()).unwrap_err().to_string();
         assert_eq!(err(""), "The file is empty.");
         assert!(err("Ann,Arts,a@example.edu,1\n").starts_with("Row 1 must be the header row"));
+        assert!(
+            err("\n\r\nAnn,Arts,a@example.edu,1\n").starts_with("Row 3 must be the header row"),
+            "blank lines before the header are rows a spreadsheet shows"
+        );
         assert_eq!(
             err(&format!("{HEADER},Colour\nAnn,Arts,a@example.edu,1,red\n")),
             "Row 1, column 5: \"Colour\" is not an Add Account field. The columns are: Administrator, Account Name, \
