@@ -217,8 +217,8 @@ impl Identity {
         let found = match purpose {
             Purpose::Link(user_id) => {
                 let linked = self.link_signed_in(user_id, &who, ip).await?;
-                if let Ok(user) = linked {
-                    return Ok(SsoSignIn::Linked { user: Box::new(user) });
+                if linked.is_ok() {
+                    return Ok(SsoSignIn::Linked);
                 }
                 linked
             }
@@ -276,9 +276,7 @@ pub enum SsoSignIn {
         confirmed: bool,
     },
     /// The signed-in user's console user is now linked to their identity at the provider (their session goes on).
-    Linked {
-        user: Box<User>,
-    },
+    Linked,
     Refused(Refusal),
 }
 

@@ -636,7 +636,7 @@ impl Identity {
         let details = format!("created at the first single sign-on, by the provider's role claim ({subject})");
         let id = match self.create_user(&input, email, ip, &details).await? {
             Ok(id) => id,
-            Err(super::users::Rejected::Quota) => return Ok(Err(Refusal::QuotaReached)),
+            Err(super::users::Rejected::Quota { .. }) => return Ok(Err(Refusal::QuotaReached)),
             Err(super::users::Rejected::Fields(errors)) => {
                 tracing::warn!(?errors, "a user from single sign-on does not pass the users' validation");
                 return Ok(Err(Refusal::NotLinked));

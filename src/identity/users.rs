@@ -136,8 +136,10 @@ fn validate(input: &NewUserInput) -> Result<Role, Box<FieldErrors>> {
 /// Why a user was not created.
 pub(super) enum Rejected {
     Fields(Box<FieldErrors>),
-    /// The users quota is used up.
-    Quota,
+    /// The users quota, this many, is used up.
+    Quota {
+        limit: i64,
+    },
 }
 
 /// A change an administrator (or the command line) makes to a user.
@@ -245,7 +247,7 @@ impl Identity {
                 let limit = limit.unwrap_or_default();
                 let why = format!("quota of {limit} users reached");
                 self.record(actor, ip, AuditAction::UserAdd, email, Outcome::Refused, &why).await?;
-                return Ok(Err(Rejected::Quota));
+                return Ok(Err(Rejected::Quota { limit }));
             }
             Err(e @ AddError::DuplicateEmail) => errors.email = Some(e.to_string()),
             Err(e @ AddError::DuplicatePublisherUserId) => errors.publisher_user_id = Some(e.to_string()),
@@ -271,8 +273,7 @@ impl Identity {
                 role,
             }),
             Err(Rejected::Fields(errors)) => Ok(UserOutcome::Invalid(errors)),
-            Err(Rejected::Quota) => {
-                let limit = self.users_quota().await.unwrap_or_default();
+            Err(Rejected::Quota { limit }) => {
                 let form = format!(
                     "You have reached your quota of {limit} users. Remove a user, or contact Kaltura to raise the quota."
                 );

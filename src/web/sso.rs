@@ -139,7 +139,7 @@ async fn callback(
             }
             Redirect::to(&next).into_response()
         }
-        SsoSignIn::Linked { .. } => {
+        SsoSignIn::Linked => {
             let name = state.identity.sso().map_or("single sign-on", |s| s.name());
             session
                 .set_flash(Flash::ok(format!(
