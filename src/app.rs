@@ -3,6 +3,7 @@
 //! serves, runs the background workers, and on the shutdown signal drains requests and stops everything it started.
 //! `serve` and the tests build the console the same way.
 
+use axum::serve::{ListenerExt, TapIo};
 use kaltura::KalturaClient;
 use kaltura_emulator::{EmulatorConfig, RunningEmulator, Seed};
 use reqwest::Url;
@@ -15,8 +16,8 @@ use tokio::sync::watch;
 use tower_sessions::session_store::ExpiredDeletion;
 
 use crate::accounts::{self, Accounts};
-pub use crate::config::Settings;
 use crate::config::kaltura::KalturaSettings;
+pub use crate::config::{Settings, Timeouts};
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
 use crate::identity::{self, Identity, sso::Sso};
@@ -36,6 +37,7 @@ pub struct Application {
     state: AppState,
     demo: Option<RunningEmulator>,
     shutdown_timeout: Duration,
+    timeouts: web::Timeouts,
 }
 
 impl Application {
@@ -60,6 +62,7 @@ impl Application {
             kmc_url,
             session_idle: settings.session_idle,
             session_max: settings.session_max,
+            body_timeout: settings.timeouts.body,
             trusted_proxies: settings.trusted_proxies,
             metrics_allow: settings.metrics_allow,
             support_url: settings.support_url,
@@ -90,7 +93,13 @@ impl Application {
             sessions: database.sessions,
             settings: Arc::new(web),
         };
-        Ok(Application { listener, state, demo, shutdown_timeout: settings.shutdown_timeout })
+        Ok(Application {
+            listener,
+            state,
+            demo,
+            shutdown_timeout: settings.shutdown_timeout,
+            timeouts: settings.timeouts,
+        })
     }
 
     /// The address the console listens on (with the real port when it was asked for port 0).
@@ -123,7 +132,7 @@ impl Application {
     /// Serves until `signal`, then stops accepting connections, lets requests in flight finish (for at most the
     /// shutdown timeout), stops the background workers, closes the database and, last, the demo emulator.
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, state, demo, shutdown_timeout } = self;
+        let Application { listener, state, demo, shutdown_timeout, timeouts } = self;
         let (stop, stopping) = watch::channel(false);
         let workers = [
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
@@ -134,6 +143,8 @@ impl Application {
         ];
         let pool = state.db.clone();
         let app = web::build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+        // `tap_io` only for the client address: axum hands it out for tapped listeners.
+        let listener = web::TimedListener::new(listener, timeouts).tap_io(untouched as fn(&mut web::TimedIo));
         let served = serve_until_drained(listener, app, signal, shutdown_timeout).await;
         let _ = stop.send(true);
         for worker in workers {
@@ -184,9 +195,11 @@ fn spawn_session_sweeper(sessions: db::Sessions, mut stop: watch::Receiver<bool>
     })
 }
 
+fn untouched(_: &mut web::TimedIo) {}
+
 /// Serves until `signal`, then stops accepting connections and lets requests in flight finish, for at most `drain`.
 async fn serve_until_drained(
-    listener: TcpListener,
+    listener: TapIo<web::TimedListener, fn(&mut web::TimedIo)>,
     app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
     signal: impl Future<Output = ()> + Send + 'static,
     drain: Duration,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::db::{Location, PoolSettings};
 use crate::seal::SecretKey;
+pub use crate::web::Timeouts;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArgs {
@@ -80,6 +81,18 @@ pub struct ServeArgs {
     /// Kaltura register timeout); a container's stop grace period must be longer.
     #[arg(long, env = "MA_SHUTDOWN_TIMEOUT_SECS", default_value_t = 150)]
     pub shutdown_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers, from its first byte; a slower one is disconnected.
+    #[arg(long, env = "MA_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may make no progress (an upload that stalls) before the request fails.
+    #[arg(long, env = "MA_BODY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "MA_IDLE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
     /// The key that encrypts users' two-factor secrets in the database (at least 32 characters); prefer
     /// --secret-key-file. Without it, two-factor sign-in cannot be set up.
     #[arg(long, env = "MA_SECRET_KEY", hide_env_values = true)]
@@ -113,6 +126,8 @@ pub struct Settings {
     pub session_max: Duration,
     /// How long requests in flight may run on after the shutdown signal.
     pub shutdown_timeout: Duration,
+    /// How long a client may take over a request's headers and body, and between requests.
+    pub timeouts: Timeouts,
     /// Peers whose `X-Forwarded-For` / `Forwarded` name the client.
     pub trusted_proxies: Vec<IpNet>,
     /// Peers that may read `/metrics`.
@@ -143,6 +158,7 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_max: Duration::from_secs(12 * 3600),
             shutdown_timeout: Duration::from_secs(150),
+            timeouts: Timeouts::default(),
             trusted_proxies: Vec::new(),
             metrics_allow: loopback(),
             support_url: Url::parse(KALTURA_SUPPORT).unwrap_or_else(|_| unreachable!("a valid constant URL")),
@@ -164,6 +180,8 @@ pub struct WebSettings {
     pub kmc_url: Url,
     pub session_idle: Duration,
     pub session_max: Duration,
+    /// A request body that makes no progress this long fails.
+    pub body_timeout: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_allow: Vec<IpNet>,
     pub support_url: Url,
@@ -200,6 +218,11 @@ impl ServeArgs {
             session_idle: Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
             session_max: Duration::from_secs(u64::from(self.session_max_hours) * 3600),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            timeouts: Timeouts {
+                header: Duration::from_secs(self.header_timeout_secs),
+                body: Duration::from_secs(self.body_timeout_secs),
+                idle: Duration::from_secs(self.idle_timeout_secs),
+            },
             trusted_proxies: self.trusted_proxies.clone(),
             metrics_allow: self.metrics_allow.clone(),
             support_url: self.support_url.clone(),

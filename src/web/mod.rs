@@ -6,6 +6,8 @@ mod assets;
 mod audit;
 mod auth;
 mod client_ip;
+mod connection;
+pub use connection::{TimedIo, TimedListener, Timeouts};
 mod csv;
 mod error;
 mod format;
@@ -31,8 +33,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
+use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -131,6 +135,9 @@ pub(crate) fn build_router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // An upload that stalls fails instead of holding its connection and memory.
+        .layer(MapRequestBodyLayer::new(axum::body::Body::new))
+        .layer(RequestBodyTimeoutLayer::new(settings.body_timeout))
         .layer(middleware::from_fn(drop_malformed_request_id))
 }
 

@@ -379,3 +379,60 @@ async fn control_characters_in_the_search_are_dropped_before_showing_or_asking_k
     assert!(page.contains("value=\"Shanghai\""), "the search box shows the cleaned text");
     assert!(page.contains("id=\"account-6475\""), "Kaltura was asked for Shanghai, and found it");
 }
+
+/// Reads from `stream` until the server closes it, and returns what it sent; fails if it keeps the connection open.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open; it sent {:?}", String::from_utf8_lossy(&received));
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn slow_and_silent_clients_are_disconnected_while_slow_answers_are_not() {
+    use tokio::io::AsyncWriteExt as _;
+    let short = std::time::Duration::from_millis(300);
+    let app = spawn_app_with(|s| {
+        s.timeouts = multi_account::app::Timeouts { header: short, body: short, idle: short };
+    })
+    .await;
+    let connect = || tokio::net::TcpStream::connect(app.addr);
+
+    // Headers begun and never finished.
+    let mut half_head = connect().await.unwrap();
+    half_head.write_all(b"GET /healthz HTTP/1.1\r\nHost: console\r\n").await.unwrap();
+    assert_eq!(read_until_closed(&mut half_head).await, "", "no answer to headers that never ended");
+
+    // A connection opened and never used, and one kept alive after its answer.
+    let mut silent = connect().await.unwrap();
+    assert_eq!(read_until_closed(&mut silent).await, "");
+    let mut kept_alive = connect().await.unwrap();
+    kept_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: console\r\n\r\n").await.unwrap();
+    let answered = read_until_closed(&mut kept_alive).await;
+    assert!(answered.starts_with("HTTP/1.1 200") && answered.ends_with("ok"), "{answered}");
+
+    // A body announced at 100 bytes that stops after 10: the request fails instead of waiting for the rest.
+    let mut half_body = connect().await.unwrap();
+    let head = "POST /login HTTP/1.1\r\nHost: console\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                Content-Length: 100\r\n\r\nemail=a%40";
+    half_body.write_all(head.as_bytes()).await.unwrap();
+    let answered = read_until_closed(&mut half_body).await;
+    assert!(answered.is_empty() || answered.starts_with("HTTP/1.1 4"), "{answered}");
+
+    // An answer that takes Kaltura longer than every time-out is not cut short: only the client is timed.
+    let admin = app.admin().await;
+    app.emulator().set_latency_ms(800);
+    let res = admin.get(app.at("/accounts")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("Shanghai"));
+}
