@@ -568,8 +568,8 @@ impl Accounts {
     }
 
     /// One pass of the reconciler, by one process at a time: each unresolved creation is asked about once per pass
-    /// however many consoles share the database.
-    async fn reconcile_pass(&self) {
+    /// however many consoles share the database (the command line's import runs one before it reads its file).
+    pub(crate) async fn reconcile_pass(&self) {
         let now = self.now();
         match locks::try_take(&self.db, RECONCILER_LOCK, &self.runner, now, now + RECONCILER_LAPSES_AFTER_SECS).await {
             Ok(true) => {}

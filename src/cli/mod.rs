@@ -96,6 +96,10 @@ pub fn run(cli: Cli) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Interrupted>() => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
         Err(e) if e.is::<NotApplicable>() => {
             eprintln!("{e}");
             ExitCode::from(2)
@@ -106,6 +110,11 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+/// Stopped by Ctrl-C, and what was left how: exit status 130, as a shell gives for SIGINT.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
 
 /// A command that does not apply to the setup it is given (a SQLite backup of a PostgreSQL database): exit status 2
 /// and what to do instead.

@@ -124,6 +124,34 @@ pub async fn count_in_flight(pool: &Pool) -> Result<i64, sqlx::Error> {
         .await
 }
 
+/// What counts against a quota Kaltura reported at `read_at`: the requests still under way or unresolved, and
+/// those created since (Kaltura's count may not hold them). A creation settled in the second of the read may be in
+/// both, so a count that comes up short because of those is worth reading again rather than final.
+pub async fn count_against_quota(pool: &Pool, read_at: i64) -> Result<QuotaUse, sqlx::Error> {
+    let (in_flight, created_since): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE state IN ('sending', 'unknown')), \
+                COUNT(*) FILTER (WHERE state = 'created' AND finished_at >= $1) \
+         FROM account_creations WHERE state IN ('sending', 'unknown') OR finished_at >= $1",
+    )
+    .bind(read_at)
+    .fetch_one(pool)
+    .await?;
+    Ok(QuotaUse { in_flight, created_since })
+}
+
+/// Creations the quota Kaltura reported may not count yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaUse {
+    pub in_flight: i64,
+    pub created_since: i64,
+}
+
+impl QuotaUse {
+    pub fn total(self) -> i64 {
+        self.in_flight + self.created_since
+    }
+}
+
 /// The administrator emails of the requests still under way or unresolved.
 pub async fn emails_in_flight(pool: &Pool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT admin_email FROM account_creations WHERE state IN ('sending', 'unknown')")

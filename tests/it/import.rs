@@ -346,8 +346,15 @@ async fn the_command_line_previews_imports_and_fails_when_a_row_fails() {
 
     let (ok, out, err) = cli(&app, &[file, "--dry-run"]);
     assert!(!ok, "a row would fail: {out}{err}");
-    assert!(out.contains("schools.csv: 3 rows") && out.contains("    2 to create"), "{out}");
-    assert!(out.contains("row 4: Invalid: Administrator Email: Invalid email format"), "{out}");
+    // Every row, with what would happen to it.
+    assert!(out.contains("schools.csv: 3 rows"), "{out}");
+    assert!(out.contains("row 2\tArts <ann@cli.example>\twould be created"), "{out}");
+    assert!(out.contains("row 3\tBio <bob@cli.example>\twould be created"), "{out}");
+    assert!(
+        out.contains("row 4\tChem <bad email>\twould be refused: Administrator Email: Invalid email format"),
+        "{out}"
+    );
+    assert!(out.contains("2 would be created, 0 exist already, 0 would be left out, 1 would be refused (3 rows)"));
     assert!(err.contains("1 of 3 rows would not be created"), "{err}");
     assert_eq!(registers(&app), 0, "a dry run sends nothing");
 
@@ -376,6 +383,113 @@ async fn the_command_line_previews_imports_and_fails_when_a_row_fails() {
     assert!(out.contains("1 created"), "{out}");
     let (ok, _, err) = cli(&app, &["/nonexistent/file.csv"]);
     assert!(!ok && err.contains("cannot read /nonexistent/file.csv"), "{err}");
+    // A dry run of a file whose rows all exist or would be created succeeds, and keeps nothing.
+    let (ok, out, err) = cli(&app, &[good.to_str().unwrap(), "--dry-run"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("row 2\tDent <dan@cli.example>\texists already, nothing to do: An account with this"),
+        "{out}"
+    );
+    let previews: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM imports WHERE state = 'preview'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(previews, 0, "dry runs leave no preview behind");
+}
+
+/// Records a creation of `email` that got no answer, as a process that died would leave it, `age_secs` ago.
+async fn creation_without_answer(app: &TestApp, email: &str, age_secs: i64) {
+    sqlx::query(
+        "INSERT INTO account_creations (request_key, user_id, actor, ip, admin_name, name, admin_email, phone, \
+         template_id, state, started_at, reported, runner) \
+         VALUES (?, 0, 'cli', 'local', 'Lost', 'Lost', ?, '1', 0, 'sending', strftime('%s','now') - ?, 1, 'gone')",
+    )
+    .bind(format!("lost-{email}"))
+    .bind(email)
+    .bind(age_secs)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_whose_creation_got_no_answer_is_asked_about_never_taken_for_an_account() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lost.csv");
+    std::fs::write(&file, format!("{HEADER}\nLea,Law,lea@lost.example,1,,0,\nMo,Music,mo@lost.example,1,,0,\n"))
+        .unwrap();
+    let file = file.to_str().unwrap();
+    // Lea's creation was sent a minute ago by a process that died before Kaltura answered; Kaltura has no such
+    // account. Mo's was sent 20 minutes ago: long enough for Kaltura to have made it, had it been made.
+    creation_without_answer(&app, "lea@lost.example", 60).await;
+    creation_without_answer(&app, "mo@lost.example", 20 * 60).await;
+
+    let (ok, out, err) = cli(&app, &[file, "--dry-run"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("row 2\tLaw <lea@lost.example>\twould wait: Waits for an earlier creation"), "{out}");
+    assert!(out.contains("row 3\tMusic <mo@lost.example>\twould be created"), "{out}");
+    assert!(!out.contains("exists already"), "{out}");
+    let mo: String = sqlx::query_scalar("SELECT state FROM account_creations WHERE admin_email = 'mo@lost.example'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(mo, "failed", "the command line asked Kaltura, as the console's reconciler does");
+    assert_eq!(registers(&app), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_the_command_line_import_and_the_next_run_finishes_it() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.csv");
+    std::fs::write(&file, format!("{HEADER}\nAl,Art,al@slow.example,1,,0,\nWyn,Wine,wyn@slow.example,1,,0,\n"))
+        .unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    // Wyn's row waits for an earlier creation whose answer never came, so the import is still running when stopped.
+    creation_without_answer(&app, "wyn@slow.example", 60).await;
+    let child = Command::new(env!("CARGO_BIN_EXE_multi-account"))
+        .args(["accounts", "import", &file])
+        .env("MA_DATABASE_URL", app.database_url())
+        .env("KALTURA_SERVICE_URL", &app.emulator().url)
+        .env("KALTURA_PARTNER_ID", app.emulator().parent_id.to_string())
+        .env("KALTURA_ADMIN_SECRET", &app.emulator().admin_secret)
+        .env("KALTURA_KMC_URL", &app.emulator().url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while with_email(&app, "al@slow.example").await == 0 {
+        assert!(Instant::now() < deadline, "the import never created Al's account");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("Stopping: the rows being sent finish first."), "{err}");
+    assert!(err.contains("is not finished. A console on this database takes it up, or run `accounts import`"));
+    assert_eq!(registers(&app), 1, "Wyn's row waited");
+
+    // By the next run, Kaltura has had long enough to show Wyn's lost creation, had it made one: it is given up,
+    // and the stopped import, finished first, creates Wyn's account.
+    sqlx::query(
+        "UPDATE account_creations SET started_at = started_at - 1200 WHERE request_key = 'lost-wyn@slow.example'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    // The next run finishes the stopped import first, then finds every row of its own file done.
+    app.emulator().set_latency_ms(0);
+    let (ok, out, err) = cli(&app, &[&file]);
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("slow.csv) was left unfinished by a process that stopped: finishing its"), "{err}");
+    assert!(err.contains("finished: 2 created, 0 failed."), "{err}");
+    assert!(out.contains("0 created, 2 already existed"), "{out}");
+    assert_eq!(registers(&app), 2, "each row sent once");
+    for email in ["al@slow.example", "wyn@slow.example"] {
+        assert_eq!(with_email(&app, email).await, 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::creation::{EMAIL_IN_FLIGHT, Sent, template_choices, validate};
+use super::creation::{Sent, template_choices, validate};
 use super::{AccountForm, Accounts, Actor, FieldErrors, no_quota_message};
 use crate::db::audit::{self, AuditAction, Entry, Outcome};
 use crate::db::claims::Work;
@@ -31,6 +31,9 @@ const PARALLEL: usize = 3;
 /// How often the worker looks for imports to take up, and rows waiting for something else are tried again.
 const WORKER_EVERY: Duration = Duration::from_secs(2);
 const RETRY_EVERY: Duration = Duration::from_secs(2);
+/// A row whose email an earlier creation is still under way for (perhaps one that got no answer).
+const WAITS_FOR_EARLIER: &str = "Waits for an earlier creation for this email, whose outcome Kaltura has not \
+                                 confirmed yet: it is created if that one was not";
 /// How many past imports the import page lists.
 const RECENT: i64 = 20;
 
@@ -193,6 +196,13 @@ fn value(r: &Row, c: Column) -> &str {
     }
 }
 
+/// What a pass over an import's rows reads once: the quota (with when it was read) and the template accounts.
+struct Pass {
+    quota: super::Quota,
+    read_at: i64,
+    templates: Vec<super::creation::TemplateChoice>,
+}
+
 /// What one row's turn came to.
 enum Step {
     Done,
@@ -243,7 +253,8 @@ impl Accounts {
                 (row.state, row.message, row.partner_id) =
                     (RowState::Exists, exists_message(*id, name.as_deref(), *status), Some(*id));
             } else if in_flight.contains(&email) {
-                (row.state, row.message) = (RowState::Exists, EMAIL_IN_FLIGHT.to_string());
+                // Not "already existed": that creation may have failed, and until Kaltura tells, this row waits.
+                row.message = WAITS_FOR_EARLIER.to_string();
             } else if places < 1 {
                 let message = match quota.available.max(0) {
                     0 => "No accounts remain in the quota".to_string(),
@@ -349,14 +360,18 @@ impl Accounts {
 
     /// Runs a started import this process claimed until every row has its outcome, `stop` says the process is
     /// stopping, or another process took it over; gives the claim up when it ends. True when the import is done.
-    pub(crate) async fn drive_import(&self, id: i64, mut stop: watch::Receiver<bool>) -> bool {
+    pub(crate) async fn drive_import(&self, id: i64, stop: watch::Receiver<bool>) -> bool {
         let done = tokio::select! {
-            done = self.run_import(id) => done,
+            done = self.run_import(id, stop) => done,
             () = self.keep_claim(Work::Import, id) => false,
-            _ = stop.wait_for(|stopped| *stopped) => false,
         };
         self.release_claim(Work::Import, id).await;
         done
+    }
+
+    /// Started imports nobody runs any more (their process stopped and its claim lapsed).
+    pub(crate) async fn abandoned_imports(&self) -> Result<Vec<i64>, sqlx::Error> {
+        imports::unclaimed(&self.db, self.now()).await
     }
 
     /// Claims a started import for this process (the command line runs its own import this way).
@@ -365,9 +380,14 @@ impl Accounts {
     }
 
     /// Gives each row its turn, a few at a time, until none is left; rows waiting for something else are tried
-    /// again a little later. A database failure is logged and tried again.
-    async fn run_import(&self, id: i64) -> bool {
+    /// again a little later. A database failure is logged and tried again. Once `stop` says so no row starts its
+    /// turn, and the rows being sent finish theirs (a creation cut off would wait for the reconciler).
+    async fn run_import(&self, id: i64, mut stop: watch::Receiver<bool>) -> bool {
+        let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
         loop {
+            if stopped(&stop) {
+                return false;
+            }
             let (import, rows) = match (imports::get(&self.db, id).await, imports::rows(&self.db, id).await) {
                 (Ok(Some(import)), Ok(rows)) => (import, rows),
                 (Ok(None), _) => return false,
@@ -381,50 +401,59 @@ impl Accounts {
                 return import.state == ImportState::Done;
             }
             let waiting = AtomicBool::new(false);
-            let turns = rows.iter().filter(|r| !r.state.is_final());
-            stream::iter(turns)
-                .for_each_concurrent(PARALLEL, |row| {
-                    let (import, waiting) = (&import, &waiting);
-                    async move {
-                        match self.import_row(import, row).await {
-                            Ok(Step::Done) => {}
-                            Ok(Step::Later) => waiting.store(true, Ordering::Relaxed),
-                            Err(e) => {
-                                tracing::error!(error = %e, import = id, row = row.row_no, "cannot record an import row");
-                                waiting.store(true, Ordering::Relaxed);
+            // One reading of the quota serves the whole pass: each row's place is judged against it and the
+            // creations recorded since, under the creation turn, so no Kaltura call is made while holding that.
+            let read_at = self.now();
+            let pass = match self.quota_and_templates().await {
+                Ok((quota, templates)) => Some(Pass { quota, read_at, templates: template_choices(&templates) }),
+                Err(e) => {
+                    tracing::warn!(error = %e, import = id, "cannot check the quota for an import yet");
+                    None
+                }
+            };
+            let turns = rows.iter().filter(|r| !r.state.is_final()).take_while(|_| !stopped(&stop));
+            if let Some(pass) = &pass {
+                stream::iter(turns)
+                    .for_each_concurrent(PARALLEL, |row| {
+                        let (import, waiting) = (&import, &waiting);
+                        async move {
+                            match self.import_row(import, pass, row).await {
+                                Ok(Step::Done) => {}
+                                Ok(Step::Later) => waiting.store(true, Ordering::Relaxed),
+                                Err(e) => {
+                                    tracing::error!(error = %e, import = id, row = row.row_no, "cannot record an import row");
+                                    waiting.store(true, Ordering::Relaxed);
+                                }
                             }
                         }
-                    }
-                })
-                .await;
+                    })
+                    .await;
+            } else {
+                waiting.store(true, Ordering::Relaxed);
+            }
             match imports::finish_if_settled(&self.db, id, self.now()).await {
                 Ok(true) => return true,
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, import = id, "cannot finish an import"),
             }
             if waiting.load(Ordering::Relaxed) {
-                tokio::time::sleep(RETRY_EVERY).await;
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY_EVERY) => {}
+                    _ = stop.changed() => {}
+                }
             }
         }
     }
 
     /// One row's turn: follow its creation if it has one; else check it again (template, an existing account,
     /// the quota), record the creation, and send it.
-    async fn import_row(&self, import: &Import, row: &Row) -> Result<Step, sqlx::Error> {
+    async fn import_row(&self, import: &Import, pass: &Pass, row: &Row) -> Result<Step, sqlx::Error> {
         let key = format!("import-{}-{}", import.id, row.row_no);
         if let Some(c) = creations::by_key(&self.db, &key).await? {
             return self.follow(import.id, row.row_no, c).await;
         }
-        let serial = self.creation_turn().await?;
-        let (quota, templates) = match self.quota_and_templates().await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(error = %e, import = import.id, "cannot check the quota for an import row yet");
-                return Ok(Step::Later);
-            }
-        };
         let form = form_of(row);
-        let (errors, template) = validate(&form, &template_choices(&templates));
+        let (errors, template) = validate(&form, &pass.templates);
         if let Some(message) = problems(&errors, row) {
             self.set_row(import, row, RowState::Invalid, &message, None).await?;
             return Ok(Step::Done);
@@ -441,15 +470,17 @@ impl Accounts {
                 return Ok(Step::Later);
             }
         }
-        let in_flight = creations::count_in_flight(&self.db).await?;
-        if quota.available - in_flight < 1 {
-            // A creation under way may already be counted by Kaltura too (its answer not yet recorded, or its process
-            // gone before it could record it): the row waits for those to settle, and is left out only when nothing
-            // is under way and no place remains.
-            if in_flight > 0 {
+        let serial = self.creation_turn().await?;
+        let used = creations::count_against_quota(&self.db, pass.read_at).await?;
+        if pass.quota.available - used.total() < 1 {
+            // Creations under way may already be counted by Kaltura too (their answer not yet recorded, or their
+            // process gone before it could record it), and those settled since the pass read the quota may be in its
+            // count: the row waits for a fresh reading, and is left out only when nothing is under way or new and
+            // no place remains.
+            if used.total() > 0 {
                 return Ok(Step::Later);
             }
-            self.set_row(import, row, RowState::LeftOut, &no_quota_message(in_flight), None).await?;
+            self.set_row(import, row, RowState::LeftOut, &no_quota_message(0), None).await?;
             return Ok(Step::Done);
         }
         let account = NewAccount {
