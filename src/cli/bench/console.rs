@@ -12,7 +12,7 @@ use kaltura::{ClientConfig, KalturaClient, Pager, PartnerFilter, Secret};
 use crate::accounts;
 use crate::usage::{Interval, Metric, Preset, Search, Sort, SortColumn, Usage};
 
-const SECRET: &str = "bench-admin-secret";
+pub(super) const SECRET: &str = "bench-admin-secret";
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "a bench password that is long";
 
@@ -42,10 +42,10 @@ pub struct ConsoleArgs {
 }
 
 /// A scratch directory, removed when dropped.
-struct Scratch(std::path::PathBuf);
+pub(super) struct Scratch(pub(super) std::path::PathBuf);
 
 impl Scratch {
-    fn new() -> anyhow::Result<Scratch> {
+    pub(super) fn new() -> anyhow::Result<Scratch> {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
         let dir = std::env::temp_dir().join(format!("multi-account-bench-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -60,7 +60,7 @@ impl Drop for Scratch {
 }
 
 /// A child process that is killed when dropped.
-struct Process(Child);
+pub(super) struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -83,28 +83,8 @@ impl Stack {
     async fn start(children: u32, latency_ms: u64) -> anyhow::Result<Stack> {
         let exe = std::env::current_exe()?;
         let dir = Scratch::new()?;
-        let mut emulator = Process(
-            Command::new(&exe)
-                .args(["emulator", "--listen", "127.0.0.1:0", "--seed", "empty", "--admin-secret", SECRET])
-                .args(["--children", &children.to_string(), "--latency-ms", &latency_ms.to_string()])
-                .env("EMULATOR_DATA", dir.0.join("emulator.db"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()?,
-        );
-        let (mut emulator_url, mut parent_id) = (String::new(), 0);
-        let out = emulator.0.stdout.take().ok_or_else(|| anyhow::anyhow!("no emulator output"))?;
-        for line in BufReader::new(out).lines() {
-            let line = line?;
-            if let Some(url) = line.trim().strip_prefix("service URL:") {
-                emulator_url = url.trim().to_owned();
-            } else if let Some(id) = line.trim().strip_prefix("parent partner id:") {
-                parent_id = id.trim().parse()?;
-            } else if line.starts_with("Press Ctrl-C") {
-                break;
-            }
-        }
-        anyhow::ensure!(!emulator_url.is_empty() && parent_id > 0, "the emulator did not start");
+        let (emulator, emulator_url, parent_id) =
+            start_emulator(&dir, &["--seed", "empty", "--children", &children.to_string()], latency_ms)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let console = Process(
             Command::new(&exe)
@@ -155,6 +135,34 @@ impl Stack {
     fn pid(&self) -> u32 {
         self.console.0.id()
     }
+}
+
+/// An emulator process with `args` (its seed), answering after `latency_ms`: it, its URL and its parent's id.
+pub(super) fn start_emulator(dir: &Scratch, args: &[&str], latency_ms: u64) -> anyhow::Result<(Process, String, i64)> {
+    let mut emulator = Process(
+        Command::new(std::env::current_exe()?)
+            .args(["emulator", "--listen", "127.0.0.1:0", "--admin-secret", SECRET])
+            .args(args)
+            .args(["--latency-ms", &latency_ms.to_string()])
+            .env("EMULATOR_DATA", dir.0.join("emulator.db"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let (mut emulator_url, mut parent_id) = (String::new(), 0);
+    let out = emulator.0.stdout.take().ok_or_else(|| anyhow::anyhow!("no emulator output"))?;
+    for line in BufReader::new(out).lines() {
+        let line = line?;
+        if let Some(url) = line.trim().strip_prefix("service URL:") {
+            emulator_url = url.trim().to_owned();
+        } else if let Some(id) = line.trim().strip_prefix("parent partner id:") {
+            parent_id = id.trim().parse()?;
+        } else if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    anyhow::ensure!(!emulator_url.is_empty() && parent_id > 0, "the emulator did not start");
+    Ok((emulator, emulator_url, parent_id))
 }
 
 /// The console's CPU time so far (user and system), from `/proc/PID/stat`.

@@ -5,6 +5,7 @@
 //! - `--scenario console`: the console itself, see [`console`].
 
 mod console;
+mod import;
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use kaltura_emulator::{self as emulator, EmulatorConfig, Seed};
 pub enum Scenario {
     Emulator,
     Console,
+    Import,
 }
 
 #[derive(clap::Args, Debug)]
@@ -24,6 +26,8 @@ pub struct BenchArgs {
     pub scenario: Scenario,
     #[command(flatten)]
     pub console: console::ConsoleArgs,
+    #[command(flatten)]
+    pub import: import::ImportArgs,
     /// Children of the large organisation.
     #[arg(long, default_value_t = 100_000)]
     pub children: u32,
@@ -128,8 +132,10 @@ async fn measure(children: u32, iterations: u32) -> anyhow::Result<(Vec<Figures>
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.scenario == Scenario::Console {
-        return console::run(args.console).await;
+    match args.scenario {
+        Scenario::Console => return console::run(args.console).await,
+        Scenario::Import => return import::run(&args.import, args.console.latency_ms).await,
+        Scenario::Emulator => {}
     }
     anyhow::ensure!(args.iterations > 0, "--iterations must be at least 1");
     anyhow::ensure!(args.baseline > 0 && args.children > 0, "--children and --baseline must be at least 1");
