@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::rules::{Refusal, RowAction, StatusAction};
 use super::{Accounts, Actor, EXPORT_PAGE};
-use crate::db::audit::{self, Entry, Outcome};
+use crate::db::audit::{Entry, Outcome};
 use crate::db::bulk::{self, NewJob, Settled};
 use crate::db::claims::Work;
 
@@ -314,7 +314,6 @@ impl Accounts {
         let Some(action) = StatusAction::parse(&job.action) else {
             return bulk::finish(&self.db, job.id, self.now()).await;
         };
-        let actor = Actor { user_id: job.user_id, email: &job.actor, ip: &job.ip };
         let ids = bulk::pending(&self.db, job.id).await?;
         let plan = match self.statuses(&ids).await {
             Ok(found) => Plan::new(action, self.parent_id(), &ids, &found),
@@ -336,9 +335,13 @@ impl Accounts {
                 return bulk::finish(&self.db, job.id, self.now()).await;
             }
         };
-        let skipped: Vec<Settled> = plan
-            .skipped
-            .iter()
+        // An account whose change was sent before the process stopped, with no answer recorded, and whose status
+        // now shows the change, was changed by this job: it is recorded and audited as such, not skipped.
+        let sent = bulk::sent_unsettled(&self.db, job.id).await?;
+        let (found_changed, skipped): (Vec<_>, Vec<_>) =
+            plan.skipped.iter().partition(|(n, why)| *why == Skip::Already && sent.contains(&n.id));
+        let skipped: Vec<Settled> = skipped
+            .into_iter()
             .map(|(n, why)| Settled {
                 partner_id: n.id,
                 name: n.name.clone(),
@@ -348,38 +351,63 @@ impl Accounts {
             })
             .collect();
         bulk::settle(&self.db, job.id, &skipped).await?;
+        let found: Vec<(&Named, Result<(), KalturaError>)> =
+            found_changed.into_iter().map(|(n, _)| (n, Ok(()))).collect();
+        self.settle_batch(job, action, &found, " Its answer was lost when the console stopped; the status shows it.")
+            .await?;
         for batch in plan.change.chunks(UPDATE_BATCH) {
             if *stop.borrow() {
                 return Ok(());
             }
+            let ids: Vec<i64> = batch.iter().map(|n| n.id).collect();
+            bulk::mark_sent(&self.db, job.id, &ids).await?;
             let outcomes = self.update_batch(action, batch).await;
-            let mut settled = Vec::with_capacity(batch.len());
-            for (n, outcome) in batch.iter().zip(outcomes) {
-                let target = n.id.to_string();
-                let (state, result, message, details) = match outcome {
-                    Ok(()) => {
-                        let details = format!("{} ({}) was {} (bulk job {}).", n.name, n.id, action.done(), job.id);
-                        (ItemState::Changed, Outcome::Ok, String::new(), details)
-                    }
-                    Err(e) => {
-                        let message = message_of(&e);
-                        (ItemState::Failed, Outcome::Refused, message.clone(), message)
-                    }
-                };
-                let entry = Entry {
-                    actor: actor.email,
-                    ip: actor.ip,
-                    action: action.audit_action(),
-                    target: &target,
-                    result,
-                    details: &details,
-                };
-                audit::record(&self.db, self.now(), entry).await?;
-                settled.push(Settled { partner_id: n.id, name: n.name.clone(), state, skip: None, message });
-            }
-            bulk::settle(&self.db, job.id, &settled).await?;
+            let answered: Vec<(&Named, Result<(), KalturaError>)> = batch.iter().zip(outcomes).collect();
+            self.settle_batch(job, action, &answered, "").await?;
         }
         bulk::finish(&self.db, job.id, self.now()).await
+    }
+
+    /// Records a batch's outcomes and their audit entries in one transaction, as soon as they are known.
+    async fn settle_batch(
+        &self,
+        job: &Job,
+        action: StatusAction,
+        outcomes: &[(&Named, Result<(), KalturaError>)],
+        note: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut settled = Vec::with_capacity(outcomes.len());
+        let mut lines = Vec::with_capacity(outcomes.len());
+        for (n, outcome) in outcomes {
+            let (state, result, message, details) = match outcome {
+                Ok(()) => {
+                    let details = format!("{} ({}) was {} (bulk job {}).{note}", n.name, n.id, action.done(), job.id);
+                    (ItemState::Changed, Outcome::Ok, String::new(), details)
+                }
+                Err(e) => {
+                    let message = message_of(e);
+                    (ItemState::Failed, Outcome::Refused, message.clone(), message)
+                }
+            };
+            lines.push((n.id.to_string(), result, details));
+            settled.push(Settled { partner_id: n.id, name: n.name.clone(), state, skip: None, message });
+        }
+        let now = self.now();
+        let entries: Vec<(i64, Entry<'_>)> = lines
+            .iter()
+            .map(|(target, result, details)| {
+                let entry = Entry {
+                    actor: &job.actor,
+                    ip: &job.ip,
+                    action: action.audit_action(),
+                    target,
+                    result: *result,
+                    details,
+                };
+                (now, entry)
+            })
+            .collect();
+        bulk::settle_audited(&self.db, job.id, &settled, &entries).await
     }
 
     /// One multirequest of `updateStatus` calls; each account's own outcome (a failed request fails them all).

@@ -6,7 +6,7 @@ use super::{Engine, Pool};
 use futures_util::{Stream, stream};
 
 /// One line of the log. `actor` is the signed-in user's email (or `cli` / `system`), `ip` where the request came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
     pub actor: &'a str,
     pub ip: &'a str,
@@ -137,7 +137,10 @@ impl AuditAction {
 }
 
 /// Appends the entry, as of `at` (Unix seconds).
-pub async fn record(pool: &Pool, at: i64, e: Entry<'_>) -> Result<(), sqlx::Error> {
+pub async fn record<'c, E>(db: E, at: i64, e: Entry<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     sqlx::query(
         "INSERT INTO audit_log (at, actor, ip, action, target, result, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -148,7 +151,7 @@ pub async fn record(pool: &Pool, at: i64, e: Entry<'_>) -> Result<(), sqlx::Erro
     .bind(e.target)
     .bind(e.result)
     .bind(e.details)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

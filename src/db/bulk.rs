@@ -6,6 +6,7 @@
 use sqlx::{Any, Transaction};
 
 use super::Pool;
+use super::audit::{self, Entry};
 use super::text::stored_as_text;
 
 /// Where one account of a job stands, stored as its lowercase name.
@@ -329,6 +330,17 @@ pub async fn progress(pool: &Pool, job_id: i64) -> Result<Progress, sqlx::Error>
 
 /// Records what became of some accounts, in one transaction; an account already settled keeps its outcome.
 pub async fn settle(pool: &Pool, job_id: i64, settled: &[Settled]) -> Result<(), sqlx::Error> {
+    settle_audited(pool, job_id, settled, &[]).await
+}
+
+/// Settles accounts and writes their audit entries in one transaction: an outcome is never recorded without its
+/// entry, nor the other way round.
+pub async fn settle_audited(
+    pool: &Pool,
+    job_id: i64,
+    settled: &[Settled],
+    entries: &[(i64, Entry<'_>)],
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     for s in settled {
         sqlx::query(
@@ -344,7 +356,31 @@ pub async fn settle(pool: &Pool, job_id: i64, settled: &[Settled]) -> Result<(),
         .execute(&mut *tx)
         .await?;
     }
+    for (at, entry) in entries {
+        audit::record(&mut *tx, *at, *entry).await?;
+    }
     tx.commit().await
+}
+
+/// Marks accounts whose status change is about to be sent.
+pub async fn mark_sent(pool: &Pool, job_id: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for id in ids {
+        sqlx::query("UPDATE bulk_items SET sent = 1 WHERE job_id = $1 AND partner_id = $2")
+            .bind(job_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// The pending accounts of a job whose change was sent with no answer recorded.
+pub async fn sent_unsettled(pool: &Pool, job_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT partner_id FROM bulk_items WHERE job_id = $1 AND state = 'pending' AND sent = 1")
+        .bind(job_id)
+        .fetch_all(pool)
+        .await
 }
 
 pub async fn finish(pool: &Pool, job_id: i64, now: i64) -> Result<(), sqlx::Error> {

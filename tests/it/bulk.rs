@@ -465,6 +465,46 @@ async fn a_job_left_running_by_a_restart_is_finished_after_it() {
 }
 
 #[tokio::test]
+async fn a_change_whose_answer_was_lost_when_the_console_stopped_is_recorded_as_changed_and_audited() {
+    let app = spawn_app().await;
+    let user = app.user_id(crate::support::ADMIN_EMAIL).await;
+    // As a job is when the console stopped after Kaltura blocked Shanghai but before the answer was written down:
+    // Shanghai was sent, Down Under not yet. Down Under was blocked by someone else meanwhile.
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) \
+         VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'running', 0) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .expect("a job");
+    for (id, sent) in [(6475, 1), (6474, 0)] {
+        sqlx::query("INSERT INTO bulk_items (job_id, partner_id, state, sent) VALUES (?, ?, 'pending', ?)")
+            .bind(job)
+            .bind(id)
+            .bind(sent)
+            .execute(&app.db)
+            .await
+            .expect("an item");
+        kaltura(&app).update_status(id, PartnerStatus::Blocked).await.expect("blocked at Kaltura");
+    }
+    let app = app.restart().await;
+    until_finished(&app, job).await;
+    let admin = app.admin().await;
+    let (changed, skipped, failed) = outcome(&app, &admin, job).await;
+    assert_eq!(changed, vec!["Shanghai (6475): blocked"], "the change this job sent");
+    assert_eq!(skipped, vec!["Down Under (6474): already blocked"]);
+    assert!(failed.is_empty());
+    let details: Vec<String> =
+        sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'account.block' AND target = '6475'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(details[0].contains("Shanghai (6475) was blocked (bulk job") && details[0].contains("answer was lost"));
+}
+
+#[tokio::test]
 async fn when_kaltura_cannot_be_reached_every_account_fails_saying_why_and_can_be_retried() {
     let mut app = spawn_app().await;
     let admin = app.admin().await;
