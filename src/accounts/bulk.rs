@@ -209,9 +209,10 @@ impl Accounts {
     /// walk when the search matches more than a selection holds. Returns the new count.
     pub(crate) async fn select_matching(&self, user_id: i64, filter: &PartnerFilter) -> Result<i64, SelectError> {
         let filter = PartnerFilter { order_by: Some(PartnerOrder::asc(PartnerOrderField::Id)), ..filter.clone() };
-        let first = self.page(&filter, EXPORT_PAGE).await?;
-        if first.page.total_count > SELECTION_LIMIT {
-            return Err(SelectError::TooManyMatching { matching: first.page.total_count });
+        let first = self.view_page(&filter, EXPORT_PAGE).await?;
+        let matching = first.selectable.unwrap_or(first.page.total_count);
+        if matching > SELECTION_LIMIT {
+            return Err(SelectError::TooManyMatching { matching });
         }
         let parent_id = first.parent_id;
         let mut ids = Vec::new();

@@ -95,6 +95,8 @@ pub struct AccountsPage {
     pub used_total: i64,
     pub quota: Quota,
     pub parent_id: i64,
+    /// Of the accounts the filter matches, how many a bulk action could change (when asked for).
+    pub selectable: Option<i64>,
 }
 
 /// Why a row action did not happen.
@@ -195,9 +197,14 @@ impl Accounts {
         page(&self.kaltura, filter, pager).await
     }
 
+    /// [`Accounts::page`] with the count "Select all N matching" offers.
+    pub(crate) async fn view_page(&self, filter: &PartnerFilter, pager: Pager) -> Result<AccountsPage, KalturaError> {
+        view_page(&self.kaltura, filter, pager).await
+    }
+
     /// The quota and the active and blocked templates (for Add Account's selector), without a page of accounts.
     pub(crate) async fn quota_and_templates(&self) -> Result<(Quota, Vec<Partner>), KalturaError> {
-        let (loaded, templates) = load(&self.kaltura, None, true).await?;
+        let (loaded, templates) = load(&self.kaltura, None, true, false).await?;
         Ok((loaded.quota, templates))
     }
 
@@ -392,12 +399,21 @@ impl Accounts {
 
 /// One page of accounts with the quota, in one HTTP request: what the Accounts page shows.
 pub async fn page(kaltura: &KalturaClient, filter: &PartnerFilter, pager: Pager) -> Result<AccountsPage, KalturaError> {
-    Ok(load(kaltura, Some((filter, pager)), false).await?.0)
+    Ok(load(kaltura, Some((filter, pager)), false, false).await?.0)
+}
+
+/// [`page`] with the count of the matching accounts a bulk action could change (for "Select all N matching").
+pub async fn view_page(
+    kaltura: &KalturaClient,
+    filter: &PartnerFilter,
+    pager: Pager,
+) -> Result<AccountsPage, KalturaError> {
+    Ok(load(kaltura, Some((filter, pager)), false, true).await?.0)
 }
 
 /// The quota, what `doctor` reports.
 pub async fn quota(kaltura: &KalturaClient) -> Result<Quota, KalturaError> {
-    Ok(load(kaltura, None, false).await?.0.quota)
+    Ok(load(kaltura, None, false, false).await?.0.quota)
 }
 
 /// One page of accounts (if asked for), the templates in use (counted, and listed if asked for), the count of
@@ -407,11 +423,19 @@ async fn load(
     kaltura: &KalturaClient,
     page: Option<(&PartnerFilter, Pager)>,
     list_templates: bool,
+    count_selectable: bool,
 ) -> Result<(AccountsPage, Vec<Partner>), KalturaError> {
     let templates_filter =
         PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
     let list = |filter: &PartnerFilter, pager: Pager| json!({ "filter": filter.to_wire(), "pager": pager.to_wire() });
     let mut mr = MultiRequest::new();
+    let selectable = match page {
+        Some((filter, _)) if count_selectable => match selectable_filter(filter, kaltura.config().partner_id) {
+            Some(f) => Selectable::Counted(mr.add(Action::PARTNER_LIST, list(&f, Pager::new(1, 1)))),
+            None => Selectable::None,
+        },
+        _ => Selectable::NotAsked,
+    };
     let page = page.map(|(filter, pager)| mr.add(Action::PARTNER_LIST, list(filter, pager)));
     let templates_pager = if list_templates { TEMPLATES_PAGE } else { Pager::new(1, 1) };
     let templates = mr.add(Action::PARTNER_LIST, list(&templates_filter, templates_pager));
@@ -427,8 +451,38 @@ async fn load(
         Some(p) => r.get(p)?,
         None => ListResponse { objects: Vec::new(), total_count: 0 },
     };
+    let selectable = match selectable {
+        Selectable::Counted(call) => Some(r.get::<ListResponse<Partner>>(call)?.total_count),
+        Selectable::None => Some(0),
+        Selectable::NotAsked => None,
+    };
     let listed = if list_templates { templates.objects } else { Vec::new() };
-    Ok((AccountsPage { page, templates_in_use, used_total, quota, parent_id: parent.id }, listed))
+    Ok((AccountsPage { page, templates_in_use, used_total, quota, parent_id: parent.id, selectable }, listed))
+}
+
+enum Selectable {
+    NotAsked,
+    /// The search matches no status a bulk action changes.
+    None,
+    Counted(kaltura::ResultRef),
+}
+
+/// The accounts of `filter` a bulk action could change: active or blocked, and not the parent. `None` when the
+/// filter's statuses leave none.
+fn selectable_filter(filter: &PartnerFilter, parent_id: i64) -> Option<PartnerFilter> {
+    let changeable = [PartnerStatus::Active, PartnerStatus::Blocked];
+    let statuses: Vec<PartnerStatus> = match &filter.status_in {
+        Some(asked) => changeable.into_iter().filter(|s| asked.contains(s)).collect(),
+        None => changeable.to_vec(),
+    };
+    if statuses.is_empty() {
+        return None;
+    }
+    let not_in = match &filter.id_not_in {
+        Some(ids) if !ids.trim().is_empty() => format!("{ids},{parent_id}"),
+        _ => parent_id.to_string(),
+    };
+    Some(PartnerFilter { status_in: Some(statuses), id_not_in: Some(not_in), ..filter.clone() })
 }
 
 #[cfg(test)]

@@ -253,7 +253,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let (mut bare, mut views) = (Vec::new(), Vec::new());
     for i in 0..=args.views {
         let started = Instant::now();
-        accounts::page(&kaltura, &filter, Pager::new(50, 1)).await?;
+        accounts::view_page(&kaltura, &filter, Pager::new(50, 1)).await?;
         if i > 0 {
             bare.push(started.elapsed());
         }

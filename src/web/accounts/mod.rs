@@ -24,6 +24,7 @@ use super::error::{Loading, kaltura_failure};
 use super::htmx::{HxPushUrl, HxRequest, triggered_by, wants_fragment};
 use super::paging::Pager;
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use crate::accounts::bulk::SELECTION_LIMIT;
 use crate::accounts::rules::{RowAction, StatusAction};
 use crate::accounts::{AccountsPage, ActionError, Actor, Quota};
 use rows::Row;
@@ -176,8 +177,20 @@ struct Panel {
     columns: Vec<Column>,
     rows: Vec<Row>,
     pager: Pager,
-    /// How many accounts the search matches, when that is more than the page shows ("select all N matching").
-    select_all: Option<i64>,
+    /// "Select all N matching", when the search has more accounts to select than the page shows.
+    select_all: SelectAll,
+}
+
+/// What the panel offers for selecting everything a search matches.
+enum SelectAll {
+    Nothing,
+    /// The accounts a bulk action could change (not the parent, not removed ones), within the selection's limit.
+    Offer(i64),
+    /// More than a selection holds: the page says how to narrow the search instead.
+    TooMany {
+        matching: i64,
+        limit: i64,
+    },
 }
 
 impl Panel {
@@ -205,7 +218,7 @@ const COLUMNS: [(&str, Option<Sort>); 9] = [
 ];
 
 async fn load(state: &AppState, view: &View, size: u32) -> Loaded {
-    match state.accounts.page(&view.filter(), kaltura::Pager::new(size, view.page)).await {
+    match state.accounts.view_page(&view.filter(), kaltura::Pager::new(size, view.page)).await {
         Ok(page) => Loaded::Page(Box::new(page)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot load the accounts page from Kaltura");
@@ -233,12 +246,21 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
             Column { label, sort: *sort, state, href: sort.map(|s| view.sorted_by(s).href(size)).unwrap_or_default() }
         })
         .collect();
-    let (rows, total, error): (Vec<Row>, i64, Option<String>) = match loaded {
+    let (rows, total, selectable, error): (Vec<Row>, i64, i64, Option<String>) = match loaded {
         Loaded::Page(p) => {
             let parent_id = p.parent_id;
-            (p.page.objects.iter().map(|partner| Row::new(partner, parent_id)).collect(), p.page.total_count, None)
+            let rows = p.page.objects.iter().map(|partner| Row::new(partner, parent_id)).collect();
+            (rows, p.page.total_count, p.selectable.unwrap_or(0), None)
         }
-        Loaded::Failed(e) => (Vec::new(), 0, Some(kaltura_failure(Loading::Accounts, e))),
+        Loaded::Failed(e) => (Vec::new(), 0, 0, Some(kaltura_failure(Loading::Accounts, e))),
+    };
+    let on_page = rows.iter().filter(|r| r.selectable()).count() as i64;
+    let select_all = if selectable <= on_page {
+        SelectAll::Nothing
+    } else if selectable > SELECTION_LIMIT {
+        SelectAll::TooMany { matching: selectable, limit: SELECTION_LIMIT }
+    } else {
+        SelectAll::Offer(selectable)
     };
     let pager = Pager::of_rows(view.page, size, rows.len(), total, |n| view.with_page(n).href(size));
     let empty = match view.search() {
@@ -258,7 +280,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         total,
         columns,
         pager,
-        select_all: (total > rows.len() as i64).then_some(total),
+        select_all,
         rows,
     }
 }
