@@ -181,9 +181,34 @@ pub(crate) struct Report {
     pub(crate) job: Job,
     pub(crate) action: StatusAction,
     pub(crate) progress: Progress,
-    /// Every account and its outcome, once the job is finished.
-    pub(crate) items: Option<Vec<Item>>,
+    /// Once the job is finished: a page of each outcome's accounts, with how many there are.
+    pub(crate) outcomes: Option<Outcomes>,
 }
+
+/// A finished job's accounts by outcome, a page of each.
+pub(crate) struct Outcomes {
+    pub(crate) changed: Listed,
+    pub(crate) skipped: Listed,
+    pub(crate) failed: Listed,
+}
+
+/// One page of the accounts with one outcome, and how many have it.
+pub(crate) struct Listed {
+    pub(crate) items: Vec<Item>,
+    pub(crate) total: i64,
+    pub(crate) page: u32,
+}
+
+/// Which page of each outcome's list to show (from 1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutcomePages {
+    pub(crate) changed: u32,
+    pub(crate) skipped: u32,
+    pub(crate) failed: u32,
+}
+
+/// Accounts per page of a job's outcome lists: a job of 5,000 accounts stays a page the browser opens at once.
+pub(crate) const OUTCOME_PAGE: u32 = 200;
 
 impl Accounts {
     pub(crate) async fn selection_count(&self, user_id: i64) -> Result<i64, sqlx::Error> {
@@ -295,16 +320,30 @@ impl Accounts {
         Ok(job)
     }
 
-    /// Job `id` with its progress, and every outcome once it is finished; `None` if there is no such job.
-    pub(crate) async fn job(&self, id: i64) -> Result<Option<Report>, sqlx::Error> {
+    /// Job `id` with its progress, and the asked pages of its outcomes once it is finished; `None` if there is no
+    /// such job.
+    pub(crate) async fn job(&self, id: i64, pages: OutcomePages) -> Result<Option<Report>, sqlx::Error> {
         let Some(job) = bulk::job(&self.db, id).await? else { return Ok(None) };
         let Some(action) = StatusAction::parse(&job.action) else { return Ok(None) };
         let progress = bulk::progress(&self.db, id).await?;
-        let items = match job.finished_at {
-            Some(_) => Some(bulk::items(&self.db, id).await?),
+        let outcomes = match job.finished_at {
+            Some(_) => Some(Outcomes {
+                changed: self.listed(id, ItemState::Changed, pages.changed).await?,
+                skipped: self.listed(id, ItemState::Skipped, pages.skipped).await?,
+                failed: self.listed(id, ItemState::Failed, pages.failed).await?,
+            }),
             None => None,
         };
-        Ok(Some(Report { job, action, progress, items }))
+        Ok(Some(Report { job, action, progress, outcomes }))
+    }
+
+    async fn listed(&self, id: i64, state: ItemState, page: u32) -> Result<Listed, sqlx::Error> {
+        let total = bulk::count_in(&self.db, id, state).await?;
+        let last = u32::try_from((total.max(1) as u64).div_ceil(u64::from(OUTCOME_PAGE))).unwrap_or(u32::MAX);
+        let page = page.clamp(1, last);
+        let offset = i64::from(page - 1) * i64::from(OUTCOME_PAGE);
+        let items = bulk::items_in(&self.db, id, state, offset, i64::from(OUTCOME_PAGE)).await?;
+        Ok(Listed { items, total, page })
     }
 
     /// Runs what is pending of `job`: one multirequest reading the statuses (the rules are asked again now), then

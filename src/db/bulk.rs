@@ -302,11 +302,31 @@ pub async fn unclaimed(pool: &Pool, now: i64) -> Result<Vec<Job>, sqlx::Error> {
     .await
 }
 
-pub async fn items(pool: &Pool, job_id: i64) -> Result<Vec<Item>, sqlx::Error> {
+/// How many of a job's accounts are in `state`.
+pub async fn count_in(pool: &Pool, job_id: i64, state: ItemState) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM bulk_items WHERE job_id = $1 AND state = $2")
+        .bind(job_id)
+        .bind(state)
+        .fetch_one(pool)
+        .await
+}
+
+/// A page of a job's accounts in `state`, by partner id.
+pub async fn items_in(
+    pool: &Pool,
+    job_id: i64,
+    state: ItemState,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Item>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT partner_id, name, state, skip, message FROM bulk_items WHERE job_id = $1 ORDER BY partner_id",
+        "SELECT partner_id, name, state, skip, message FROM bulk_items WHERE job_id = $1 AND state = $2 \
+         ORDER BY partner_id LIMIT $3 OFFSET $4",
     )
     .bind(job_id)
+    .bind(state)
+    .bind(limit)
+    .bind(offset)
     .fetch_all(pool)
     .await
 }

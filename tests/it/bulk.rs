@@ -425,6 +425,32 @@ async fn select_all_counts_only_the_accounts_it_can_select() {
 }
 
 #[tokio::test]
+async fn a_large_jobs_outcomes_come_a_page_at_a_time() {
+    let app = spawn_app_with_emulator(|c| c.children = 520).await;
+    let admin = app.admin().await;
+    let a = post(&app, &admin, "/accounts/selection/all", &[("back", "/accounts?status=1".into())], true).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let selected = selected_count(&a.body);
+    assert!(selected > 400, "{selected}");
+    let job = run(&app, &admin, "block").await;
+    let first = get(&app, &admin, &format!("/accounts/bulk/{job}")).await;
+    assert!(first.body.len() < 150_000, "{} bytes", first.body.len());
+    assert_eq!(select_all(&first.body, "#bulk-changed li").len(), 200);
+    assert_eq!(
+        select_all(&first.body, "#bulk-summary"),
+        vec![format!("{} blocked, 0 skipped, 0 failed.", grouped(selected))]
+    );
+    assert_eq!(select_all(&first.body, ".pager .range"), vec![format!("1–200 of {}", grouped(selected))]);
+    let last = get(&app, &admin, &format!("/accounts/bulk/{job}?changed=3")).await;
+    assert_eq!(select_all(&last.body, "#bulk-changed li").len() as i64, selected - 400);
+    // A page past the end shows the last; a bad one the first.
+    let past = get(&app, &admin, &format!("/accounts/bulk/{job}?changed=99")).await;
+    assert_eq!(select_all(&past.body, "#bulk-changed li"), select_all(&last.body, "#bulk-changed li"));
+    let bad = get(&app, &admin, &format!("/accounts/bulk/{job}?changed=abc")).await;
+    assert_eq!(select_all(&bad.body, "#bulk-changed li"), select_all(&first.body, "#bulk-changed li"));
+}
+
+#[tokio::test]
 async fn a_bulk_action_confirmed_under_htmx_opens_the_jobs_page_which_refreshes_itself_until_done() {
     let app = spawn_app().await;
     let admin = app.admin().await;

@@ -336,11 +336,12 @@ async fn a_selection_never_passes_its_limit_and_a_job_runs_in_one_place() {
             |id, state| Settled { partner_id: id, name: format!("n{id}"), state, skip: None, message: "".into() };
         bulk::settle(pool, job, &[outcome(10, ItemState::Changed), outcome(11, ItemState::Failed)]).await.unwrap();
         assert_eq!(bulk::progress(pool, job).await.unwrap(), Progress { done: 2, total: 3 });
-        let items = bulk::items(pool, job).await.unwrap();
-        assert_eq!(
-            items.iter().map(|i| i.state).collect::<Vec<_>>(),
-            [ItemState::Changed, ItemState::Failed, ItemState::Pending]
-        );
+        for state in [ItemState::Changed, ItemState::Failed, ItemState::Pending] {
+            assert_eq!(bulk::count_in(pool, job, state).await.unwrap(), 1, "{state:?}");
+        }
+        let failed = bulk::items_in(pool, job, ItemState::Failed, 0, 10).await.unwrap();
+        assert_eq!(failed.iter().map(|i| (i.partner_id, i.state)).collect::<Vec<_>>(), [(11, ItemState::Failed)]);
+        assert!(bulk::items_in(pool, job, ItemState::Failed, 1, 10).await.unwrap().is_empty(), "past the last page");
         let retry = bulk::job_from_failures(pool, job, &new, 2).await.unwrap().expect("a retry");
         assert_eq!(bulk::pending(pool, retry).await.unwrap(), vec![11]);
         bulk::finish(pool, job, 3).await.unwrap();

@@ -13,13 +13,15 @@ use axum::routing::{get, post};
 use super::super::auth::{AdminUser, CurrentUser};
 use super::super::format::count;
 use super::super::htmx::{HxRedirect, HxRequest, HxResponseTrigger, wants_fragment};
+use super::super::paging::Pager;
 use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use super::filters;
 use super::rows::{MenuAction, Row};
 use super::view::View;
 use super::{back_to, query_next};
 use crate::accounts::Actor;
 use crate::accounts::bulk::{
-    BulkError, Item, ItemState, Report, SELECTION_LIMIT, SelectError, Skip, Started, accounts,
+    BulkError, Item, Listed, OUTCOME_PAGE, OutcomePages, Report, SELECTION_LIMIT, SelectError, Skip, Started, accounts,
 };
 use crate::accounts::rules::StatusAction;
 use crate::web::error::Loading;
@@ -374,11 +376,17 @@ async fn start(
     }
 }
 
-/// A finished job's accounts, by outcome.
-struct Outcomes {
+/// A finished job's accounts, by outcome: a page of each, with its pager when there is more than one.
+struct OutcomeLists {
     changed: Vec<Item>,
+    changed_total: i64,
+    changed_pager: Option<Pager>,
     skipped: Vec<(Item, String)>,
+    skipped_total: i64,
+    skipped_pager: Option<Pager>,
     failed: Vec<Item>,
+    failed_total: i64,
+    failed_pager: Option<Pager>,
 }
 
 /// A job as its page shows it.
@@ -391,28 +399,44 @@ struct JobView {
     total: i64,
     /// "blocked", "unblocked", "removed".
     done_word: &'static str,
-    outcomes: Option<Outcomes>,
+    outcomes: Option<OutcomeLists>,
 }
 
 impl JobView {
     fn new(r: Report) -> JobView {
         let action = r.action;
-        let outcomes = r.items.map(|items| {
-            let mut o = Outcomes { changed: Vec::new(), skipped: Vec::new(), failed: Vec::new() };
-            for item in items {
-                match item.state {
-                    ItemState::Changed => o.changed.push(item),
-                    ItemState::Failed => o.failed.push(item),
-                    ItemState::Skipped | ItemState::Pending => {
+        let id = r.job.id;
+        let outcomes = r.outcomes.map(|o| {
+            let pages = OutcomePages { changed: o.changed.page, skipped: o.skipped.page, failed: o.failed.page };
+            let pager = |list: &Listed, which: Outcome| {
+                (list.total > i64::from(OUTCOME_PAGE)).then(|| {
+                    Pager::of_rows(list.page, OUTCOME_PAGE, list.items.len(), list.total, |n| {
+                        outcome_href(id, which.with_page(pages, n), which)
+                    })
+                })
+            };
+            OutcomeLists {
+                changed_pager: pager(&o.changed, Outcome::Changed),
+                skipped_pager: pager(&o.skipped, Outcome::Skipped),
+                failed_pager: pager(&o.failed, Outcome::Failed),
+                changed_total: o.changed.total,
+                skipped_total: o.skipped.total,
+                failed_total: o.failed.total,
+                changed: o.changed.items,
+                skipped: o
+                    .skipped
+                    .items
+                    .into_iter()
+                    .map(|item| {
                         let why = item.skip.unwrap_or(Skip::Status).label(action);
-                        o.skipped.push((item, why));
-                    }
-                }
+                        (item, why)
+                    })
+                    .collect(),
+                failed: o.failed.items,
             }
-            o
         });
         JobView {
-            id: r.job.id,
+            id,
             title: format!("{} {}", action.label(), accounts(r.progress.total as usize)),
             actor: r.job.actor,
             running: r.job.finished_at.is_none(),
@@ -422,6 +446,52 @@ impl JobView {
             outcomes,
         }
     }
+}
+
+/// The lists of a finished job's page.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Changed,
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    /// `pages` with this list at page `n`.
+    fn with_page(self, pages: OutcomePages, n: u32) -> OutcomePages {
+        match self {
+            Outcome::Changed => OutcomePages { changed: n, ..pages },
+            Outcome::Skipped => OutcomePages { skipped: n, ..pages },
+            Outcome::Failed => OutcomePages { failed: n, ..pages },
+        }
+    }
+
+    fn anchor(self) -> &'static str {
+        match self {
+            Outcome::Changed => "bulk-changed",
+            Outcome::Skipped => "bulk-skipped",
+            Outcome::Failed => "bulk-failed",
+        }
+    }
+}
+
+fn outcome_href(job: i64, p: OutcomePages, list: Outcome) -> String {
+    format!("/accounts/bulk/{job}?changed={}&skipped={}&failed={}#{}", p.changed, p.skipped, p.failed, list.anchor())
+}
+
+/// The pages of the outcome lists a job's address asks for (page 1 of each by default; a bad value is page 1).
+fn outcome_pages(query: Option<&str>) -> OutcomePages {
+    let mut pages = OutcomePages { changed: 1, skipped: 1, failed: 1 };
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let n = value.trim().parse::<u32>().unwrap_or(1).max(1);
+        match key.as_ref() {
+            "changed" => pages.changed = n,
+            "skipped" => pages.skipped = n,
+            "failed" => pages.failed = n,
+            _ => {}
+        }
+    }
+    pages
 }
 
 #[derive(Template)]
@@ -445,8 +515,9 @@ async fn show(
     AdminUser(me): AdminUser,
     headers: HeaderMap,
     Path(job): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let report = state.accounts.job(job_id(&job)?).await?;
+    let report = state.accounts.job(job_id(&job)?, outcome_pages(query.as_deref())).await?;
     let r = JobView::new(report.ok_or(AppError::NotFound)?);
     if wants_fragment(&headers, "bulk-progress") {
         return Ok(render(&JobFragment { r })?.into_response());
@@ -462,7 +533,8 @@ async fn retry(
     HxRequest(htmx): HxRequest,
     Path(job): Path<String>,
 ) -> Result<Response, AppError> {
-    let report = state.accounts.job(job_id(&job)?).await?.ok_or(AppError::NotFound)?;
+    let first = OutcomePages { changed: 1, skipped: 1, failed: 1 };
+    let report = state.accounts.job(job_id(&job)?, first).await?.ok_or(AppError::NotFound)?;
     if report.job.finished_at.is_none() {
         return Err(AppError::BadRequest("This job is still running: retry its failures once it is done.".into()));
     }

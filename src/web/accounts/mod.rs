@@ -89,15 +89,15 @@ struct Fragment {
     bar: bulk::SelectionBar,
 }
 
-/// The quota banner; `None` numbers when Kaltura could not be asked.
 /// The templates' `|grouped`: a count as the console writes it (`100,012`).
-mod filters {
+pub(super) mod filters {
     #[askama::filter_fn]
     pub(super) fn grouped(n: &i64, _: &dyn askama::Values) -> askama::Result<String> {
         Ok(crate::numbers::grouped(*n))
     }
 }
 
+/// The quota banner; `None` numbers when Kaltura could not be asked.
 #[derive(Clone)]
 struct Banner {
     quota: Option<Quota>,
