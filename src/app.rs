@@ -21,7 +21,11 @@ pub use crate::config::{Settings, Timeouts};
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
 use crate::identity::{self, Identity, sso::Sso};
+use crate::seal::SecretKey;
 use crate::web::{self, AppState};
+
+/// The file beside the database that keeps demo mode's two-factor key.
+const DEMO_KEY_FILE: &str = "secret.key";
 
 /// How often expired sessions are deleted.
 const SESSION_SWEEP: Duration = Duration::from_secs(300);
@@ -38,18 +42,30 @@ pub struct Application {
     demo: Option<RunningEmulator>,
     shutdown_timeout: Duration,
     timeouts: web::Timeouts,
+    /// Where demo mode keeps the key it made for two-factor secrets.
+    demo_key: Option<String>,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        // Demo mode makes a key of its own.
         anyhow::ensure!(
-            !settings.require_2fa || settings.secret_key.is_some(),
+            !settings.require_2fa || settings.secret_key.is_some() || !settings.kaltura.is_configured(),
             "--require-2fa (MA_REQUIRE_2FA) needs the key that encrypts two-factor secrets: set MA_SECRET_KEY or \
              MA_SECRET_KEY_FILE (at least 32 characters)"
         );
         let database = db::connect(&settings.database, &settings.database_pool).await?;
         tracing::info!(database = %settings.database, "database open");
         let (kaltura, kmc_url, demo) = connect_kaltura(&settings.kaltura, &settings.database).await?;
+        // In demo mode two-factor sign-in works out of the box: a key is made and kept beside the demo database.
+        let demo_key = match (&demo, &settings.secret_key) {
+            (Some(_), None) => {
+                let path = settings.database.beside(DEMO_KEY_FILE);
+                settings.secret_key = Some(SecretKey::kept_in(std::path::Path::new(&path))?);
+                Some(path)
+            }
+            _ => None,
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
@@ -99,6 +115,7 @@ impl Application {
             demo,
             shutdown_timeout: settings.shutdown_timeout,
             timeouts: settings.timeouts,
+            demo_key,
         })
     }
 
@@ -124,6 +141,11 @@ impl Application {
         &self.state.identity
     }
 
+    /// The file demo mode keeps its two-factor key in, when it made or read one.
+    pub fn demo_key_file(&self) -> Option<&str> {
+        self.demo_key.as_deref()
+    }
+
     /// Where the demo organisation is served, in demo mode.
     pub fn demo(&self) -> Option<Demo> {
         self.demo.as_ref().map(|emu| Demo { url: emu.url.clone(), parent_id: emu.parent_id })
@@ -132,7 +154,7 @@ impl Application {
     /// Serves until `signal`, then stops accepting connections, lets requests in flight finish (for at most the
     /// shutdown timeout), stops the background workers, closes the database and, last, the demo emulator.
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, state, demo, shutdown_timeout, timeouts } = self;
+        let Application { listener, state, demo, shutdown_timeout, timeouts, .. } = self;
         let (stop, stopping) = watch::channel(false);
         let workers = [
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),

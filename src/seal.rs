@@ -50,6 +50,27 @@ impl SecretKey {
         SecretKey(Aes256Gcm::new(bytes.into()))
     }
 
+    /// The key kept in `path`, made (random, readable by its owner only) if the file does not exist yet: demo mode's
+    /// key, so two-factor sign-in works there with no setting.
+    pub fn kept_in(path: &std::path::Path) -> anyhow::Result<SecretKey> {
+        let shown = path.display();
+        match std::fs::read_to_string(path) {
+            Ok(value) => return SecretKey::derive(&value).map_err(|e| anyhow::anyhow!("the key in {shown} {e}")),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => anyhow::bail!("cannot read the key in {shown}: {e}"),
+            Err(_) => {}
+        }
+        let bytes: [u8; 36] = rand::rng().random();
+        let value = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|e| anyhow::anyhow!("cannot create the key file {shown}: {e}"))?;
+        std::io::Write::write_all(&mut file, format!("{value}\n").as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the key file {shown}: {e}"))?;
+        SecretKey::derive(&value).map_err(|e| anyhow::anyhow!("the new key {e}"))
+    }
+
     /// A key from the thread's CSPRNG, and its bytes (to keep it).
     pub fn generate() -> ([u8; 32], SecretKey) {
         let bytes: [u8; 32] = rand::rng().random();

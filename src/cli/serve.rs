@@ -21,6 +21,9 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             emu.parent_id, emu.url
         );
     }
+    if let Some(key) = app.demo_key_file() {
+        println!("Two-factor sign-in is available: its key is kept in {key} (set MA_SECRET_KEY for a real deployment)");
+    }
     match created {
         Some(Created::Demo(password)) => {
             println!("Sign in as {DEMO_ADMIN} with the password {password}");

@@ -77,9 +77,14 @@ impl Location {
     /// A file beside the database for other data of the console (the demo emulator's): `dir/name-{suffix}.db` next to
     /// a SQLite file, `multi-account-{suffix}.db` in the working directory for PostgreSQL.
     pub fn sibling(&self, suffix: &str) -> String {
+        self.beside(&format!("{suffix}.db"))
+    }
+
+    /// A file next to the database named after it: `multi-account-{name}` beside `multi-account.db`.
+    pub fn beside(&self, name: &str) -> String {
         let path = Path::new(self.sqlite_path().unwrap_or("multi-account.db"));
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("multi-account");
-        path.with_file_name(format!("{stem}-{suffix}.db")).to_string_lossy().into_owned()
+        path.with_file_name(format!("{stem}-{name}")).to_string_lossy().into_owned()
     }
 }
 

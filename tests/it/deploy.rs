@@ -243,6 +243,12 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_cleanly() {
     let (child, _stdout, lines) = start_serve(&mut cmd).await;
     let console = format!("http://127.0.0.1:{port}");
     let emulator = value_after(&lines, "Kaltura API emulator serves parent account 6464 at").to_owned();
+    // Two-factor sign-in works in the demo: a key was made beside the database, readable by its owner only.
+    let key = dir.path().join("console-secret.key");
+    assert!(value_after(&lines, "Two-factor sign-in is available: its key is kept in").contains("console-secret.key"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&key).unwrap().trim().len() >= 32);
 
     let http = reqwest::Client::new();
     let latency = http.post(format!("{emulator}/emulator/latency?ms=2000")).send().await.unwrap();

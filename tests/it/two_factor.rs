@@ -451,12 +451,23 @@ async fn require_2fa_sends_a_user_without_it_to_set_it_up_first() {
     assert!(signed_in(&app, &client).await, "once set up, every page opens");
 }
 
+/// The Kaltura settings of the test's emulator: not demo mode, which makes a key of its own.
+fn kaltura_env(app: &TestApp) -> Vec<(&'static str, String)> {
+    let emu = app.emulator();
+    vec![
+        ("KALTURA_SERVICE_URL", emu.url.clone()),
+        ("KALTURA_PARTNER_ID", emu.parent_id.to_string()),
+        ("KALTURA_ADMIN_SECRET", emu.admin_secret.clone()),
+    ]
+}
+
 #[tokio::test]
 async fn without_a_key_nothing_is_offered_and_require_2fa_does_not_start() {
     let app = spawn_app().await;
     let client = app.admin().await;
     let page = get(&app, &client, "/account/two-factor").await;
-    assert!(page.body.contains("Two-factor sign-in needs <code>MA_SECRET_KEY</code>"), "{}", page.body);
+    assert!(page.body.contains("sets it as <code>MA_SECRET_KEY</code>"), "{}", page.body);
+    assert!(page.body.contains("MA_SECRET_KEY=\"$(openssl rand -base64 48)\""), "the command that makes one");
     assert!(!page.body.contains("Set up"));
     post(&app, &client, "/account/two-factor/set-up", &[]).await;
     assert!(!get(&app, &client, "/account/two-factor").await.body.contains("<svg"), "no secret is made");
@@ -465,6 +476,7 @@ async fn without_a_key_nothing_is_offered_and_require_2fa_does_not_start() {
     let out = Command::new(env!("CARGO_BIN_EXE_multi-account"))
         .args(["serve", "--require-2fa", "--listen", "127.0.0.1:0"])
         .current_dir(dir.path())
+        .envs(kaltura_env(&app))
         .env_remove("MA_SECRET_KEY")
         .env_remove("MA_SECRET_KEY_FILE")
         .env_remove("MA_DATABASE_URL")
@@ -477,6 +489,7 @@ async fn without_a_key_nothing_is_offered_and_require_2fa_does_not_start() {
     let out = Command::new(env!("CARGO_BIN_EXE_multi-account"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(dir.path())
+        .envs(kaltura_env(&app))
         .env("MA_REQUIRE_2FA", "yes")
         .env_remove("MA_SECRET_KEY")
         .env_remove("MA_SECRET_KEY_FILE")
