@@ -21,6 +21,7 @@ pub use crate::config::{Settings, Timeouts};
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
 use crate::identity::{self, Identity, sso::Sso};
+use crate::retention::Retention;
 use crate::seal::SecretKey;
 use crate::web::{self, AppState};
 
@@ -42,6 +43,8 @@ pub struct Application {
     demo: Option<RunningEmulator>,
     shutdown_timeout: Duration,
     timeouts: web::Timeouts,
+    retention: Retention,
+    clock: crate::clock::Clock,
     /// Where demo mode keeps the key it made for two-factor secrets.
     demo_key: Option<String>,
 }
@@ -115,6 +118,8 @@ impl Application {
             demo,
             shutdown_timeout: settings.shutdown_timeout,
             timeouts: settings.timeouts,
+            retention: settings.retention,
+            clock: settings.clock,
             demo_key,
         })
     }
@@ -154,13 +159,14 @@ impl Application {
     /// Serves until `signal`, then stops accepting connections, lets requests in flight finish (for at most the
     /// shutdown timeout), stops the background workers, closes the database and, last, the demo emulator.
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, state, demo, shutdown_timeout, timeouts, .. } = self;
+        let Application { listener, state, demo, shutdown_timeout, timeouts, retention, clock, .. } = self;
         let (stop, stopping) = watch::channel(false);
         let workers = [
             accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
             accounts::spawn_import_worker(state.accounts.clone(), stopping.clone()),
             accounts::bulk::spawn_bulk_worker(state.accounts.clone(), stopping.clone()),
             accounts::spawn_liveness(state.accounts.clone(), stopping.clone()),
+            crate::retention::spawn(state.db.clone(), clock, retention, stopping.clone()),
             spawn_session_sweeper(state.sessions.clone(), stopping),
         ];
         let pool = state.db.clone();

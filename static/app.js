@@ -165,8 +165,8 @@
     }
   });
 
-  // ---- Row menus: one open at a time, closed by Escape or a click elsewhere, and drawn over the page (fixed, below
-  // the button or above it when there is no room) so the table's scroll box never cuts them off.
+  // ---- Row menus: one open at a time, closed by Escape or a click elsewhere, and drawn over the page (fixed, beside
+  // the button, or below or above it when there is no room) so the table's scroll box never cuts them off.
   function openMenus() { return document.querySelectorAll("details.menu[open]"); }
 
   function place(menu) {
@@ -175,6 +175,13 @@
     var viewWidth = document.documentElement.clientWidth, viewHeight = window.innerHeight;
     if (r.bottom < 0 || r.top > viewHeight) { menu.open = false; return; }
     var h = list.offsetHeight, w = list.offsetWidth, gap = 4;
+    // Beside the button, to its left, where it covers no other row's menu button; below or above it when the window
+    // has no room there.
+    if (r.left - w - gap >= gap) {
+      list.style.top = Math.max(gap, Math.min(r.top, viewHeight - h - gap)) + "px";
+      list.style.left = (r.left - w - gap) + "px";
+      return;
+    }
     var below = viewHeight - r.bottom, above = r.top;
     var top = below >= h + gap || below >= above ? r.bottom + gap : r.top - h - gap;
     list.style.top = Math.max(gap, Math.min(top, viewHeight - h - gap)) + "px";
@@ -281,6 +288,91 @@
       if (first) { first.focus(); }
     }
   });
+
+  // While a page part loads: a bar across the top, the part being replaced dimmed and marked busy for screen readers.
+  // Self-refreshing progress (hx-trigger "every …") is quiet.
+  var loading = 0;
+  function polling(elt) { return !!(elt && elt.getAttribute && /every /.test(elt.getAttribute("hx-trigger") || "")); }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (polling(e.detail.elt)) { return; }
+    loading += 1;
+    document.documentElement.classList.add("loading");
+    if (e.detail.target) { e.detail.target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (polling(e.detail.elt)) { return; }
+    loading = Math.max(0, loading - 1);
+    if (loading === 0) { document.documentElement.classList.remove("loading"); }
+    if (e.detail.target && e.detail.target.isConnected) { e.detail.target.removeAttribute("aria-busy"); }
+  });
+
+  // Recovery codes, shown once: copy them, download them as a text file, or print them.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("button[data-codes]");
+    if (!button) { return; }
+    var codes = Array.prototype.map.call(document.querySelectorAll("#recovery-codes code"), function (c) {
+      return c.textContent.trim();
+    });
+    var text = "Multi Account recovery codes (" + location.host + "). Each signs you in once.\n\n" +
+      codes.join("\n") + "\n";
+    var said = document.getElementById("codes-copied");
+    var what = button.getAttribute("data-codes");
+    if (what === "copy" && navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(function () { if (said) { said.textContent = "Copied."; } });
+    } else if (what === "download") {
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+      link.download = "multi-account-recovery-codes.txt";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+    } else if (what === "print") {
+      window.print();
+    }
+  });
+
+  // Add User: the hint under the role describes the role chosen.
+  document.addEventListener("change", function (e) {
+    var select = e.target;
+    if (!select.matches || !select.matches("select[data-role-select]")) { return; }
+    var hint = document.getElementById(select.getAttribute("aria-describedby"));
+    if (!hint) { return; }
+    Array.prototype.forEach.call(hint.querySelectorAll("[data-role-hint]"), function (h) {
+      h.hidden = h.getAttribute("data-role-hint") !== select.value;
+    });
+  });
+
+  // An edit conflict: the field shows the value that will be saved, and the chosen line is marked.
+  document.addEventListener("change", function (e) {
+    var choice = e.target;
+    if (!choice.matches || !choice.matches("fieldset.conflict input[type=radio]")) { return; }
+    var set = choice.closest("fieldset.conflict");
+    var field = document.getElementById("edit-" + set.getAttribute("data-conflict-for"));
+    if (field) {
+      field.value = choice.getAttribute("data-value");
+      field.readOnly = choice.value === "theirs";
+    }
+    Array.prototype.forEach.call(set.querySelectorAll("label"), function (l) {
+      l.classList.toggle("chosen", l.contains(choice));
+    });
+  });
+
+  // A message's ✕ removes it; a success message also goes by itself after a while (an error stays until dismissed).
+  document.addEventListener("click", function (e) {
+    var close = e.target.closest && e.target.closest("[data-dismiss]");
+    if (close) {
+      var message = close.closest(".flash");
+      if (message) { message.remove(); }
+    }
+  });
+  function fadeSuccess() {
+    var ok = document.querySelector("#flash .flash-ok");
+    if (ok) {
+      window.setTimeout(function () { if (ok.isConnected) { ok.remove(); } }, 10000);
+    }
+  }
+  document.addEventListener("DOMContentLoaded", fadeSuccess);
+  document.addEventListener("htmx:afterSettle", fadeSuccess);
 
   document.addEventListener("htmx:afterSettle", function (e) {
     // detail.elt is the element settled; the link that asked is the request's.

@@ -268,6 +268,16 @@ impl Accounts {
         Ok(Plan::new(action, self.parent_id(), &ids, &found))
     }
 
+    /// The names of those of `ids` that are the parent's accounts (the audit log names its targets), in one request.
+    pub(crate) async fn account_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>, KalturaError> {
+        Ok(self
+            .statuses(ids)
+            .await?
+            .into_iter()
+            .filter_map(|(id, p)| p.name.filter(|n| !n.trim().is_empty()).map(|n| (id, n)))
+            .collect())
+    }
+
     /// The accounts `ids` as Kaltura has them now, by id: one multirequest of partner.list calls, each about up to
     /// 500 ids. An id Kaltura does not list is not the parent's.
     async fn statuses(&self, ids: &[i64]) -> Result<HashMap<i64, Partner>, KalturaError> {

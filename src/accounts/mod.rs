@@ -116,6 +116,8 @@ pub(crate) enum ActionError {
 /// One account as its details page shows it.
 pub(crate) struct Details {
     pub(crate) partner: Partner,
+    /// Whether it is a template account (Kaltura does not return the group type itself; it filters by it).
+    pub(crate) is_template: bool,
     /// Its active administrators (the account owner first), or why Kaltura did not list them.
     pub(crate) admins: Result<Admins, KalturaError>,
     /// The latest audit entries about it, newest first.
@@ -256,6 +258,14 @@ impl Accounts {
         let session = mr.add(Action::SESSION_IMPERSONATE, self.kaltura.impersonation(id, ""));
         let list = json!({ "filter": UserFilter::active_admins().to_wire(), "pager": ADMINS_PAGE.to_wire() });
         let users = mr.add_as(Action::USER_LIST, list, session);
+        let as_template = PartnerFilter {
+            id_equal: Some(id),
+            partner_group_type_equal: Some(PartnerGroupType::Template),
+            status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]),
+            ..PartnerFilter::default()
+        };
+        let template = mr
+            .add(Action::PARTNER_LIST, json!({ "filter": as_template.to_wire(), "pager": Pager::new(1, 1).to_wire() }));
         let r = self.kaltura.multirequest(&mr).await?;
         let partner: Partner = match r.get(get) {
             Err(e) if e.is_invalid_partner() => return Err(ActionError::NotYours(id)),
@@ -270,7 +280,8 @@ impl Accounts {
         });
         let filter = audit::Filter { target: Some(id.to_string()), ..audit::Filter::default() };
         let recent = audit::page(&self.db, &filter, RECENT_ENTRIES, 0).await?;
-        Ok(Details { partner, admins, recent })
+        let is_template = r.get::<ListResponse<Partner>>(template).is_ok_and(|l| l.total_count > 0);
+        Ok(Details { partner, is_template, admins, recent })
     }
 
     /// The account `id` as its edit form starts: refused when it may not be edited.

@@ -154,6 +154,9 @@ impl RowAction {
                 .to_string(),
             Refusal::ParentKmc => PARENT_KMC.to_string(),
             Refusal::Parent => format!("{label} is not available for the parent account."),
+            Refusal::Status if self == RowAction::Edit && status == Some(PartnerStatus::Blocked) => {
+                "Editing is not available for an account that is blocked: unblock it to edit its details.".to_string()
+            }
             Refusal::Removed | Refusal::Already | Refusal::Status => format!(
                 "{label} is not available for an account that is {}.",
                 status.map_or("unknown", |s| s.label()).to_lowercase()
@@ -206,7 +209,7 @@ mod tests {
         assert!(RowAction::Edit.allowed(Some(Active), false));
         assert_eq!(
             RowAction::Edit.refusal(Some(Blocked), false).as_deref(),
-            Some("Editing is not available for an account that is blocked.")
+            Some("Editing is not available for an account that is blocked: unblock it to edit its details.")
         );
         assert!(RowAction::Edit.refusal(Some(Active), true).is_some_and(|why| why.contains("child accounts")));
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::db::{Location, PoolSettings};
+use crate::retention::Retention;
 use crate::seal::SecretKey;
 pub use crate::web::Timeouts;
 
@@ -81,6 +82,14 @@ pub struct ServeArgs {
     /// Kaltura register timeout); a container's stop grace period must be longer.
     #[arg(long, env = "MA_SHUTDOWN_TIMEOUT_SECS", default_value_t = 150)]
     pub shutdown_timeout_secs: u64,
+    /// Days finished imports, bulk jobs and account creations are kept before a worker deletes them (an import
+    /// preview nobody started goes after a day).
+    #[arg(long, env = "MA_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: u32,
+    /// Days audit entries are kept; unset (the default) keeps them for ever. Each purge is itself audited.
+    #[arg(long, env = "MA_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub audit_retention_days: Option<u32>,
     /// Seconds a client has to send a request's headers, from its first byte; a slower one is disconnected.
     #[arg(long, env = "MA_HEADER_TIMEOUT_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -128,6 +137,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How long a client may take over a request's headers and body, and between requests.
     pub timeouts: Timeouts,
+    /// How long finished work and the audit log are kept.
+    pub retention: Retention,
     /// Peers whose `X-Forwarded-For` / `Forwarded` name the client.
     pub trusted_proxies: Vec<IpNet>,
     /// Peers that may read `/metrics`.
@@ -159,6 +170,7 @@ impl Settings {
             session_max: Duration::from_secs(12 * 3600),
             shutdown_timeout: Duration::from_secs(150),
             timeouts: Timeouts::default(),
+            retention: Retention::default(),
             trusted_proxies: Vec::new(),
             metrics_allow: loopback(),
             support_url: Url::parse(KALTURA_SUPPORT).unwrap_or_else(|_| unreachable!("a valid constant URL")),
@@ -223,6 +235,7 @@ impl ServeArgs {
                 body: Duration::from_secs(self.body_timeout_secs),
                 idle: Duration::from_secs(self.idle_timeout_secs),
             },
+            retention: Retention { days: self.retention_days, audit_days: self.audit_retention_days },
             trusted_proxies: self.trusted_proxies.clone(),
             metrics_allow: self.metrics_allow.clone(),
             support_url: self.support_url.clone(),

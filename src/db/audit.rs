@@ -56,10 +56,11 @@ pub enum AuditAction {
     AccountKmcLogin,
     AccountEdit,
     AccountImport,
+    RetentionPurge,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
@@ -88,6 +89,7 @@ impl AuditAction {
         AuditAction::AccountKmcLogin,
         AuditAction::AccountEdit,
         AuditAction::AccountImport,
+        AuditAction::RetentionPurge,
     ];
 
     pub fn code(self) -> &'static str {
@@ -132,6 +134,7 @@ impl AuditAction {
             AuditAction::AccountKmcLogin => ("account.kmc_login", "Rich Media CMS Login"),
             AuditAction::AccountEdit => ("account.edit", "Account details changed"),
             AuditAction::AccountImport => ("account.import", "Accounts import started"),
+            AuditAction::RetentionPurge => ("retention.purge", "Old records removed"),
         }
     }
 }

@@ -49,6 +49,7 @@ pub struct Job {
     pub ip: String,
     /// `block`, `unblock` or `remove`.
     pub action: String,
+    pub started_at: i64,
     pub finished_at: Option<i64>,
 }
 
@@ -286,7 +287,7 @@ async fn insert_job(tx: &mut Transaction<'_, Any>, new: &NewJob<'_>, now: i64) -
     .await
 }
 
-const JOB_COLUMNS: &str = "id, user_id, actor, ip, action, finished_at";
+const JOB_COLUMNS: &str = "id, user_id, actor, ip, action, started_at, finished_at";
 
 pub async fn job(pool: &Pool, id: i64) -> Result<Option<Job>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE id = $1")).bind(id).fetch_optional(pool).await

@@ -187,12 +187,9 @@ pub async fn start(pool: &Pool, id: i64, now: i64) -> Result<bool, sqlx::Error> 
     Ok(started)
 }
 
-/// A preview dropped by the user; false when it was started already.
+/// Deletes a preview and its rows (nothing of it was sent); false when it was started already.
 pub async fn discard(pool: &Pool, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE imports SET state = 'discarded' WHERE id = $1 AND state = 'preview'")
-        .bind(id)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query("DELETE FROM imports WHERE id = $1 AND state = 'preview'").bind(id).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -7,6 +7,7 @@ pub mod creations;
 pub mod imports;
 pub mod keys;
 pub mod locks;
+pub mod retention;
 pub mod throttle;
 pub mod two_factor;
 pub mod users;

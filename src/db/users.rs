@@ -38,6 +38,19 @@ impl Role {
         }
     }
 
+    /// What the role may do, as the Add User form explains it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Role::PublisherAdministrator => {
+                "Full control over the publisher account and its users: the only role that can use this console."
+            }
+            Role::Manager => "Manages content, players and settings in the Rich Media CMS; cannot use this console.",
+            Role::ContentManager => "Uploads and manages content in the Rich Media CMS; cannot use this console.",
+            Role::ContentModerator => "Reviews and moderates content in the Rich Media CMS; cannot use this console.",
+            Role::PlayerDesigner => "Designs players in the Rich Media CMS; cannot use this console.",
+        }
+    }
+
     /// The value used in forms, the database and the CLI.
     pub fn key(self) -> &'static str {
         self.stored()

@@ -34,8 +34,12 @@ pub struct PendingCode {
 /// What one step of signing in came to.
 #[derive(Debug)]
 pub enum SignIn {
-    /// Signed in: last sign-in noted, failures forgiven, audited. The caller starts the session.
-    Done(Box<User>),
+    /// Signed in: last sign-in noted, failures forgiven, audited. The caller starts the session. With a recovery
+    /// code, how many remain (the user should make new ones).
+    Done {
+        user: Box<User>,
+        recovery_codes_left: Option<i64>,
+    },
     /// The password was right; the code is asked next.
     NeedsCode(PendingCode),
     /// Refused before anything was checked: locked for this many seconds more.
@@ -129,7 +133,7 @@ impl Identity {
             return Ok(SignIn::NeedsCode(pending));
         }
         self.signed_in(&user, ip, AuditAction::Login, "").await?;
-        Ok(SignIn::Done(Box::new(user)))
+        Ok(SignIn::Done { user: Box::new(user), recovery_codes_left: None })
     }
 
     /// The user a sign-in waiting for its code belongs to, if it is still good: within five minutes, fewer than
@@ -161,12 +165,12 @@ impl Identity {
         let why = match self.check_code(user.id, code).await {
             Ok(Checked::Code) => {
                 self.signed_in(&user, ip, AuditAction::Login, "with an authenticator code").await?;
-                return Ok(SignIn::Done(Box::new(user)));
+                return Ok(SignIn::Done { user: Box::new(user), recovery_codes_left: None });
             }
             Ok(Checked::RecoveryCode { left }) => {
                 let details = format!("with a recovery code ({left} left)");
                 self.signed_in(&user, ip, AuditAction::Login, &details).await?;
-                return Ok(SignIn::Done(Box::new(user)));
+                return Ok(SignIn::Done { user: Box::new(user), recovery_codes_left: Some(left) });
             }
             Ok(Checked::NotEnrolled) => return Ok(SignIn::Refused(Refusal::CodeNotNeeded)),
             Ok(Checked::Replayed) => "code already used",

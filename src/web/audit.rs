@@ -287,6 +287,8 @@ struct Row {
     code: String,
     target: String,
     target_href: String,
+    /// The account a partner id names, when Kaltura could say: its name, linking to its details.
+    account_name: Option<String>,
     ok: bool,
     details: String,
 }
@@ -303,6 +305,7 @@ impl Row {
             ip: l.ip,
             code: l.action,
             target: l.target,
+            account_name: None,
             details: l.details,
         }
     }
@@ -356,7 +359,21 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
     }
     let offset = i64::from(view.page - 1) * i64::from(PAGE_SIZE);
     let logged = audit::page(&state.db, &filter, i64::from(PAGE_SIZE), offset).await?;
-    let rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
+    let mut rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
+    // Account targets by name (one request to Kaltura for the page); the ids alone when Kaltura cannot say.
+    let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.target.parse::<i64>().ok()).filter(|id| *id > 0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if !ids.is_empty() {
+        match state.accounts.account_names(&ids).await {
+            Ok(names) => {
+                for row in &mut rows {
+                    row.account_name = row.target.parse::<i64>().ok().and_then(|id| names.get(&id).cloned());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot name the audit log's accounts"),
+        }
+    }
     let pager = Pager::of_rows(view.page, PAGE_SIZE, rows.len(), total, |n| view.with_page(n).href());
     let panel = Panel { notes, filtered: view.is_filtered(), total, csv_href: view.csv_href(), pager, rows };
     Ok((view, panel))

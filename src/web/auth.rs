@@ -172,19 +172,30 @@ fn sign_in_first(parts: &mut Parts) -> Response {
             .and_then(|v| v.parse::<Uri>().ok())
             .and_then(|u| u.path_and_query().map(|pq| pq.as_str().to_owned()))
     };
-    let here = if htmx {
-        page_of(axum_htmx::HX_CURRENT_URL)
+    let current = page_of(axum_htmx::HX_CURRENT_URL);
+    let asked = parts.uri.path_and_query().map(|pq| pq.as_str().to_owned());
+    let path = |url: &Option<String>| url.as_deref().map(|u| u.split('?').next().unwrap_or_default().to_owned());
+    let here = if htmx && parts.method == Method::GET && path(&current) == path(&asked) {
+        // A sort, a filter or a page of the same view: come back to exactly that.
+        asked
+    } else if htmx {
+        current
     } else if parts.method != Method::GET && parts.method != Method::HEAD {
         page_of(header::REFERER)
     } else {
         parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
     };
-    let login = match here.as_deref().and_then(local_path) {
+    let mut login = match here.as_deref().and_then(local_path) {
         Some(next) if next != "/" => {
             format!("/login?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
         }
         _ => "/login".to_owned(),
     };
+    // The browser was signed in and its session ended (by time, or its user's access changed): say so.
+    let had_session = super::session::was_signed_in(&parts.headers);
+    if had_session {
+        login.push_str(if login.contains('?') { "&ended=1" } else { "?ended=1" });
+    }
     if htmx {
         (StatusCode::UNAUTHORIZED, HxRedirect(login), ()).into_response()
     } else {

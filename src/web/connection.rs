@@ -5,7 +5,8 @@
 //!
 //! The listener wraps each accepted stream in [`TimedIo`], which follows HTTP/1 just enough to tell the phases
 //! apart: waiting for a request (until the first byte), reading its head (until the blank line), and serving it
-//! (from then until the server writes, after which the connection waits for the next request again).
+//! (from then until the server writes, after which the connection waits for the next request again). An HTTP/2
+//! connection (cleartext, from a proxy) interleaves its requests, so it is left to HTTP/2's own flow control.
 
 use axum::serve::Listener;
 use std::io;
@@ -68,7 +69,12 @@ enum Phase {
     Head { tail: [u8; 3] },
     /// The head is in: the body and the handler are not timed here.
     Serving,
+    /// HTTP/2 without TLS (a proxy's prior knowledge): requests interleave in frames, so none is timed here.
+    Multiplexed,
 }
+
+/// How an HTTP/2 connection opens.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 pub struct TimedIo {
     stream: TcpStream,
@@ -86,7 +92,7 @@ impl TimedIo {
     /// A response is going out: what is read next belongs to the next request. An interim `100 Continue` is not
     /// a response: the body follows it.
     fn wrote(&mut self, cx: &mut Context<'_>, bytes: &[u8]) {
-        if !bytes.starts_with(b"HTTP/1.1 1") {
+        if self.phase != Phase::Multiplexed && !bytes.starts_with(b"HTTP/1.1 1") {
             self.phase = Phase::Waiting;
             self.deadline.as_mut().reset(Instant::now() + self.timeouts.idle);
             // The server may not read again before the client speaks: have the deadline wake it.
@@ -107,8 +113,9 @@ impl Phase {
     /// The phase once `bytes` are read.
     fn after(self, bytes: &[u8]) -> Phase {
         let tail = match self {
-            Phase::Serving => return Phase::Serving,
+            Phase::Serving | Phase::Multiplexed => return self,
             Phase::Waiting if bytes.is_empty() => return Phase::Waiting,
+            Phase::Waiting if bytes.starts_with(HTTP2_PREFACE) => return Phase::Multiplexed,
             Phase::Waiting => [0; 3],
             Phase::Head { tail } => tail,
         };
@@ -131,7 +138,7 @@ impl AsyncRead for TimedIo {
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                if this.phase == Phase::Serving {
+                if matches!(this.phase, Phase::Serving | Phase::Multiplexed) {
                     return Poll::Pending;
                 }
                 ready!(this.deadline.as_mut().poll(cx));
@@ -192,5 +199,6 @@ mod tests {
         assert!(matches!(phase_after(&[b"GET / HTTP/1.1\r\nHost: x\r\n"]), Phase::Head { .. }));
         assert!(matches!(phase_after(&[b"G"]), Phase::Head { .. }));
         assert_eq!(phase_after(&[]), Phase::Waiting);
+        assert_eq!(phase_after(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"\x00\x00\x12\x04"]), Phase::Multiplexed);
     }
 }

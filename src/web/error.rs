@@ -80,19 +80,42 @@ pub(crate) fn kaltura_failure(what: Loading, e: &kaltura::KalturaError) -> Strin
 struct ErrorNotice {
     status: StatusCode,
     message: String,
+    /// The page's heading; by default from the status ([`title_for`]).
+    title: Option<&'static str>,
+}
+
+/// A heading in words a user reads, not the HTTP status's name.
+fn title_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "This request cannot be used",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::METHOD_NOT_ALLOWED => "This address does not take that request",
+        StatusCode::PAYLOAD_TOO_LARGE => "Too large",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => "Kaltura isn't responding",
+        StatusCode::SERVICE_UNAVAILABLE => "Busy: try again in a moment",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "This request cannot be used",
+    }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let notice = match &self {
-            AppError::NotFound => {
-                ErrorNotice { status: StatusCode::NOT_FOUND, message: "There is nothing at this address.".into() }
-            }
+            AppError::NotFound => ErrorNotice {
+                status: StatusCode::NOT_FOUND,
+                message: "There is nothing at this address.".into(),
+                title: None,
+            },
             AppError::Kaltura(what, e) => {
                 tracing::warn!(error = %e, "Kaltura failed a request");
-                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: kaltura_failure(*what, e) }
+                let title = matches!(e, kaltura::KalturaError::Api { .. }).then_some("Kaltura refused the request");
+                ErrorNotice { status: StatusCode::BAD_GATEWAY, message: kaltura_failure(*what, e), title }
             }
-            AppError::BadRequest(message) => ErrorNotice { status: StatusCode::BAD_REQUEST, message: message.clone() },
+            AppError::BadRequest(message) => {
+                ErrorNotice { status: StatusCode::BAD_REQUEST, message: message.clone(), title: None }
+            }
             _ => {
                 // Inside the request's trace span, so the log line carries the request id.
                 tracing::error!(error = %self, "request failed");
@@ -101,6 +124,7 @@ impl IntoResponse for AppError {
                     message: "Something went wrong on our side. Please try again; if it keeps happening, give your \
                               administrator the request id below."
                         .into(),
+                    title: None,
                 }
             }
         };
@@ -117,6 +141,8 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
     request_id: &'a str,
+    /// The address to ask again (a page that failed to load, not a form that was refused).
+    retry: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -151,6 +177,9 @@ const DETAIL_LIMIT: usize = 4096;
 /// unreadable path or form), which would otherwise reach the browser as an empty or plain-text body.
 pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let htmx = is_htmx(req.headers());
+    let retry = (req.method() == axum::http::Method::GET)
+        .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()))
+        .flatten();
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_owned();
     let mut res = next.run(req).await;
     let nav = res
@@ -162,15 +191,16 @@ pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
         None if is_bare_refusal(&res) => {
             let status = res.status();
             let detail = axum::body::to_bytes(res.into_body(), DETAIL_LIMIT).await.unwrap_or_default();
-            ErrorNotice { status, message: refusal_message(status, &String::from_utf8_lossy(&detail)) }
+            ErrorNotice { status, message: refusal_message(status, &String::from_utf8_lossy(&detail)), title: None }
         }
         None => return res,
     };
-    let title = notice.status.canonical_reason().unwrap_or("Error");
+    let title = notice.title.unwrap_or_else(|| title_for(notice.status));
     let body = if htmx {
         ErrorFragment { message: &notice.message, request_id: &request_id }.render()
     } else {
-        ErrorPage { nav, title, message: &notice.message, request_id: &request_id }.render()
+        let retry = retry.as_deref().filter(|_| notice.status.is_server_error());
+        ErrorPage { nav, title, message: &notice.message, request_id: &request_id, retry }.render()
     };
     let body = body.unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot render the error page");

@@ -3,14 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::auth::{self, CurrentUser, local_path};
-use super::session::Session;
+use super::session::{self, Session};
 use super::{AppError, AppState, ClientIp, Flash, Nav, render};
 use crate::config::oidc::LocalLogin;
 use crate::identity::{BUSY, CANNOT_CHECK, Refusal, SignIn, clip, locked_message};
@@ -75,6 +75,10 @@ struct Counted(&'static str);
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    /// The browser came with a session that had ended: say so.
+    ended: Option<String>,
+    /// Just signed out: confirm it.
+    signed_out: Option<String>,
 }
 
 pub(super) fn next_or_home(next: Option<&str>) -> &str {
@@ -90,8 +94,23 @@ async fn show(
     if auth::current_user(&state, &session).await?.is_some() {
         return Ok(Redirect::to(next).into_response());
     }
-    let nav = Nav { flash: session.take_flash().await?, ..Nav::anonymous() };
-    Ok(render(&LoginPage { nav, ..LoginPage::new(&state, "", next, None) })?.into_response())
+    let said = if q.signed_out.is_some() {
+        Some(Flash::ok("You are signed out."))
+    } else if q.ended.is_some() {
+        let idle = state.settings.session_idle.as_secs() / 60;
+        let max = state.settings.session_max.as_secs() / 3600;
+        Some(Flash::error(format!(
+            "Your session ended ({idle} minutes without activity, or {max} hours after signing in). Sign in again \
+             to go on where you were."
+        )))
+    } else {
+        None
+    };
+    let nav = Nav { flash: session.take_flash().await?.or(said), ..Nav::anonymous() };
+    let page = render(&LoginPage { nav, ..LoginPage::new(&state, "", next, None) })?;
+    // Said once: the mark goes.
+    let unmark = [(header::SET_COOKIE, session::unmark_signed_in(state.settings.secure_cookies()))];
+    Ok((unmark, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -116,9 +135,10 @@ async fn submit(
         Ok((status, render(&LoginPage::new(&state, shown, &next, Some(error)))?).into_response())
     };
     let res = match outcome {
-        SignIn::Done(user) => {
+        SignIn::Done { user, recovery_codes_left } => {
             session.sign_in(&user, state.identity.now(), None).await?;
-            Redirect::to(&next).into_response()
+            warn_of_recovery_codes(&session, recovery_codes_left).await?;
+            signed_in_to(&state, &next)
         }
         SignIn::NeedsCode(pending) => {
             session.wait_for_code(&pending).await?;
@@ -192,9 +212,10 @@ async fn submit_code(
         return Ok(Redirect::to("/login").into_response());
     };
     let res = match state.identity.code_step(&mut pending, &form.code, &ip).await? {
-        SignIn::Done(user) => {
+        SignIn::Done { user, recovery_codes_left } => {
             session.sign_in(&user, state.identity.now(), None).await?;
-            Redirect::to(&pending.next).into_response()
+            warn_of_recovery_codes(&session, recovery_codes_left).await?;
+            signed_in_to(&state, &pending.next)
         }
         SignIn::Refused(Refusal::CodeNotNeeded) => {
             session.drop_pending_code().await?;
@@ -247,5 +268,23 @@ async fn logout(
     {
         return Ok(Redirect::to(url.as_str()).into_response());
     }
-    Ok(Redirect::to("/login").into_response())
+    let unmark = [(header::SET_COOKIE, session::unmark_signed_in(state.settings.secure_cookies()))];
+    Ok((unmark, Redirect::to("/login?signed_out=1")).into_response())
+}
+
+/// Signed in with a recovery code: the first page says how many are left and what to do.
+async fn warn_of_recovery_codes(session: &Session, left: Option<i64>) -> Result<(), AppError> {
+    let Some(left) = left else { return Ok(()) };
+    let codes = if left == 1 { "1 recovery code is".to_owned() } else { format!("{left} recovery codes are") };
+    let message = format!(
+        "You signed in with a recovery code: {codes} left. If your authenticator is lost, make new codes (or set it \
+         up again) on your Two-factor page."
+    );
+    session.set_flash(Flash::error(message)).await
+}
+
+/// After signing in: on to `next`, the browser marked as signed in (see [`session::mark_signed_in`]).
+pub(super) fn signed_in_to(state: &AppState, next: &str) -> Response {
+    let mark = session::mark_signed_in(state.settings.secure_cookies(), state.settings.session_max);
+    ([(header::SET_COOKIE, mark)], Redirect::to(next)).into_response()
 }

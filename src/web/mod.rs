@@ -203,6 +203,8 @@ pub(crate) struct Nav {
     pub(crate) flash: Option<Flash>,
     /// Whether the navigation to the admin pages is shown.
     pub(crate) admin: bool,
+    /// Whether the signed-in user has a second factor (the header's link says so).
+    pub(crate) two_factor: bool,
 }
 
 impl Nav {
@@ -212,7 +214,7 @@ impl Nav {
 
     pub(crate) fn for_user(user: &auth::CurrentUser, section: Section) -> Nav {
         let user_name = Some(format::shown_name(&user.name, &user.email));
-        Nav { user_name, section, flash: None, admin: user.role.is_admin() }
+        Nav { user_name, section, flash: None, admin: user.role.is_admin(), two_factor: user.two_factor }
     }
 }
 

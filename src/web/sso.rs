@@ -137,7 +137,7 @@ async fn callback(
             if confirmed {
                 session.set_stepped_up(now).await?;
             }
-            Redirect::to(&next).into_response()
+            super::login::signed_in_to(&state, &next)
         }
         SsoSignIn::Linked => {
             let name = state.identity.sso().map_or("single sign-on", |s| s.name());

@@ -299,7 +299,12 @@ async fn the_parent_blocked_children_and_other_organisations_cannot_be_edited() 
     assert_eq!(client.post(app.at("/accounts/6474/block")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
     let res = client.post(app.at("/accounts/6474/edit")).form(&[("name", "X")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.text().await.unwrap().contains("Editing is not available for an account that is blocked."));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Editing is not available for an account that is blocked: unblock it to edit its details.")
+    );
 
     let res = client.post(app.at("/accounts/7002/edit")).form(&[("name", "Stolen")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);

@@ -358,3 +358,21 @@ async fn a_semicolon_or_a_tab_before_a_formula_stays_inside_its_quoted_field() {
         .collect();
     assert!(records.iter().flatten().all(|cell| !cell.starts_with('=')), "{records:?}");
 }
+
+#[tokio::test]
+async fn account_targets_are_named_and_link_to_their_details() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    log(&app, "2026-01-02 10:00:00", ADMIN_EMAIL, "account.block", "6475", "ok", "Shanghai (6475) was blocked.").await;
+    log(&app, "2026-01-02 10:01:00", ADMIN_EMAIL, "account.block", "7001", "refused", "not ours").await;
+    let body = page(&client, &app, "/audit").await;
+    let rows = tbody(&body);
+    assert!(rows.contains(r#"<a href="/accounts/6475">Shanghai</a> (<a href="/audit?account=6475""#), "{rows}");
+    assert!(!rows.contains(r#"href="/accounts/7001""#), "another organisation's id stays a bare id");
+    // Kaltura unreachable: the ids alone, and the page still opens.
+    let mut app = app;
+    app.stop_emulator().await;
+    let body = page(&client, &app, "/audit").await;
+    assert!(!tbody(&body).contains(r#"href="/accounts/6475""#));
+    assert!(tbody(&body).contains(">6475</a>"));
+}

@@ -499,6 +499,8 @@ async fn a_running_job_shows_its_progress_and_refreshes_itself_or_offers_refresh
         (select_all(&page, "#bulk-done"), select_all(&page, "#bulk-total")),
         (vec!["0".into()], vec!["2".into()])
     );
+    assert_eq!(select_all(&page, "#bulk-waiting"), vec!["Waiting for Kaltura…"], "a sign of life");
+    assert_eq!(attr_all(&page, "#bulk-progress progress", "value"), Vec::<String>::new(), "an indeterminate bar");
     assert_eq!(
         attr_all(&page, "#bulk-progress .nojs a", "href"),
         vec![to.clone()],
@@ -591,9 +593,13 @@ async fn when_kaltura_cannot_be_reached_every_account_fails_saying_why_and_can_b
     let job = run(&app, &admin, "block").await;
     let (changed, skipped, failed) = outcome(&app, &admin, job).await;
     assert!(changed.is_empty() && skipped.is_empty());
-    assert_eq!(failed.len(), 2);
-    assert!(failed.iter().all(|f| f.contains("Kaltura could not be reached")), "{failed:?}");
+    assert_eq!(failed, vec!["Account 6474", "Account 6475"], "Kaltura could not name them; the reason said once");
     let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
+    let why = select_all(&page, "#bulk-failed-why");
+    assert_eq!(why.len(), 1);
+    assert!(why[0].starts_with("Every one failed: Kaltura could not be reached"), "{why:?}");
+    let times = select_all(&page, "#bulk-times");
+    assert!(times[0].starts_with("Started by admin@example.com at ") && times[0].contains("; finished at "));
     assert_eq!(select_all(&page, "form[action$='/retry'] button"), vec!["Retry the 2 failures"]);
 }
 

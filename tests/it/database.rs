@@ -384,6 +384,10 @@ async fn an_import_starts_once_and_runs_in_one_place() {
         let import = imports::get(pool, id).await.unwrap().unwrap();
         assert_eq!((import.state, import.to_send), (ImportState::Running, 2));
         assert!(!imports::discard(pool, id).await.unwrap(), "a started import is not discarded");
+        let preview = imports::create(pool, &new, &rows, 3).await.unwrap();
+        assert!(imports::discard(pool, preview).await.unwrap());
+        assert!(imports::get(pool, preview).await.unwrap().is_none(), "a discarded preview is deleted");
+        assert!(imports::rows(pool, preview).await.unwrap().is_empty(), "with its rows");
 
         assert!(claims::claim(pool, Work::Import, id, "a", 10, 30).await.unwrap());
         assert!(!claims::claim(pool, Work::Import, id, "b", 20, 40).await.unwrap(), "a holds it");
@@ -508,6 +512,95 @@ async fn a_second_factors_step_and_recovery_codes_are_used_once_under_concurrent
         assert_eq!(users::remove(&pool, id).await.unwrap(), Change::Done);
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes").fetch_one(&pool).await.unwrap();
         assert_eq!(left, 0, "{:?}: a removed user's recovery codes go with them", t.engine());
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn old_work_is_purged_and_audited_and_the_audit_log_only_by_its_own_retention() {
+    use multi_account::db::retention::{self, Cutoffs};
+    const DAY: i64 = 24 * 3600;
+    const NOW: i64 = 2_000_000_000;
+    for t in engines("old_work_is_purged_and_audited_and_the_audit_log_only_by_its_own_retention").await {
+        let pool = t.pool();
+        let entry = |details| audit::Entry {
+            actor: "a@example.com",
+            ip: "10.0.0.1",
+            action: audit::AuditAction::Login,
+            target: "a@example.com",
+            result: audit::Outcome::Ok,
+            details,
+        };
+        audit::record(pool, NOW - 400 * DAY, entry("old")).await.unwrap();
+        audit::record(pool, NOW - DAY, entry("recent")).await.unwrap();
+        let new = NewImport { user_id: 1, actor: "a@example.com", ip: "10.0.0.1", file_name: "f.csv", columns: "" };
+        let stale_preview = imports::create(pool, &new, &[row(2, RowState::Pending)], NOW - 2 * DAY).await.unwrap();
+        let fresh_preview = imports::create(pool, &new, &[row(2, RowState::Pending)], NOW - 3600).await.unwrap();
+        let old_done =
+            imports::create(pool, &new, &[row(2, RowState::Pending), row(3, RowState::Pending)], NOW - 200 * DAY)
+                .await
+                .unwrap();
+        let new_done = imports::create(pool, &new, &[row(2, RowState::Pending)], NOW - 10 * DAY).await.unwrap();
+        for (id, at) in [(old_done, NOW - 100 * DAY), (new_done, NOW - 10 * DAY)] {
+            sqlx::query("UPDATE imports SET state = 'done', finished_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        let active =
+            users::add(pool, &user("active@example.com", Role::PublisherAdministrator), None, 1).await.unwrap();
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(NOW - DAY)
+            .bind(active)
+            .execute(pool)
+            .await
+            .unwrap();
+        bulk::add_all(pool, active, &[10, 11], 10).await.unwrap().unwrap();
+        bulk::add_all(pool, 999, &[10], 10).await.unwrap().unwrap();
+        let job_of = NewJob { user_id: active, actor: "a@example.com", ip: "10.0.0.1", action: "block" };
+        let Started::Job(old_job) = bulk::job_from_selection(pool, &job_of, None, NOW - 100 * DAY).await.unwrap()
+        else {
+            panic!("a job")
+        };
+        bulk::finish(pool, old_job, NOW - 100 * DAY).await.unwrap();
+        bulk::add_all(pool, active, &[12], 10).await.unwrap().unwrap();
+
+        let cutoffs = Cutoffs { previews: NOW - DAY, work: NOW - 90 * DAY, audit: None };
+        let purged = retention::purge(pool, NOW, cutoffs).await.unwrap();
+        assert_eq!(
+            purged,
+            retention::Purged { previews: 1, imports: 1, bulk_jobs: 1, creations: 0, selections: 1, audit_entries: 0 },
+            "{:?}",
+            t.engine()
+        );
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM imports ORDER BY id").fetch_all(pool).await.unwrap();
+        assert_eq!(ids, vec![fresh_preview, new_done]);
+        assert!(imports::rows(pool, old_done).await.unwrap().is_empty(), "rows go with their import");
+        assert!(!ids.contains(&stale_preview));
+        assert!(bulk::job(pool, old_job).await.unwrap().is_none());
+        let items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk_items").fetch_one(pool).await.unwrap();
+        assert_eq!(items, 0, "the job's accounts went with it");
+        assert_eq!(bulk::selection(pool, active).await.unwrap(), vec![12], "a signed-in user's selection stays");
+        assert_eq!(bulk::selection_count(pool, 999).await.unwrap(), 0, "a user long gone loses theirs");
+        let logged: Vec<(String, String)> =
+            sqlx::query_as("SELECT action, details FROM audit_log ORDER BY id").fetch_all(pool).await.unwrap();
+        assert_eq!(logged.len(), 3, "kept for ever by default, and the purge audited: {logged:?}");
+        assert_eq!(logged[2].0, "retention.purge");
+        assert!(logged[2].1.starts_with("Removed 1 import previews never started; 1 finished imports"), "{logged:?}");
+
+        // Nothing more to remove: no entry.
+        assert!(retention::purge(pool, NOW, cutoffs).await.unwrap().is_empty());
+        // With a retention of its own, the audit log loses its old entries, and says so.
+        let purged = retention::purge(pool, NOW, Cutoffs { audit: Some(NOW - 365 * DAY), ..cutoffs }).await.unwrap();
+        assert_eq!(purged.audit_entries, 1);
+        let details: Vec<String> =
+            sqlx::query_scalar("SELECT details FROM audit_log ORDER BY id").fetch_all(pool).await.unwrap();
+        assert_eq!(details[0], "recent");
+        assert!(details.last().unwrap().starts_with("Removed 1 audit entries from before "), "{details:?}");
+        // Outside a purge the log stays append-only.
+        assert!(sqlx::query("DELETE FROM audit_log").execute(pool).await.is_err(), "{:?}", t.engine());
         t.finish().await;
     }
 }

@@ -122,7 +122,7 @@ async fn an_import_previews_every_row_then_creates_the_good_ones_once_within_the
     assert_eq!(row("4"), ("4".into(), "Invalid".into(), "Administrator Email: Invalid email format".into()));
     assert_eq!(row("5").2, "Administrator Phone: Value is required and can't be empty");
     assert_eq!(row("6").2, "Administrator Email: also in row 2 of the file");
-    assert_eq!(row("7").1, "Already existed");
+    assert_eq!(row("7").1, "Exists already", "nothing has happened yet");
     assert!(row("7").2.contains(&taken.id.to_string()), "{:?}", row("7"));
     assert!(row("8").2.starts_with("Template Partner ID: 999 is not one of your active template accounts"));
     assert_eq!(row("9").1, "To create", "quoted fields with the separator inside");
@@ -556,4 +556,21 @@ async fn a_formula_in_a_file_is_refused_with_its_row_and_column_even_behind_the_
     assert!(row("3").2.starts_with("Reference ID: Must not start with"), "{:?}", row("3"));
     assert_eq!(row("4").1, "To create", "an exported phone number comes back as it was");
     assert_eq!(registers(&app), 0);
+}
+
+#[tokio::test]
+async fn a_discarded_preview_is_gone_and_the_page_says_so() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let file = format!("{HEADER}\nAnn,Arts,ann@discard.example,1,,0,\n");
+    let (_, path) = upload(&app, &client, "one.csv", file.into_bytes()).await;
+    let listed = page(&app, &client, "/accounts/import").await;
+    assert_eq!(text(&listed, ".import-recent td[data-label=Rows]"), "1 row checked, 1 to create");
+    let res = client.post(app.at(&format!("{path}/discard"))).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/accounts/import");
+    let after = page(&app, &client, "/accounts/import").await;
+    assert_eq!(text(&after, "#flash .flash-ok"), "The preview of one.csv was discarded: nothing was sent to Kaltura.");
+    assert_eq!(client.get(app.at(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "deleted");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_rows").fetch_one(&app.db).await.unwrap();
+    assert_eq!(rows, 0, "with its rows");
 }

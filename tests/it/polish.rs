@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use scraper::{Html, Selector};
 
-use crate::support::{ADMIN_EMAIL, Role, TestApp, spawn_app};
+use crate::support::{ADMIN_EMAIL, Clock, Role, TestApp, spawn_app, spawn_app_with};
 
 /// Kaltura's support site, where "Contact Kaltura" leads by default.
 const SUPPORT: &str = "https://support.kaltura.com/";
@@ -78,7 +78,15 @@ async fn a_partner_id_search_for_letters_says_a_partner_id_is_a_number() {
     assert!(empty.starts_with("No Results. A Partner ID is a number"), "{empty}");
     assert!(empty.contains("search by Account Name or free text"), "{empty}");
     // Words that simply match nothing need no lesson.
-    assert_eq!(text(&page(&app, &client, "/accounts?q=Atlantis&by=name").await, "tr.empty"), "No Results");
+    let doc = page(&app, &client, "/accounts?q=Atlantis&by=name&status=1").await;
+    assert_eq!(text(&doc, "tr.empty"), "No Results Clear the search and filters");
+    let clear = doc.select(&Selector::parse("#clear-search").unwrap()).next().expect("a way back");
+    assert_eq!(clear.value().attr("href"), Some("/accounts?by=name"), "the same kind of search, nothing typed");
+    let export = doc.select(&Selector::parse(".panel-tools button[disabled]").unwrap()).next();
+    assert_eq!(export.map(|e| e.text().collect::<String>()), Some("Export CSV".into()), "nothing to export");
+    // Without a search or filter there is nothing to clear.
+    let doc = page(&app, &client, "/accounts?page=99").await;
+    assert!(doc.select(&Selector::parse("#clear-search").unwrap()).next().is_none());
 }
 
 #[tokio::test]
@@ -301,4 +309,173 @@ async fn static_files_carry_their_content_hash_and_plain_names_revalidate() {
     let icon = doc.select(&Selector::parse("link[rel=icon]").unwrap()).next().and_then(|l| l.value().attr("href"));
     let res = client.get(app.at(icon.expect("an icon link"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn signing_out_is_confirmed_and_an_ended_session_says_why_and_returns_to_the_exact_view() {
+    let app = spawn_app_with(|s| s.clock = Clock::manual_from_now()).await;
+    let client = app.admin().await;
+    let out = client.post(app.at("/logout")).send().await.unwrap();
+    assert_eq!(location(&out), "/login?signed_out=1");
+    let login = page(&app, &client, "/login?signed_out=1").await;
+    assert_eq!(text(&login, "#flash .flash-ok"), "You are signed out.");
+    // Signed out on purpose: no "session ended" on the next sign-in page.
+    let res = client.get(app.at("/accounts")).send().await.unwrap();
+    assert_eq!(location(&res), "/login?next=%2Faccounts");
+
+    // A session that ends by time: the sign-in page says so once, and a click made then is not lost.
+    let client = app.admin().await;
+    app.clock().advance(13 * 3600);
+    let res = client
+        .get(app.at("/accounts?sort=name&dir=asc"))
+        .header("HX-Request", "true")
+        .header("HX-Current-URL", app.at("/accounts?size=25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let to = res.headers()["hx-redirect"].to_str().unwrap().to_owned();
+    assert_eq!(to, "/login?next=%2Faccounts%3Fsort%3Dname%26dir%3Dasc&ended=1", "the sort clicked, not the old page");
+    let login = page(&app, &client, &to).await;
+    assert!(text(&login, "#flash").starts_with("Your session ended (30 minutes without activity, or 12 hours"));
+    assert_eq!(count(&login, "input[name=password][autofocus]"), 0, "no email typed yet: the email first");
+    // Said once.
+    let again = page(&app, &client, "/login").await;
+    assert_eq!(count(&again, "#flash .flash"), 0);
+}
+
+#[tokio::test]
+async fn every_page_has_a_skip_link_one_h1_and_a_title_that_does_not_repeat_itself() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    for path in ["/accounts", "/accounts/new", "/accounts/6475", "/users", "/usage", "/audit", "/accounts/import"] {
+        let doc = page(&app, &client, path).await;
+        assert_eq!(count(&doc, "body > a.skip-link[href='#content']"), 1, "{path}");
+        assert_eq!(count(&doc, "main#content"), 1, "{path}");
+        assert_eq!(count(&doc, "h1"), 1, "{path}: one heading of the page");
+        let title = text(&doc, "title");
+        assert!(title.ends_with(" · Multi Account") && !title.starts_with("Multi Account"), "{path}: {title}");
+        assert_eq!(count(&doc, "nav[aria-label=Main] a"), 4, "{path}: one navigation, its links");
+        assert_eq!(count(&doc, ".mainnav"), 0, "{path}: no tab that is not one");
+    }
+}
+
+#[tokio::test]
+async fn a_used_up_quota_is_a_warning_and_add_account_offers_no_create() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let kaltura = {
+        let emu = app.emulator();
+        KalturaSettings::default().demo_client(&emu.url, emu.parent_id, &emu.admin_secret).expect("a client")
+    };
+    for n in 0..3 {
+        let account = kaltura::NewAccount {
+            admin_name: "Q".into(),
+            name: format!("Quota {n}"),
+            admin_email: format!("quota{n}@example.com"),
+            phone: "1".into(),
+            website: None,
+            reference_id: None,
+        };
+        kaltura.register(&account, None).await.expect("partner.register");
+    }
+    let accounts = page(&app, &client, "/accounts").await;
+    assert_eq!(count(&accounts, "#quota-banner.quota-full"), 1);
+    assert!(text(&accounts, "#quota-full-note").starts_with("The quota is used up:"));
+    let form = page(&app, &client, "/accounts/new").await;
+    assert!(text(&form, ".form-error").starts_with("No additional accounts remain"));
+    assert_eq!(count(&form, ".add-account button[type=submit]"), 0, "no Create to press");
+    assert_eq!(count(&form, "input[name=admin_name]"), 0, "no form to fill in for nothing");
+    assert_eq!(text(&form, "h1"), "Add Account");
+}
+
+#[tokio::test]
+async fn add_user_describes_each_role_and_says_which_can_use_the_console() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let doc = page(&app, &client, "/users/new").await;
+    let shown: Vec<String> = doc
+        .select(&Selector::parse("#role-hint [data-role-hint]:not([hidden])").unwrap())
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            "Publisher Administrator: Full control over the publisher account and its users: the only role that can \
+              use this console."
+        ]
+    );
+    assert_eq!(count(&doc, "#role-hint [data-role-hint][hidden]"), 4, "the others, for the script to show");
+    assert!(doc.html().contains("Player Designer: Designs players in the Rich Media CMS; cannot use this console."));
+}
+
+#[tokio::test]
+async fn the_standalone_edit_page_saves_back_to_the_whole_details_page() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let form = page(&app, &client, "/accounts/6475/edit").await;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for input in form.select(&Selector::parse("form input[name], form textarea[name]").unwrap()) {
+        let name = input.value().attr("name").unwrap().to_owned();
+        let value = input.value().attr("value").map(str::to_owned).unwrap_or_else(|| input.text().collect());
+        fields.push((name, value));
+    }
+    for (name, value) in &mut fields {
+        if name == "website" {
+            *value = "https://shanghai.example".into();
+        }
+    }
+    let res = client
+        .post(app.at("/accounts/6475/edit"))
+        .header("HX-Request", "true")
+        .header("HX-Target", "account-info")
+        .header("HX-Current-URL", app.at("/accounts/6475/edit"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["hx-redirect"], "/accounts/6475", "the whole page, not a card in a half page");
+    let details = page(&app, &client, "/accounts/6475").await;
+    assert_eq!(text(&details, "#flash .flash-ok"), "Saved: Website URL.");
+}
+
+#[tokio::test]
+async fn kaltura_down_is_said_in_words_with_a_retry() {
+    let mut app = spawn_app().await;
+    let client = app.admin().await;
+    app.stop_emulator().await;
+    let res = client.get(app.at("/accounts/6475")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let doc = Html::parse_document(&res.text().await.unwrap());
+    assert_eq!(text(&doc, "h1"), "Kaltura isn't responding");
+    assert_eq!(
+        doc.select(&Selector::parse("a#retry").unwrap()).next().unwrap().value().attr("href"),
+        Some("/accounts/6475")
+    );
+    assert!(!doc.html().contains("Bad Gateway"));
+}
+
+#[tokio::test]
+async fn the_row_menu_opens_the_details_and_edit_and_templates_are_marked() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let doc = page(&app, &client, "/accounts").await;
+    let items: Vec<String> = doc
+        .select(&Selector::parse("#account-6475 .menu-item").unwrap())
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect();
+    assert_eq!(items[..2], ["View details".to_owned(), "Edit".to_owned()]);
+    let blocked = page(&app, &client, "/accounts/6479").await;
+    assert_eq!(
+        text(&blocked, "#edit-refusal"),
+        "Editing is not available for an account that is blocked: unblock it to edit its details."
+    );
+    assert_eq!(count(&page(&app, &client, "/accounts/6475").await, ".template-tag"), 0, "not a template");
+    let details = page(&app, &client, "/accounts/6478").await;
+    assert_eq!(text(&details, "h1 .template-tag"), "(Template Account)");
 }

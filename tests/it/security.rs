@@ -309,9 +309,11 @@ async fn over_https_the_cookie_is_host_bound_and_strict_transport_security_is_se
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["strict-transport-security"], "max-age=31536000");
-    let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
-    assert!(cookie.starts_with("__Host-ma_session="), "{cookie}");
+    let cookies: Vec<&str> = res.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    let cookie = cookies.iter().find(|c| c.starts_with("__Host-ma_session=")).expect("the session's cookie");
     assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+    let mark = cookies.iter().find(|c| c.starts_with("ma_was_signed_in=")).expect("the signed-in mark");
+    assert!(mark.starts_with("ma_was_signed_in=1;") && mark.contains("Secure") && mark.contains("HttpOnly"), "{mark}");
 
     let plain = spawn_app().await;
     let res = plain.client().get(plain.at("/login")).send().await.unwrap();

@@ -84,7 +84,7 @@ async fn other_roles_see_that_their_role_does_not_allow_multi_account_management
     assert!(admin.is_active(), "a fragment request from another role changes nothing");
 
     let res = client.post(app.at("/logout")).send().await.unwrap();
-    assert_eq!(location(&res), "/login", "other roles can sign out");
+    assert_eq!(location(&res), "/login?signed_out=1", "other roles can sign out");
 }
 
 #[tokio::test]
@@ -171,7 +171,7 @@ async fn signing_out_ends_the_session() {
     let app = spawn_app().await;
     let client = app.admin().await;
     let res = client.post(app.at("/logout")).send().await.unwrap();
-    assert_eq!(location(&res), "/login");
+    assert_eq!(location(&res), "/login?signed_out=1");
     assert_eq!(client.get(app.at("/users")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
 }
 

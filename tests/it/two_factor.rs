@@ -136,7 +136,7 @@ async fn set_up_shows_a_qr_code_and_the_key_then_the_recovery_codes_once() {
     let app = spawn_with_key().await;
     let client = app.admin().await;
     let page = get(&app, &client, "/accounts").await;
-    assert!(page.body.contains(r#"href="/account/two-factor">Two-factor</a>"#), "linked from the header");
+    assert!(page.body.contains(r#"href="/account/two-factor">Two-factor: off</a>"#), "linked from the header");
 
     let off = get(&app, &client, "/account/two-factor").await;
     assert!(off.body.contains("Two-factor sign-in is <strong>off</strong>"), "{}", off.body);
@@ -260,9 +260,12 @@ async fn a_recovery_code_signs_in_once() {
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let used = code_step(&app, &client, &codes[3].to_uppercase()).await;
     assert_eq!(used.status, StatusCode::SEE_OTHER, "in any case: {}", used.body);
+    let first = get(&app, &client, "/accounts").await;
+    assert!(first.body.contains("You signed in with a recovery code: 9 recovery codes are left."), "{}", first.body);
     assert!(signed_in(&app, &client).await);
     let page = get(&app, &client, "/account/two-factor").await;
     assert!(page.body.contains("9 of your recovery codes are left"));
+    assert!(page.body.contains("Two-factor: on</a>"), "the header says so");
 
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let again = code_step(&app, &client, &codes[3]).await;
@@ -445,7 +448,7 @@ async fn require_2fa_sends_a_user_without_it_to_set_it_up_first() {
 
     let other = app.admin().await;
     let out = post(&app, &other, "/logout", &[]).await;
-    assert_eq!(location(&out), "/login", "signing out is allowed before setting it up");
+    assert_eq!(location(&out), "/login?signed_out=1", "signing out is allowed before setting it up");
 
     enrol(&app, &client).await;
     assert!(signed_in(&app, &client).await, "once set up, every page opens");

@@ -25,6 +25,7 @@ use crate::accounts::bulk::{
 };
 use crate::accounts::rules::StatusAction;
 use crate::web::error::Loading;
+use crate::web::format::kmc_time;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -387,6 +388,8 @@ struct OutcomeLists {
     failed: Vec<Item>,
     failed_total: i64,
     failed_pager: Option<Pager>,
+    /// Kaltura's message, when every failure had the same one (said once, not once per account).
+    failed_common: Option<String>,
 }
 
 /// A job as its page shows it.
@@ -394,6 +397,8 @@ struct JobView {
     id: i64,
     title: String,
     actor: String,
+    started: String,
+    finished: Option<String>,
     running: bool,
     done: i64,
     total: i64,
@@ -415,7 +420,14 @@ impl JobView {
                     })
                 })
             };
+            let first_message = o.failed.items.first().map(|i| i.message.clone());
+            let failed_common = first_message.filter(|m| {
+                o.failed.total > 1
+                    && o.failed.total == o.failed.items.len() as i64
+                    && o.failed.items.iter().all(|i| &i.message == m)
+            });
             OutcomeLists {
+                failed_common,
                 changed_pager: pager(&o.changed, Outcome::Changed),
                 skipped_pager: pager(&o.skipped, Outcome::Skipped),
                 failed_pager: pager(&o.failed, Outcome::Failed),
@@ -439,6 +451,8 @@ impl JobView {
             id,
             title: format!("{} {}", action.label(), accounts(r.progress.total as usize)),
             actor: r.job.actor,
+            started: kmc_time(r.job.started_at),
+            finished: r.job.finished_at.map(kmc_time),
             running: r.job.finished_at.is_none(),
             done: r.progress.done,
             total: r.progress.total,

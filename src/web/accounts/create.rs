@@ -61,6 +61,8 @@ struct FormPartial {
     errors: FieldErrors,
     templates: Vec<TemplateChoice>,
     selected_template: i64,
+    /// No account can be added now (the quota is used up or unknown): the form says why and offers no Create.
+    blocked: bool,
 }
 
 #[derive(Template)]
@@ -100,8 +102,9 @@ pub(crate) async fn new_form(
 ) -> Result<Response, AppError> {
     let new = state.accounts.new_form().await?;
     let form = AccountForm { request_key: new.request_key, ..AccountForm::default() };
+    let blocked = new.blocked.is_some();
     let errors = FieldErrors { general: new.blocked, ..FieldErrors::default() };
-    let inner = FormPartial { page: !htmx, form, errors, templates: new.templates, selected_template: 0 };
+    let inner = FormPartial { page: !htmx, form, errors, templates: new.templates, selected_template: 0, blocked };
     if htmx {
         return Ok(render(&inner)?.into_response());
     }
@@ -152,6 +155,7 @@ async fn answer(
                 errors: r.errors,
                 templates: r.templates,
                 selected_template: r.template,
+                blocked: false,
             };
             let body = if htmx {
                 render(&inner)?

@@ -29,6 +29,10 @@ const HEADER: [&str; 12] = [
     "Parent Account",
 ];
 
+fn value(v: &Option<String>) -> String {
+    v.as_deref().map(str::trim).unwrap_or_default().to_owned()
+}
+
 fn record(p: &Partner, parent_id: i64) -> String {
     let row = Row::new(p, parent_id);
     let fields = [
@@ -36,11 +40,12 @@ fn record(p: &Partner, parent_id: i64) -> String {
         p.id.to_string(),
         row.status_label.to_string(),
         p.status.map(|s| s.code().to_string()).unwrap_or_default(),
-        row.admin_name,
-        row.admin_email,
-        row.phone,
-        row.reference_id,
-        row.website,
+        // The values as Kaltura has them: a missing one is empty, not the page's "N/A".
+        value(&p.admin_name),
+        value(&p.admin_email),
+        value(&p.phone),
+        value(&p.reference_id),
+        value(&p.website),
         kmc_date(p.created_at),
         p.created_at.map(|t| t.to_string()).unwrap_or_default(),
         if row.is_parent { "yes" } else { "no" }.to_string(),

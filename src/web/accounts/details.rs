@@ -55,7 +55,7 @@ pub(crate) struct InfoCard {
     pub(crate) row: Row,
     pub(crate) fields: Vec<Field>,
     pub(crate) can_edit: bool,
-    /// Why the account cannot be edited, shown for the parent.
+    /// Why the account cannot be edited (the parent, a blocked or removed account).
     pub(crate) edit_refusal: Option<String>,
     pub(crate) flash: Option<Flash>,
     /// Also replaces the page's title (the name may have changed).
@@ -70,7 +70,7 @@ impl InfoCard {
         InfoCard {
             fields: fields(p, &row),
             can_edit: edit_refusal.is_none(),
-            edit_refusal: edit_refusal.filter(|_| is_parent),
+            edit_refusal,
             row,
             flash: None,
             title_oob: false,
@@ -189,7 +189,8 @@ pub(crate) async fn show(
         Err(ActionError::NotAllowed(why)) => return Err(AppError::BadRequest(why)),
     };
     let p = &details.partner;
-    let card = InfoCard::new(p, state.accounts.parent_id());
+    let mut card = InfoCard::new(p, state.accounts.parent_id());
+    card.row.is_template = details.is_template;
     let recent = details
         .recent
         .into_iter()

@@ -16,7 +16,7 @@ use super::{AdminUser, AppError, AppState, ClientIp, Flash, Nav, Section, render
 use crate::accounts::{ActionError, Actor, Conflict, Edit, EditErrors, EditOutcome, Values, input_name, label};
 use crate::web::auth::CurrentUser;
 use crate::web::error::Loading;
-use crate::web::htmx::{is_htmx, to_flash};
+use crate::web::htmx::{HxRedirect, is_htmx, to_flash};
 
 struct FormField {
     name: &'static str,
@@ -201,9 +201,19 @@ pub(crate) async fn save(
         }
         Err(e) => return refusal(&me, htmx, e),
     };
-    if !htmx {
+    // Saved from the edit page of its own (a bookmark, a second tab) rather than the details' card: the details page
+    // comes back whole, with the message.
+    let standalone = headers
+        .get("hx-current-url")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|url| url.split(['?', '#']).next().unwrap_or_default().ends_with("/edit"));
+    if !htmx || standalone {
         session.set_flash(flash).await?;
-        return Ok(Redirect::to(&format!("/accounts/{id}")).into_response());
+        let to = format!("/accounts/{id}");
+        if htmx {
+            return Ok((HxRedirect(to), StatusCode::NO_CONTENT).into_response());
+        }
+        return Ok(Redirect::to(&to).into_response());
     }
     let mut card = InfoCard::new(&partner, state.accounts.parent_id());
     card.flash = Some(flash);

@@ -15,7 +15,8 @@ use super::super::auth::AdminUser;
 use super::super::csv;
 use super::super::format::kmc_time;
 use super::super::htmx::{HxRefresh, wants_fragment};
-use super::super::{AppError, AppState, ClientIp, Nav, Section, render};
+use super::super::session::Session;
+use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use super::Actor;
 use crate::accounts::import::{
     Column, FileError, ImportError, ImportView, MAX_FILE_BYTES, MAX_ROWS, Row, RowState, Tally, outcome, template_file,
@@ -75,8 +76,8 @@ async fn import_page(state: &AppState, me: &super::CurrentUser, error: Option<St
         .map(|(i, t)| Listed {
             id: i.id,
             summary: match i.state {
-                ImportState::Preview => format!("{} rows checked, {} to create", t.total, t.remaining),
-                _ => format!("{} created of {} rows", t.created, t.total),
+                ImportState::Preview => format!("{} checked, {} to create", rows(t.total), t.remaining),
+                _ => format!("{} created of {}", t.created, rows(t.total)),
             },
             file_name: i.file_name,
             actor: i.actor,
@@ -94,8 +95,10 @@ async fn import_page(state: &AppState, me: &super::CurrentUser, error: Option<St
     })
 }
 
-async fn page(State(state): State<AppState>, AdminUser(me): AdminUser) -> Result<Response, AppError> {
-    Ok(render(&import_page(&state, &me, None).await?)?.into_response())
+async fn page(State(state): State<AppState>, AdminUser(me): AdminUser, session: Session) -> Result<Response, AppError> {
+    let mut page = import_page(&state, &me, None).await?;
+    page.nav.flash = session.take_flash().await?;
+    Ok(render(&page)?.into_response())
 }
 
 async fn template() -> Response {
@@ -198,7 +201,8 @@ struct Shown {
 }
 
 impl Shown {
-    fn of(r: Row) -> Shown {
+    /// A row as the page lists it; in a preview nothing has happened yet, so an existing account "exists already".
+    fn of(r: Row, preview: bool) -> Shown {
         let class = match r.state {
             RowState::Created => "active",
             RowState::Invalid | RowState::Failed => "failed",
@@ -210,7 +214,7 @@ impl Shown {
             name: r.name,
             admin_name: r.admin_name,
             admin_email: r.admin_email,
-            outcome: outcome(r.state),
+            outcome: if preview && r.state == RowState::Exists { "Exists already" } else { outcome(r.state) },
             class,
             partner_id: r.partner_id,
             message: r.message,
@@ -254,6 +258,11 @@ impl Progress {
     fn is_discarded(&self) -> bool {
         self.state == ImportState::Discarded
     }
+}
+
+/// `1 row`, `12 rows`.
+fn rows(n: i64) -> String {
+    if n == 1 { "1 row".into() } else { format!("{} rows", crate::numbers::grouped(n)) }
 }
 
 /// `75` → `1 min 15 s`.
@@ -301,6 +310,7 @@ async fn show(
     let Some(ImportView { import, columns, rows, tally }) = state.accounts.import(id).await? else {
         return Err(AppError::NotFound);
     };
+    let preview = import.state == ImportState::Preview;
     let page = JobPage {
         nav: Nav::for_user(&me, Section::Accounts),
         file_name: import.file_name.clone(),
@@ -308,7 +318,7 @@ async fn show(
         uploaded: kmc_time(import.created_at),
         columns: columns.iter().map(|c| c.label()).collect::<Vec<_>>().join(", "),
         p: Progress::of(&import, tally),
-        rows: rows.into_iter().map(Shown::of).collect(),
+        rows: rows.into_iter().map(|r| Shown::of(r, preview)).collect(),
     };
     Ok(render(&page)?.into_response())
 }
@@ -330,12 +340,15 @@ async fn start(
 async fn discard(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    if state.accounts.import_tally(id).await?.is_none() {
+    let Some((import, _)) = state.accounts.import_tally(id).await? else {
         return Err(AppError::NotFound);
-    }
+    };
     if state.accounts.import_discard(id).await? {
+        let message = format!("The preview of {} was discarded: nothing was sent to Kaltura.", import.file_name);
+        session.set_flash(Flash::ok(message)).await?;
         Ok(Redirect::to("/accounts/import").into_response())
     } else {
         Ok(Redirect::to(&format!("/accounts/import/{id}")).into_response())

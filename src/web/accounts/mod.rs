@@ -177,6 +177,8 @@ struct Panel {
     columns: Vec<Column>,
     rows: Vec<Row>,
     pager: Pager,
+    /// With a search or a status filter: the same view without them (the empty table's "Clear the search").
+    clear_href: Option<String>,
     /// "Select all N matching", when the search has more accounts to select than the page shows.
     select_all: SelectAll,
 }
@@ -269,6 +271,8 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
             .into(),
         _ => "No Results".into(),
     };
+    let cleared = View { q: String::new(), statuses: View::default().statuses, page: 1, ..view.clone() };
+    let clear_href = (cleared.href(size) != view.with_page(1).href(size)).then(|| cleared.href(size));
     Panel {
         notes,
         sort_key: view.sort.wire_name(),
@@ -281,6 +285,7 @@ fn build_panel(view: &View, size: u32, loaded: &Loaded, notes: Vec<String>) -> P
         columns,
         pager,
         select_all,
+        clear_href,
         rows,
     }
 }

@@ -20,6 +20,9 @@ pub(crate) struct Row {
     pub(crate) id: i64,
     pub(crate) name: String,
     pub(crate) is_parent: bool,
+    /// A template account (group type 4): Add Account can copy its content. Kaltura's lists do not say; the details
+    /// page asks.
+    pub(crate) is_template: bool,
     pub(crate) status_label: &'static str,
     /// A CSS class per status (`active`, `blocked`, `removed`).
     pub(crate) status_class: &'static str,
@@ -30,6 +33,7 @@ pub(crate) struct Row {
     pub(crate) website: String,
     pub(crate) created: String,
     pub(crate) can_kmc_login: bool,
+    pub(crate) can_edit: bool,
     /// The status actions the account's status allows, in menu order.
     pub(crate) actions: Vec<MenuAction>,
     /// Whether it is in the user's selection for bulk actions.
@@ -64,6 +68,7 @@ impl Row {
             id: p.id,
             name: if is_parent { format!("{name} (Parent Account)") } else { name },
             is_parent,
+            is_template: false,
             status_label,
             status_class,
             admin_name: or_na(&p.admin_name),
@@ -73,6 +78,7 @@ impl Row {
             website: or_na(&p.website),
             created: kmc_date(p.created_at),
             can_kmc_login: RowAction::KmcLogin.allowed(status, is_parent),
+            can_edit: RowAction::Edit.allowed(status, is_parent),
             actions,
             selected: false,
         }

@@ -166,3 +166,44 @@ pub(super) fn only_refreshed(stored: &tower_sessions::session::Record, new: &tow
     without_seen(stored) == without_seen(new)
         && new.data.iter().filter(|(k, _)| k.as_str() != SEEN_AT).all(|(k, v)| stored.data.get(k) == Some(v))
 }
+
+/// A cookie that says only that this browser was signed in (no id, nothing secret), kept as long as a session can
+/// last: a request that comes without a valid session but with it was signed out by time, and the sign-in page can
+/// say so. Signing out removes it.
+const WAS_SIGNED_IN: &str = "ma_was_signed_in";
+
+/// The `Set-Cookie` that marks a browser as signed in, for `max` (the longest a session lasts).
+pub(crate) fn mark_signed_in(secure: bool, max: Duration) -> axum::http::HeaderValue {
+    let age = tower_sessions::cookie::time::Duration::seconds(i64::try_from(max.as_secs()).unwrap_or(i64::MAX));
+    was_signed_in_cookie(secure, "1", age)
+}
+
+/// The `Set-Cookie` that removes the mark.
+pub(crate) fn unmark_signed_in(secure: bool) -> axum::http::HeaderValue {
+    was_signed_in_cookie(secure, "", tower_sessions::cookie::time::Duration::ZERO)
+}
+
+fn was_signed_in_cookie(
+    secure: bool,
+    value: &str,
+    age: tower_sessions::cookie::time::Duration,
+) -> axum::http::HeaderValue {
+    let cookie = tower_sessions::cookie::Cookie::build((WAS_SIGNED_IN, value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(tower_sessions::cookie::SameSite::Lax)
+        .max_age(age)
+        .build();
+    // A cookie of ASCII name, value and attributes is always a valid header value.
+    axum::http::HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| axum::http::HeaderValue::from_static(""))
+}
+
+/// Whether the request carries the mark.
+pub(crate) fn was_signed_in(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|cookies| {
+        cookies.split(';').any(|pair| {
+            pair.trim().split_once('=').is_some_and(|(name, value)| name == WAS_SIGNED_IN && !value.is_empty())
+        })
+    })
+}

@@ -239,6 +239,8 @@ struct AccountPage {
     name: String,
     is_parent: bool,
     status: &'static str,
+    /// The badge's colour, as on the account's details.
+    status_class: &'static str,
     error: Option<String>,
     granted: bool,
     figures: Vec<Figure>,
@@ -261,6 +263,7 @@ async fn account(
         name: id.to_string(),
         is_parent: id == state.usage.parent_id(),
         status: super::accounts::rows::NA,
+        status_class: "other",
         error: None,
         granted: true,
         figures: Vec::new(),
@@ -290,6 +293,7 @@ async fn account(
     let row = Row::new(&found.partner, state.usage.parent_id());
     page.name = row.plain_name().to_string();
     page.status = row.status_label;
+    page.status_class = row.status_class;
     page.can_kmc_login = RowAction::KmcLogin.allowed(found.partner.status, row.is_parent);
     page.granted = found.granted;
     if found.granted {
@@ -314,9 +318,9 @@ const HEADER: [&str; 11] = [
     "Transcoding (MB)",
 ];
 
-/// A plain number: integers without a fraction, sizes as Kaltura gives them.
+/// A plain number: integers without a fraction, sizes to two decimals (of a megabyte, a few kilobytes).
 fn plain(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { v.to_string() }
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.2}") }
 }
 
 fn record(a: &AccountUsage) -> String {
@@ -345,5 +349,7 @@ async fn export(
             Err(std::io::Error::other(e.to_string()))
         }
     });
-    Ok(csv::attachment("usage", Body::from_stream(head.chain(rows))))
+    // Named after the period it covers, not the time it was made.
+    let stem = format!("usage-{}-to-{}", period.from, period.to);
+    Ok(csv::attachment_as(&stem, Body::from_stream(head.chain(rows))))
 }

@@ -125,6 +125,12 @@ impl UsageView {
                 Some(text) => parse_date("end", text)?,
                 None => default.to,
             };
+            if from > today {
+                return Err(format!(
+                    "The period starts on {from}, after today ({today}): there is no usage to show yet. Choose a \
+                     start on or before today."
+                ));
+            }
             Period::with_interval(from, to, interval).map_err(|e| e.to_string())
         })();
         if let Ok(p) = &v.period {
@@ -186,6 +192,9 @@ impl UsageView {
 
     /// The named ranges, each keeping the search, sort and chart choice, the one shown marked.
     pub(crate) fn presets(&self) -> Vec<Choice> {
+        // Two presets can be the same range (in December, the last 12 months are this year): only the first is
+        // marked current.
+        let mut marked = false;
         Preset::ALL
             .into_iter()
             .map(|preset| {
@@ -198,7 +207,9 @@ impl UsageView {
                     page: 1,
                     ..self.clone()
                 };
-                let current = self.period.as_ref().is_ok_and(|shown| shown.from == p.from && shown.to == p.to);
+                let current =
+                    !marked && self.period.as_ref().is_ok_and(|shown| shown.from == p.from && shown.to == p.to);
+                marked |= current;
                 Choice { label: preset.label(), href: format!("/usage?{}", view.query(None)), current }
             })
             .collect()
@@ -255,6 +266,22 @@ mod tests {
         assert!(long.period.unwrap_err().contains("at most 5000 days"));
         let odd = UsageView::parse("interval=week", TODAY);
         assert_eq!(odd.period.unwrap_err(), "The interval “week” is not one of day or month.");
+    }
+
+    #[test]
+    fn a_period_in_the_future_is_explained_not_shown_as_zeros() {
+        let v = UsageView::parse("from=2027-01-01&to=2027-01-31", TODAY);
+        assert!(v.period.unwrap_err().starts_with("The period starts on 2027-01-01, after today (2026-12-01)"));
+    }
+
+    #[test]
+    fn of_two_presets_with_the_same_range_one_is_marked() {
+        // In December the last 12 months begin on January 1st: the same range as this year.
+        let last_12 = Preset::Last12Months.period(TODAY);
+        let q = format!("from={}&to={}&interval=month", last_12.from, last_12.to);
+        let v = UsageView::parse(&q, TODAY);
+        let marked: Vec<&str> = v.presets().into_iter().filter(|c| c.current).map(|c| c.label).collect();
+        assert_eq!(marked, vec![Preset::Last12Months.label()]);
     }
 
     #[test]
