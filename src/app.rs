@@ -103,7 +103,7 @@ impl Application {
             },
             Some(accounts.clone()),
         );
-        let state = AppState {
+        let state = AppState::new(web::Services {
             usage: crate::usage::Usage::new(kaltura),
             accounts,
             identity,
@@ -111,7 +111,7 @@ impl Application {
             db: database.pool,
             sessions: database.sessions,
             settings: Arc::new(web),
-        };
+        });
         Ok(Application {
             listener,
             state,

@@ -189,6 +189,21 @@
   }
 
   function placeOpenMenus() { openMenus().forEach(place); }
+  // A closed menu keeps no position of its own: a page saved for Back holds no style attribute, which the CSP
+  // would refuse when it is restored.
+  document.addEventListener("toggle", function (e) {
+    var menu = e.target;
+    if (menu.matches && menu.matches("details.menu") && !menu.open) {
+      var list = menu.querySelector(".menu-items");
+      if (list) { list.removeAttribute("style"); }
+    }
+  }, true);
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    openMenus().forEach(function (menu) { menu.open = false; });
+    Array.prototype.forEach.call(document.querySelectorAll("details.menu .menu-items[style]"), function (l) {
+      l.removeAttribute("style");
+    });
+  });
   window.addEventListener("scroll", placeOpenMenus, true);
   window.addEventListener("resize", placeOpenMenus);
 

@@ -439,42 +439,68 @@ async fn load(
     let templates_filter =
         PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
     let list = |filter: &PartnerFilter, pager: Pager| json!({ "filter": filter.to_wire(), "pager": pager.to_wire() });
+    // What only needs a number asks partner.count: no partner object to read past.
+    let count = |filter: &PartnerFilter| json!({ "filter": filter.to_wire() });
     let mut mr = MultiRequest::new();
     let selectable = match page {
         Some((filter, _)) if count_selectable => match selectable_filter(filter, kaltura.config().partner_id) {
-            Some(f) => Selectable::Counted(mr.add(Action::PARTNER_LIST, list(&f, Pager::new(1, 1)))),
+            Some(_) if statuses_alone(filter) => Selectable::AllButParent(filter.status_in.clone().unwrap_or_default()),
+            Some(f) => Selectable::Counted(mr.add(Action::PARTNER_COUNT, count(&f))),
             None => Selectable::None,
         },
         _ => Selectable::NotAsked,
     };
     let page = page.map(|(filter, pager)| mr.add(Action::PARTNER_LIST, list(filter, pager)));
-    let templates_pager = if list_templates { TEMPLATES_PAGE } else { Pager::new(1, 1) };
-    let templates = mr.add(Action::PARTNER_LIST, list(&templates_filter, templates_pager));
-    let used = mr.add(Action::PARTNER_LIST, list(&PartnerFilter::in_use(), Pager::new(1, 1)));
+    let templates = if list_templates {
+        mr.add(Action::PARTNER_LIST, list(&templates_filter, TEMPLATES_PAGE))
+    } else {
+        mr.add(Action::PARTNER_COUNT, count(&templates_filter))
+    };
+    let used = mr.add(Action::PARTNER_COUNT, count(&PartnerFilter::in_use()));
     let info = mr.add(Action::PARTNER_GET_INFO, Value::Null);
     let r = kaltura.multirequest(&mr).await?;
-    let templates = r.get::<ListResponse<Partner>>(templates)?;
-    let used_total = r.get::<ListResponse<Partner>>(used)?.total_count;
+    let (templates_in_use, listed) = if list_templates {
+        let templates = r.get::<ListResponse<Partner>>(templates)?;
+        (templates.total_count, templates.objects)
+    } else {
+        (r.get::<i64>(templates)?, Vec::new())
+    };
+    let used_total = r.get::<i64>(used)?;
     let parent: Partner = r.get(info)?;
-    let templates_in_use = templates.total_count;
     let quota = Quota::compute(used_total, templates_in_use, parent.publishers_quota.unwrap_or(0));
     let page = match page {
         Some(p) => r.get(p)?,
         None => ListResponse { objects: Vec::new(), total_count: 0 },
     };
     let selectable = match selectable {
-        Selectable::Counted(call) => Some(r.get::<ListResponse<Partner>>(call)?.total_count),
+        Selectable::Counted(call) => Some(r.get::<i64>(call)?),
+        Selectable::AllButParent(statuses) => {
+            let parent_listed = parent.status.is_some_and(|s| statuses.contains(&s));
+            Some(page.total_count - i64::from(parent_listed))
+        }
         Selectable::None => Some(0),
         Selectable::NotAsked => None,
     };
-    let listed = if list_templates { templates.objects } else { Vec::new() };
     Ok((AccountsPage { page, templates_in_use, used_total, quota, parent_id: parent.id, selectable }, listed))
+}
+
+/// A filter of active or blocked statuses and nothing else: every account it lists but the parent can be selected.
+fn statuses_alone(filter: &PartnerFilter) -> bool {
+    let bare =
+        PartnerFilter { status_in: filter.status_in.clone(), order_by: filter.order_by, ..PartnerFilter::default() };
+    *filter == bare
+        && filter
+            .status_in
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|s| matches!(s, PartnerStatus::Active | PartnerStatus::Blocked)))
 }
 
 enum Selectable {
     NotAsked,
     /// The search matches no status a bulk action changes.
     None,
+    /// No search, only active or blocked accounts (these statuses): the page's count less the parent.
+    AllButParent(Vec<PartnerStatus>),
     Counted(kaltura::ResultRef),
 }
 

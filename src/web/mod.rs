@@ -46,9 +46,25 @@ use crate::config::WebSettings;
 pub(crate) use client_ip::ClientIp;
 pub(crate) use error::AppError;
 
-/// Everything a handler needs, built once at start-up; cheap to clone.
+/// Everything a handler needs, built once at start-up. Every layer and handler takes a copy of it: one reference
+/// count, not one per service.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Services>);
+
+impl AppState {
+    pub(crate) fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub(crate) struct Services {
     pub(crate) db: crate::db::Pool,
     /// The SQLite file behind `db`, for readiness.
     pub(crate) db_file: Arc<Option<crate::db::DbFile>>,
@@ -221,4 +237,12 @@ impl Nav {
 /// Renders a template, turning a template failure into an [`AppError`].
 pub(crate) fn render(t: &impl Template) -> Result<Html<String>, AppError> {
     Ok(Html(t.render()?))
+}
+
+/// [`render`] into a buffer of about `expected` bytes: a page of many rows outgrows the template's own estimate many
+/// times over, and each growth copies all that is written so far.
+pub(crate) fn render_sized(t: &impl Template, expected: usize) -> Result<Html<String>, AppError> {
+    let mut out = String::with_capacity(expected);
+    t.render_into(&mut out)?;
+    Ok(Html(out))
 }

@@ -898,6 +898,11 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     b.until("the table", "return document.readyState === 'complete' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(PHONE.0, PHONE.1).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone.png");
+    // Below the filters: the accounts as cards.
+    b.js("document.querySelector('#accounts-panel .panel-head').scrollIntoView({block: 'start'})").await;
+    b.until("the cards in view", "return document.querySelector('#accounts-panel').getBoundingClientRect().top < 200")
+        .await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone-cards.png");
     b.close().await;
 }
 

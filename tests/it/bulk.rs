@@ -419,6 +419,9 @@ async fn select_all_counts_only_the_accounts_it_can_select() {
         post(&app, &admin, "/accounts/selection/all", &[("back", "/accounts?status=1,2,3&size=25".into())], true).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(selected_count(&a.body), selectable, "the count offered is the count selected");
+    // The default view (active and blocked): the same count, the parent left out.
+    let page = get(&app, &admin, "/accounts?size=25").await.body;
+    assert_eq!(select_all(&page, "#select-matching"), vec![format!("Select all {selectable} matching this search")]);
     // Only removed accounts: nothing to offer.
     let page = get(&app, &admin, "/accounts?status=3").await.body;
     assert!(select_all(&page, "#select-matching").is_empty());
