@@ -131,7 +131,7 @@ async fn metrics_count_requests_kaltura_calls_and_sign_ins_for_allowed_addresses
     for expected in [
         r#"http_requests_total{route="/accounts",method="GET",status="200"}"#,
         r#"http_request_duration_seconds_bucket{route="/accounts",method="GET",le="0.05"}"#,
-        r#"kaltura_requests_total{call="partner.list,partner.list,partner.list,partner.getInfo",outcome="ok"}"#,
+        r#"kaltura_requests_total{call="partner.list,partner.count,partner.count,partner.getInfo",outcome="ok"}"#,
         r#"console_sign_ins_total{outcome="ok"}"#,
         r#"console_sign_ins_total{outcome="failure"}"#,
         "db_pool_connections ",

@@ -170,6 +170,15 @@ impl View {
             (true, true) => STATUS_CHOICES.to_vec(),
             (true, false) => DEFAULT_STATUSES.to_vec(),
         };
+        // A Partner ID search keeps the numbers: what is not one is said, not silently dropped.
+        if let Search::Ids(_) = v.search() {
+            let dropped: Vec<&str> =
+                v.q.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty() && s.parse::<u64>().is_err()).collect();
+            if !dropped.is_empty() {
+                let shown: Vec<String> = dropped.iter().map(|d| format!("\u{201c}{}\u{201d}", short(d))).collect();
+                notes.push(format!("Not a partner id, left out of the search: {}.", shown.join(", ")));
+            }
+        }
         (v, notes)
     }
 
@@ -274,6 +283,15 @@ mod tests {
         assert_eq!(url, "/accounts?q=Down+Under&by=name&status=1%2C3&sort=name&dir=desc&page=3&size=25");
         let (again, _) = View::parse(url.trim_start_matches("/accounts?"));
         assert_eq!(again, v);
+    }
+
+    #[test]
+    fn a_partner_id_search_says_what_it_left_out() {
+        let (v, notes) = View::parse("q=6475,6474,abc&by=id");
+        assert_eq!(v.search(), Search::Ids("6475,6474".into()));
+        assert_eq!(notes, vec!["Not a partner id, left out of the search: \u{201c}abc\u{201d}."]);
+        let (_, notes) = View::parse("q=6475+6474");
+        assert!(notes.is_empty(), "{notes:?}");
     }
 
     #[test]
