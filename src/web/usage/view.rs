@@ -33,6 +33,8 @@ pub(crate) struct UsageView {
     pub(crate) page: u32,
     pub(crate) size: u32,
     pub(crate) top: Metric,
+    /// A value corrected rather than refused (the ends of the range given the wrong way round).
+    pub(crate) note: Option<String>,
     today: Date,
 }
 
@@ -79,6 +81,7 @@ impl UsageView {
             page: 1,
             size: DEFAULT_PAGE_SIZE,
             top: Metric::Bandwidth,
+            note: None,
             today,
         };
         let mut dir = None;
@@ -108,6 +111,7 @@ impl UsageView {
         let default = Preset::Last30Days.period(today);
         v.from = from.clone().unwrap_or_else(|| date_text(default.from));
         v.to = to.clone().unwrap_or_else(|| date_text(default.to));
+        let mut swapped = false;
         v.period = (|| {
             let interval = match interval.as_deref().map(str::trim) {
                 None | Some("") => None,
@@ -125,6 +129,13 @@ impl UsageView {
                 Some(text) => parse_date("end", text)?,
                 None => default.to,
             };
+            // The ends the wrong way round are read the right way, and the page says so.
+            let (from, to) = if from > to {
+                swapped = true;
+                (to, from)
+            } else {
+                (from, to)
+            };
             if from > today {
                 return Err(format!(
                     "The period starts on {from}, after today ({today}): there is no usage to show yet. Choose a \
@@ -133,6 +144,10 @@ impl UsageView {
             }
             Period::with_interval(from, to, interval).map_err(|e| e.to_string())
         })();
+        if let (true, Ok(p)) = (swapped, &v.period) {
+            (v.from, v.to) = (date_text(p.from), date_text(p.to));
+            v.note = Some(format!("The start date was after the end date: showing {} to {} instead.", p.from, p.to));
+        }
         if let Ok(p) = &v.period {
             v.interval = p.interval;
         } else if interval.as_deref() == Some("month") {
@@ -261,7 +276,13 @@ mod tests {
         );
         assert_eq!(v.from, "2026-13-01");
         let reversed = UsageView::parse("from=2026-12-01&to=2026-11-01", TODAY);
-        assert!(reversed.period.unwrap_err().starts_with("The start date 2026-12-01 is after the end date"));
+        let p = reversed.period.expect("read the right way round");
+        assert_eq!((p.from, p.to), (date!(2026 - 11 - 01), date!(2026 - 12 - 01)));
+        assert_eq!((reversed.from.as_str(), reversed.to.as_str()), ("2026-11-01", "2026-12-01"));
+        assert_eq!(
+            reversed.note.as_deref(),
+            Some("The start date was after the end date: showing 2026-11-01 to 2026-12-01 instead.")
+        );
         let long = UsageView::parse("from=2000-01-01&to=2026-12-01&interval=day", TODAY);
         assert!(long.period.unwrap_err().contains("at most 5000 days"));
         let odd = UsageView::parse("interval=week", TODAY);
