@@ -479,3 +479,16 @@ async fn the_row_menu_opens_the_details_and_edit_and_templates_are_marked() {
     let details = page(&app, &client, "/accounts/6478").await;
     assert_eq!(text(&details, "h1 .template-tag"), "(Template Account)");
 }
+
+#[tokio::test]
+async fn dates_say_their_time_zone() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    let users = page(&app, &client, "/users").await;
+    assert!(users.html().contains("<th scope=\"col\">Last Login (UTC)</th>"));
+    let details = page(&app, &client, "/accounts/6475").await;
+    assert!(details.html().contains("Creation Date (UTC)"), "the account's date");
+    assert!(details.html().contains("Last Login (UTC)"), "its administrators' dates");
+    let accounts = page(&app, &client, "/accounts").await;
+    assert_eq!(count(&accounts, "td.date[data-label='Creation Date (UTC)']"), 5, "the phone's cards");
+}

@@ -125,7 +125,7 @@ fn fields(p: &Partner, row: &Row) -> Vec<Field> {
         plain("Reference ID", row.reference_id.clone()),
         plain("Country", or_na(&p.country)),
         plain("State", or_na(&p.state)),
-        plain("Creation Date", row.created.clone()),
+        plain("Creation Date (UTC)", row.created.clone()),
         plain("Template Partner ID", number(p.template_partner_id)),
         match p.partner_parent_id.filter(|id| *id > 0 && !row.is_parent) {
             Some(parent) => {
