@@ -516,11 +516,10 @@ async fn a_running_job_shows_its_progress_and_refreshes_itself_or_offers_refresh
     assert_eq!(changed.len(), 2);
 }
 
-#[tokio::test]
-async fn a_job_left_running_by_a_restart_is_finished_after_it() {
-    let app = spawn_app().await;
+/// Records a Block job as a console that stopped in the middle leaves it: running, each account pending, those
+/// marked `sent` sent to Kaltura with no answer recorded.
+async fn job_left_running(app: &TestApp, accounts: &[(i64, bool)]) -> i64 {
     let user = app.user_id(crate::support::ADMIN_EMAIL).await;
-    // As a job is when the console stops between two batches: recorded, its accounts pending.
     let job: i64 = sqlx::query_scalar(
         "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) \
          VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'running', 0) RETURNING id",
@@ -529,14 +528,23 @@ async fn a_job_left_running_by_a_restart_is_finished_after_it() {
     .fetch_one(&app.db)
     .await
     .expect("a job");
-    for id in [6475, 6474] {
-        sqlx::query("INSERT INTO bulk_items (job_id, partner_id, state) VALUES (?, ?, 'pending')")
+    for (id, sent) in accounts {
+        sqlx::query("INSERT INTO bulk_items (job_id, partner_id, state, sent) VALUES (?, ?, 'pending', ?)")
             .bind(job)
             .bind(id)
+            .bind(i64::from(*sent))
             .execute(&app.db)
             .await
             .expect("an item");
     }
+    job
+}
+
+#[tokio::test]
+async fn a_job_left_running_by_a_restart_is_finished_after_it() {
+    let app = spawn_app().await;
+    // As a job is when the console stops between two batches: recorded, its accounts pending.
+    let job = job_left_running(&app, &[(6475, false), (6474, false)]).await;
     let app = app.restart().await;
     until_finished(&app, job).await;
     for id in [6475, 6474] {
@@ -550,25 +558,10 @@ async fn a_job_left_running_by_a_restart_is_finished_after_it() {
 #[tokio::test]
 async fn a_change_whose_answer_was_lost_when_the_console_stopped_is_recorded_as_changed_and_audited() {
     let app = spawn_app().await;
-    let user = app.user_id(crate::support::ADMIN_EMAIL).await;
     // As a job is when the console stopped after Kaltura blocked Shanghai but before the answer was written down:
     // Shanghai was sent, Down Under not yet. Down Under was blocked by someone else meanwhile.
-    let job: i64 = sqlx::query_scalar(
-        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) \
-         VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'running', 0) RETURNING id",
-    )
-    .bind(user)
-    .fetch_one(&app.db)
-    .await
-    .expect("a job");
-    for (id, sent) in [(6475, 1), (6474, 0)] {
-        sqlx::query("INSERT INTO bulk_items (job_id, partner_id, state, sent) VALUES (?, ?, 'pending', ?)")
-            .bind(job)
-            .bind(id)
-            .bind(sent)
-            .execute(&app.db)
-            .await
-            .expect("an item");
+    let job = job_left_running(&app, &[(6475, true), (6474, false)]).await;
+    for id in [6475, 6474] {
         kaltura(&app).update_status(id, PartnerStatus::Blocked).await.expect("blocked at Kaltura");
     }
     let app = app.restart().await;

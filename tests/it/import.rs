@@ -317,17 +317,22 @@ async fn two_imports_at_once_fill_the_quota_exactly() {
     );
 }
 
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_multi-account"))
+/// `multi-account accounts import ARGS` on the test console's database and Kaltura.
+fn import_command(app: &TestApp, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_multi-account"));
+    command
         .args(["accounts", "import"])
         .args(args)
         .env("MA_DATABASE_URL", app.database_url())
         .env("KALTURA_SERVICE_URL", &app.emulator().url)
         .env("KALTURA_PARTNER_ID", app.emulator().parent_id.to_string())
         .env("KALTURA_ADMIN_SECRET", &app.emulator().admin_secret)
-        .env("KALTURA_KMC_URL", &app.emulator().url)
-        .output()
-        .expect("the binary runs");
+        .env("KALTURA_KMC_URL", &app.emulator().url);
+    command
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = import_command(app, args).output().expect("the binary runs");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
@@ -446,13 +451,7 @@ async fn ctrl_c_stops_the_command_line_import_and_the_next_run_finishes_it() {
     let file = file.to_str().unwrap().to_owned();
     // Wyn's row waits for an earlier creation whose answer never came, so the import is still running when stopped.
     creation_without_answer(&app, "wyn@slow.example", 60).await;
-    let child = Command::new(env!("CARGO_BIN_EXE_multi-account"))
-        .args(["accounts", "import", &file])
-        .env("MA_DATABASE_URL", app.database_url())
-        .env("KALTURA_SERVICE_URL", &app.emulator().url)
-        .env("KALTURA_PARTNER_ID", app.emulator().parent_id.to_string())
-        .env("KALTURA_ADMIN_SECRET", &app.emulator().admin_secret)
-        .env("KALTURA_KMC_URL", &app.emulator().url)
+    let child = import_command(&app, &[&file])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
