@@ -372,6 +372,25 @@
     });
   });
 
+  // A button that shows or hides a part of the page (the phone's Filters); it names what the hidden part holds.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-toggles]");
+    var part = button && document.getElementById(button.getAttribute("data-toggles"));
+    if (!part) { return; }
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    part.classList.toggle("open", open);
+  });
+  document.addEventListener("change", function (e) {
+    var part = e.target.closest && e.target.closest("#more-filters");
+    var summary = document.querySelector(".filters-toggle .filters-summary");
+    if (!part || !summary) { return; }
+    var checked = Array.prototype.map.call(part.querySelectorAll("input[name=status]:checked"), function (box) {
+      return box.parentNode.textContent.trim();
+    });
+    summary.textContent = ": " + checked.join(", ");
+  });
+
   // A message's ✕ removes it; a success message also goes by itself after a while (an error stays until dismissed).
   document.addEventListener("click", function (e) {
     var close = e.target.closest && e.target.closest("[data-dismiss]");

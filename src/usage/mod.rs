@@ -363,34 +363,73 @@ impl Totals {
     }
 }
 
-/// One bucket of the trend: its label (`2026-11-30`, `2026-11`) and the bandwidth and average storage in it (MB).
+/// One bucket of the trend: which day or month it is, the bandwidth and average storage in it (MB), and whether
+/// it is incomplete: it holds today (whose figures are still coming in) or the period cuts it short.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TrendPoint {
-    pub(crate) label: String,
+    pub(crate) bucket: Bucket,
     pub(crate) bandwidth: f64,
     pub(crate) storage: f64,
+    pub(crate) partial: bool,
 }
 
-/// Report 20021's graphs as one series of points, labelled as dates.
-fn trend(graphs: &[ReportGraph]) -> Vec<TrendPoint> {
+/// A trend bucket as Kaltura keys it: `20261130` a day, `202611` a month; anything else kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bucket {
+    Day(Date),
+    Month(i32, Month),
+    Other(String),
+}
+
+impl Bucket {
+    fn read(key: &str) -> Bucket {
+        let digits = key.bytes().all(|b| b.is_ascii_digit());
+        let number = |range: std::ops::Range<usize>| key[range].parse::<u8>().ok();
+        let month = |range| number(range).and_then(|m| Month::try_from(m).ok());
+        let year = key.get(..4).and_then(|y| y.parse::<i32>().ok());
+        let read = match (key.len(), digits, year) {
+            (8, true, Some(y)) => {
+                month(4..6).zip(number(6..8)).and_then(|(m, d)| Date::from_calendar_date(y, m, d).ok()).map(Bucket::Day)
+            }
+            (6, true, Some(y)) => month(4..6).map(|m| Bucket::Month(y, m)),
+            _ => None,
+        };
+        read.unwrap_or_else(|| Bucket::Other(key.to_string()))
+    }
+
+    /// Whether the bucket's figures are incomplete: it reaches today, or the period starts or ends inside it.
+    fn is_partial(&self, period: &Period, today: Date) -> bool {
+        match *self {
+            Bucket::Day(d) => d >= today,
+            Bucket::Month(y, m) => {
+                let (Ok(first), Some(last)) = (Date::from_calendar_date(y, m, 1), last_of_month(y, m)) else {
+                    return false;
+                };
+                last >= today || period.from > first || period.to < last
+            }
+            Bucket::Other(_) => false,
+        }
+    }
+}
+
+fn last_of_month(year: i32, month: Month) -> Option<Date> {
+    let (y, m) = if month == Month::December { (year + 1, Month::January) } else { (year, month.next()) };
+    Date::from_calendar_date(y, m, 1).ok()?.previous_day()
+}
+
+/// Report 20021's graphs as one series of points.
+fn trend(graphs: &[ReportGraph], period: &Period, today: Date) -> Vec<TrendPoint> {
     let series = |id: &str| graphs.iter().find(|g| g.id == id).map(|g| g.points.clone()).unwrap_or_default();
     let storage = series("average_storage");
     series("bandwidth_consumption")
         .into_iter()
         .map(|(key, bandwidth)| {
             let storage = storage.iter().find(|(k, _)| *k == key).map_or(0.0, |(_, v)| *v);
-            TrendPoint { label: bucket_label(&key), bandwidth, storage }
+            let bucket = Bucket::read(&key);
+            let partial = bucket.is_partial(period, today);
+            TrendPoint { bucket, bandwidth, storage, partial }
         })
         .collect()
-}
-
-/// `20261130` → `2026-11-30`, `202611` → `2026-11`; anything else as it came.
-fn bucket_label(key: &str) -> String {
-    match key.len() {
-        8 if key.bytes().all(|b| b.is_ascii_digit()) => format!("{}-{}-{}", &key[..4], &key[4..6], &key[6..]),
-        6 if key.bytes().all(|b| b.is_ascii_digit()) => format!("{}-{}", &key[..4], &key[4..]),
-        _ => key.to_string(),
-    }
 }
 
 /// What the Usage page shows.
@@ -521,7 +560,7 @@ impl Usage {
             rows,
             matching,
             read_only_first,
-            trend: trend(&ReportGraph::read_all(&r.item(graphs)?)),
+            trend: trend(&ReportGraph::read_all(&r.item(graphs)?), period, self.today()),
             top: AccountUsage::read_all(&ReportTable::read(&r.item(top)?)),
         })
     }
@@ -545,7 +584,7 @@ impl Usage {
             partner,
             granted: true,
             totals: Totals::read(&ReportTotal::read(&r.item(total)?)),
-            trend: trend(&ReportGraph::read_all(&r.item(graphs)?)),
+            trend: trend(&ReportGraph::read_all(&r.item(graphs)?), period, self.today()),
         })
     }
 
@@ -696,17 +735,41 @@ mod tests {
     }
 
     #[test]
-    fn the_trend_pairs_bandwidth_and_storage_by_bucket() {
+    fn the_trend_pairs_bandwidth_and_storage_by_bucket_and_marks_the_incomplete_ones() {
         let graphs = ReportGraph::read_all(&json!([
-            {"id": "bandwidth_consumption", "data": "202610|5;202611|7;"},
-            {"id": "average_storage", "data": "202610|100;202611|110;"}
+            {"id": "bandwidth_consumption", "data": "202609|4;202610|5;202611|7;"},
+            {"id": "average_storage", "data": "202609|90;202610|100;202611|110;"}
         ]));
+        let day = |m, d| Date::from_calendar_date(2026, m, d).unwrap();
+        let period = Period::new(day(Month::September, 15), day(Month::November, 30), Interval::Month).unwrap();
+        let point =
+            |m, bandwidth, storage, partial| TrendPoint { bucket: Bucket::Month(2026, m), bandwidth, storage, partial };
         assert_eq!(
-            trend(&graphs),
+            trend(&graphs, &period, day(Month::December, 6)),
             [
-                TrendPoint { label: "2026-10".into(), bandwidth: 5.0, storage: 100.0 },
-                TrendPoint { label: "2026-11".into(), bandwidth: 7.0, storage: 110.0 }
+                point(Month::September, 4.0, 90.0, true),
+                point(Month::October, 5.0, 100.0, false),
+                point(Month::November, 7.0, 110.0, false)
+            ],
+            "September starts on the 15th"
+        );
+        let today = trend(&graphs, &period, day(Month::November, 20));
+        assert!(today[2].partial, "November is not over");
+
+        let days =
+            ReportGraph::read_all(&json!([{"id": "bandwidth_consumption", "data": "20261205|1;20261206|2;x|3;"}]));
+        let period = Period::new(day(Month::December, 5), day(Month::December, 6), Interval::Day).unwrap();
+        let read: Vec<_> =
+            trend(&days, &period, day(Month::December, 6)).into_iter().map(|p| (p.bucket, p.partial)).collect();
+        assert_eq!(
+            read,
+            [
+                (Bucket::Day(day(Month::December, 5)), false),
+                (Bucket::Day(day(Month::December, 6)), true),
+                (Bucket::Other("x".into()), false)
             ]
         );
+        assert_eq!(Bucket::read("20261340"), Bucket::Other("20261340".into()), "not a date");
+        assert_eq!(last_of_month(2026, Month::December), Some(day(Month::December, 31)));
     }
 }

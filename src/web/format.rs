@@ -11,6 +11,11 @@ pub(crate) fn kmc_date(unix: Option<i64>) -> String {
         .unwrap_or_else(|| "N/A".to_string())
 }
 
+/// A day in the same order: `MM/DD/YYYY`.
+pub(crate) fn kmc_day(d: time::Date) -> String {
+    d.format(time::macros::format_description!("[month]/[day]/[year]")).unwrap_or_default()
+}
+
 /// A time to the second, for the audit log: `MM/DD/YYYY HH:mm:ss` (UTC).
 pub(crate) fn kmc_time(unix: i64) -> String {
     let format = time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");

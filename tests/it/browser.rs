@@ -574,19 +574,75 @@ async fn rich_media_cms_login_as_an_administrator_opens_a_new_tab_signed_in_as_t
     b.close().await;
 }
 
+/// The rendered size of every label of the charts shown, in CSS pixels, and how far each chart sits from its
+/// card's left edge.
+const CHART_TEXT: &str =
+    "const shown = [...document.querySelectorAll('.chart-svg svg')].filter(s => s.getBoundingClientRect().width > 0);
+    const sizes = shown.flatMap(s => { const k = s.getBoundingClientRect().width / s.width.baseVal.value;
+        return [...s.querySelectorAll('text')].map(t => Number(t.getAttribute('font-size')) * k); });
+    const offsets = shown.map(s => s.getBoundingClientRect().left - s.closest('figure').getBoundingClientRect().left);
+    return { charts: shown.map(s => s.closest('figure').id), sizes, offsets };";
+
+/// The labels of the charts shown, in CSS pixels.
+async fn chart_label_sizes(b: &Browser) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    let seen = b.js(CHART_TEXT).await;
+    let read = |key: &str| seen[key].clone();
+    (
+        serde_json::from_value(read("charts")).expect("ids"),
+        serde_json::from_value(read("sizes")).expect("sizes"),
+        serde_json::from_value(read("offsets")).expect("offsets"),
+    )
+}
+
+fn readable(sizes: &[f64]) -> bool {
+    !sizes.is_empty() && sizes.iter().all(|px| (11.0..=12.01).contains(px))
+}
+
+#[tokio::test]
+async fn usage_charts_read_at_twelve_pixels_on_a_desktop_and_a_phone_and_mark_the_incomplete_day() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    for (width, height) in [(1440, 900), (1024, 768), PHONE] {
+        b.resize(width, height).await;
+        b.goto("/usage").await;
+        b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
+            .await;
+        let (charts, sizes, offsets) = chart_label_sizes(&b).await;
+        assert_eq!(charts, ["trend-bandwidth", "trend-storage", "top-chart"], "one drawing of each at {width}px");
+        assert!(readable(&sizes), "labels at {width}px: {sizes:?}");
+        assert!(offsets.iter().all(|x| x.abs() < 1.0), "charts start at their card's edge at {width}px: {offsets:?}");
+        // The default period, the last 30 days, ends today, whose figures are still coming in.
+        assert!(b.text("#trend-note").await.starts_with("Dashed: "));
+
+        b.goto("/usage/6475").await;
+        b.until(
+            "the drill-down",
+            "return document.readyState === 'complete' && !!document.querySelector('#trend-storage svg')",
+        )
+        .await;
+        let (charts, sizes, _) = chart_label_sizes(&b).await;
+        assert_eq!(charts, ["trend-bandwidth", "trend-storage"]);
+        assert!(readable(&sizes), "a drill-down's labels at {width}px, never stretched across the page: {sizes:?}");
+    }
+    b.close().await;
+}
+
 #[tokio::test]
 async fn usage_changes_period_sorts_and_drills_down_to_an_account_with_its_chart() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
     b.find("nav.subnav a[href='/usage']").await.click().await.expect("a click");
-    b.until("the Usage page", "return location.pathname === '/usage' && !!document.querySelector('#trend-chart svg')")
-        .await;
+    b.until(
+        "the Usage page",
+        "return location.pathname === '/usage' && !!document.querySelector('#trend-bandwidth svg')",
+    )
+    .await;
     assert!(b.find("#top-chart svg").await.is_displayed().await.expect("visibility"));
 
     b.find(".presets a:nth-child(5)").await.click().await.expect("a click");
     b.until(
         "the last 3 months by month",
-        "return location.search.includes('interval=month') && !!document.querySelector('#trend-chart svg')",
+        "return location.search.includes('interval=month') && !!document.querySelector('#trend-bandwidth svg')",
     )
     .await;
     assert_eq!(b.text(".presets a.current").await, "Last 3 months");
@@ -605,7 +661,7 @@ async fn usage_changes_period_sorts_and_drills_down_to_an_account_with_its_chart
     b.find("#usage-6475 td.name a").await.click().await.expect("a click");
     b.until(
         "Shanghai's drill-down",
-        "return location.pathname === '/usage/6475' && !!document.querySelector('#trend-chart svg')",
+        "return location.pathname === '/usage/6475' && !!document.querySelector('#trend-bandwidth svg')",
     )
     .await;
     assert_eq!(b.text("h1").await, "Shanghai");
@@ -903,6 +959,11 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     b.until("the cards in view", "return document.querySelector('#accounts-panel').getBoundingClientRect().top < 200")
         .await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone-cards.png");
+    b.goto("/usage").await;
+    b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
+        .await;
+    b.js("document.getElementById('trend').scrollIntoView({block: 'start'})").await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "usage-phone.png");
     b.close().await;
 }
 
@@ -1006,6 +1067,42 @@ async fn add_account_follows_the_banner_when_the_last_place_is_used_and_freed() 
         !b.js("return !!document.getElementById('add-account-error')").await.as_bool().unwrap_or(true),
         "no refusal"
     );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn on_a_phone_the_filters_wait_behind_a_button_and_the_accounts_come_first() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.resize(1400, 900).await;
+    let shown = |css: &str| format!("return getComputedStyle(document.querySelector('{css}')).display !== 'none'");
+    assert_eq!(b.js(&shown(".filters-toggle")).await, json!(false), "a desktop shows every filter, no button");
+    let left = |css: &str| format!("return document.querySelector('{css}').getBoundingClientRect().left");
+    let (by, search) = (b.js(&left("select[name=by]")).await, b.js(&left("#accounts-q")).await);
+    assert!(by.as_f64() < search.as_f64(), "Search by comes before the search: {by} {search}");
+
+    b.resize(PHONE.0, PHONE.1).await;
+    assert_eq!(b.js(&shown("#more-filters")).await, json!(false), "the other filters wait behind the button");
+    let form = b.js("return document.getElementById('accounts-filter').getBoundingClientRect().height").await;
+    assert!(form.as_f64().expect("a height") < 140.0, "the search takes little room: {form}");
+    assert_eq!(b.text(".filters-toggle").await, "Filters: Active, Blocked");
+    let first_card =
+        b.js("return document.querySelector('#accounts-panel tbody tr').getBoundingClientRect().top").await;
+    assert!(first_card.as_f64().expect("a top") < f64::from(PHONE.1), "an account shows without scrolling");
+
+    b.find(".filters-toggle").await.click().await.expect("a click");
+    assert_eq!(b.js(&shown("#more-filters")).await, json!(true));
+    assert_eq!(b.find(".filters-toggle").await.attr("aria-expanded").await.expect("an attribute"), Some("true".into()));
+    b.find("input[name=status][value='3']").await.click().await.expect("ticking Removed");
+    b.until(
+        "the removed accounts",
+        "return location.search.includes('status=1%2C2%2C3') || location.search.includes('status=1,2,3')",
+    )
+    .await;
+    assert_eq!(b.text(".filters-toggle").await, "Filters: Active, Blocked, Removed");
+    assert_eq!(b.js(&shown("#more-filters")).await, json!(true), "still open after the table changed");
+    b.find(".filters-toggle").await.click().await.expect("a click");
+    assert_eq!(b.js(&shown("#more-filters")).await, json!(false));
     b.close().await;
 }
 

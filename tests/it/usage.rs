@@ -127,9 +127,11 @@ async fn the_page_shows_totals_a_row_per_account_and_charts_from_one_request_to_
     assert!(texts(&doc, "#usage-6464 td.name")[0].contains("(Parent Account)"));
     assert_eq!(texts(&doc, "tbody tr[id^=usage-]").len(), expected.len());
 
-    for chart in ["#trend-chart", "#top-chart"] {
-        let svg = Selector::parse(&format!("{chart} .chart-svg[role=img] svg")).unwrap();
-        assert_eq!(doc.select(&svg).count(), 1, "{chart} is a picture");
+    for chart in ["#trend-bandwidth", "#trend-storage", "#top-chart"] {
+        for size in ["wide", "narrow"] {
+            let svg = Selector::parse(&format!("{chart} .chart-svg[role=img] .chart-{size} svg")).unwrap();
+            assert_eq!(doc.select(&svg).count(), 1, "{chart} is a picture, drawn {size}");
+        }
         assert!(!texts(&doc, &format!("{chart} .chart-data td")).is_empty(), "{chart} has its figures as text");
     }
     let html = doc.html();
@@ -216,7 +218,8 @@ async fn a_drill_down_shows_one_accounts_figures_and_links_to_it() {
     let link = |css: &str| Selector::parse(css).unwrap();
     assert_eq!(doc.select(&link(r#"a[href="/accounts/6475"]"#)).count(), 1);
     assert_eq!(doc.select(&link(r#"form[action="/accounts/6475/kmc-login"][target="_blank"]"#)).count(), 1);
-    assert_eq!(doc.select(&link("#trend-chart svg")).count(), 1);
+    assert_eq!(doc.select(&link("#trend-bandwidth .chart-wide svg")).count(), 1);
+    assert_eq!(doc.select(&link("#trend-storage .chart-wide svg")).count(), 1);
 
     let res = client.get(app.at(&format!("/usage/7001?{PERIOD}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -246,7 +249,7 @@ async fn bad_dates_get_a_message_on_the_page_never_a_500() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         texts(&doc, "#usage-note"),
-        vec!["The start date was after the end date: showing 2026-11-01 to 2026-11-30 instead."]
+        vec!["The start date was after the end date: showing 11/01/2026 to 11/30/2026 instead."]
     );
     assert!(texts(&doc, "#usage-error").is_empty());
 }

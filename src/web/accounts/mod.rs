@@ -156,6 +156,11 @@ impl Toolbar {
     fn status_checked(&self, s: &PartnerStatus) -> bool {
         self.view.statuses.contains(s)
     }
+    /// The statuses shown, for the phone's Filters button.
+    fn status_summary(&self) -> String {
+        let shown: Vec<&str> = STATUS_CHOICES.iter().filter(|s| self.status_checked(s)).map(|s| s.label()).collect();
+        shown.join(", ")
+    }
 }
 
 struct Column {

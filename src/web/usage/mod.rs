@@ -17,11 +17,11 @@ use kaltura::{FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaError, PartnerStatus};
 use super::accounts::rows::Row;
 use super::auth::AdminUser;
 use super::error::Loading;
-use super::format::{Scale, count, size};
+use super::format::{count, kmc_day, size};
 use super::paging::Pager;
 use super::{AppError, AppState, Nav, Section, csv, render};
 use crate::accounts::rules::RowAction;
-use crate::usage::{AccountUsage, Metric, Sort, SortColumn, Totals, TrendPoint, UsageError};
+use crate::usage::{AccountUsage, Bucket, Metric, Sort, SortColumn, Totals, TrendPoint, UsageError};
 use charts::Svg;
 use view::UsageView;
 
@@ -71,6 +71,7 @@ struct TableRow {
 
 /// A chart with its caption and its figures as text.
 struct Chart {
+    id: &'static str,
     svg: Svg,
     caption: String,
     unit: &'static str,
@@ -79,16 +80,54 @@ struct Chart {
     columns: Vec<&'static str>,
 }
 
-fn trend_chart(points: &[TrendPoint], whose: &str) -> Chart {
-    let (svg, scale) = charts::trend(points);
-    let in_scale = |v: f64| if scale == Scale::COUNT { count(v) } else { format!("{:.1}", v / scale.divisor) };
-    Chart {
-        svg,
-        caption: format!("Bandwidth and average storage of {whose}"),
-        unit: scale.unit,
-        rows: points.iter().map(|p| (p.label.clone(), vec![in_scale(p.bandwidth), in_scale(p.storage)])).collect(),
-        columns: vec!["Bandwidth", "Average Storage"],
+/// The trend: bandwidth and average storage, and which buckets are drawn dashed because they are incomplete.
+#[derive(Default)]
+struct Trend {
+    charts: Vec<Chart>,
+    note: Option<String>,
+}
+
+/// A trend bucket's label, in the console's date order.
+fn bucket_label(bucket: &Bucket) -> String {
+    match bucket {
+        Bucket::Day(d) => kmc_day(*d),
+        Bucket::Month(y, m) => format!("{:02}/{y}", u8::from(*m)),
+        Bucket::Other(key) => key.clone(),
     }
+}
+
+/// Bandwidth and average storage as two charts, each on its own axis: storage is usually far larger, and on one
+/// axis it flattened bandwidth to a line along zero.
+fn trend_charts(points: &[TrendPoint]) -> Trend {
+    let labels: Vec<String> = points.iter().map(|p| bucket_label(&p.bucket)).collect();
+    let partial: Vec<&str> = points.iter().zip(&labels).filter(|(p, _)| p.partial).map(|(_, l)| l.as_str()).collect();
+    let note = match partial.as_slice() {
+        [] => None,
+        [one] => Some(format!("Dashed: {one} is not complete in this period.")),
+        [first @ .., last] => Some(format!("Dashed: {} and {last} are not complete in this period.", first.join(", "))),
+    };
+    let chart = |id, name: &'static str, color, value: fn(&TrendPoint) -> f64| {
+        let scale = charts::scale(points.iter().map(value).fold(0.0, f64::max), true);
+        let in_scale = |p: &TrendPoint| value(p) / scale.divisor;
+        let drawn: Vec<charts::Point> = points
+            .iter()
+            .zip(&labels)
+            .map(|(p, label)| charts::Point { label, value: in_scale(p), partial: p.partial })
+            .collect();
+        Chart {
+            id,
+            svg: charts::line(&drawn, color),
+            caption: name.to_string(),
+            unit: scale.unit,
+            rows: points.iter().zip(&labels).map(|(p, l)| (l.clone(), vec![format!("{:.1}", in_scale(p))])).collect(),
+            columns: vec![name],
+        }
+    };
+    let charts = vec![
+        chart("trend-bandwidth", "Bandwidth", charts::BANDWIDTH, |p| p.bandwidth),
+        chart("trend-storage", "Average Storage", charts::STORAGE, |p| p.storage),
+    ];
+    Trend { charts, note }
 }
 
 fn status_label(s: Option<PartnerStatus>) -> &'static str {
@@ -104,7 +143,7 @@ struct UsagePage {
     /// False when the parent lacks the permission: the page says so instead of figures.
     granted: bool,
     figures: Vec<Figure>,
-    trend: Option<Chart>,
+    trend: Trend,
     top: Option<Chart>,
     headings: Vec<Heading>,
     rows: Vec<TableRow>,
@@ -127,7 +166,7 @@ async fn show(
         error: None,
         granted: true,
         figures: Vec::new(),
-        trend: None,
+        trend: Trend::default(),
         top: None,
         headings: Vec::new(),
         rows: Vec::new(),
@@ -160,13 +199,16 @@ async fn show(
     }
     let parent = state.usage.parent_id();
     page.figures = figures(&found.totals);
-    page.trend = Some(trend_chart(&found.trend, "the parent and all its accounts"));
-    let bars: Vec<(String, f64)> = found.top.iter().map(|a| (a.name.clone(), a.get(v.top))).collect();
-    let (svg, scale) = charts::top(&bars, v.top.is_size());
+    page.trend = trend_charts(&found.trend);
+    let largest = found.top.iter().map(|a| a.get(v.top)).fold(0.0, f64::max);
+    let scale = charts::scale(largest, v.top.is_size());
+    let bars: Vec<(String, f64, String)> =
+        found.top.iter().map(|a| (a.name.clone(), a.get(v.top) / scale.divisor, shown(v.top, a.get(v.top)))).collect();
     page.top = Some(Chart {
-        svg,
+        id: "top-chart",
+        svg: charts::bars(&bars),
         caption: format!("The {} accounts with the most {}", found.top.len(), v.top.label().to_lowercase()),
-        unit: scale.unit,
+        unit: "",
         rows: found.top.iter().map(|a| (a.name.clone(), vec![shown(v.top, a.get(v.top))])).collect(),
         columns: vec![v.top.label()],
     });
@@ -244,7 +286,7 @@ struct AccountPage {
     error: Option<String>,
     granted: bool,
     figures: Vec<Figure>,
-    trend: Option<Chart>,
+    trend: Trend,
     can_kmc_login: bool,
     permission: &'static str,
 }
@@ -267,7 +309,7 @@ async fn account(
         error: None,
         granted: true,
         figures: Vec::new(),
-        trend: None,
+        trend: Trend::default(),
         can_kmc_login: false,
         permission: FEATURE_MULTI_ACCOUNT_ANALYTICS,
         v,
@@ -298,7 +340,7 @@ async fn account(
     page.granted = found.granted;
     if found.granted {
         page.figures = figures(&found.totals);
-        page.trend = Some(trend_chart(&found.trend, &page.name));
+        page.trend = trend_charts(&found.trend);
     }
     Ok(render(&page)?.into_response())
 }

@@ -5,7 +5,7 @@
 use time::Date;
 
 use crate::usage::{DEFAULT_ORDER as DEFAULT_SORT, Interval, Metric, Period, Preset, Search, Sort, SortColumn};
-use crate::web::format::{printable, short};
+use crate::web::format::{kmc_day, printable, short};
 
 pub(crate) const PAGE_SIZES: [u32; 3] = [25, 50, 100];
 const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -138,15 +138,21 @@ impl UsageView {
             };
             if from > today {
                 return Err(format!(
-                    "The period starts on {from}, after today ({today}): there is no usage to show yet. Choose a \
-                     start on or before today."
+                    "The period starts on {}, after today ({}): there is no usage to show yet. Choose a start on \
+                     or before today.",
+                    kmc_day(from),
+                    kmc_day(today)
                 ));
             }
             Period::with_interval(from, to, interval).map_err(|e| e.to_string())
         })();
         if let (true, Ok(p)) = (swapped, &v.period) {
             (v.from, v.to) = (date_text(p.from), date_text(p.to));
-            v.note = Some(format!("The start date was after the end date: showing {} to {} instead.", p.from, p.to));
+            v.note = Some(format!(
+                "The start date was after the end date: showing {} to {} instead.",
+                kmc_day(p.from),
+                kmc_day(p.to)
+            ));
         }
         if let Ok(p) = &v.period {
             v.interval = p.interval;
@@ -281,7 +287,7 @@ mod tests {
         assert_eq!((reversed.from.as_str(), reversed.to.as_str()), ("2026-11-01", "2026-12-01"));
         assert_eq!(
             reversed.note.as_deref(),
-            Some("The start date was after the end date: showing 2026-11-01 to 2026-12-01 instead.")
+            Some("The start date was after the end date: showing 11/01/2026 to 12/01/2026 instead.")
         );
         let long = UsageView::parse("from=2000-01-01&to=2026-12-01&interval=day", TODAY);
         assert!(long.period.unwrap_err().contains("at most 5000 days"));
@@ -292,7 +298,7 @@ mod tests {
     #[test]
     fn a_period_in_the_future_is_explained_not_shown_as_zeros() {
         let v = UsageView::parse("from=2027-01-01&to=2027-01-31", TODAY);
-        assert!(v.period.unwrap_err().starts_with("The period starts on 2027-01-01, after today (2026-12-01)"));
+        assert!(v.period.unwrap_err().starts_with("The period starts on 01/01/2027, after today (12/01/2026)"));
     }
 
     #[test]
