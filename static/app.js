@@ -78,8 +78,47 @@
     if (dialog && !dialog.querySelector(".htmx-request")) { dialog.close(); }
   }
 
+  // A dialog with an address of its own (Add Account's /accounts/new, from its opener's data-dialog-url) puts it in
+  // the address bar while open: Back closes the dialog, closing it goes back, and a reload shows the form as a page.
+  var dialogEntry = null, leaving = false;
+  function leaveDialogEntry() {
+    if (dialogEntry && !leaving && location.pathname === dialogEntry) {
+      leaving = true;
+      history.back();
+    }
+  }
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail.target !== slot()) { return; }
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    var url = elt && elt.getAttribute && elt.getAttribute("data-dialog-url");
+    if (!slot().querySelector("dialog")) {
+      // The dialog's work is done (an account created): its address goes as the dialog does.
+      leaveDialogEntry();
+      return;
+    }
+    if (!url) { return; }
+    if (location.pathname !== url) { history.pushState({ dialog: url }, "", url); }
+    dialogEntry = url;
+  });
+  // Before htmx's own handler (this is registered first): the page under the dialog is the page to go back to, not
+  // one to reload.
+  window.addEventListener("popstate", function (e) {
+    if (dialogEntry) {
+      e.stopImmediatePropagation();
+      dialogEntry = null;
+      leaving = false;
+      closeDialog(shownDialog());
+    } else if (e.state && e.state.dialog && slot()) {
+      // Forward to the dialog's address opens it again.
+      e.stopImmediatePropagation();
+      var again = document.querySelector('[data-dialog-url="' + e.state.dialog + '"]');
+      if (again) { again.click(); }
+    }
+  });
+
   document.addEventListener("close", function (e) {
     if (!(e.target instanceof HTMLDialogElement) || !slot() || !slot().contains(e.target)) { return; }
+    leaveDialogEntry();
     slot().replaceChildren();
     focusNear(opener);
     opener = null;

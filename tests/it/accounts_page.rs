@@ -329,7 +329,7 @@ async fn the_accounts_page_shows_the_demo_organisation_in_kalturas_words() {
             "Admin Phone",
             "Reference ID",
             "Website URL",
-            "Creation Date",
+            "Creation Date (UTC)",
             "Actions"
         ]
     );

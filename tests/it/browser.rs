@@ -862,6 +862,38 @@ async fn add_account_shows_kaltura_messages_progress_and_the_new_account_on_top(
     b.close().await;
 }
 
+#[tokio::test]
+async fn add_account_has_an_address_of_its_own_so_back_closes_it_and_a_reload_keeps_it() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.mark_page().await;
+    b.find("#add-account").await.click().await.expect("Add Account");
+    assert_eq!(b.dialog().await.0, "Add Account");
+    b.until("the dialog's address", "return location.pathname === '/accounts/new'").await;
+
+    b.client.back().await.expect("Back");
+    b.until_no_dialog().await;
+    b.until("the list's address", "return location.pathname + location.search === '/accounts'").await;
+    assert_eq!(b.js("return window.__marker === 1").await, json!(true), "Back closed the dialog, not the page");
+
+    b.client.forward().await.expect("Forward");
+    assert_eq!(b.dialog().await.0, "Add Account", "Forward opens it again");
+    assert_eq!(b.location().await, "/accounts/new");
+    b.press(Key::Escape).await;
+    b.until_no_dialog().await;
+    b.until("the list's address", "return location.pathname + location.search === '/accounts'").await;
+    assert_eq!(b.js("return window.__marker === 1").await, json!(true));
+
+    b.find("#add-account").await.click().await.expect("Add Account");
+    b.dialog().await;
+    b.client.refresh().await.expect("a reload");
+    b.until("the form as a page", "return document.readyState === 'complete' && !!document.querySelector('main form')")
+        .await;
+    assert_eq!(b.text("h1").await, "Add Account");
+    assert_eq!(b.location().await, "/accounts/new");
+    b.close().await;
+}
+
 /// Regression: the table refresh after a creation is not a navigation, so it must not add a step to the history.
 #[tokio::test]
 async fn back_after_adding_an_account_returns_to_the_view_before() {
@@ -882,7 +914,7 @@ async fn back_after_adding_an_account_returns_to_the_view_before() {
     }
     b.find("#dialog-slot button[type=submit]").await.click().await.expect("Create");
     b.until("the new account at the top, and nothing more in flight", "const n = document.querySelector('#accounts-panel tbody tr[id^=account-] td.name'); return !!n && n.innerText.trim() === 'Singapore' && !document.querySelector('.htmx-request')").await;
-    assert_eq!(b.location().await, "/accounts?status=1%2C2%2C3", "adding an account keeps the view");
+    b.until("the view's address", "return location.pathname + location.search === '/accounts?status=1%2C2%2C3'").await;
 
     b.client.back().await.expect("Back");
     b.until(
@@ -1286,9 +1318,9 @@ async fn the_browser_console_stays_clean_and_the_toolbar_is_even() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
     // One control height, and 16px text in the search (smaller makes phones zoom in).
-    let heights = b.js("return [...document.querySelectorAll('#accounts-filter select, #accounts-filter input[type=search], #accounts-filter .checks, #accounts-filter .btn')].map(e => e.getBoundingClientRect().height)").await;
+    let heights = b.js("return [...document.querySelectorAll('#accounts-filter select, #accounts-filter input[type=search], #accounts-filter .checks, #accounts-filter .btn:not(.filters-toggle)')].map(e => e.getBoundingClientRect().height)").await;
     assert_eq!(heights, json!([36, 36, 36, 36, 36]), "the toolbar's controls");
-    let bottoms = b.js("return new Set([...document.querySelectorAll('#accounts-filter select, #accounts-filter input[type=search], #accounts-filter .checks, #accounts-filter .btn')].map(e => Math.round(e.getBoundingClientRect().bottom))).size").await;
+    let bottoms = b.js("return new Set([...document.querySelectorAll('#accounts-filter select, #accounts-filter input[type=search], #accounts-filter .checks, #accounts-filter .btn:not(.filters-toggle)')].map(e => Math.round(e.getBoundingClientRect().bottom))).size").await;
     assert_eq!(bottoms, json!(1), "on one line");
     assert_eq!(b.js("return getComputedStyle(document.getElementById('accounts-q')).fontSize").await, json!("16px"));
 

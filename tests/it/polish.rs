@@ -491,4 +491,6 @@ async fn dates_say_their_time_zone() {
     assert!(details.html().contains("Last Login (UTC)"), "its administrators' dates");
     let accounts = page(&app, &client, "/accounts").await;
     assert_eq!(count(&accounts, "td.date[data-label='Creation Date (UTC)']"), 5, "the phone's cards");
+    let head: String = accounts.select(&Selector::parse("thead").unwrap()).flat_map(|h| h.text()).collect();
+    assert!(head.contains("Creation Date (UTC)"), "the desktop's column: {head}");
 }

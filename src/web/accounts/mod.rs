@@ -225,7 +225,7 @@ const COLUMNS: [(&str, Option<Sort>); 9] = [
     ("Admin Phone", None),
     ("Reference ID", None),
     ("Website URL", Some(Sort::Website)),
-    ("Creation Date", Some(Sort::CreatedAt)),
+    ("Creation Date (UTC)", Some(Sort::CreatedAt)),
 ];
 
 async fn load(state: &AppState, view: &View, size: u32) -> Loaded {
