@@ -20,6 +20,19 @@ pub(crate) const MAX_CODE: usize = 2;
 const REQUIRED: &str = "Value is required and can't be empty";
 const INVALID_EMAIL: &str = "Invalid email format";
 
+/// The order the edit form shows the fields in: Add Account's, then the fields only editing has.
+pub(crate) const FORM_ORDER: [PartnerField; 9] = [
+    PartnerField::AdminName,
+    PartnerField::Name,
+    PartnerField::AdminEmail,
+    PartnerField::Phone,
+    PartnerField::Website,
+    PartnerField::ReferenceId,
+    PartnerField::Description,
+    PartnerField::Country,
+    PartnerField::State,
+];
+
 /// The Add Account form's label of each field, and the name its input has in forms.
 pub(crate) fn label(field: PartnerField) -> &'static str {
     match field {

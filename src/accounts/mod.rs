@@ -28,7 +28,9 @@ pub(crate) use creation::{
     AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, MAX_ADMIN_EMAIL, MAX_ADMIN_NAME, MAX_NAME,
     MAX_PHONE, MAX_REFERENCE_ID, MAX_WEBSITE, TemplateChoice, outcome_message, spawn_liveness, spawn_reconciler,
 };
-pub(crate) use editing::{Conflict, Edit, EditOutcome, FieldErrors as EditErrors, Values, input_name, label, max_len};
+pub(crate) use editing::{
+    Conflict, Edit, EditOutcome, FORM_ORDER, FieldErrors as EditErrors, Values, input_name, label, max_len,
+};
 pub(crate) use import::spawn_import_worker;
 
 /// Kaltura caps page sizes at 500: enough for every template an organisation has.

@@ -55,15 +55,15 @@ pub fn address_key(ip: &str) -> String {
     }
 }
 
-/// `for 1 minute`, `for 15 minutes`.
+/// When to try again, to the second under two minutes (a retry sees the wait shrink), else to the minute above.
 fn wait_words(secs_left: i64) -> String {
-    let minutes = (secs_left.max(1) + 59) / 60;
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
-    format!("for {minutes} {unit}")
+    let secs = secs_left.max(1);
+    let (n, unit) = if secs < 120 { (secs, "second") } else { ((secs + 59) / 60, "minute") };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn locked_message(secs_left: i64) -> String {
-    format!("Too many failed sign-in attempts: sign-in is locked {}.", wait_words(secs_left))
+    format!("Too many failed sign-in attempts: sign-in is locked. Try again in {}.", wait_words(secs_left))
 }
 
 /// A typed password or code about to be checked for `email` from `ip`: nothing was locked when it was opened.
@@ -155,7 +155,7 @@ impl Gate<'_> {
         }
         let locked = self.locked_for().await?;
         if let Some(secs) = locked {
-            let details = format!("{} more sign-ins from {} refused", wait_words(secs), self.ip);
+            let details = format!("for {} more sign-ins from {} refused", wait_words(secs), self.ip);
             self.record(AuditAction::LoginLockout, &details).await?;
         }
         Ok(Failed { locked, codes_locked: false })
@@ -178,7 +178,7 @@ impl Gate<'_> {
             "{MAX_WRONG_CODES} wrong two-factor codes within {} minutes, from any address: every sign-in waiting for \
              a code ended, and the password is asked again after {}",
             WINDOW_SECS / 60,
-            wait_words(wait).trim_start_matches("for ")
+            wait_words(wait)
         );
         self.record(AuditAction::LoginLockout, &details).await?;
         Ok(Some(wait))
@@ -220,7 +220,8 @@ mod tests {
 
     #[test]
     fn lock_messages_round_up_to_minutes() {
-        assert_eq!(locked_message(1), "Too many failed sign-in attempts: sign-in is locked for 1 minute.");
-        assert_eq!(locked_message(61), "Too many failed sign-in attempts: sign-in is locked for 2 minutes.");
+        assert_eq!(locked_message(1), "Too many failed sign-in attempts: sign-in is locked. Try again in 1 second.");
+        assert_eq!(locked_message(60), "Too many failed sign-in attempts: sign-in is locked. Try again in 60 seconds.");
+        assert_eq!(locked_message(121), "Too many failed sign-in attempts: sign-in is locked. Try again in 3 minutes.");
     }
 }

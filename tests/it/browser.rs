@@ -515,7 +515,7 @@ async fn an_accounts_details_are_edited_and_saved_in_place() {
     b.js("window.__marker = 1").await;
     b.find("#account-info [data-action=edit]").await.click().await.expect("a click");
     let name = b.find("#account-info form input[name=name]").await;
-    assert_eq!(b.focused().await, "input#edit-name[name=name]", "the first field has the focus");
+    assert_eq!(b.focused().await, "input#edit-admin_name[name=admin_name]", "the first field has the focus");
     name.clear().await.expect("clearing");
     name.send_keys("Down Under Campus").await.expect("typing");
     let website = b.find("#account-info form input[name=website]").await;
@@ -542,6 +542,38 @@ async fn an_accounts_details_are_edited_and_saved_in_place() {
     assert_eq!(b.text("#account-title").await, "Down Under Campus");
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "{errors:?}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_edit_page_is_laid_out_like_add_account_with_its_fields_in_the_same_order() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    let names =
+        "return [...document.querySelectorAll('main form input[type=text], main form textarea')].map(i => i.name)";
+    let card = "const r = document.querySelector('main form').closest('section').getBoundingClientRect(); \
+                return [r.left, document.documentElement.clientWidth - r.right, r.width]";
+    b.resize(1400, 900).await;
+    b.goto("/accounts/new").await;
+    b.until("Add Account's page", "return document.readyState === 'complete' && !!document.querySelector('main form')")
+        .await;
+    let added: Vec<String> = serde_json::from_value(b.js(names).await).expect("names");
+    let [left, right, width]: [f64; 3] = serde_json::from_value(b.js(card).await).expect("a box");
+    assert!((left - right).abs() < 2.0 && width <= 600.0, "Add Account is a centred card: {left} {right} {width}");
+
+    b.goto("/accounts/6474/edit").await;
+    b.until("the edit page", "return document.readyState === 'complete' && !!document.querySelector('main form')")
+        .await;
+    let edited: Vec<String> = serde_json::from_value(b.js(names).await).expect("names");
+    let shared: Vec<&String> = edited.iter().filter(|n| added.contains(n)).collect();
+    let expected: Vec<&String> = added.iter().filter(|n| edited.contains(n)).collect();
+    assert_eq!(shared, expected, "the fields both forms have, in one order");
+    assert_eq!(edited[0], "admin_name", "Administrator first, as on Add Account");
+    let [left, right, width]: [f64; 3] = serde_json::from_value(b.js(card).await).expect("a box");
+    assert!(
+        (left - right).abs() < 2.0 && width <= 600.0,
+        "the edit page is a centred card too: {left} {right} {width}"
+    );
     b.close().await;
 }
 

@@ -295,7 +295,11 @@ async fn five_wrong_codes_lock_the_sign_in_as_five_wrong_passwords_do() {
     assert_eq!(fourth.status, StatusCode::UNAUTHORIZED);
     let fifth = code_step(&app, &client, "not-a-code").await;
     assert_eq!(fifth.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(fifth.body.contains("Wrong code. Too many failed sign-in attempts: sign-in is locked for 1 minute."));
+    assert!(
+        fifth
+            .body
+            .contains("Wrong code. Too many failed sign-in attempts: sign-in is locked. Try again in 60 seconds.")
+    );
 
     let right = code_step(&app, &client, &code_at(&secret, app.clock().now() + 30)).await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "the right code is refused while locked");

@@ -54,7 +54,7 @@ struct EditPage {
 
 /// The form: the user's values over those it was opened with, with messages and conflicts.
 fn form_fields(mine: &Values, loaded: &Values, errors: &EditErrors, conflicts: &[Conflict]) -> Vec<FormField> {
-    PartnerField::ALL
+    crate::accounts::FORM_ORDER
         .into_iter()
         .map(|f| FormField {
             name: input_name(f),
