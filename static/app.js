@@ -411,6 +411,36 @@
     });
   });
 
+  // A new period or top-accounts metric on Usage loads a whole page, which a slow Kaltura can take seconds to give:
+  // until it comes, the page says what it is loading and dims what it will replace.
+  function loadingUsage(what) {
+    var note = document.getElementById("usage-loading");
+    if (!note) { return; }
+    note.textContent = "Loading " + what + "\u2026";
+    document.documentElement.classList.add("loading");
+    Array.prototype.forEach.call(document.querySelectorAll("[data-usage-content]"), function (part) {
+      part.setAttribute("aria-busy", "true");
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest(".presets a, .top-choices a");
+    if (!link || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) { return; }
+    loadingUsage(link.closest(".presets") ? link.textContent.trim() : "the top accounts by " + link.textContent.trim());
+  });
+  document.addEventListener("submit", function (e) {
+    if (e.target.matches && e.target.matches(".period-form")) { loadingUsage("the period"); }
+  });
+  // Back to a page the browser kept: it is not loading anything.
+  window.addEventListener("pageshow", function () {
+    var note = document.getElementById("usage-loading");
+    if (!note || !note.textContent) { return; }
+    note.textContent = "";
+    document.documentElement.classList.remove("loading");
+    Array.prototype.forEach.call(document.querySelectorAll("[data-usage-content][aria-busy]"), function (part) {
+      part.removeAttribute("aria-busy");
+    });
+  });
+
   // A button that shows or hides a part of the page (the phone's Filters); it names what the hidden part holds.
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("[data-toggles]");

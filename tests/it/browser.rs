@@ -660,6 +660,42 @@ async fn usage_charts_read_at_twelve_pixels_on_a_desktop_and_a_phone_and_mark_th
 }
 
 #[tokio::test]
+async fn a_slow_period_says_what_it_is_loading_and_the_search_hint_fits_a_phone() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.resize(PHONE.0, PHONE.1).await;
+    b.goto("/usage").await;
+    b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
+        .await;
+    let fits = "const i = document.querySelector('.usage-search input[type=search]'); const s = getComputedStyle(i); \
+                const c = document.createElement('canvas').getContext('2d'); c.font = s.font; \
+                return c.measureText(i.placeholder).width <= i.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)";
+    assert_eq!(b.js(fits).await, json!(true), "the search's hint is not cut off on a phone");
+
+    let url = format!("{}/emulator/latency?ms=2000", app.emulator().url);
+    assert!(reqwest::Client::new().post(url).send().await.expect("the emulator answers").status().is_success());
+    // A WebDriver click waits for the next page; the page's own click shows what it does before that.
+    let shown = b
+        .js("document.querySelector('.presets a:nth-child(5)').click(); \
+             return [document.getElementById('usage-loading').innerText, document.documentElement.classList.contains('loading'), \
+                     document.querySelector('.usage-totals').getAttribute('aria-busy')]")
+        .await;
+    assert_eq!(
+        shown,
+        json!(["Loading Last 3 months\u{2026}", true, "true"]),
+        "it says what it loads and dims the figures"
+    );
+    b.until(
+        "the new period",
+        "return location.search.includes('interval=month') && document.readyState === 'complete'",
+    )
+    .await;
+    assert_eq!(b.js("return document.getElementById('usage-loading').innerText").await, json!(""));
+    assert_eq!(b.js("return document.documentElement.classList.contains('loading')").await, json!(false));
+    b.close().await;
+}
+
+#[tokio::test]
 async fn usage_changes_period_sorts_and_drills_down_to_an_account_with_its_chart() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
