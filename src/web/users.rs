@@ -488,6 +488,8 @@ async fn password_form(
 struct PasswordInput {
     #[serde(default)]
     password: String,
+    /// The new password typed a second time (the form sends it; a script may leave it out).
+    password_again: Option<String>,
     current_password: Option<String>,
     #[serde(default)]
     code: String,
@@ -505,6 +507,10 @@ async fn set_password(
     let user = state.identity.user(id).await?.ok_or(AppError::NotFound)?;
     let actor = acting(&state, &session, &me, &ip).await?;
     let mut form = PasswordForm::new(&state, &me, user, actor.stepped_up);
+    if input.password_again.as_ref().is_some_and(|again| *again != input.password) {
+        form.error = Some("The two new passwords differ: type the same one twice.".into());
+        return with_form(&state, &me, htmx, StatusCode::UNPROCESSABLE_ENTITY, None, Some(form)).await;
+    }
     // The form asks for the acting user's own password: it is checked (and confirms them) whatever they typed.
     let current = form.confirm.then(|| (input.current_password.unwrap_or_default(), input.code));
     let change = UserChange::Password { new: input.password, current };
@@ -517,7 +523,12 @@ async fn set_password(
             if stepped_up {
                 session.set_stepped_up(state.identity.now()).await?;
             }
-            done(&state, &session, &me, htmx, Flash::ok(format!("The password of {} was changed.", form.name))).await
+            let said = if form.own {
+                "Your password was changed; your sessions in other browsers have ended.".to_string()
+            } else {
+                format!("The password of {} was changed.", form.name)
+            };
+            done(&state, &session, &me, htmx, Flash::ok(said)).await
         }
         UserOutcome::BadPassword(why) => {
             form.error = Some(why);

@@ -11,6 +11,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use kaltura::NewAccount;
 use multi_account::config::kaltura::KalturaSettings;
+use multi_account::db::audit::{self, AuditAction, Entry, Outcome};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -907,6 +908,9 @@ async fn add_account_shows_kaltura_messages_progress_and_the_new_account_on_top(
         "the progress indicator shows while the account is created"
     );
     assert!(progress.text().await.expect("text").starts_with("Creating the account"));
+    let cancel = "const a = document.querySelector('#dialog-slot .form-actions a[data-close-dialog]'); \
+                  return [getComputedStyle(a).pointerEvents, getComputedStyle(a).opacity]";
+    assert_eq!(b.js(cancel).await, json!(["none", "0.45"]), "Cancel looks off while the account is created");
     let seconds = b.text("#dialog-slot [data-elapsed]").await;
     assert!(seconds == "0" || seconds == "1", "the counter starts from 0: {seconds}");
     b.until(
@@ -1211,6 +1215,18 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
     let app = spawn_app().await;
     app.create_user("renee.dvir.with.a.long.address@downunder.techpubs.example", Role::Manager, "renee password one")
         .await;
+    // The longest action codes, which a phone's card must wrap.
+    for action in [AuditAction::UserBootstrap, AuditAction::LoginSsoRefused, AuditAction::AccountKmcLogin] {
+        let entry = Entry {
+            actor: ADMIN_EMAIL,
+            ip: "2001:db8:85a3::8a2e:370:7334",
+            action,
+            target: "6475",
+            result: Outcome::Ok,
+            details: "",
+        };
+        audit::record(&app.db, 1_000, entry).await.expect("an audit entry");
+    }
     let b = Browser::signed_in(&app).await;
     b.resize(PHONE.0, PHONE.1).await;
     for (path, table) in [
@@ -1227,6 +1243,20 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
         // clientWidth leaves out the vertical scrollbar, which headless Chromium draws as a desktop does.
         let widths = b.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
         assert!(widths[0].as_u64() <= widths[1].as_u64(), "{path} scrolls sideways: {widths}");
+    }
+
+    // A card's title is the name alone, with no label glued to it.
+    for (path, cell) in [("/usage", "#usage-panel tbody td.name"), ("/accounts/6475", "#account-admins tbody td.name")]
+    {
+        b.goto(path).await;
+        b.until(&format!("{path} to load"), &format!("return !!document.querySelector(\"{cell}\")")).await;
+        let labels = b
+            .js(&format!(
+                "return [...document.querySelectorAll(\"{cell}\")].map(td => getComputedStyle(td, '::before').content)"
+            ))
+            .await;
+        let labels: Vec<String> = serde_json::from_value(labels).expect("a list");
+        assert!(labels.iter().all(|c| c == "none"), "{path}: {labels:?}");
     }
 
     b.goto("/accounts").await;

@@ -199,6 +199,13 @@ async fn a_user_with_two_factor_confirms_with_a_code_too_and_changes_their_own_p
             answer(admin.post(url).form(&form).send().await.unwrap()).await
         }
     };
+    let form = get(&app, &admin, &format!("/users/{me}/password")).await;
+    assert!(form.body.contains("Change your password") && !form.body.contains("Give it to them"), "{}", form.body);
+    assert!(form.body.contains("name=\"password_again\""), "the new one is typed twice");
+    let differ = [("password", "my next passphrase 1"), ("password_again", "my next passphrase 2")];
+    let differ = post(&app, &admin, &format!("/users/{me}/password"), &differ).await;
+    assert_eq!(differ.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(differ.body.contains("The two new passwords differ"), "{}", differ.body);
     let wrong = own(ADMIN_PASSWORD, "000000".into()).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.body.contains("Wrong code."), "{}", wrong.body);

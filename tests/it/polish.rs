@@ -93,7 +93,7 @@ async fn a_partner_id_search_for_letters_says_a_partner_id_is_a_number() {
 async fn an_empty_result_shows_no_range_and_no_page_links() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    for path in ["/accounts?q=Atlantis&by=name", "/audit?user=nobody"] {
+    for path in ["/accounts?q=Atlantis&by=name", "/audit?user=nobody", "/usage?q=Atlantis"] {
         let doc = page(&app, &client, path).await;
         assert_eq!(count(&doc, "nav.pager"), 0, "{path}: no pager, no \"0–0 of 0\"");
         assert!(!doc.html().contains("0–0 of 0"), "{path}");
@@ -266,7 +266,9 @@ async fn the_accounts_page_is_compressed_and_its_static_files_are_cached_for_goo
     // A repeat view fetches the page alone: every file it links is still fresh in the browser's cache.
     let repeat_view = page_bytes;
     eprintln!("/accounts in demo mode: first view {first_view} bytes on the wire, repeat view {repeat_view} bytes");
-    assert!(first_view < 40 * 1024, "first view: {first_view} bytes");
+    // The budget grew from 40 KB with the script and styles of the phone's Filters button, Usage's loading note
+    // and Add Account's address.
+    assert!(first_view < 44 * 1024, "first view: {first_view} bytes");
     assert!(repeat_view < 15 * 1024, "repeat view: {repeat_view} bytes");
 
     // gzip for a browser without brotli.
@@ -458,6 +460,22 @@ async fn kaltura_down_is_said_in_words_with_a_retry() {
         Some("/accounts/6475")
     );
     assert!(!doc.html().contains("Bad Gateway"));
+    assert!(text(&doc, "main").contains("(connection refused)"), "the reason in words: {}", text(&doc, "main"));
+    assert!(!doc.html().contains("os error"), "no error number");
+
+    let res = client.get(app.at("/accounts")).send().await.unwrap();
+    let accounts = Html::parse_document(&res.text().await.unwrap());
+    assert_eq!(text(&accounts, "#publishers-count"), "Publishers: count unknown", "not 0 while Kaltura is away");
+    assert_eq!(count(&accounts, "#accounts-panel a.btn[download]"), 0, "nothing to export");
+    let res = client.get(app.at("/usage?from=2026-10-01&to=2026-11-30&interval=day&sort=plays")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let usage = Html::parse_document(&res.text().await.unwrap());
+    assert!(!usage.html().contains("os error"));
+    let retry = usage.select(&Selector::parse("a#usage-retry").unwrap()).next().expect("a Retry on Usage");
+    assert_eq!(
+        retry.value().attr("href"),
+        Some("/usage?from=2026-10-01&to=2026-11-30&interval=day&sort=plays&dir=desc")
+    );
 }
 
 #[tokio::test]

@@ -579,10 +579,32 @@ fn ks_from(answer: &Value) -> Result<Secret, KalturaError> {
 }
 
 /// The innermost error ("Connection refused (os error 111)") rather than reqwest's wrapper.
+/// Why a request failed, in words: the operating system's kind of failure where it names one, never its error
+/// number.
 fn root_cause(e: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    super::error::redact(&cause.to_string())
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        let said = match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => Some("nothing accepted the connection (connection refused)"),
+            std::io::ErrorKind::ConnectionReset => Some("the connection was reset"),
+            std::io::ErrorKind::ConnectionAborted => Some("the connection was aborted"),
+            std::io::ErrorKind::TimedOut => Some("connecting took too long"),
+            std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+                Some("the network has no route there")
+            }
+            _ => None,
+        };
+        if let Some(said) = said {
+            return said.to_string();
+        }
+    }
+    let text = cause.to_string();
+    let text = match text.find(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    };
+    super::error::redact(&text)
 }

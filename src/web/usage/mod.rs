@@ -140,6 +140,8 @@ struct UsagePage {
     nav: Nav,
     v: UsageView,
     error: Option<String>,
+    /// The same view asked again, when Kaltura failed to give it.
+    retry: Option<String>,
     /// False when the parent lacks the permission: the page says so instead of figures.
     granted: bool,
     figures: Vec<Figure>,
@@ -164,6 +166,7 @@ async fn show(
     let mut page = UsagePage {
         nav: Nav::for_user(&me, Section::Usage),
         error: None,
+        retry: None,
         granted: true,
         figures: Vec::new(),
         trend: Trend::default(),
@@ -190,6 +193,7 @@ async fn show(
         Ok(found) => found,
         Err(e) => {
             page.error = Some(upstream(&e));
+            page.retry = Some(format!("/usage?{}", page.v.query(Some(page.v.page))));
             return Ok((StatusCode::BAD_GATEWAY, render(&page)?).into_response());
         }
     };
@@ -225,7 +229,8 @@ async fn show(
     });
     let pager =
         Pager::of_rows(v.page, v.size, page.rows.len(), found.matching, |n| format!("/usage?{}", v.query(Some(n))));
-    page.pager = Some(pager);
+    // Nothing found on the first page: the empty row says so, and a "0–0 of 0" under it would only repeat it.
+    page.pager = (found.matching > 0 || v.page > 1).then_some(pager);
     Ok(render(&page)?.into_response())
 }
 
@@ -284,6 +289,8 @@ struct AccountPage {
     /// The badge's colour, as on the account's details.
     status_class: &'static str,
     error: Option<String>,
+    /// The same view asked again, when Kaltura failed to give it.
+    retry: Option<String>,
     granted: bool,
     figures: Vec<Figure>,
     trend: Trend,
@@ -307,6 +314,7 @@ async fn account(
         status: super::accounts::rows::NA,
         status_class: "other",
         error: None,
+        retry: None,
         granted: true,
         figures: Vec::new(),
         trend: Trend::default(),
@@ -329,6 +337,7 @@ async fn account(
                 UsageError::Kaltura(k) => upstream(&k),
                 other => other.to_string(),
             });
+            page.retry = Some(format!("/usage/{id}?{}", page.v.query(None)));
             return Ok((StatusCode::BAD_GATEWAY, render(&page)?).into_response());
         }
     };
