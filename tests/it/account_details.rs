@@ -324,6 +324,18 @@ async fn a_childs_active_administrators_are_listed_with_the_owner_first_and_mark
     assert_eq!(li[1..4], ["li.na@shanghai.techpubs.example", "Publisher Administrator", "11/14/2023 22:13:20"]);
     let muh = texts(&doc, r#"#account-admins tr[data-user-id="muh.wih@shanghai.techpubs.example"] td"#);
     assert_eq!(muh[3], "Never");
+    assert!(texts(&doc, "#owner-differs").is_empty(), "the owner is the Administrator: nothing to explain");
+    // The Administrator field edited: the owner keeps their name, and the page says why the two differ.
+    let renamed = PartnerChanges { changes: vec![(PartnerField::AdminName, "Shanghai Office".into())] };
+    kaltura(&app).update_child(6475, &renamed).await.unwrap();
+    let (_, doc) = details(&app, &client, 6475).await;
+    let why = texts(&doc, "#owner-differs");
+    assert_eq!(why.len(), 1);
+    assert!(
+        why[0].starts_with("The account owner, Muh Wih, is the user who signs in")
+            && why[0].contains("(Shanghai Office)"),
+        "{why:?}"
+    );
 
     let (_, doc) = details(&app, &client, 6474).await;
     let rows = texts(&doc, "#account-admins tbody td.name");

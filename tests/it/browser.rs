@@ -1175,6 +1175,17 @@ async fn add_account_follows_the_banner_when_the_last_place_is_used_and_freed() 
 }
 
 #[tokio::test]
+async fn checking_an_import_without_a_file_says_so_on_the_page() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    b.goto("/accounts/import").await;
+    b.find(".import-form button[type=submit]").await.click().await.expect("a click");
+    b.until("the message", "return !!document.getElementById('import-error')").await;
+    assert_eq!(b.text("#import-error").await, "Choose a CSV file to upload.", "the page says it, not a browser bubble");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn on_a_phone_the_filters_wait_behind_a_button_and_the_accounts_come_first() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;

@@ -94,6 +94,8 @@ struct DetailsPage {
     usage_href: String,
     /// Administrators Kaltura has beyond the listed page.
     admins_more: i64,
+    /// Why the account owner's name is not the Administrator field's, when it is not.
+    owner_differs: Option<String>,
     recent: Vec<Entry>,
     /// Why nothing can be done to it, when nothing can.
     read_only: Option<&'static str>,
@@ -209,6 +211,15 @@ pub(crate) async fn show(
         _ => Some("No actions are available for this account in its present status."),
     };
     let (admins, admins_more) = admins(details.admins, p.status);
+    let owner_differs = admins.as_ref().ok().and_then(|list| list.iter().find(|a| a.owner)).and_then(|owner| {
+        (owner.name != card.row.admin_name).then(|| {
+            format!(
+                "The account owner, {}, is the user who signs in to the account as its owner; the Administrator \
+                 field ({}) is the account's contact in its Kaltura record. Editing one does not change the other.",
+                owner.name, card.row.admin_name
+            )
+        })
+    });
     let usage = match usage {
         Ok(Some(totals)) => Ok([Metric::Plays, Metric::PlayerLoads, Metric::Bandwidth, Metric::AverageStorage]
             .map(|m| {
@@ -237,6 +248,7 @@ pub(crate) async fn show(
         usage,
         usage_href: format!("/usage/{id}"),
         admins_more,
+        owner_differs,
         recent,
         read_only,
         kmc_url: state.settings.kmc_url.to_string(),
