@@ -441,6 +441,16 @@
     });
   });
 
+  // A view whose address held values the server corrected (a page past the end, a sort it cannot give) says so in a
+  // note and carries its own address: the address bar takes it, so a reload or a bookmark asks for what is shown.
+  function correctAddress() {
+    var view = document.querySelector("[data-view-url]");
+    var url = view && view.getAttribute("data-view-url");
+    if (url && url !== location.pathname + location.search) { history.replaceState(history.state, "", url); }
+  }
+  document.addEventListener("DOMContentLoaded", correctAddress);
+  document.addEventListener("htmx:afterSettle", correctAddress);
+
   // A button that shows or hides a part of the page (the phone's Filters); it names what the hidden part holds.
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("[data-toggles]");

@@ -316,6 +316,8 @@ impl Row {
 #[template(path = "partials/audit_panel.html")]
 struct Panel {
     notes: Vec<String>,
+    /// The view's own address, which replaces the one asked for when a note says a value was corrected.
+    href: String,
     filtered: bool,
     total: i64,
     rows: Vec<Row>,
@@ -375,7 +377,8 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
         }
     }
     let pager = Pager::of_rows(view.page, PAGE_SIZE, rows.len(), total, |n| view.with_page(n).href());
-    let panel = Panel { notes, filtered: view.is_filtered(), total, csv_href: view.csv_href(), pager, rows };
+    let panel =
+        Panel { notes, href: view.href(), filtered: view.is_filtered(), total, csv_href: view.csv_href(), pager, rows };
     Ok((view, panel))
 }
 

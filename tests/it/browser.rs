@@ -1175,6 +1175,34 @@ async fn add_account_follows_the_banner_when_the_last_place_is_used_and_freed() 
 }
 
 #[tokio::test]
+async fn values_the_console_corrected_leave_the_address_bar() {
+    let app = spawn_app().await;
+    let b = Browser::signed_in(&app).await;
+    for (asked, shown, note) in [
+        ("/accounts?page=abc&sort=phone&q=Shang", "/accounts?q=Shang", "#accounts-panel .flash-note"),
+        ("/audit?page=abc", "/audit", "#audit-panel .flash-note"),
+    ] {
+        b.goto(asked).await;
+        b.until(
+            &format!("{asked} to load"),
+            &format!("return document.readyState === 'complete' && !!document.querySelector('{note}')"),
+        )
+        .await;
+        b.until(
+            &format!("{asked} corrected"),
+            &format!("return location.pathname + location.search === {}", json!(shown)),
+        )
+        .await;
+    }
+    // A view with nothing to correct keeps its address as it was typed.
+    b.goto("/accounts?status=1&filtered=1").await;
+    b.until("the table", "return document.readyState === 'complete' && !!document.querySelector('#accounts-panel')")
+        .await;
+    assert_eq!(b.location().await, "/accounts?status=1&filtered=1");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn checking_an_import_without_a_file_says_so_on_the_page() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
