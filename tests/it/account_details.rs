@@ -238,6 +238,16 @@ async fn a_change_made_upstream_meanwhile_is_shown_beside_the_users_and_never_ov
     let p = kaltura.get_partner(6475).await.unwrap();
     assert_eq!((p.name.as_deref(), p.reference_id.as_deref()), (Some("Shanghai (theirs)"), None), "nothing saved");
 
+    assert_eq!(texts(&doc, "span#account-name[hx-swap-oob]"), ["Shanghai (theirs)"], "the heading says the name now");
+
+    // Saving with no choice sends nothing and says what is missing.
+    let (status, unchosen) = save(&app, &client, 6475, &form_fields(&doc), true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(texts(&unchosen, "#edit-error"), ["Choose which value to keep for Account Name, then save again."]);
+    assert_eq!(texts(&unchosen, r#"[data-conflict-for="name"]"#).len(), 1, "the choice is offered again");
+    let p = kaltura.get_partner(6475).await.unwrap();
+    assert_eq!(p.name.as_deref(), Some("Shanghai (theirs)"), "nothing saved");
+
     // The user keeps their name: it is saved, and the phone changed upstream stays.
     let mut again = form_fields(&doc);
     set(&mut again, "keep_name", "mine");

@@ -39,6 +39,8 @@ struct EditCard {
     fields: Vec<FormField>,
     general: Option<String>,
     conflicts: Vec<Conflict>,
+    /// During a conflict, the name Kaltura has now, for the page's heading (swapped out of band).
+    name_oob: Option<String>,
 }
 
 #[derive(Template)]
@@ -50,6 +52,8 @@ struct EditPage {
     fields: Vec<FormField>,
     general: Option<String>,
     conflicts: Vec<Conflict>,
+    /// The page's own heading holds the name: nothing to swap.
+    name_oob: Option<String>,
 }
 
 /// The form: the user's values over those it was opened with, with messages and conflicts.
@@ -82,6 +86,8 @@ struct Shown<'a> {
     htmx: bool,
     id: i64,
     name: String,
+    /// The name is Kaltura's as it is now (a conflict): the details page's heading takes it too.
+    fresh_name: bool,
 }
 
 impl Shown<'_> {
@@ -94,10 +100,11 @@ impl Shown<'_> {
     ) -> Result<Response, AppError> {
         let (id, name) = (self.id, self.name);
         let html = if self.htmx {
-            render(&EditCard { id, fields, general, conflicts })?
+            let name_oob = self.fresh_name.then_some(name);
+            render(&EditCard { id, fields, general, conflicts, name_oob })?
         } else {
             let nav = Nav::for_user(self.me, Section::Accounts);
-            render(&EditPage { nav, id, name, fields, general, conflicts })?
+            render(&EditPage { nav, id, name, fields, general, conflicts, name_oob: None })?
         };
         Ok((status, html).into_response())
     }
@@ -140,21 +147,35 @@ pub(crate) async fn form(
     };
     let values = Values::of(&partner);
     let fields = form_fields(&values, &values, &EditErrors::new(), &[]);
-    Shown { me: &me, htmx, id, name: shown_name(&partner) }.render(StatusCode::OK, fields, None, Vec::new())
+    Shown { me: &me, htmx, id, name: shown_name(&partner), fresh_name: false }.render(
+        StatusCode::OK,
+        fields,
+        None,
+        Vec::new(),
+    )
 }
 
-/// Reads the posted form: each field, the value it was opened with (`was_…`) and a conflict's choice (`keep_…`).
-fn read_edit(body: &[u8]) -> Edit {
+/// Reads the posted form: each field, the value it was opened with (`was_…`) and a conflict's choice (`keep_…`);
+/// and the conflicts shown (`theirs_…`, Kaltura's value) that were sent back without a choice.
+fn read_edit(body: &[u8]) -> (Edit, Vec<Conflict>) {
     let pairs: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let get = |prefix: &'static str| {
         let pairs = &pairs;
         move |name: &str| pairs.get(&format!("{prefix}{name}")).cloned()
     };
-    let take_theirs: BTreeSet<PartnerField> = PartnerField::ALL
+    let keep = |f: PartnerField| pairs.get(&format!("keep_{}", input_name(f)));
+    let take_theirs: BTreeSet<PartnerField> =
+        PartnerField::ALL.into_iter().filter(|f| keep(*f).is_some_and(|v| v == "theirs")).collect();
+    let edit = Edit { loaded: Values::read(get("was_")), mine: Values::read(get("")), take_theirs };
+    let unchosen = crate::accounts::FORM_ORDER
         .into_iter()
-        .filter(|f| pairs.get(&format!("keep_{}", input_name(*f))).is_some_and(|v| v == "theirs"))
+        .filter(|f| keep(*f).is_none_or(|v| v != "mine" && v != "theirs"))
+        .filter_map(|field| {
+            let theirs = pairs.get(&format!("theirs_{}", input_name(field)))?.clone();
+            Some(Conflict { field, mine: edit.mine.get(field).to_string(), theirs })
+        })
         .collect();
-    Edit { loaded: Values::read(get("was_")), mine: Values::read(get("")), take_theirs }
+    (edit, unchosen)
 }
 
 pub(crate) async fn save(
@@ -167,11 +188,18 @@ pub(crate) async fn save(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let htmx = is_htmx(&headers);
-    let edit = read_edit(&body);
+    let (edit, unchosen) = read_edit(&body);
     let (mine, loaded) = (edit.mine.clone(), edit.loaded.clone());
-    let shown = |name: String| Shown { me: &me, htmx, id, name };
+    let shown = |name: String| Shown { me: &me, htmx, id, name, fresh_name: false };
     let fallback_name =
         || Some(mine.get(PartnerField::Name).to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.to_string());
+    // A conflict sent back without a choice: nothing is sent to Kaltura until each one has its answer.
+    if !unchosen.is_empty() {
+        let labels: Vec<&str> = unchosen.iter().map(|c| label(c.field)).collect();
+        let general = Some(format!("Choose which value to keep for {}, then save again.", labels.join(", ")));
+        let fields = form_fields(&mine, &loaded, &EditErrors::new(), &unchosen);
+        return shown(fallback_name()).render(StatusCode::UNPROCESSABLE_ENTITY, fields, general, unchosen);
+    }
     let (partner, flash) = match state.accounts.edit(Actor::of(&me, &ip), id, edit).await {
         Ok(EditOutcome::Saved { partner, changes, altered }) => {
             let names: Vec<&str> = changes.iter().map(|c| label(c.field)).collect();
@@ -191,7 +219,8 @@ pub(crate) async fn save(
             // The form's new base is what Kaltura has now; the user's changes stay in the inputs.
             let now = Values::of(&current);
             let fields = form_fields(&form, &now, &EditErrors::new(), &conflicts);
-            return shown(shown_name(&current)).render(StatusCode::CONFLICT, fields, None, conflicts);
+            let fresh = Shown { fresh_name: true, ..shown(shown_name(&current)) };
+            return fresh.render(StatusCode::CONFLICT, fields, None, conflicts);
         }
         Err(ActionError::Kaltura(e)) => {
             // Nothing typed is lost: the form comes back with Kaltura's answer.
