@@ -181,6 +181,9 @@ pub(crate) struct Report {
     pub(crate) job: Job,
     pub(crate) action: StatusAction,
     pub(crate) progress: Progress,
+    /// The run this one retried, and the runs that retried this one: ids and start times.
+    pub(crate) retried: Option<(i64, i64)>,
+    pub(crate) retries: Vec<(i64, i64)>,
     /// Once the job is finished: a page of each outcome's accounts, with how many there are.
     pub(crate) outcomes: Option<Outcomes>,
 }
@@ -344,7 +347,12 @@ impl Accounts {
             }),
             None => None,
         };
-        Ok(Some(Report { job, action, progress, outcomes }))
+        let retried = match job.retry_of {
+            Some(of) => bulk::job(&self.db, of).await?.map(|before| (before.id, before.started_at)),
+            None => None,
+        };
+        let retries = bulk::retries_of(&self.db, id).await?;
+        Ok(Some(Report { job, action, progress, retried, retries, outcomes }))
     }
 
     async fn listed(&self, id: i64, state: ItemState, page: u32) -> Result<Listed, sqlx::Error> {

@@ -51,6 +51,8 @@ pub struct Job {
     pub action: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
+    /// The run whose failures this one retries.
+    pub retry_of: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -215,7 +217,7 @@ pub async fn job_from_selection(
             return Ok(Started::Changed);
         }
     }
-    let id = insert_job(&mut tx, new, now).await?;
+    let id = insert_job(&mut tx, new, None, now).await?;
     let added = sqlx::query(
         "INSERT INTO bulk_items (job_id, partner_id, state) SELECT $1, partner_id, 'pending' FROM account_selection \
          WHERE user_id = $2",
@@ -256,7 +258,7 @@ pub fn fingerprint(sorted_ids: &[i64]) -> String {
 /// Records a job of the accounts that failed in job `of`; `None` when none did.
 pub async fn job_from_failures(pool: &Pool, of: i64, new: &NewJob<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let id = insert_job(&mut tx, new, now).await?;
+    let id = insert_job(&mut tx, new, Some(of), now).await?;
     let added = sqlx::query(
         "INSERT INTO bulk_items (job_id, partner_id, name, state) SELECT $1, partner_id, name, 'pending' \
          FROM bulk_items WHERE job_id = $2 AND state = 'failed'",
@@ -273,21 +275,35 @@ pub async fn job_from_failures(pool: &Pool, of: i64, new: &NewJob<'_>, now: i64)
     Ok(Some(id))
 }
 
-async fn insert_job(tx: &mut Transaction<'_, Any>, new: &NewJob<'_>, now: i64) -> Result<i64, sqlx::Error> {
+async fn insert_job(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewJob<'_>,
+    retry_of: Option<i64>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) VALUES ($1, $2, $3, $4, 'running', $5) \
-         RETURNING id",
+        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at, retry_of) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $6) RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.actor)
     .bind(new.ip)
     .bind(new.action)
     .bind(now)
+    .bind(retry_of)
     .fetch_one(&mut **tx)
     .await
 }
 
-const JOB_COLUMNS: &str = "id, user_id, actor, ip, action, started_at, finished_at";
+const JOB_COLUMNS: &str = "id, user_id, actor, ip, action, started_at, finished_at, retry_of";
+
+/// The runs that retried job `id`'s failures, oldest first: their ids and when they started.
+pub async fn retries_of(pool: &Pool, id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, started_at FROM bulk_jobs WHERE retry_of = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(pool)
+        .await
+}
 
 pub async fn job(pool: &Pool, id: i64) -> Result<Option<Job>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE id = $1")).bind(id).fetch_optional(pool).await

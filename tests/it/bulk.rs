@@ -314,6 +314,13 @@ async fn a_refused_account_shows_kalturas_message_the_others_change_in_batches_o
     assert_eq!(calls(&app.emulator().stats(), UPDATE_STATUS), 1, "only the failure is sent again");
     let (changed, skipped, failed) = outcome(&app, &admin, retry).await;
     assert_eq!((changed.len(), skipped.len(), failed.len()), (0, 0, 1));
+
+    // Each run's page links the other: the retry names the run it retried, and that run its retry.
+    let page = get(&app, &admin, &format!("/accounts/bulk/{retry}")).await.body;
+    assert_eq!(attr_all(&page, "#bulk-retry-of a", "href"), vec![format!("/accounts/bulk/{job}")]);
+    let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
+    assert_eq!(attr_all(&page, "#bulk-retried a", "href"), vec![format!("/accounts/bulk/{retry}")]);
+    assert!(select_all(&page, "#bulk-retry-of").is_empty(), "the first run retried nothing");
 }
 
 #[tokio::test]

@@ -405,6 +405,9 @@ struct JobView {
     /// "blocked", "unblocked", "removed".
     done_word: &'static str,
     outcomes: Option<OutcomeLists>,
+    /// The run this one retried, and the runs that retried this one: their ids and start times.
+    retried: Option<(i64, String)>,
+    retries: Vec<(i64, String)>,
 }
 
 impl JobView {
@@ -458,6 +461,8 @@ impl JobView {
             total: r.progress.total,
             done_word: action.done(),
             outcomes,
+            retried: r.retried.map(|(id, at)| (id, kmc_time(at))),
+            retries: r.retries.into_iter().map(|(id, at)| (id, kmc_time(at))).collect(),
         }
     }
 }
