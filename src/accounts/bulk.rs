@@ -340,11 +340,15 @@ impl Accounts {
         let Some(action) = StatusAction::parse(&job.action) else { return Ok(None) };
         let progress = bulk::progress(&self.db, id).await?;
         let outcomes = match job.finished_at {
-            Some(_) => Some(Outcomes {
-                changed: self.listed(id, ItemState::Changed, pages.changed).await?,
-                skipped: self.listed(id, ItemState::Skipped, pages.skipped).await?,
-                failed: self.listed(id, ItemState::Failed, pages.failed).await?,
-            }),
+            Some(_) => {
+                let mut o = Outcomes {
+                    changed: self.listed(id, ItemState::Changed, pages.changed).await?,
+                    skipped: self.listed(id, ItemState::Skipped, pages.skipped).await?,
+                    failed: self.listed(id, ItemState::Failed, pages.failed).await?,
+                };
+                self.name_unnamed(&mut o).await;
+                Some(o)
+            }
             None => None,
         };
         let retried = match job.retry_of {
@@ -353,6 +357,31 @@ impl Accounts {
         };
         let retries = bulk::retries_of(&self.db, id).await?;
         Ok(Some(Report { job, action, progress, retried, retries, outcomes }))
+    }
+
+    /// Accounts a job never learnt the names of (Kaltura failed before it read them) are named as Kaltura has them
+    /// now, in one request; while Kaltura cannot say, they keep their ids.
+    async fn name_unnamed(&self, o: &mut Outcomes) {
+        // A job that could not read an account records its id as its name.
+        let unnamed = |i: &Item| i.name.trim().is_empty() || i.name == i.partner_id.to_string();
+        let ids_of = |list: &Listed| -> Vec<i64> {
+            list.items.iter().filter(|i| unnamed(i)).map(|i| i.partner_id).collect::<Vec<_>>()
+        };
+        let ids: Vec<i64> = [&o.changed, &o.skipped, &o.failed].into_iter().flat_map(ids_of).collect();
+        if ids.is_empty() {
+            return;
+        }
+        match self.account_names(&ids).await {
+            Ok(names) => {
+                for item in [&mut o.changed, &mut o.skipped, &mut o.failed].into_iter().flat_map(|l| l.items.iter_mut())
+                {
+                    if let Some(name) = names.get(&item.partner_id).filter(|_| unnamed(item)) {
+                        item.name = name.clone();
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot name a bulk job's accounts"),
+        }
     }
 
     async fn listed(&self, id: i64, state: ItemState, page: u32) -> Result<Listed, sqlx::Error> {

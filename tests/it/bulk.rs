@@ -607,6 +607,33 @@ async fn when_kaltura_cannot_be_reached_every_account_fails_saying_why_and_can_b
 }
 
 #[tokio::test]
+async fn a_job_that_could_not_name_its_accounts_names_them_once_kaltura_can() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    // As a job ends when Kaltura could not be read: done, each account failed and recorded under its id.
+    let user = app.user_id(crate::support::ADMIN_EMAIL).await;
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at, finished_at) \
+         VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'done', 0, 1) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .expect("a job");
+    for id in [6475, 6474] {
+        sqlx::query("INSERT INTO bulk_items (job_id, partner_id, name, state, message) VALUES (?, ?, ?, 'failed', 'Kaltura took too long')")
+            .bind(job)
+            .bind(id)
+            .bind(id.to_string())
+            .execute(&app.db)
+            .await
+            .expect("an item");
+    }
+    let (_, _, failed) = outcome(&app, &admin, job).await;
+    assert_eq!(failed, vec!["Down Under (6474)", "Shanghai (6475)"], "named as Kaltura has them now");
+}
+
+#[tokio::test]
 async fn a_selection_changed_after_its_confirmation_starts_nothing() {
     let app = spawn_app().await;
     let client = app.admin().await;
