@@ -150,9 +150,15 @@
     }
   });
 
+  // A role form whose choice is Publisher Administrator asks first: full control is not given by one click.
+  function promotion(elt) {
+    var role = elt && elt.querySelector && elt.querySelector("select[name=role]");
+    return role && role.value === "publisher_administrator" ? elt.getAttribute("data-confirm-promotion") : null;
+  }
+
   // hx-confirm (the Users page) asks in the same dialog as the Accounts page, not with the browser's confirm().
   document.addEventListener("htmx:confirm", function (e) {
-    var question = e.detail.question, elt = e.detail.elt, s = slot();
+    var question = e.detail.question || promotion(e.detail.elt), elt = e.detail.elt, s = slot();
     if (!question || !s) { return; }
     e.preventDefault();
     var dialog = document.createElement("dialog");

@@ -1729,5 +1729,22 @@ async fn stepping_through_the_role_list_changes_no_one_until_change_is_pressed()
     b.until("the role saved", "return document.querySelector('#flash').textContent.includes('is now a')").await;
     assert_ne!(role().await, Role::Manager, "Change saves the chosen role");
     assert_eq!(b.console_errors().await, Vec::<String>::new());
+
+    // Full control is not given by one click: a promotion asks first, and Cancel leaves the role as it was.
+    let before = role().await;
+    b.js(&format!("document.querySelector(\"{select}\").value = 'publisher_administrator'")).await;
+    b.find(&format!("form[action='/users/{sam}/role'] button")).await.click().await.expect("a click");
+    let (title, text) = b.dialog().await;
+    assert_eq!(title, "Promote to Publisher Administrator");
+    assert!(text.contains("full control of the console"), "{text}");
+    b.dialog_button("Cancel").await;
+    b.until_no_dialog().await;
+    assert_eq!(role().await, before, "nothing was sent");
+    b.find(&format!("form[action='/users/{sam}/role'] button")).await.click().await.expect("a click");
+    b.dialog().await;
+    b.dialog_button("Promote").await;
+    // Sent, and answered by re-authentication: the identity is confirmed before anyone gets full control.
+    b.until("the password asked again", "return location.pathname === '/account/confirm'").await;
+    assert_eq!(role().await, before, "not promoted before the password is confirmed");
     b.close().await;
 }
