@@ -355,19 +355,21 @@ impl Accounts {
             Some(of) => bulk::job(&self.db, of).await?.map(|before| (before.id, before.started_at)),
             None => None,
         };
-        let retries = bulk::retries_of(&self.db, id).await?;
+        // Only a finished run can have been retried; a running one's page, which polls, asks nothing more.
+        let retries = match job.finished_at {
+            Some(_) => bulk::retries_of(&self.db, id).await?,
+            None => Vec::new(),
+        };
         Ok(Some(Report { job, action, progress, retried, retries, outcomes }))
     }
 
     /// Accounts a job never learnt the names of (Kaltura failed before it read them) are named as Kaltura has them
     /// now, in one request; while Kaltura cannot say, they keep their ids.
     async fn name_unnamed(&self, o: &mut Outcomes) {
-        // A job that could not read an account records its id as its name.
-        let unnamed = |i: &Item| i.name.trim().is_empty() || i.name == i.partner_id.to_string();
-        let ids_of = |list: &Listed| -> Vec<i64> {
-            list.items.iter().filter(|i| unnamed(i)).map(|i| i.partner_id).collect::<Vec<_>>()
-        };
-        let ids: Vec<i64> = [&o.changed, &o.skipped, &o.failed].into_iter().flat_map(ids_of).collect();
+        let ids: Vec<i64> = [&o.changed, &o.skipped, &o.failed]
+            .into_iter()
+            .flat_map(|list| list.items.iter().filter(|i| i.is_unnamed()).map(|i| i.partner_id))
+            .collect();
         if ids.is_empty() {
             return;
         }
@@ -375,7 +377,7 @@ impl Accounts {
             Ok(names) => {
                 for item in [&mut o.changed, &mut o.skipped, &mut o.failed].into_iter().flat_map(|l| l.items.iter_mut())
                 {
-                    if let Some(name) = names.get(&item.partner_id).filter(|_| unnamed(item)) {
+                    if let Some(name) = names.get(&item.partner_id).filter(|_| item.is_unnamed()) {
                         item.name = name.clone();
                     }
                 }

@@ -64,6 +64,13 @@ pub struct Item {
     pub message: String,
 }
 
+impl Item {
+    /// Kaltura could not say the account's name when the job ran: the job recorded its id instead.
+    pub fn is_unnamed(&self) -> bool {
+        self.name.trim().is_empty() || self.name == self.partner_id.to_string()
+    }
+}
+
 /// What became of one account.
 #[derive(Debug, Clone)]
 pub struct Settled {

@@ -673,8 +673,7 @@ async fn a_slow_period_says_what_it_is_loading_and_the_search_hint_fits_a_phone(
                 return c.measureText(i.placeholder).width <= i.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)";
     assert_eq!(b.js(fits).await, json!(true), "the search's hint is not cut off on a phone");
 
-    let url = format!("{}/emulator/latency?ms=2000", app.emulator().url);
-    assert!(reqwest::Client::new().post(url).send().await.expect("the emulator answers").status().is_success());
+    app.emulator().set_latency_ms(2000);
     // A WebDriver click waits for the next page; the page's own click shows what it does before that.
     let shown = b
         .js("document.querySelector('.presets a:nth-child(5)').click(); \

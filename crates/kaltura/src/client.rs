@@ -578,9 +578,8 @@ fn ks_from(answer: &Value) -> Result<Secret, KalturaError> {
     }
 }
 
-/// The innermost error ("Connection refused (os error 111)") rather than reqwest's wrapper.
-/// Why a request failed, in words: the operating system's kind of failure where it names one, never its error
-/// number.
+/// Why a request failed: the innermost error rather than reqwest's wrapper, in words where the operating system
+/// names its kind of failure ("connection refused"), and never with its error number ("os error 111").
 fn root_cause(e: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {

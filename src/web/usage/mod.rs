@@ -17,7 +17,7 @@ use kaltura::{FEATURE_MULTI_ACCOUNT_ANALYTICS, KalturaError, PartnerStatus};
 use super::accounts::rows::Row;
 use super::auth::AdminUser;
 use super::error::Loading;
-use super::format::{count, kmc_day, size};
+use super::format::{count, kmc_day, scale_for, size};
 use super::paging::Pager;
 use super::{AppError, AppState, Nav, Section, csv, render};
 use crate::accounts::rules::RowAction;
@@ -107,7 +107,7 @@ fn trend_charts(points: &[TrendPoint]) -> Trend {
         [first @ .., last] => Some(format!("Dashed: {} and {last} are not complete in this period.", first.join(", "))),
     };
     let chart = |id, name: &'static str, color, value: fn(&TrendPoint) -> f64| {
-        let scale = charts::scale(points.iter().map(value).fold(0.0, f64::max), true);
+        let scale = scale_for(points.iter().map(value).fold(0.0, f64::max));
         let in_scale = |p: &TrendPoint| value(p) / scale.divisor;
         let drawn: Vec<charts::Point> = points
             .iter()
