@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_sessions::session_store::ExpiredDeletion;
 
 use crate::accounts::{self, Accounts};
 use crate::config::kaltura::KalturaSettings;
@@ -212,13 +211,14 @@ pub(crate) async fn connect_kaltura(
 
 fn spawn_session_sweeper(sessions: db::Sessions, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        tokio::select! {
-            result = sessions.continuously_delete_expired(SESSION_SWEEP) => {
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "cannot delete expired sessions");
-                }
+        while !*stop.borrow() {
+            if let Err(e) = sessions.delete_expired().await {
+                tracing::error!(error = %e, "cannot delete expired sessions");
             }
-            _ = stop.wait_for(|stopped| *stopped) => {}
+            tokio::select! {
+                () = tokio::time::sleep(SESSION_SWEEP) => {}
+                _ = stop.changed() => {}
+            }
         }
     })
 }

@@ -22,7 +22,7 @@ pub struct DatabaseArgs {
     /// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) for several replicas.
     #[arg(long = "database", env = "MA_DATABASE_URL", default_value = "sqlite://multi-account.db", global = true)]
     pub database: String,
-    /// The most connections this process keeps to the database (the session store has a pool of its own this size).
+    /// The most connections this process keeps to the database.
     #[arg(long, env = "MA_DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,

@@ -1,4 +1,5 @@
-//! The console's SQLite database: users, the audit log, sign-in throttling, and (through tower-sessions) sessions.
+//! The console's database (SQLite or PostgreSQL): users, sessions, the audit log, sign-in throttling and the work
+//! in progress.
 
 pub mod audit;
 pub mod bulk;
@@ -17,11 +18,10 @@ mod sessions;
 mod text;
 
 pub use location::{Engine, Location, PoolSettings};
-pub use sessions::Sessions;
+pub use sessions::{Loaded as LoadedSession, Sessions};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions as _, Executor as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -35,25 +35,24 @@ pub type Pool = sqlx::AnyPool;
 #[derive(Debug, Clone)]
 pub struct Database {
     pub pool: Pool,
-    /// tower-sessions' store for the engine, on a pool of its own (the store takes the engine's native pool).
+    /// The sessions, on the same pool.
     pub sessions: Sessions,
 }
 
-/// Opens the database (creating a SQLite file if needed), applies pending migrations and makes sure the sessions
-/// table exists. On PostgreSQL a replica that starts while another migrates waits for it (the migrator's advisory
-/// lock).
+/// Opens the database (creating a SQLite file if needed) and applies pending migrations. On PostgreSQL a replica
+/// that starts while another migrates waits for it (the migrator's advisory lock).
 pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Result<Database> {
     sqlx::any::install_default_drivers();
     let shown = location.to_string();
     let cannot_open = |e: sqlx::Error| anyhow::anyhow!("cannot open the database {shown}: {e}");
     let any_pool =
         AnyPoolOptions::new().max_connections(settings.max_connections).acquire_timeout(settings.acquire_timeout);
-    let (pool, sessions) = match location {
+    let pool = match location {
         Location::Sqlite(path) => {
             create_owner_only(path).map_err(|e| anyhow::anyhow!("cannot create the database {shown}: {e}"))?;
             let native = sqlite_options(path);
             let url = native.to_url_lossy();
-            let pool = any_pool
+            any_pool
                 // A connection is a handle on a file in this process, not a socket that can drop: pinging it before
                 // every query only costs a round trip to its worker thread (two context switches) per query.
                 .test_before_acquire(false)
@@ -64,26 +63,10 @@ pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Re
                 })
                 .connect_with(AnyConnectOptions::from_url(&url).map_err(cannot_open)?)
                 .await
-                .map_err(cannot_open)?;
-            let native = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout)
-                .test_before_acquire(false)
-                .connect_with(native)
-                .await
-                .map_err(cannot_open)?;
-            (pool, Sessions::sqlite(native))
+                .map_err(cannot_open)?
         }
         Location::Postgres(url) => {
-            let pool = any_pool
-                .connect_with(AnyConnectOptions::from_str(url).map_err(cannot_open)?)
-                .await
-                .map_err(cannot_open)?;
-            let native = PgPoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout)
-                .connect_lazy_with(PgConnectOptions::from_str(url).map_err(cannot_open)?);
-            (pool, Sessions::postgres(native))
+            any_pool.connect_with(AnyConnectOptions::from_str(url).map_err(cannot_open)?).await.map_err(cannot_open)?
         }
     };
     let migrations = match location.engine() {
@@ -91,13 +74,13 @@ pub async fn connect(location: &Location, settings: &PoolSettings) -> anyhow::Re
         Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
     };
     migrations.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot apply migrations to the database {shown}: {e}"))?;
-    sessions.migrate().await.map_err(|e| anyhow::anyhow!("cannot prepare the sessions table in {shown}: {e}"))?;
     if let Location::Sqlite(path) = location {
         check_files_writable(path)?;
         for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
             owner_only(Path::new(&file)).map_err(|e| anyhow::anyhow!("cannot restrict {file} to its owner: {e}"))?;
         }
     }
+    let sessions = Sessions::new(pool.clone());
     Ok(Database { pool, sessions })
 }
 

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use sqlx::{FromRow, Row as _};
+use std::sync::LazyLock;
 
 use super::Pool;
 use super::text::stored_as_text;
@@ -225,19 +226,26 @@ impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
     }
 }
 
-/// The user a session names, read on every request: one query also tells whether the Accounts page has news for
-/// them (so a view without news does not ask the creations table again), whether they have a second factor, and the
-/// size of their selection (the Accounts page's bar).
-pub async fn signed_in(pool: &Pool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id \
+/// What every request reads of the user a session names: the user, whether the Accounts page has news for them (so
+/// a view without news does not ask the creations table again), whether they have a second factor, and the size of
+/// their selection (the Accounts page's bar). Qualified by `users.`, for the sessions store's join.
+pub(super) static SIGNED_IN_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let user: Vec<String> = COLUMNS.split(", ").map(|c| format!("users.{c}")).collect();
+    format!(
+        "{}, CASE WHEN EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id \
          AND c.reported = 0 AND c.state IN ('created', 'failed')) THEN 1 ELSE 0 END AS awaiting_report, \
-         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor, \
-         (SELECT COUNT(*) FROM account_selection s WHERE s.user_id = users.id) AS selected FROM users WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+         CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor, \
+         (SELECT COUNT(*) FROM account_selection s WHERE s.user_id = users.id) AS selected",
+        user.join(", ")
+    )
+});
+
+/// The user a session names, when the session's own load did not bring them.
+pub async fn signed_in(pool: &Pool, id: i64) -> Result<Option<SignedIn>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {} FROM users WHERE id = $1", *SIGNED_IN_COLUMNS))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Case-insensitive, as emails are unique.

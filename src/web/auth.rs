@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::htmx::{HxRedirect, is_htmx, to_flash};
-use super::session::Session;
+use super::session::{self, Session};
 use super::{AppError, AppState, Nav, Section, render};
 use crate::db::users::{self, Role};
 use crate::identity::Actor;
@@ -72,18 +72,19 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 /// active, and their access has not changed since (same session generation). An invalid session is ended, which
 /// removes its cookie.
 pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
-    let Some(signed_in) = session.signed_in_as().await? else {
+    let (signed_in, loaded) = session::with_loaded_user(session.signed_in_as()).await;
+    let Some(signed_in) = signed_in? else {
         return Ok(None);
     };
     let max_secs = i64::try_from(state.settings.session_max.as_secs()).unwrap_or(i64::MAX);
     let user = if state.identity.now().saturating_sub(signed_in.at) > max_secs {
         None
     } else {
-        state
-            .identity
-            .session_user(signed_in.user_id)
-            .await?
-            .filter(|s| s.user.is_active() && s.user.session_generation == signed_in.generation)
+        let user = match loaded {
+            Some(user) if user.user.id == signed_in.user_id => Some(user),
+            _ => state.identity.session_user(signed_in.user_id).await?,
+        };
+        user.filter(|s| s.user.is_active() && s.user.session_generation == signed_in.generation)
     };
     match user {
         Some(users::SignedIn { user: u, awaiting_report, two_factor, selected }) => Ok(Some(CurrentUser {

@@ -11,7 +11,6 @@ use multi_account::db::users::{self, AddError, Change, NewUser, Role, Status};
 use multi_account::db::{self, Database, Engine, Location, PoolSettings, audit, locks, throttle, two_factor};
 use std::io::Write as _;
 use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
 
 /// A database made for one test; [`TestDb::finish`] drops a PostgreSQL one.
 pub struct TestDb {
@@ -408,25 +407,37 @@ async fn an_import_starts_once_and_runs_in_one_place() {
 }
 
 #[tokio::test]
-async fn sessions_are_stored_in_the_database_and_expire() {
-    for t in engines("sessions_are_stored_in_the_database_and_expire").await {
+async fn sessions_are_stored_in_the_database_with_their_user_and_expire() {
+    for t in engines("sessions_are_stored_in_the_database_with_their_user_and_expire").await {
+        let pool = &t.database.pool;
         let store = &t.database.sessions;
+        let user_id = users::add(pool, &user("session@example.com", Role::Manager), None, 1).await.unwrap();
         let mut record = Record {
             id: Id::default(),
             data: [("user".to_owned(), serde_json::json!(7))].into_iter().collect(),
             expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
         };
-        store.create(&mut record).await.unwrap();
+        store.create(&mut record, Some(user_id)).await.unwrap();
         let loaded = store.load(&record.id).await.unwrap().expect("stored");
-        assert_eq!(loaded.data.get("user"), Some(&serde_json::json!(7)), "{:?}", t.engine());
+        assert_eq!(loaded.record.data.get("user"), Some(&serde_json::json!(7)), "{:?}", t.engine());
+        let signed_in = loaded.user.expect("the session's user is read with it");
+        assert_eq!((signed_in.user.id, signed_in.user.email.as_str()), (user_id, "session@example.com"));
+        assert_eq!((signed_in.selected, signed_in.two_factor, signed_in.awaiting_report), (0, false, false));
+
+        let mut anonymous = Record { id: Id::default(), ..record.clone() };
+        store.create(&mut anonymous, None).await.unwrap();
+        assert!(store.load(&anonymous.id).await.unwrap().expect("stored").user.is_none(), "{:?}", t.engine());
         let expired = Record {
             id: Id::default(),
             data: Default::default(),
             expiry_date: time::OffsetDateTime::now_utc() - time::Duration::hours(1),
         };
-        store.save(&expired).await.unwrap();
+        store.save(&expired, None).await.unwrap();
         assert!(store.load(&expired.id).await.unwrap().is_none(), "an expired session is not loaded");
+        let rows = || sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(pool);
+        assert_eq!(rows().await.unwrap(), 3);
         store.delete_expired().await.unwrap();
+        assert_eq!(rows().await.unwrap(), 2, "the expired session is deleted");
         store.delete(&record.id).await.unwrap();
         assert!(store.load(&record.id).await.unwrap().is_none());
         t.finish().await;

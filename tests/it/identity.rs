@@ -346,7 +346,7 @@ async fn sessions_are_stored_under_a_hash_of_their_id() {
     let cookie =
         res.cookies().find(|c| c.name() == "ma_session").map(|c| c.value().to_owned()).expect("a session cookie");
     let stored: Vec<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT id, data FROM tower_sessions").fetch_all(&app.db).await.unwrap();
+        sqlx::query_as("SELECT id, data FROM sessions").fetch_all(&app.db).await.unwrap();
     assert!(!stored.is_empty());
     for (id, _) in &stored {
         assert_ne!(id, &cookie, "the cookie's id is not a key of the table");
@@ -467,7 +467,7 @@ async fn a_second_factor_being_set_up_is_kept_sealed_in_the_session() {
         doc.select(&Selector::parse("#two-factor-secret").unwrap()).next().expect("the secret").text().collect();
     let secret = shown.replace(' ', "");
     assert_eq!(secret.len(), 32);
-    let records: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM tower_sessions").fetch_all(&app.db).await.unwrap();
+    let records: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM sessions").fetch_all(&app.db).await.unwrap();
     assert!(!records.is_empty());
     for data in records {
         let text = String::from_utf8_lossy(&data);

@@ -618,7 +618,7 @@ async fn rows(app: &TestApp, table: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn anonymous_starts_and_stray_answers_write_nothing_and_provider_text_is_clipped() {
     let (app, _provider) = console_with_provider(accounts(), "", None, LocalLogin::All).await;
-    let sessions = rows(&app, "tower_sessions").await;
+    let sessions = rows(&app, "sessions").await;
     // A sign-in under way whose provider answers with a long error: the page and the log keep a part of it.
     let client = app.bare_client();
     let start = client.get(app.at("/login/oidc")).send().await.unwrap();
@@ -647,7 +647,7 @@ async fn anonymous_starts_and_stray_answers_write_nothing_and_provider_text_is_c
         let stray = app.bare_client().get(app.at("/login/oidc/callback?code=abc&state=xyz")).send().await.unwrap();
         assert_eq!(stray.status(), StatusCode::BAD_REQUEST);
     }
-    assert_eq!(rows(&app, "tower_sessions").await, sessions, "the sign-in under way is a cookie, not a session row");
+    assert_eq!(rows(&app, "sessions").await, sessions, "the sign-in under way is a cookie, not a session row");
     assert_eq!(rows(&app, "audit_log").await, audit, "logged once per address per window");
 }
 

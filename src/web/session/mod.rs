@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-pub(crate) use store::Store;
+pub(crate) use store::{Store, with_loaded_user};
 
 use super::{AppError, Flash};
 use crate::db::users::User;
