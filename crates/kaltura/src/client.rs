@@ -541,10 +541,12 @@ impl KalturaClient {
     async fn read_capped(&self, mut response: reqwest::Response, timeout: Duration) -> Result<Vec<u8>, KalturaError> {
         let limit = self.inner.cfg.max_answer_bytes;
         let too_large = || KalturaError::TooLarge { limit_mb: limit.div_ceil(1024 * 1024) };
-        if response.content_length().is_some_and(|n| n > limit as u64) {
+        let announced = response.content_length().unwrap_or(0);
+        if announced > limit as u64 {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        // Sized once when the length is announced: growing it by doubling copied the answer several times.
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
         while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(&e, timeout))? {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
