@@ -5,6 +5,7 @@
 //! change still fails loudly.
 
 use async_trait::async_trait;
+use serde::Deserialize as _;
 use std::cell::RefCell;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -43,8 +44,7 @@ impl Store {
 
 /// The user a record is signed in as, as its row names them.
 fn user_of(record: &Record) -> Option<i64> {
-    let signed_in = record.data.get(SIGNED_IN)?;
-    serde_json::from_value::<SignedInAs>(signed_in.clone()).ok().map(|s| s.user_id)
+    SignedInAs::deserialize(record.data.get(SIGNED_IN)?).ok().map(|s| s.user_id)
 }
 
 #[async_trait]
