@@ -22,6 +22,8 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(3);
 /// The database lock held during a reconciler pass; it lapses if the process dies in the middle of one.
 const RECONCILER_LOCK: &str = "reconciler";
 const RECONCILER_LAPSES_AFTER_SECS: i64 = 120;
+/// How often a process waiting for the reconciler's turn looks again.
+const RECONCILER_TURN_POLL: Duration = Duration::from_millis(200);
 /// A process's liveness lease lapses this long after its last renewal.
 const LIVENESS_LAPSES_AFTER_SECS: i64 = 20;
 const LIVENESS_RENEW: Duration = Duration::from_secs(5);
@@ -568,15 +570,15 @@ impl Accounts {
     }
 
     /// One pass of the reconciler, by one process at a time: each unresolved creation is asked about once per pass
-    /// however many consoles share the database (the command line's import runs one before it reads its file).
-    pub(crate) async fn reconcile_pass(&self) {
+    /// however many consoles share the database. False when another process was in its pass, so none was made.
+    pub(crate) async fn reconcile_pass(&self) -> bool {
         let now = self.now();
         match locks::try_take(&self.db, RECONCILER_LOCK, &self.runner, now, now + RECONCILER_LAPSES_AFTER_SECS).await {
             Ok(true) => {}
-            Ok(false) => return,
+            Ok(false) => return false,
             Err(e) => {
                 tracing::error!(error = %e, "cannot take the reconciler's turn");
-                return;
+                return true;
             }
         }
         match creations::orphaned_to_unknown(&self.db, now).await {
@@ -597,6 +599,16 @@ impl Accounts {
         }
         if let Err(e) = locks::release(&self.db, RECONCILER_LOCK, &self.runner).await {
             tracing::warn!(error = %e, "cannot give up the reconciler's turn");
+        }
+        true
+    }
+
+    /// A pass of this process's own, after any other process's pass in progress (the command line's import, before
+    /// it reads its file: a pass it skipped would leave rows waiting on creations that pass was about to settle). A
+    /// process that died in its pass holds the turn at most [`RECONCILER_LAPSES_AFTER_SECS`].
+    pub(crate) async fn reconcile_pass_in_turn(&self) {
+        while !self.reconcile_pass().await {
+            tokio::time::sleep(RECONCILER_TURN_POLL).await;
         }
     }
 }

@@ -121,7 +121,10 @@ async fn import_with(
     }
     let preview = async {
         // Creations whose answer never came are looked up at Kaltura first, so none is taken for an account.
-        accounts.reconcile_pass().await;
+        if !accounts.reconcile_pass().await {
+            eprintln!("Waiting for a console to finish checking creations Kaltura has not answered…");
+            accounts.reconcile_pass_in_turn().await;
+        }
         accounts.import_preview(actor, name, bytes).await
     };
     let id = tokio::select! {

@@ -442,6 +442,50 @@ async fn a_row_whose_creation_got_no_answer_is_asked_about_never_taken_for_an_ac
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_waits_for_a_consoles_check_of_unanswered_creations_instead_of_skipping_it() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("busy.csv");
+    std::fs::write(&file, format!("{HEADER}\nMo,Music,mo@busy.example,1,,0,\n")).unwrap();
+    creation_without_answer(&app, "mo@busy.example", 20 * 60).await;
+    // Another console is in the middle of its check: it holds the reconciler's turn.
+    sqlx::query(
+        "INSERT INTO locks (name, holder, until) VALUES ('reconciler', 'another console', strftime('%s','now') + 120)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let mut child = import_command(&app, &[file.to_str().unwrap(), "--dry-run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its error output is read to the end (a closed pipe would stop it), saying when it starts to wait.
+    let stderr = child.stderr.take().unwrap();
+    let (said_waiting, waiting) = tokio::sync::oneshot::channel();
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut said_waiting = Some(said_waiting);
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Waiting for a console to finish checking") {
+                said_waiting.take().map(|s| s.send(()));
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    assert!(waiting.await.is_ok(), "the command line did not say it waits: {}", reader.await.unwrap());
+    sqlx::query("DELETE FROM locks WHERE name = 'reconciler'").execute(&app.db).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = reader.await.unwrap();
+    // Its own check, once the console's was over, found that Kaltura never made Mo's account.
+    assert!(out.contains("row 2\tMusic <mo@busy.example>\twould be created"), "{out}{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_the_command_line_import_and_the_next_run_finishes_it() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
