@@ -20,6 +20,7 @@ pub use crate::config::{Settings, Timeouts};
 use crate::config::{WebSettings, parse_http_url};
 use crate::db;
 use crate::identity::{self, Identity, sso::Sso};
+use crate::parents::{Parent, Parents};
 use crate::retention::Retention;
 use crate::seal::SecretKey;
 use crate::web::{self, AppState};
@@ -77,7 +78,7 @@ impl Application {
         };
         let web = WebSettings {
             public_url,
-            kmc_url,
+            kmc_url: kmc_url.clone(),
             session_idle: settings.session_idle,
             session_max: settings.session_max,
             body_timeout: settings.timeouts.body,
@@ -102,9 +103,10 @@ impl Application {
             },
             Some(accounts.clone()),
         );
+        let urls = (kmc_url, web.support_url.clone());
+        let parent = Parent::new(None, urls, accounts, crate::usage::Usage::new(kaltura));
         let state = AppState::new(web::Services {
-            usage: crate::usage::Usage::new(kaltura),
-            accounts,
+            parents: Parents::new(vec![parent])?,
             identity,
             db_file: Arc::new(settings.database.sqlite_path().map(db::DbFile::of)),
             db: database.pool,
@@ -160,14 +162,19 @@ impl Application {
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Application { listener, state, demo, shutdown_timeout, timeouts, retention, clock, .. } = self;
         let (stop, stopping) = watch::channel(false);
-        let workers = [
-            accounts::spawn_reconciler(state.accounts.clone(), stopping.clone()),
-            accounts::spawn_import_worker(state.accounts.clone(), stopping.clone()),
-            accounts::bulk::spawn_bulk_worker(state.accounts.clone(), stopping.clone()),
-            accounts::spawn_liveness(state.accounts.clone(), stopping.clone()),
+        let mut workers = vec![
             crate::retention::spawn(state.db.clone(), clock, retention, stopping.clone()),
-            spawn_session_sweeper(state.sessions.clone(), stopping),
+            spawn_session_sweeper(state.sessions.clone(), stopping.clone()),
         ];
+        for parent in state.parents.iter() {
+            let accounts = &parent.accounts;
+            workers.extend([
+                accounts::spawn_reconciler(accounts.clone(), stopping.clone()),
+                accounts::spawn_import_worker(accounts.clone(), stopping.clone()),
+                accounts::bulk::spawn_bulk_worker(accounts.clone(), stopping.clone()),
+                accounts::spawn_liveness(accounts.clone(), stopping.clone()),
+            ]);
+        }
         let pool = state.db.clone();
         let app = web::build_router(state).into_make_service_with_connect_info::<SocketAddr>();
         // `tap_io` only for the client address: axum hands it out for tapped listeners.

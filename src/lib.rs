@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod identity;
 mod numbers;
+pub mod parents;
 pub mod retention;
 pub mod seal;
 mod spreadsheet;

@@ -97,6 +97,8 @@ pub struct AccountsPage {
     pub used_total: i64,
     pub quota: Quota,
     pub parent_id: i64,
+    /// The parent's name, as Kaltura has it.
+    pub parent_name: Option<String>,
     /// Of the accounts the filter matches, how many a bulk action could change (when asked for).
     pub selectable: Option<i64>,
 }
@@ -483,7 +485,16 @@ async fn load(
         Selectable::None => Some(0),
         Selectable::NotAsked => None,
     };
-    Ok((AccountsPage { page, templates_in_use, used_total, quota, parent_id: parent.id, selectable }, listed))
+    let page = AccountsPage {
+        page,
+        templates_in_use,
+        used_total,
+        quota,
+        parent_id: parent.id,
+        parent_name: parent.name.filter(|n| !n.trim().is_empty()),
+        selectable,
+    };
+    Ok((page, listed))
 }
 
 /// A filter of active or blocked statuses and nothing else: every account it lists but the parent can be selected.

@@ -367,7 +367,7 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
     ids.sort_unstable();
     ids.dedup();
     if !ids.is_empty() {
-        match state.accounts.account_names(&ids).await {
+        match state.parents.first().accounts.account_names(&ids).await {
             Ok(names) => {
                 for row in &mut rows {
                     row.account_name = row.target.parse::<i64>().ok().and_then(|id| names.get(&id).cloned());

@@ -4,7 +4,7 @@
 //! policy from the router it is added to: no list of paths decides access.
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
@@ -174,7 +174,9 @@ fn sign_in_first(parts: &mut Parts) -> Response {
             .and_then(|u| u.path_and_query().map(|pq| pq.as_str().to_owned()))
     };
     let current = page_of(axum_htmx::HX_CURRENT_URL);
-    let asked = parts.uri.path_and_query().map(|pq| pq.as_str().to_owned());
+    // The address as sent: a parent's page comes back with its parent.
+    let sent = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |o| &o.0);
+    let asked = sent.path_and_query().map(|pq| pq.as_str().to_owned());
     let path = |url: &Option<String>| url.as_deref().map(|u| u.split('?').next().unwrap_or_default().to_owned());
     let here = if htmx && parts.method == Method::GET && path(&current) == path(&asked) {
         // A sort, a filter or a page of the same view: come back to exactly that.
@@ -184,7 +186,7 @@ fn sign_in_first(parts: &mut Parts) -> Response {
     } else if parts.method != Method::GET && parts.method != Method::HEAD {
         page_of(header::REFERER)
     } else {
-        parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
+        asked
     };
     let mut login = match here.as_deref().and_then(local_path) {
         Some(next) if next != "/" => {

@@ -178,7 +178,10 @@ const DETAIL_LIMIT: usize = 4096;
 pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let htmx = is_htmx(req.headers());
     let retry = (req.method() == axum::http::Method::GET)
-        .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()))
+        .then(|| {
+            let sent = req.extensions().get::<axum::extract::OriginalUri>().map_or(req.uri(), |o| &o.0);
+            sent.path_and_query().map(|pq| pq.as_str().to_owned())
+        })
         .flatten();
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_owned();
     let mut res = next.run(req).await;

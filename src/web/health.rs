@@ -24,11 +24,20 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
         tracing::warn!(error = %e, "not ready: the database");
         return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}"));
     }
-    if let Err(e) = state.accounts.check_upstream().await {
-        tracing::warn!(error = %e, "not ready: Kaltura");
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", kaltura_reason(&e)));
+    // Ready while Kaltura accepts the session of at least one parent: the console serves those, and its pages say
+    // what is wrong with the others.
+    let mut refusal = None;
+    for parent in state.parents.iter() {
+        match parent.accounts.check_upstream().await {
+            Ok(()) => return (StatusCode::OK, "ready".into()),
+            Err(e) => {
+                tracing::warn!(parent = parent.id, error = %e, "Kaltura does not serve this parent");
+                refusal.get_or_insert(e);
+            }
+        }
     }
-    (StatusCode::OK, "ready".into())
+    let reason = refusal.map_or_else(|| "no parent partner".to_owned(), |e| kaltura_reason(&e));
+    (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}"))
 }
 
 /// A fixed phrase per kind of failure: Kaltura's own messages can name accounts.

@@ -16,6 +16,8 @@ mod htmx;
 mod login;
 mod metrics;
 mod paging;
+mod parent;
+pub(crate) use parent::base as parent_base;
 mod session;
 mod sso;
 mod step_up;
@@ -41,8 +43,8 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::accounts::Accounts;
 use crate::config::WebSettings;
+use crate::parents::Parents;
 pub(crate) use client_ip::ClientIp;
 pub(crate) use error::AppError;
 
@@ -70,8 +72,8 @@ pub(crate) struct Services {
     pub(crate) db_file: Arc<Option<crate::db::DbFile>>,
     pub(crate) sessions: crate::db::Sessions,
     pub(crate) identity: crate::identity::Identity,
-    pub(crate) accounts: Accounts,
-    pub(crate) usage: crate::usage::Usage,
+    /// Every parent served, each with its accounts and usage services.
+    pub(crate) parents: Parents,
     pub(crate) settings: Arc<WebSettings>,
 }
 
@@ -105,12 +107,17 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .merge(step_up::router())
         .layer(middleware::from_fn(error::mark_signed_in))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_signed_in));
+    // Parent-scoped pages: their parent checked (or, for an address without one, the browser sent to it).
+    let scoped = Router::new()
+        .merge(accounts::router())
+        .merge(usage::router())
+        .layer(middleware::from_fn_with_state(state.clone(), parent::require_parent));
     let admins = Router::new()
         .route("/", get(|| async { Redirect::to("/accounts") }))
         .merge(users::router())
-        .merge(accounts::router())
+        .merge(scoped)
+        .merge(parent::router())
         .merge(audit::router())
-        .merge(usage::router())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn(error::mark_signed_in))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_admin));
@@ -126,10 +133,11 @@ pub(crate) fn build_router(state: AppState) -> Router {
         Router::new().merge(pages).merge(assets::router()).layer(csrf).layer(middleware::from_fn(error::render_errors));
     let hsts = settings.secure_cookies().then_some(HSTS);
 
+    let routed = Router::new().merge(site).merge(probes).layer(middleware::from_fn(metrics::track));
+    // A parent-scoped address loses its `/parents/{id}` before routing: each page keeps one route (parent.rs).
     Router::new()
-        .merge(site)
-        .merge(probes)
-        .layer(middleware::from_fn(metrics::track))
+        .fallback_service(routed)
+        .layer(middleware::map_request(|req: axum::extract::Request| async move { parent::scope(req) }))
         .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, move |_: &Response| hsts.clone()))
         // Pages show who is signed in and what they may do: never cache them. Static files set their own.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -221,6 +229,8 @@ pub(crate) struct Nav {
     pub(crate) admin: bool,
     /// Whether the signed-in user has a second factor (the header's link says so).
     pub(crate) two_factor: bool,
+    /// On a parent's page: that parent, and the others to switch to.
+    pub(crate) parent: Option<parent::ParentNav>,
 }
 
 impl Nav {
@@ -230,7 +240,7 @@ impl Nav {
 
     pub(crate) fn for_user(user: &auth::CurrentUser, section: Section) -> Nav {
         let user_name = Some(format::shown_name(&user.name, &user.email));
-        Nav { user_name, section, flash: None, admin: user.role.is_admin(), two_factor: user.two_factor }
+        Nav { user_name, section, flash: None, admin: user.role.is_admin(), two_factor: user.two_factor, parent: None }
     }
 }
 

@@ -39,7 +39,7 @@ fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
 }
 
 async fn open_form(app: &TestApp, client: &reqwest::Client, id: i64) -> Vec<(String, String)> {
-    let res = client.get(app.at(&format!("/accounts/{id}/edit"))).send().await.unwrap();
+    let res = client.get(app.at(&format!("/parents/6464/accounts/{id}/edit"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     form_fields(&Html::parse_document(&res.text().await.unwrap()))
 }
@@ -51,7 +51,7 @@ async fn save(
     fields: &[(String, String)],
     htmx: bool,
 ) -> (StatusCode, Html) {
-    let mut req = client.post(app.at(&format!("/accounts/{id}/edit"))).form(fields);
+    let mut req = client.post(app.at(&format!("/parents/6464/accounts/{id}/edit"))).form(fields);
     if htmx {
         req = req.header("HX-Request", "true").header("HX-Target", "account-info");
     }
@@ -60,7 +60,7 @@ async fn save(
 }
 
 async fn details(app: &TestApp, client: &reqwest::Client, id: i64) -> (StatusCode, Html) {
-    let res = client.get(app.at(&format!("/accounts/{id}"))).send().await.unwrap();
+    let res = client.get(app.at(&format!("/parents/6464/accounts/{id}"))).send().await.unwrap();
     (res.status(), Html::parse_document(&res.text().await.unwrap()))
 }
 
@@ -87,7 +87,7 @@ fn texts_of(e: &scraper::ElementRef, selector: &str) -> String {
 async fn a_childs_details_show_what_kaltura_holds_its_activity_and_its_actions() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let res = client.post(app.at("/accounts/6474/block")).send().await.unwrap();
+    let res = client.post(app.at("/parents/6464/accounts/6474/block")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     let (status, doc) = details(&app, &client, 6474).await;
@@ -98,7 +98,7 @@ async fn a_childs_details_show_what_kaltura_holds_its_activity_and_its_actions()
     assert_eq!(field(&doc, "Administrator"), "Renee Dvir");
     assert_eq!(field(&doc, "Administrator Email"), "renee.dvir@downunder.techpubs.example");
     assert_eq!(field(&doc, "Parent Account"), "6464");
-    assert_eq!(doc.select(&Selector::parse(r#"dl.details a[href="/accounts/6464"]"#).unwrap()).count(), 1);
+    assert_eq!(doc.select(&Selector::parse(r#"dl.details a[href="/parents/6464/accounts/6464"]"#).unwrap()).count(), 1);
     let actions = texts(&doc, ".account-actions [data-action]");
     assert_eq!(actions, ["Unblock", "Remove"], "a blocked account's actions, as in its row");
     let activity = texts(&doc, ".account-audit tbody tr");
@@ -106,8 +106,9 @@ async fn a_childs_details_show_what_kaltura_holds_its_activity_and_its_actions()
     assert!(activity[0].contains("Account blocked") && activity[0].contains("admin@example.com"), "{activity:?}");
 
     // The table links each name to these details.
-    let table = Html::parse_document(&client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap());
-    let link = Selector::parse(r#"#account-6474 td.name a[href="/accounts/6474"]"#).unwrap();
+    let table =
+        Html::parse_document(&client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap());
+    let link = Selector::parse(r#"#account-6474 td.name a[href="/parents/6464/accounts/6474"]"#).unwrap();
     assert_eq!(table.select(&link).count(), 1);
 }
 
@@ -123,7 +124,7 @@ async fn the_parent_shows_its_details_and_how_to_open_its_rich_media_cms_with_on
     let link = Selector::parse("#parent-kmc").unwrap();
     let link = doc.select(&link).next().expect("a link to the Rich Media CMS");
     assert!(link.value().attr("href").is_some_and(|h| h.starts_with("http")), "the sign-in page, no session");
-    assert!(!doc.html().contains("/accounts/6464/kmc-login"));
+    assert!(!doc.html().contains("/parents/6464/accounts/6464/kmc-login"));
 }
 
 #[tokio::test]
@@ -141,7 +142,7 @@ async fn a_removed_account_is_read_only() {
 async fn a_partner_outside_the_parents_scope_is_refused_without_any_of_its_data() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let res = client.get(app.at("/accounts/7001")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts/7001")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body = res.text().await.unwrap();
     assert!(body.contains("Account 7001 is not one of your accounts."));
@@ -165,9 +166,9 @@ async fn an_edit_is_saved_through_an_impersonated_session_and_reaches_partner_ge
     set(&mut fields, "country", "CN");
     set(&mut fields, "website", "");
 
-    let res = client.post(app.at("/accounts/6475/edit")).form(&fields).send().await.unwrap();
+    let res = client.post(app.at("/parents/6464/accounts/6475/edit")).form(&fields).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "without JavaScript: back to the details");
-    assert_eq!(res.headers()[LOCATION], "/accounts/6475");
+    assert_eq!(res.headers()[LOCATION], "/parents/6464/accounts/6475");
     let (_, doc) = details(&app, &client, 6475).await;
     let flash = texts(&doc, ".flash");
     assert_eq!(
@@ -269,7 +270,7 @@ async fn a_change_made_upstream_meanwhile_is_shown_beside_the_users_and_never_ov
     assert_eq!(status, StatusCode::CONFLICT, "also without JavaScript");
     let mut again = form_fields(&doc);
     set(&mut again, "keep_name", "theirs");
-    let res = client.post(app.at("/accounts/6475/edit")).form(&again).send().await.unwrap();
+    let res = client.post(app.at("/parents/6464/accounts/6475/edit")).form(&again).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(kaltura.get_partner(6475).await.unwrap().name.as_deref(), Some("Shanghai (later)"));
 }
@@ -302,12 +303,15 @@ async fn the_parent_blocked_children_and_other_organisations_cannot_be_edited() 
     let (_, doc) = details(&app, &client, 6464).await;
     assert!(texts(&doc, r#"[data-action="edit"]"#).is_empty());
     assert!(texts(&doc, "#edit-refusal")[0].contains("The console edits child accounts"));
-    let res = client.get(app.at("/accounts/6464/edit")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts/6464/edit")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("change the parent account&#39;s own details"));
 
-    assert_eq!(client.post(app.at("/accounts/6474/block")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
-    let res = client.post(app.at("/accounts/6474/edit")).form(&[("name", "X")]).send().await.unwrap();
+    assert_eq!(
+        client.post(app.at("/parents/6464/accounts/6474/block")).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let res = client.post(app.at("/parents/6464/accounts/6474/edit")).form(&[("name", "X")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(
         res.text()
@@ -316,7 +320,7 @@ async fn the_parent_blocked_children_and_other_organisations_cannot_be_edited() 
             .contains("Editing is not available for an account that is blocked: unblock it to edit its details.")
     );
 
-    let res = client.post(app.at("/accounts/7002/edit")).form(&[("name", "Stolen")]).send().await.unwrap();
+    let res = client.post(app.at("/parents/6464/accounts/7002/edit")).form(&[("name", "Stolen")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(!res.text().await.unwrap().contains("Northwind"));
     let (status, _) = details(&app, &client, 7002).await;
@@ -362,13 +366,13 @@ async fn rich_media_cms_login_as_a_chosen_administrator_lands_as_that_user_and_i
     let client = app.admin().await;
     let (_, doc) = details(&app, &client, 6475).await;
     let sel = Selector::parse(
-        r#"tr[data-user-id="li.na@shanghai.techpubs.example"] form[action="/accounts/6475/kmc-login"][target="_blank"] input[name="user"]"#,
+        r#"tr[data-user-id="li.na@shanghai.techpubs.example"] form[action="/parents/6464/accounts/6475/kmc-login"][target="_blank"] input[name="user"]"#,
     )
     .unwrap();
     assert_eq!(doc.select(&sel).count(), 1, "each administrator has a login opening a new tab");
 
     let res = client
-        .post(app.at("/accounts/6475/kmc-login"))
+        .post(app.at("/parents/6464/accounts/6475/kmc-login"))
         .form(&[("user", "li.na@shanghai.techpubs.example")])
         .send()
         .await
@@ -384,7 +388,8 @@ async fn rich_media_cms_login_as_a_chosen_administrator_lands_as_that_user_and_i
         ("viewer@shanghai.techpubs.example", "viewer@shanghai.techpubs.example is not an active administrator"),
         ("nobody@shanghai.techpubs.example", "nobody@shanghai.techpubs.example is not an active administrator"),
     ] {
-        let res = client.post(app.at("/accounts/6475/kmc-login")).form(&[("user", user)]).send().await.unwrap();
+        let res =
+            client.post(app.at("/parents/6464/accounts/6475/kmc-login")).form(&[("user", user)]).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{user}");
         assert!(res.text().await.unwrap().contains(why), "{user}");
     }
@@ -404,7 +409,7 @@ async fn when_kaltura_cannot_be_reached_the_details_page_names_the_account() {
     let mut app = spawn_app().await;
     let client = app.admin().await;
     app.stop_emulator().await;
-    let res = client.get(app.at("/accounts/6475")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts/6475")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let body = res.text().await.unwrap();
     assert!(body.contains("load the account."), "{body}");

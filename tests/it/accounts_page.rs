@@ -23,7 +23,7 @@ async fn htmx_get(app: &TestApp, client: &reqwest::Client, path: &str) -> Answer
         .get(app.at(path))
         .header("HX-Request", "true")
         .header("HX-Target", "accounts-panel")
-        .header("HX-Current-URL", app.at("/accounts"));
+        .header("HX-Current-URL", app.at("/parents/6464/accounts"));
     answer(req.send().await.expect("the console answers")).await
 }
 
@@ -37,7 +37,7 @@ async fn open(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
 async fn post(app: &TestApp, client: &reqwest::Client, path: &str, htmx: bool) -> Answer {
     let mut req = client.post(app.at(path));
     if htmx {
-        req = req.header("HX-Request", "true").header("HX-Current-URL", app.at("/accounts"));
+        req = req.header("HX-Request", "true").header("HX-Current-URL", app.at("/parents/6464/accounts"));
     }
     answer(req.send().await.expect("the console answers")).await
 }
@@ -297,7 +297,7 @@ const CSV_HEADER: &str = "Account Name,Partner ID,Status,Status Code,Administrat
 async fn the_accounts_page_shows_the_demo_organisation_in_kalturas_words() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let body = open(&app, &client, "/accounts").await;
+    let body = open(&app, &client, "/parents/6464/accounts").await;
     let doc = parse(&body);
 
     // Header and the Administration navigation.
@@ -306,7 +306,7 @@ async fn the_accounts_page_shows_the_demo_organisation_in_kalturas_words() {
     let users_tab = one(doc.root_element(), r#"a[href="/users"]"#);
     assert_eq!(text_of(users_tab), "Users", "the Users tab");
     assert!(users_tab.value().attr("class").is_none() && users_tab.value().attr("aria-current").is_none());
-    assert_eq!(text_at(&body, r#"a.active[href="/accounts"][aria-current="page"]"#), "Multi Account");
+    assert_eq!(text_at(&body, r#"a.active[href="/parents/6464/accounts"][aria-current="page"]"#), "Multi Account");
     assert!(text(&body).contains("Sign out"));
 
     // The quota banner in Kaltura's words.
@@ -366,7 +366,7 @@ async fn the_quota_banner_counts_active_and_blocked_children_but_never_templates
     let app = spawn_app().await;
     let client = app.admin().await;
     let banner = async || {
-        let body = open(&app, &client, "/accounts").await;
+        let body = open(&app, &client, "/parents/6464/accounts").await;
         (quota(&body), add_account_disabled(&body), banner_text(&body))
     };
     assert_eq!(banner().await.0, (2, 3), "Shanghai and Down Under; the parent and two templates do not count");
@@ -403,8 +403,8 @@ async fn the_quota_banner_counts_active_and_blocked_children_but_never_templates
     let (numbers, disabled, _) = banner().await;
     assert_eq!(numbers, (4, 1));
     assert!(!disabled, "one place is free again");
-    let body = open(&app, &client, "/accounts").await;
-    assert_eq!(attr_at(&body, "#add-account", "href"), "/accounts/new");
+    let body = open(&app, &client, "/parents/6464/accounts").await;
+    assert_eq!(attr_at(&body, "#add-account", "href"), "/parents/6464/accounts/new");
 }
 
 // ===============================================================================================================
@@ -414,43 +414,46 @@ async fn the_quota_banner_counts_active_and_blocked_children_but_never_templates
 async fn searching_by_partner_id_takes_one_id_or_a_comma_list() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6475").await), [6475]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6475&by=id").await), [6475]);
-    let body = open(&app, &client, "/accounts?q=6475,6474").await;
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=6475").await), [6475]);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=6475&by=id").await), [6475]);
+    let body = open(&app, &client, "/parents/6464/accounts?q=6475,6474").await;
     assert_eq!(row_ids(&body), [6475, 6474]);
     assert_eq!(text_at(&body, "#publishers-count"), "2 Publishers");
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6475%2C+6474&by=id").await), [6475, 6474]);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=6475%2C+6474&by=id").await), [6475, 6474]);
     // An id of another organisation, or a removed one under the default filter, is not found.
-    let body = open(&app, &client, "/accounts?q=7001").await;
+    let body = open(&app, &client, "/parents/6464/accounts?q=7001").await;
     assert!(row_ids(&body).is_empty());
     assert!(text(&body).contains("No Results"));
-    assert!(row_ids(&open(&app, &client, "/accounts?q=6472").await).is_empty());
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=6472&status=3").await), [6472]);
+    assert!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=6472").await).is_empty());
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=6472&status=3").await), [6472]);
 }
 
 #[tokio::test]
 async fn searching_by_account_name_and_by_free_text_finds_the_right_accounts() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=Down&by=name").await), [6474]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=shanghai%2CDown+Under&by=name").await), [6475, 6474]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=Template&by=name").await), [6479, 6478]);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=Down&by=name").await), [6474]);
+    assert_eq!(
+        row_ids(&open(&app, &client, "/parents/6464/accounts?q=shanghai%2CDown+Under&by=name").await),
+        [6475, 6474]
+    );
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=Template&by=name").await), [6479, 6478]);
     // "Muh Wih" is Shanghai's administrator, not a name: by name finds nothing.
-    assert!(row_ids(&open(&app, &client, "/accounts?q=Muh+Wih&by=name").await).is_empty());
+    assert!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=Muh+Wih&by=name").await).is_empty());
 
     // Free text: administrator email, administrator name, website (typed text that is not ids is free text).
     assert_eq!(
-        row_ids(&open(&app, &client, "/accounts?q=renee.dvir%40downunder.techpubs.example&by=text").await),
+        row_ids(&open(&app, &client, "/parents/6464/accounts?q=renee.dvir%40downunder.techpubs.example&by=text").await),
         [6474]
     );
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=renee.dvir").await), [6474]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=Muh+Wih").await), [6475]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?q=kaltura.com&by=text").await), [6475, 6464]);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=renee.dvir").await), [6474]);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=Muh+Wih").await), [6475]);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=kaltura.com&by=text").await), [6475, 6464]);
     // by=text reads digits as text, not as ids.
-    assert!(row_ids(&open(&app, &client, "/accounts?q=6475&by=text").await).is_empty());
+    assert!(row_ids(&open(&app, &client, "/parents/6464/accounts?q=6475&by=text").await).is_empty());
 
     // The form shows what was searched.
-    let body = open(&app, &client, "/accounts?q=Down&by=name").await;
+    let body = open(&app, &client, "/parents/6464/accounts?q=Down&by=name").await;
     assert_eq!(attr_at(&body, r#"input[name="q"]"#, "value"), "Down");
     assert_eq!(chosen(&body, "by"), ["name", "Account Name"]);
 }
@@ -460,7 +463,7 @@ async fn a_partner_id_search_with_letters_finds_nothing_in_one_upstream_request(
     let app = spawn_app().await;
     let client = app.admin().await;
     app.emulator().reset_stats();
-    let body = open(&app, &client, "/accounts?q=abc&by=id").await;
+    let body = open(&app, &client, "/parents/6464/accounts?q=abc&by=id").await;
     assert!(row_ids(&body).is_empty());
     let empty = text_at(&body, "tr.empty td");
     assert!(empty.starts_with("No Results. A Partner ID is a number"), "the search says why: {empty}");
@@ -473,13 +476,13 @@ async fn a_partner_id_search_with_letters_finds_nothing_in_one_upstream_request(
 async fn the_status_filter_defaults_to_active_and_blocked_and_no_ticked_status_means_all() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let body = open(&app, &client, "/accounts").await;
+    let body = open(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(row_ids(&body), DEFAULT_ORDER);
     assert!(status_ticked(&body, 1, "Active"));
     assert!(status_ticked(&body, 2, "Blocked"));
     assert!(!status_ticked(&body, 3, "Removed"));
 
-    let body = open(&app, &client, "/accounts?status=3").await;
+    let body = open(&app, &client, "/parents/6464/accounts?status=3").await;
     assert_eq!(row_ids(&body), [6472], "only removed accounts");
     let doc = parse(&body);
     assert_eq!(cells(row(&doc, 6472))[..3], ["adtest name", "6472", "Removed"]);
@@ -488,13 +491,16 @@ async fn the_status_filter_defaults_to_active_and_blocked_and_no_ticked_status_m
     assert!(!status_ticked(&body, 1, "Active"));
 
     // The filter form always sends `filtered=1`: nothing ticked means all three.
-    let body = open(&app, &client, "/accounts?filtered=1&q=&by=auto").await;
+    let body = open(&app, &client, "/parents/6464/accounts?filtered=1&q=&by=auto").await;
     assert_eq!(row_ids(&body), [6479, 6478, 6475, 6474, 6472, 6464]);
     assert_eq!(text_at(&body, "#publishers-count"), "6 Publishers");
 
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?filtered=1&status=2").await), [6479]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?status=1&status=3").await), [6478, 6475, 6474, 6472, 6464]);
-    assert_eq!(row_ids(&open(&app, &client, "/accounts?status=1,2,3").await).len(), 6);
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?filtered=1&status=2").await), [6479]);
+    assert_eq!(
+        row_ids(&open(&app, &client, "/parents/6464/accounts?status=1&status=3").await),
+        [6478, 6475, 6474, 6472, 6464]
+    );
+    assert_eq!(row_ids(&open(&app, &client, "/parents/6464/accounts?status=1,2,3").await).len(), 6);
 }
 
 #[tokio::test]
@@ -513,26 +519,29 @@ async fn every_sortable_column_sorts_both_ways() {
         ("createdAt", [6464, 6474, 6475, 6478, 6479], DEFAULT_ORDER),
     ];
     for (key, asc, desc) in cases {
-        let body = open(&app, &client, &format!("/accounts?sort={key}&dir=asc")).await;
+        let body = open(&app, &client, &format!("/parents/6464/accounts?sort={key}&dir=asc")).await;
         assert_eq!(row_ids(&body), asc, "{key} ascending");
         assert!(exists(&body, r#"[aria-sort="ascending"]"#), "{key}");
         // Its header now sorts the other way (Creation Date descending is the bare default URL); the sort rides
         // along in the filter form.
-        let flipped =
-            if key == "createdAt" { "/accounts".to_string() } else { format!("/accounts?sort={key}&dir=desc") };
+        let flipped = if key == "createdAt" {
+            "/parents/6464/accounts".to_string()
+        } else {
+            format!("/parents/6464/accounts?sort={key}&dir=desc")
+        };
         assert!(exists(&body, &format!(r#"a[href="{flipped}"][hx-get]"#)), "{key}");
         assert!(exists(&body, &format!(r#"[name="sort"][value="{key}"][form="accounts-filter"]"#)), "{key}");
         assert!(exists(&body, r#"[name="dir"][value="asc"][form="accounts-filter"]"#), "{key}");
 
-        let body = open(&app, &client, &format!("/accounts?sort={key}&dir=desc")).await;
+        let body = open(&app, &client, &format!("/parents/6464/accounts?sort={key}&dir=desc")).await;
         assert_eq!(row_ids(&body), desc, "{key} descending");
         assert!(exists(&body, r#"[aria-sort="descending"]"#), "{key}");
     }
 
     // From the default view, each header link starts in its natural direction; Creation Date flips.
-    let body = open(&app, &client, "/accounts").await;
+    let body = open(&app, &client, "/parents/6464/accounts").await;
     for (key, dir) in [("name", "asc"), ("id", "asc"), ("status", "asc"), ("adminEmail", "asc"), ("createdAt", "asc")] {
-        let href = format!("/accounts?sort={key}&dir={dir}");
+        let href = format!("/parents/6464/accounts?sort={key}&dir={dir}");
         assert!(exists(&body, &format!(r#"a[href="{href}"][hx-get="{href}"]"#)), "{key}: {body}");
     }
     // Admin Phone and Reference ID cannot be sorted by Kaltura: plain labels.
@@ -550,23 +559,23 @@ async fn paging_through_many_children_shows_the_range_and_links_to_the_neighbour
     let every = every_account_at_kaltura(&app).await;
     assert_eq!(every.len(), 306, "the demo's six and 300 synthetic children");
 
-    let body = open(&app, &client, "/accounts?status=1,2,3&size=25&page=2").await;
+    let body = open(&app, &client, "/parents/6464/accounts?status=1,2,3&size=25&page=2").await;
     assert_eq!(row_ids(&body), every[25..50], "the 26th to the 50th account, newest first");
     assert_eq!(range(&body), (26, 50, 306));
     assert!(text(&body).contains("26–50 of 306"));
     assert_eq!(text_at(&body, "#publishers-count"), "306 Publishers");
-    let prev = "/accounts?status=1%2C2%2C3&size=25";
-    let next = "/accounts?status=1%2C2%2C3&page=3&size=25";
+    let prev = "/parents/6464/accounts?status=1%2C2%2C3&size=25";
+    let next = "/parents/6464/accounts?status=1%2C2%2C3&page=3&size=25";
     assert!(exists(&body, &format!(r#"a[href="{prev}"][hx-get="{prev}"][rel="prev"]"#)), "{body}");
     assert!(exists(&body, &format!(r#"a[href="{next}"][hx-get="{next}"][rel="next"]"#)));
     assert_eq!(text_at(&body, r#"span.current[aria-current="page"]"#), "2");
 
-    let first = open(&app, &client, "/accounts?status=1,2,3&size=25").await;
+    let first = open(&app, &client, "/parents/6464/accounts?status=1,2,3&size=25").await;
     assert_eq!(row_ids(&first), every[..25]);
     assert_eq!(range(&first), (1, 25, 306));
     assert!(!exists(&first, r#"[rel="prev"]"#), "no page before the first");
 
-    let last = open(&app, &client, "/accounts?status=1,2,3&size=25&page=13").await;
+    let last = open(&app, &client, "/parents/6464/accounts?status=1,2,3&size=25&page=13").await;
     assert_eq!(row_ids(&last), every[300..]);
     assert_eq!(range(&last), (301, 306, 306));
     assert!(!exists(&last, r#"[rel="next"]"#), "no page after the last");
@@ -577,35 +586,35 @@ async fn paging_through_many_children_shows_the_range_and_links_to_the_neighbour
 async fn every_page_size_shows_that_many_rows_and_the_choice_is_remembered_for_the_user() {
     let app = spawn_app_with_emulator(|cfg| cfg.children = 300).await;
     let client = app.admin().await;
-    let body = open(&app, &client, "/accounts").await;
+    let body = open(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(row_ids(&body).len(), 50, "50 by default");
     assert_eq!(chosen(&body, "size"), ["50", "50"]);
 
     for size in [75, 100, 50, 25] {
-        let body = open(&app, &client, &format!("/accounts?size={size}")).await;
+        let body = open(&app, &client, &format!("/parents/6464/accounts?size={size}")).await;
         assert_eq!(row_ids(&body).len(), size, "size={size}");
         assert_eq!(chosen(&body, "size"), [size.to_string(), size.to_string()]);
     }
     // The last size chosen is the size from now on, for this user, in any browser.
-    let body = open(&app, &client, "/accounts").await;
+    let body = open(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(row_ids(&body).len(), 25);
     assert_eq!(chosen(&body, "size"), ["25", "25"]);
     assert!(exists(&body, r#"[rel="next"]"#));
-    assert!(exists(&body, r#"a[href="/accounts?page=2&size=25"]"#), "links keep the size");
+    assert!(exists(&body, r#"a[href="/parents/6464/accounts?page=2&size=25"]"#), "links keep the size");
     let elsewhere = app.admin().await;
-    assert_eq!(row_ids(&open(&app, &elsewhere, "/accounts").await).len(), 25, "remembered for the user");
+    assert_eq!(row_ids(&open(&app, &elsewhere, "/parents/6464/accounts").await).len(), 25, "remembered for the user");
 
     // Another administrator keeps the default.
     app.create_user("second@example.com", Role::PublisherAdministrator, "second admin password").await;
     let second = app.signed_in("second@example.com", "second admin password").await;
-    assert_eq!(row_ids(&open(&app, &second, "/accounts").await).len(), 50);
+    assert_eq!(row_ids(&open(&app, &second, "/parents/6464/accounts").await).len(), 50);
 }
 
 #[tokio::test]
 async fn bad_query_values_are_dropped_with_a_note_never_an_error() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let body = open(&app, &client, "/accounts?page=-1&size=7&sort=phone&status=9&dir=up&by=magic").await;
+    let body = open(&app, &client, "/parents/6464/accounts?page=-1&size=7&sort=phone&status=9&dir=up&by=magic").await;
     let shown = text(&body);
     for note in [
         "Page “-1” does not exist; showing page 1.",
@@ -621,17 +630,17 @@ async fn bad_query_values_are_dropped_with_a_note_never_an_error() {
     assert_eq!(quota(&body), (2, 3));
 
     for query in ["page=abc", "page=0", "page=99999999999", "size=0", "size=abc", "sort=", "status=abc,,", "dir="] {
-        let a = get(&app, &client, &format!("/accounts?{query}")).await;
+        let a = get(&app, &client, &format!("/parents/6464/accounts?{query}")).await;
         assert_eq!(a.status, StatusCode::OK, "{query}: {}", a.body);
         assert_eq!(row_ids(&a.body), DEFAULT_ORDER, "{query}");
     }
     // Typed text is shown escaped, never as markup (raw bytes on purpose: a parser would hide the difference).
-    let body = open(&app, &client, "/accounts?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E&by=%3Cb%3E").await;
+    let body = open(&app, &client, "/parents/6464/accounts?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E&by=%3Cb%3E").await;
     assert!(!body.contains("<script>alert(1)") && !body.contains("<b>"), "{body}");
     assert_eq!(attr_at(&body, r#"input[name="q"]"#, "value"), "<script>alert(1)</script>");
     assert!(text(&body).contains("Unknown search type “<b>” ignored."));
     // And an htmx swap with bad values is a 200 panel with the notes too.
-    let a = htmx_get(&app, &client, "/accounts?page=-1&size=7").await;
+    let a = htmx_get(&app, &client, "/parents/6464/accounts?page=-1&size=7").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(text(&a.body).contains("Page “-1” does not exist; showing page 1."));
 }
@@ -641,7 +650,7 @@ async fn a_page_past_the_end_shows_no_results_with_a_sensible_range_and_a_way_ba
     let app = spawn_app().await;
     let client = app.admin().await;
     // E.g. a bookmark of page 99, or page 2 after accounts were removed.
-    let body = open(&app, &client, "/accounts?page=99").await;
+    let body = open(&app, &client, "/parents/6464/accounts?page=99").await;
     assert!(row_ids(&body).is_empty());
     assert!(text(&body).contains("No Results"));
     let (first, last, total) = range(&body);
@@ -650,7 +659,7 @@ async fn a_page_past_the_end_shows_no_results_with_a_sensible_range_and_a_way_ba
     let doc = parse(&body);
     let pager = one(doc.root_element(), "nav.pager");
     assert!(
-        has(pager, r#"[href="/accounts"]"#),
+        has(pager, r#"[href="/parents/6464/accounts"]"#),
         "the pager links to the last page that exists (page 1): {}",
         pager.html()
     );
@@ -666,7 +675,7 @@ async fn an_htmx_request_gets_only_the_panel_and_the_url_it_pushes_opens_the_sam
     let a = htmx_get(
         &app,
         &client,
-        "/accounts?filtered=1&by=name&q=Shanghai%2CDown&status=1&status=2&size=50&sort=name&dir=asc",
+        "/parents/6464/accounts?filtered=1&by=name&q=Shanghai%2CDown&status=1&status=2&size=50&sort=name&dir=asc",
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -678,7 +687,7 @@ async fn an_htmx_request_gets_only_the_panel_and_the_url_it_pushes_opens_the_sam
     assert_eq!(attr_at(&a.body, "#quota-banner.quota-banner", "hx-swap-oob"), "true", "banner oob");
     assert_eq!(row_ids(&a.body), [6474, 6475]);
     let canonical = a.headers["hx-push-url"].to_str().unwrap().to_string();
-    assert_eq!(canonical, "/accounts?q=Shanghai%2CDown&by=name&sort=name&dir=asc");
+    assert_eq!(canonical, "/parents/6464/accounts?q=Shanghai%2CDown&by=name&sort=name&dir=asc");
 
     let body = open(&app, &client, &canonical).await;
     assert!(body.contains("<html"));
@@ -689,20 +698,23 @@ async fn an_htmx_request_gets_only_the_panel_and_the_url_it_pushes_opens_the_sam
     assert!(!status_ticked(&body, 3, "Removed"));
     // The page's own links (Retry target, CSV) carry the same view.
     assert!(exists(&body, &format!(r#"[hx-get="{canonical}"][hx-trigger="accounts-changed from:body"]"#)));
-    assert!(exists(&body, r#"a[href="/accounts.csv?q=Shanghai%2CDown&by=name&sort=name&dir=asc"][download]"#));
+    assert!(exists(
+        &body,
+        r#"a[href="/parents/6464/accounts.csv?q=Shanghai%2CDown&by=name&sort=name&dir=asc"][download]"#
+    ));
 
     // Any text survives the round trip.
-    let a = htmx_get(&app, &client, "/accounts?q=Z%C3%BCrich+%26+Co&by=name").await;
+    let a = htmx_get(&app, &client, "/parents/6464/accounts?q=Z%C3%BCrich+%26+Co&by=name").await;
     assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.headers["hx-push-url"], "/accounts?q=Z%C3%BCrich+%26+Co&by=name");
+    assert_eq!(a.headers["hx-push-url"], "/parents/6464/accounts?q=Z%C3%BCrich+%26+Co&by=name");
 
     // The default view's canonical URL is bare.
-    let a = htmx_get(&app, &client, "/accounts?filtered=1&status=1&status=2&q=&by=auto&size=50").await;
-    assert_eq!(a.headers["hx-push-url"], "/accounts");
+    let a = htmx_get(&app, &client, "/parents/6464/accounts?filtered=1&status=1&status=2&q=&by=auto&size=50").await;
+    assert_eq!(a.headers["hx-push-url"], "/parents/6464/accounts");
     assert_eq!(row_ids(&a.body), DEFAULT_ORDER);
 
     // Without HX-Target, an htmx request (e.g. from elsewhere) gets the page.
-    let res = client.get(app.at("/accounts")).header("HX-Request", "true").send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts")).header("HX-Request", "true").send().await.unwrap();
     assert!(res.text().await.unwrap().contains("<html"));
 }
 
@@ -711,11 +723,11 @@ async fn a_history_restore_request_gets_the_full_page() {
     let app = spawn_app().await;
     let client = app.admin().await;
     let res = client
-        .get(app.at("/accounts?status=3"))
+        .get(app.at("/parents/6464/accounts?status=3"))
         .header("HX-Request", "true")
         .header("HX-History-Restore-Request", "true")
         .header("HX-Target", "accounts-panel")
-        .header("HX-Current-URL", app.at("/accounts?status=3"))
+        .header("HX-Current-URL", app.at("/parents/6464/accounts?status=3"))
         .send()
         .await
         .unwrap();
@@ -742,20 +754,20 @@ async fn a_page_view_and_a_fragment_swap_each_cost_exactly_one_upstream_request(
         assert_eq!(stats["calls"].as_object().unwrap().len(), 3, "{what}: nothing else: {stats}");
     };
     emu.reset_stats();
-    open(&app, &client, "/accounts").await;
+    open(&app, &client, "/parents/6464/accounts").await;
     expect_one("the page", 2);
 
     emu.reset_stats();
-    let a = htmx_get(&app, &client, "/accounts?sort=name&dir=asc&status=1,2,3").await;
+    let a = htmx_get(&app, &client, "/parents/6464/accounts?sort=name&dir=asc&status=1,2,3").await;
     assert_eq!(row_ids(&a.body).len(), 6);
     expect_one("a fragment swap", 3);
 
     emu.reset_stats();
-    open(&app, &client, "/accounts?q=Shanghai&by=name&page=1&size=25").await;
+    open(&app, &client, "/parents/6464/accounts?q=Shanghai&by=name&page=1&size=25").await;
     expect_one("a search", 3);
 
     emu.reset_stats();
-    htmx_get(&app, &client, "/accounts?q=6475,6474").await;
+    htmx_get(&app, &client, "/parents/6464/accounts?q=6475,6474").await;
     expect_one("an id search", 3);
 }
 
@@ -769,14 +781,14 @@ async fn when_kaltura_cannot_be_reached_the_page_says_so_with_retry_and_an_unkno
     let secret = app.emulator().admin_secret.clone();
     app.stop_emulator().await;
 
-    let a = get(&app, &client, "/accounts?sort=name&dir=asc").await;
+    let a = get(&app, &client, "/parents/6464/accounts?sort=name&dir=asc").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let shown = text(&a.body);
     assert!(shown.contains("Can't load accounts."), "{shown}");
     assert!(shown.contains("Check that Kaltura is reachable, then retry."), "{shown}");
     let doc = parse(&a.body);
     let retry = labelled(one(doc.root_element(), "div.load-error"), "a.btn", "Retry");
-    let view = "/accounts?sort=name&dir=asc";
+    let view = "/parents/6464/accounts?sort=name&dir=asc";
     assert_eq!((attr(retry, "href"), attr(retry, "hx-get")), (view, view), "Retry reloads the same view");
     assert!(banner_text(&a.body).contains("Current status: unknown, because Kaltura could not be asked."));
     assert!(!exists(&a.body, "#quota-used"));
@@ -784,13 +796,13 @@ async fn when_kaltura_cannot_be_reached_the_page_says_so_with_retry_and_an_unkno
     assert!(row_ids(&a.body).is_empty());
     assert!(!a.body.contains(&secret), "no secret in the page");
 
-    let a = htmx_get(&app, &client, "/accounts").await;
+    let a = htmx_get(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(text(&a.body).contains("Can't load accounts."));
     assert!(text(&a.body).contains("Retry"));
 
     // The export cannot start: an error page, not a broken file.
-    let a = get(&app, &client, "/accounts.csv").await;
+    let a = get(&app, &client, "/parents/6464/accounts.csv").await;
     assert_eq!(a.status, StatusCode::BAD_GATEWAY);
     assert!(text(&a.body).contains("Can't load accounts."), "{}", a.body);
 }
@@ -801,7 +813,7 @@ async fn a_kaltura_api_error_is_shown_with_its_message() {
     let client = app.admin().await;
     // Kaltura refuses every call of a blocked partner, the parent included.
     set_status(&app, 6464, PartnerStatus::Blocked).await;
-    let a = get(&app, &client, "/accounts").await;
+    let a = get(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let shown = text(&a.body);
     assert!(
@@ -826,7 +838,7 @@ async fn the_csv_export_holds_every_account_under_the_filter_across_upstream_pag
     assert_eq!(every.len(), 1206);
 
     app.emulator().reset_stats();
-    let a = get(&app, &client, "/accounts.csv?status=1,2,3").await;
+    let a = get(&app, &client, "/parents/6464/accounts.csv?status=1,2,3").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.headers[CONTENT_TYPE], "text/csv; charset=utf-8");
     let disposition = a.headers[CONTENT_DISPOSITION].to_str().unwrap();
@@ -845,7 +857,7 @@ async fn the_csv_export_holds_every_account_under_the_filter_across_upstream_pag
     assert_eq!(records[1..].iter().filter(|r| r[11] == "yes").map(|r| r[1].as_str()).collect::<Vec<_>>(), ["6464"]);
 
     // The default filter leaves removed accounts out, as the page does.
-    let a = get(&app, &client, "/accounts.csv").await;
+    let a = get(&app, &client, "/parents/6464/accounts.csv").await;
     let records = parse_csv(&a.body);
     assert!(records[1..].iter().all(|r| r[3] == "1" || r[3] == "2"));
     assert!(records.len() > 1000);
@@ -857,7 +869,7 @@ async fn the_csv_export_quotes_fields_and_neutralises_formulas() {
     let client = app.admin().await;
     let id = register(&app, "Smith, \"Jones\" & Co", "smith@jones.example", "=1+2").await;
 
-    let a = get(&app, &client, "/accounts.csv?status=1,2,3").await;
+    let a = get(&app, &client, "/parents/6464/accounts.csv?status=1,2,3").await;
     assert_eq!(a.status, StatusCode::OK);
     let lines: Vec<&str> = a.body.split("\r\n").collect();
     assert_eq!(lines[0], quoted(CSV_HEADER), "every field quoted");
@@ -884,7 +896,7 @@ async fn the_csv_export_quotes_fields_and_neutralises_formulas() {
     assert_eq!(smith[0], "Smith, \"Jones\" & Co");
 
     // The export follows the search too.
-    let a = get(&app, &client, "/accounts.csv?q=Shanghai&by=name").await;
+    let a = get(&app, &client, "/parents/6464/accounts.csv?q=Shanghai&by=name").await;
     let records = parse_csv(&a.body);
     assert_eq!(records.len(), 2);
     assert_eq!(records[1][1], "6475");
@@ -893,17 +905,17 @@ async fn the_csv_export_quotes_fields_and_neutralises_formulas() {
 #[tokio::test]
 async fn the_csv_export_needs_a_signed_in_publisher_administrator() {
     let app = spawn_app().await;
-    let a = get(&app, &app.client(), "/accounts.csv?status=1,2,3").await;
+    let a = get(&app, &app.client(), "/parents/6464/accounts.csv?status=1,2,3").await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert!(a.headers[LOCATION].to_str().unwrap().starts_with("/login"), "{:?}", a.headers[LOCATION]);
     assert!(!a.body.contains("6464"));
 
     app.create_user("manager@example.com", Role::Manager, "manager password 1").await;
     let manager = app.signed_in("manager@example.com", "manager password 1").await;
-    let a = get(&app, &manager, "/accounts.csv?status=1,2,3").await;
+    let a = get(&app, &manager, "/parents/6464/accounts.csv?status=1,2,3").await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(!a.body.contains("Debbie Techpubs,6464"));
-    assert_eq!(get(&app, &manager, "/accounts").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, &manager, "/parents/6464/accounts").await.status, StatusCode::FORBIDDEN);
 }
 
 // ===============================================================================================================
@@ -913,7 +925,7 @@ async fn the_csv_export_needs_a_signed_in_publisher_administrator() {
 async fn each_row_offers_exactly_the_actions_its_status_allows() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let body = open(&app, &client, "/accounts?filtered=1").await;
+    let body = open(&app, &client, "/parents/6464/accounts?filtered=1").await;
     assert_eq!(row_ids(&body).len(), 6);
     let doc = parse(&body);
     let active = ["details", "edit", "kmc-login", "block", "remove"];
@@ -927,14 +939,20 @@ async fn each_row_offers_exactly_the_actions_its_status_allows() {
     assert!(actions(row(&doc, 6464)).is_empty(), "the parent: nothing, not even its administrator session");
 
     let shanghai = row(&doc, 6475);
-    assert!(has(shanghai, r#"form[method="post"][action="/accounts/6475/kmc-login"][target="_blank"]"#));
+    assert!(has(shanghai, r#"form[method="post"][action="/parents/6464/accounts/6475/kmc-login"][target="_blank"]"#));
     assert!(text_of(shanghai).contains("View details Edit Rich Media CMS Login Block Remove"));
     // The confirm page asks in both cases: in the page's dialog under htmx, on a page of its own without JavaScript.
     let remove = one(shanghai, r#"[data-action="remove"]"#);
-    assert_eq!(attr(remove, "hx-get"), "/accounts/6475/confirm/remove");
+    assert_eq!(attr(remove, "hx-get"), "/parents/6464/accounts/6475/confirm/remove");
     assert_eq!(attr(remove, "hx-target"), "#dialog-slot");
-    assert!(has(shanghai, r#"form[method="get"][action="/accounts/6475/confirm/block"]"#), "no-JS fallback");
-    assert!(has(row(&doc, 6464), r#"a.no-actions[href="/accounts/6464"][aria-label*="it is the parent account"]"#));
+    assert!(
+        has(shanghai, r#"form[method="get"][action="/parents/6464/accounts/6475/confirm/block"]"#),
+        "no-JS fallback"
+    );
+    assert!(has(
+        row(&doc, 6464),
+        r#"a.no-actions[href="/parents/6464/accounts/6464"][aria-label*="it is the parent account"]"#
+    ));
     assert!(text_of(row(&doc, 6479)).contains("Unblock Remove"));
 }
 
@@ -945,15 +963,15 @@ async fn actions_the_status_does_not_allow_are_refused_by_the_server() {
     app.emulator().reset_stats();
 
     let cases = [
-        ("/accounts/6472/block", "Block is not available for an account that is removed."),
-        ("/accounts/6472/unblock", "Unblock is not available for an account that is removed."),
-        ("/accounts/6472/remove", "Remove is not available for an account that is removed."),
-        ("/accounts/6475/unblock", "Unblock is not available for an account that is active."),
-        ("/accounts/6479/block", "Block is not available for an account that is blocked."),
-        ("/accounts/6464/block", "Block is not available for the parent account."),
-        ("/accounts/6464/remove", "Remove is not available for the parent account."),
-        ("/accounts/7001/block", "Account 7001 is not one of your accounts."),
-        ("/accounts/7002/remove", "Account 7002 is not one of your accounts."),
+        ("/parents/6464/accounts/6472/block", "Block is not available for an account that is removed."),
+        ("/parents/6464/accounts/6472/unblock", "Unblock is not available for an account that is removed."),
+        ("/parents/6464/accounts/6472/remove", "Remove is not available for an account that is removed."),
+        ("/parents/6464/accounts/6475/unblock", "Unblock is not available for an account that is active."),
+        ("/parents/6464/accounts/6479/block", "Block is not available for an account that is blocked."),
+        ("/parents/6464/accounts/6464/block", "Block is not available for the parent account."),
+        ("/parents/6464/accounts/6464/remove", "Remove is not available for the parent account."),
+        ("/parents/6464/accounts/7001/block", "Account 7001 is not one of your accounts."),
+        ("/parents/6464/accounts/7002/remove", "Account 7002 is not one of your accounts."),
     ];
     for (path, message) in cases {
         let a = post(&app, &client, path, true).await;
@@ -965,10 +983,10 @@ async fn actions_the_status_does_not_allow_are_refused_by_the_server() {
         assert!(has(flash, r#".flash.flash-error[role="alert"]"#), "{path}");
     }
     // Without htmx: back to the page, which says why.
-    let a = post(&app, &client, "/accounts/6472/block", false).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6472/block", false).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
-    assert_eq!(a.headers[LOCATION], "/accounts");
-    let page = open(&app, &client, "/accounts").await;
+    assert_eq!(a.headers[LOCATION], "/parents/6464/accounts");
+    let page = open(&app, &client, "/parents/6464/accounts").await;
     assert!(text(&page).contains("Block is not available for an account that is removed."), "the flash");
 
     assert_eq!(calls(&app, "varconsole_varconsole.updateStatus"), 0, "nothing was changed at Kaltura");
@@ -986,14 +1004,14 @@ async fn actions_the_status_does_not_allow_are_refused_by_the_server() {
     assert_eq!(audit(&app, "account.block", "7001").await[0].1, "refused");
 
     // An action that does not exist is not a refusal but nothing at all.
-    assert_eq!(post(&app, &client, "/accounts/6475/delete", true).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(post(&app, &client, "/parents/6464/accounts/6475/delete", true).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn blocking_with_htmx_returns_the_updated_row_the_banner_and_a_message() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let a = post(&app, &client, "/accounts/6475/block", true).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6475/block", true).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let doc = parse(&a.body);
     let updated = row(&doc, 6475);
@@ -1007,7 +1025,7 @@ async fn blocking_with_htmx_returns_the_updated_row_the_banner_and_a_message() {
     assert_eq!(text_of(flash), "Shanghai (6475) was blocked.");
     assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Blocked);
 
-    let a = post(&app, &client, "/accounts/6474/remove", true).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6474/remove", true).await;
     assert_eq!(a.status, StatusCode::OK);
     let doc = parse(&a.body);
     assert_eq!(cells(row(&doc, 6474))[2], "Removed");
@@ -1016,7 +1034,7 @@ async fn blocking_with_htmx_returns_the_updated_row_the_banner_and_a_message() {
     assert!(text(&a.body).contains("Down Under (6474) was removed."));
     assert_eq!(status_at_kaltura(&app, 6474).await, PartnerStatus::Removed);
 
-    let a = post(&app, &client, "/accounts/6475/unblock", true).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6475/unblock", true).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(cells(row(&parse(&a.body), 6475))[2], "Active");
     assert!(text(&a.body).contains("Shanghai (6475) was unblocked."));
@@ -1027,7 +1045,7 @@ async fn blocking_with_htmx_returns_the_updated_row_the_banner_and_a_message() {
         assert_eq!(entries.len(), 1, "{action} {target}");
         assert_eq!((entries[0].0.as_str(), entries[0].1.as_str()), (ADMIN_EMAIL, "ok"));
     }
-    let page = open(&app, &client, "/accounts").await;
+    let page = open(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(row_ids(&page), [6479, 6478, 6475, 6464], "Down Under left the default view");
     assert_eq!(quota(&page), (1, 4));
 }
@@ -1036,50 +1054,58 @@ async fn blocking_with_htmx_returns_the_updated_row_the_banner_and_a_message() {
 async fn blocking_with_a_plain_form_asks_first_then_redirects_back_with_a_message() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let confirm = open(&app, &client, "/accounts/6475/confirm/block?next=%2Faccounts%3Fsort%3Dname%26dir%3Dasc").await;
+    let confirm = open(
+        &app,
+        &client,
+        "/parents/6464/accounts/6475/confirm/block?next=%2Fparents%2F6464%2Faccounts%3Fsort%3Dname%26dir%3Dasc",
+    )
+    .await;
     assert!(text(&confirm).contains("Confirm Block"));
     assert!(text(&confirm).contains("Are you sure you want to block the selected account? (Shanghai)"));
-    let action = attr_at(&confirm, r#"form[method="post"][action^="/accounts/6475/block"]"#, "action");
-    assert!(action.starts_with("/accounts/6475/block?next="), "{action}");
+    let action = attr_at(&confirm, r#"form[method="post"][action^="/parents/6464/accounts/6475/block"]"#, "action");
+    assert!(action.starts_with("/parents/6464/accounts/6475/block?next="), "{action}");
     let doc = parse(&confirm);
-    assert_eq!(attr(labelled(doc.root_element(), "a.btn", "Cancel"), "href"), "/accounts?sort=name&dir=asc");
+    assert_eq!(
+        attr(labelled(doc.root_element(), "a.btn", "Cancel"), "href"),
+        "/parents/6464/accounts?sort=name&dir=asc"
+    );
 
     let a = post(&app, &client, &action, false).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
-    assert_eq!(a.headers[LOCATION], "/accounts?sort=name&dir=asc", "back to the view it came from");
-    let page = open(&app, &client, "/accounts?sort=name&dir=asc").await;
+    assert_eq!(a.headers[LOCATION], "/parents/6464/accounts?sort=name&dir=asc", "back to the view it came from");
+    let page = open(&app, &client, "/parents/6464/accounts?sort=name&dir=asc").await;
     let flash = text_at(&page, "#flash");
     assert_eq!(flash, "Shanghai (6475) was blocked.");
     assert_eq!(cells(row(&parse(&page), 6475))[2], "Blocked");
     assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Blocked);
-    let again = open(&app, &client, "/accounts").await;
+    let again = open(&app, &client, "/parents/6464/accounts").await;
     assert!(!text(&again).contains("was blocked."), "the message is shown once");
 
     // A return address elsewhere is ignored.
-    let a = post(&app, &client, "/accounts/6474/block?next=%2F%2Fevil.example%2Faccounts", false).await;
-    assert_eq!(a.headers[LOCATION], "/accounts");
+    let a = post(&app, &client, "/parents/6464/accounts/6474/block?next=%2F%2Fevil.example%2Faccounts", false).await;
+    assert_eq!(a.headers[LOCATION], "/parents/6464/accounts");
 }
 
 #[tokio::test]
 async fn the_remove_confirmation_asks_in_kalturas_words_and_unknown_accounts_are_refused() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let body = open(&app, &client, "/accounts/6475/confirm/remove").await;
+    let body = open(&app, &client, "/parents/6464/accounts/6475/confirm/remove").await;
     assert_eq!(text_at(&body, "h1"), "Confirm Remove", "{body}");
     assert!(text(&body).contains("Are you sure you want to remove the selected account? (Shanghai)"));
-    assert!(exists(&body, r#"form[method="post"][action^="/accounts/6475/remove?next="]"#), "{body}");
+    assert!(exists(&body, r#"form[method="post"][action^="/parents/6464/accounts/6475/remove?next="]"#), "{body}");
     assert!(text(&body).contains("Cancel Remove"), "Cancel, then the action, as in every form");
     assert_eq!(status_at_kaltura(&app, 6475).await, PartnerStatus::Active, "asking changes nothing");
 
-    let body = open(&app, &client, "/accounts/6479/confirm/unblock").await;
+    let body = open(&app, &client, "/parents/6464/accounts/6479/confirm/unblock").await;
     assert!(text(&body).contains("Are you sure you want to unblock the selected account? (Template - Legacy)"));
 
-    let a = get(&app, &client, "/accounts/7001/confirm/remove").await;
+    let a = get(&app, &client, "/parents/6464/accounts/7001/confirm/remove").await;
     assert!(!a.status.is_success(), "{}: {}", a.status, a.body);
     assert!(!a.body.contains("Are you sure"), "{}", a.body);
     assert!(!a.body.contains("Northwind"), "nothing about another organisation");
 
-    assert_eq!(get(&app, &client, "/accounts/6475/confirm/explode").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &client, "/parents/6464/accounts/6475/confirm/explode").await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -1088,11 +1114,11 @@ async fn the_confirm_page_does_not_ask_about_an_action_the_server_would_refuse()
     let client = app.admin().await;
     // The pages a no-JavaScript user reaches from an old tab or a typed URL: the table offers none of these.
     for (path, refusal) in [
-        ("/accounts/6472/confirm/remove", "Remove is not available for an account that is removed."),
-        ("/accounts/6464/confirm/block", "Block is not available for the parent account."),
-        ("/accounts/6475/confirm/unblock", "Unblock is not available for an account that is active."),
+        ("/parents/6464/accounts/6472/confirm/remove", "Remove is not available for an account that is removed."),
+        ("/parents/6464/accounts/6464/confirm/block", "Block is not available for the parent account."),
+        ("/parents/6464/accounts/6475/confirm/unblock", "Unblock is not available for an account that is active."),
         // Not a Kaltura failure (no 502 \"Can't load accounts\"): the account is simply not one of ours.
-        ("/accounts/7001/confirm/remove", "Account 7001 is not one of your accounts."),
+        ("/parents/6464/accounts/7001/confirm/remove", "Account 7001 is not one of your accounts."),
     ] {
         let a = get(&app, &client, path).await;
         assert!(!a.status.is_server_error(), "{path}: {} {}", a.status, text(&a.body));
@@ -1106,9 +1132,9 @@ async fn rich_media_cms_login_opens_the_childs_cms_without_the_ks_reaching_any_p
     let app = spawn_app().await;
     let client = app.admin().await;
     let emu_url = app.emulator().url.clone();
-    let mut served = vec![open(&app, &client, "/accounts").await];
+    let mut served = vec![open(&app, &client, "/parents/6464/accounts").await];
 
-    let a = post(&app, &client, "/accounts/6475/kmc-login", false).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6475/kmc-login", false).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let location = a.headers[LOCATION].to_str().unwrap().to_string();
     let prefix = format!("{emu_url}/index.php/kmcng/actions/persist-login-by-ks/");
@@ -1128,11 +1154,11 @@ async fn rich_media_cms_login_opens_the_childs_cms_without_the_ks_reaching_any_p
     assert_eq!(text_at(&kmc, "dd#session-type"), "Administrator");
 
     // The console's pages after the login.
-    served.push(open(&app, &client, "/accounts").await);
-    served.push(open(&app, &client, "/accounts?filtered=1").await);
-    served.push(htmx_get(&app, &client, "/accounts?sort=name&dir=asc").await.body);
-    served.push(get(&app, &client, "/accounts.csv?status=1,2,3").await.body);
-    served.push(post(&app, &client, "/accounts/6472/kmc-login", false).await.body);
+    served.push(open(&app, &client, "/parents/6464/accounts").await);
+    served.push(open(&app, &client, "/parents/6464/accounts?filtered=1").await);
+    served.push(htmx_get(&app, &client, "/parents/6464/accounts?sort=name&dir=asc").await.body);
+    served.push(get(&app, &client, "/parents/6464/accounts.csv?status=1,2,3").await.body);
+    served.push(post(&app, &client, "/parents/6464/accounts/6472/kmc-login", false).await.body);
     let decoded_ks = form_urlencoded::parse(format!("k={ks}").as_bytes()).next().unwrap().1.into_owned();
     for (i, body) in served.iter().enumerate() {
         assert!(!body.contains(&ks) && !body.contains(&decoded_ks), "the KS is in body {i}");
@@ -1152,7 +1178,7 @@ async fn rich_media_cms_login_opens_the_childs_cms_without_the_ks_reaching_any_p
 
     // Never for the parent: its administrator session (which reads the parent's admin secret) stays on the server.
     app.emulator().reset_stats();
-    let a = post(&app, &client, "/accounts/6464/kmc-login", false).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6464/kmc-login", false).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     assert!(a.headers.get(LOCATION).is_none());
     assert!(text(&a.body).contains("signing in there with your own Kaltura login"), "{}", a.body);
@@ -1166,7 +1192,7 @@ async fn rich_media_cms_login_opens_the_childs_cms_without_the_ks_reaching_any_p
 async fn the_rich_media_cms_redirect_tells_the_browser_to_send_no_referrer() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let a = post(&app, &client, "/accounts/6475/kmc-login", false).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6475/kmc-login", false).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.headers[CACHE_CONTROL], "no-store", "the KS in Location is not cached");
     // The handler sets `no-referrer` for the response whose Location holds the KS; it must reach the browser.
@@ -1183,7 +1209,7 @@ async fn rich_media_cms_login_is_refused_for_removed_blocked_and_unknown_account
         (6479, "Rich Media CMS Login is not available for an account that is blocked."),
         (7001, "Account 7001 is not one of your accounts."),
     ] {
-        let a = post(&app, &client, &format!("/accounts/{id}/kmc-login"), false).await;
+        let a = post(&app, &client, &format!("/parents/6464/accounts/{id}/kmc-login"), false).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{id}: {}", a.body);
         assert!(a.headers.get(LOCATION).is_none(), "{id}");
         assert_eq!(text_at(&a.body, "h1"), "Rich Media CMS Login failed", "{id}: {}", a.body);
@@ -1196,7 +1222,7 @@ async fn rich_media_cms_login_is_refused_for_removed_blocked_and_unknown_account
 
     // An account blocked since the page was loaded is refused too.
     set_status(&app, 6474, PartnerStatus::Blocked).await;
-    let a = post(&app, &client, "/accounts/6474/kmc-login", false).await;
+    let a = post(&app, &client, "/parents/6464/accounts/6474/kmc-login", false).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&a.body).contains("not available for an account that is blocked."));
 }

@@ -8,8 +8,15 @@ use std::time::{Duration, Instant};
 
 /// Opens the dialog and returns its one-time request key.
 pub(crate) async fn request_key(app: &TestApp, client: &reqwest::Client) -> String {
-    let html =
-        client.get(app.at("/accounts/new")).header("HX-Request", "true").send().await.unwrap().text().await.unwrap();
+    let html = client
+        .get(app.at("/parents/6464/accounts/new"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let at = html.find("name=\"request_key\" value=\"").expect("the form carries a request key") + 26;
     html[at..at + 32].to_string()
 }
@@ -32,7 +39,8 @@ async fn post(
     client: &reqwest::Client,
     form: &[(&str, &str)],
 ) -> (StatusCode, reqwest::header::HeaderMap, String) {
-    let res = client.post(app.at("/accounts")).header("HX-Request", "true").form(form).send().await.unwrap();
+    let res =
+        client.post(app.at("/parents/6464/accounts")).header("HX-Request", "true").form(form).send().await.unwrap();
     let (status, headers) = (res.status(), res.headers().clone());
     (status, headers, res.text().await.unwrap())
 }
@@ -84,7 +92,7 @@ async fn adding_an_account_registers_it_once_and_reports_it() {
     assert_eq!(registers(&app), 1);
 
     // The new account is at the top of the default view, and the banner counts it.
-    let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let page = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     let first_row = page.find("<tr id=\"account-").unwrap();
     assert!(page[first_row..].starts_with(&format!("<tr id=\"account-{}\"", p.id)));
     assert!(page.contains("id=\"quota-used\">3<"), "3 accounts in use now");
@@ -101,7 +109,7 @@ async fn adding_an_account_registers_it_once_and_reports_it() {
 async fn the_form_has_kalturas_fields_templates_and_note() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let page = client.get(app.at("/accounts/new")).send().await.unwrap().text().await.unwrap();
+    let page = client.get(app.at("/parents/6464/accounts/new")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<html"), "without htmx it is a page of its own");
     let order = [
         "Administrator",
@@ -171,7 +179,7 @@ async fn the_console_enforces_the_quota_with_templates_and_removed_accounts_pres
         let (status, _, body) = post(&app, &client, &fields(&key, &email, &format!("School {i}"))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let page = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"quota-available\">0<"));
     assert!(page.contains("id=\"add-account\" disabled"), "the button is disabled when the quota is used up");
     let key = request_key(&app, &client).await;
@@ -183,7 +191,7 @@ async fn the_console_enforces_the_quota_with_templates_and_removed_accounts_pres
     // Removing an account frees a place.
     let made = children_with_email(&app, "school0@quota.example").await;
     let res = client
-        .post(app.at(&format!("/accounts/{}/remove", made[0].id)))
+        .post(app.at(&format!("/parents/6464/accounts/{}/remove", made[0].id)))
         .header("HX-Request", "true")
         .send()
         .await
@@ -222,7 +230,7 @@ async fn a_register_slower_than_the_console_ends_with_one_account_and_one_succes
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert!(body.contains("Kaltura has not confirmed the account <b>Slow School</b>"), "{body}");
     assert!(body.contains("nothing is sent twice"));
-    let at = body.find("hx-get=\"/accounts/creations/").expect("the dialog polls") + 8;
+    let at = body.find("hx-get=\"/parents/6464/accounts/creations/").expect("the dialog polls") + 8;
     let path = body[at..].split('"').next().unwrap().to_string();
 
     let (headers, done) = settle(&app, &client, &path).await;
@@ -234,7 +242,7 @@ async fn a_register_slower_than_the_console_ends_with_one_account_and_one_succes
     // Reported once: asking again says it is old news, and the accounts page does not announce it again.
     let (_, again) = settle(&app, &client, &path).await;
     assert!(again.contains("This request was sent before."), "{again}");
-    let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let page = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("was created."), "{page}");
 }
 
@@ -289,9 +297,9 @@ async fn a_creation_cut_off_by_a_restart_is_found_and_reported_once() {
         .await
         .unwrap();
     assert_eq!(partner, made.id);
-    let first = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let first = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(first.contains(&format!("Account Restart Academy ({}) was created.", made.id)), "{first}");
-    let second = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let second = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(!second.contains("was created."), "reported once: {second}");
     assert_eq!(registers(&app), 1, "only the original registration");
 }
@@ -302,14 +310,14 @@ async fn without_javascript_the_form_posts_and_redirects_with_a_message() {
     let client = app.admin().await;
     let key = request_key(&app, &client).await;
     let res = client
-        .post(app.at("/accounts"))
+        .post(app.at("/parents/6464/accounts"))
         .form(&fields(&key, "plain@form.example", "Plain Form School"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/accounts");
-    let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(res.headers()["location"], "/parents/6464/accounts");
+    let page = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Account Plain Form School ("), "{page}");
 }
 
@@ -338,7 +346,7 @@ async fn concurrent_creations_never_exceed_the_quota() {
         made += children_with_email(&app, email).await.len();
     }
     assert_eq!(made, created, "every success is one account, and nothing else was made");
-    let page = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let page = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("id=\"quota-used\">{}<", 2 + created)), "the banner counts them");
 }
 

@@ -373,6 +373,6 @@ async fn account_targets_are_named_and_link_to_their_details() {
     let mut app = app;
     app.stop_emulator().await;
     let body = page(&client, &app, "/audit").await;
-    assert!(!tbody(&body).contains(r#"href="/accounts/6475""#));
+    assert!(!tbody(&body).contains(r#"href="/parents/6464/accounts/6475""#));
     assert!(tbody(&body).contains(">6475</a>"));
 }

@@ -141,7 +141,7 @@ impl Browser {
         b.find("form[action='/login'] button[type=submit]").await.click().await.expect("a click");
         b.until(
             "the Accounts page after signing in",
-            "return location.pathname === '/accounts' && !!document.querySelector('#accounts-panel tbody')",
+            "return location.pathname === '/parents/6464/accounts' && !!document.querySelector('#accounts-panel tbody')",
         )
         .await;
         b
@@ -373,26 +373,26 @@ async fn create_account(b: &Browser, name: &str, email: &str) {
 async fn filtering_swaps_only_the_table_and_puts_the_view_in_the_address_bar() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
-    assert_eq!(b.location().await, "/accounts");
+    assert_eq!(b.location().await, "/parents/6464/accounts");
     let all = b.account_names().await;
     assert_eq!(all.len(), DEFAULT_ROWS, "{all:?}");
     assert!(!all.contains(&"adtest name".to_string()), "removed accounts are hidden by default: {all:?}");
 
     b.mark_page().await;
     b.find("#accounts-q").await.send_keys("Shanghai").await.expect("typing");
-    b.until_swapped_to("the search for Shanghai", "/accounts?q=Shanghai").await;
+    b.until_swapped_to("the search for Shanghai", "/parents/6464/accounts?q=Shanghai").await;
     assert_eq!(b.account_names().await, ["Shanghai"]);
     assert_eq!(b.text("#publishers-count").await, "1 Publisher", "one, as the KMC says it");
 
     b.mark_page().await;
     let search = b.find("#accounts-q").await;
     search.send_keys(&Key::Backspace.repeat("Shanghai".len())).await.expect("backspacing");
-    b.until_swapped_to("the search to be cleared", "/accounts").await;
+    b.until_swapped_to("the search to be cleared", "/parents/6464/accounts").await;
     assert_eq!(b.account_names().await, all);
 
     b.mark_page().await;
     b.find("#accounts-filter input[name=status][value='3']").await.click().await.expect("ticking Removed");
-    b.until_swapped_to("Removed to be ticked", "/accounts?status=1%2C2%2C3").await;
+    b.until_swapped_to("Removed to be ticked", "/parents/6464/accounts?status=1%2C2%2C3").await;
     let with_removed = b.account_names().await;
     assert_eq!(with_removed.len(), DEFAULT_ROWS + 1, "{with_removed:?}");
     assert!(with_removed.contains(&"adtest name".to_string()), "{with_removed:?}");
@@ -400,7 +400,7 @@ async fn filtering_swaps_only_the_table_and_puts_the_view_in_the_address_bar() {
 
     b.mark_page().await;
     b.find("#accounts-filter select[name=size]").await.select_by_value("25").await.expect("choosing 25 rows");
-    b.until_swapped_to("the page size to change", "/accounts?status=1%2C2%2C3&size=25").await;
+    b.until_swapped_to("the page size to change", "/parents/6464/accounts?status=1%2C2%2C3&size=25").await;
     assert_eq!(b.account_names().await, with_removed, "the same view, 25 rows a page");
     b.close().await;
 }
@@ -414,7 +414,7 @@ async fn back_after_filtering_restores_the_previous_view() {
 
     b.mark_page().await;
     b.find("#accounts-q").await.send_keys("Down Under").await.expect("typing");
-    b.until_swapped_to("the search for Down Under", "/accounts?q=Down+Under").await;
+    b.until_swapped_to("the search for Down Under", "/parents/6464/accounts?q=Down+Under").await;
     assert_eq!(b.account_names().await, ["Down Under"]);
 
     b.client.back().await.expect("Back");
@@ -424,7 +424,7 @@ async fn back_after_filtering_restores_the_previous_view() {
     )
     .await;
     assert_eq!(b.account_names().await, all);
-    assert_eq!(b.location().await, "/accounts");
+    assert_eq!(b.location().await, "/parents/6464/accounts");
     assert_eq!(b.find("#accounts-q").await.prop("value").await.expect("the search box").as_deref(), Some(""));
     assert_eq!(b.text("#publishers-count").await, "5 Publishers");
 
@@ -435,7 +435,7 @@ async fn back_after_filtering_restores_the_previous_view() {
     )
     .await;
     assert_eq!(b.account_names().await, ["Down Under"]);
-    assert_eq!(b.location().await, "/accounts?q=Down+Under");
+    assert_eq!(b.location().await, "/parents/6464/accounts?q=Down+Under");
     assert_eq!(b.find("#accounts-q").await.prop("value").await.expect("the search box").as_deref(), Some("Down Under"));
     b.close().await;
 }
@@ -453,17 +453,17 @@ async fn the_chosen_page_size_is_remembered_on_the_next_visit() {
 
     b.mark_page().await;
     b.find("#accounts-filter select[name=size]").await.select_by_value("25").await.expect("choosing 25 rows");
-    b.until_swapped_to("the page size to change", "/accounts?size=25").await;
+    b.until_swapped_to("the page size to change", "/parents/6464/accounts?size=25").await;
     assert_eq!(b.account_names().await.len(), 25);
     assert_eq!(b.text(".pager .range").await, format!("1\u{2013}25 of {total}"));
 
-    b.goto("/accounts").await;
+    b.goto("/parents/6464/accounts").await;
     b.until(
         "a fresh Accounts page",
         "return window.__marker === undefined && !!document.getElementById('accounts-panel')",
     )
     .await;
-    assert_eq!(b.location().await, "/accounts", "the remembered size needs no query");
+    assert_eq!(b.location().await, "/parents/6464/accounts", "the remembered size needs no query");
     assert_eq!(size().await.as_deref(), Some("25"));
     assert_eq!(b.account_names().await.len(), 25);
     assert_eq!(b.text(".pager .range").await, format!("1\u{2013}25 of {total}"));
@@ -512,7 +512,7 @@ async fn rich_media_cms_login_opens_the_childs_cms_in_a_new_tab() {
 async fn an_accounts_details_are_edited_and_saved_in_place() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
-    b.goto("/accounts/6474").await;
+    b.goto("/parents/6464/accounts/6474").await;
     b.js("window.__marker = 1").await;
     b.find("#account-info [data-action=edit]").await.click().await.expect("a click");
     let name = b.find("#account-info form input[name=name]").await;
@@ -529,7 +529,7 @@ async fn an_accounts_details_are_edited_and_saved_in_place() {
     .await;
     assert_eq!(b.text("#account-info .flash").await, "Saved: Account Name, Website URL.");
     assert_eq!(b.text("#account-title").await, "Down Under Campus", "the title follows the new name");
-    assert_eq!(b.location().await, "/accounts/6474", "no navigation");
+    assert_eq!(b.location().await, "/parents/6464/accounts/6474", "no navigation");
     assert_eq!(b.js("return window.__marker === 1").await, json!(true), "saved in place, not reloaded");
     let saved =
         b.js("return [...document.querySelectorAll('#account-info dl.details > div')].map(d => d.innerText)").await;
@@ -555,14 +555,14 @@ async fn the_edit_page_is_laid_out_like_add_account_with_its_fields_in_the_same_
     let card = "const r = document.querySelector('main form').closest('section').getBoundingClientRect(); \
                 return [r.left, document.documentElement.clientWidth - r.right, r.width]";
     b.resize(1400, 900).await;
-    b.goto("/accounts/new").await;
+    b.goto("/parents/6464/accounts/new").await;
     b.until("Add Account's page", "return document.readyState === 'complete' && !!document.querySelector('main form')")
         .await;
     let added: Vec<String> = serde_json::from_value(b.js(names).await).expect("names");
     let [left, right, width]: [f64; 3] = serde_json::from_value(b.js(card).await).expect("a box");
     assert!((left - right).abs() < 2.0 && width <= 600.0, "Add Account is a centred card: {left} {right} {width}");
 
-    b.goto("/accounts/6474/edit").await;
+    b.goto("/parents/6464/accounts/6474/edit").await;
     b.until("the edit page", "return document.readyState === 'complete' && !!document.querySelector('main form')")
         .await;
     let edited: Vec<String> = serde_json::from_value(b.js(names).await).expect("names");
@@ -582,7 +582,7 @@ async fn the_edit_page_is_laid_out_like_add_account_with_its_fields_in_the_same_
 async fn rich_media_cms_login_as_an_administrator_opens_a_new_tab_signed_in_as_that_user() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
-    b.goto("/accounts/6475").await;
+    b.goto("/parents/6464/accounts/6475").await;
     let console = b.client.window().await.expect("the console tab");
     b.find(r#"tr[data-user-id="chen.wei@shanghai.techpubs.example"] [data-action=kmc-login-as]"#)
         .await
@@ -603,7 +603,7 @@ async fn rich_media_cms_login_as_an_administrator_opens_a_new_tab_signed_in_as_t
     assert_eq!(b.text("#user-id").await, "chen.wei@shanghai.techpubs.example");
     assert_eq!(b.text("#partner-id").await, "6475");
     b.client.switch_to_window(console).await.expect("switching back");
-    assert_eq!(b.location().await, "/accounts/6475", "the console tab stays where it was");
+    assert_eq!(b.location().await, "/parents/6464/accounts/6475", "the console tab stays where it was");
     b.close().await;
 }
 
@@ -637,7 +637,7 @@ async fn usage_charts_read_at_twelve_pixels_on_a_desktop_and_a_phone_and_mark_th
     let b = Browser::signed_in(&app).await;
     for (width, height) in [(1440, 900), (1024, 768), PHONE] {
         b.resize(width, height).await;
-        b.goto("/usage").await;
+        b.goto("/parents/6464/usage").await;
         b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
             .await;
         let (charts, sizes, offsets) = chart_label_sizes(&b).await;
@@ -647,7 +647,7 @@ async fn usage_charts_read_at_twelve_pixels_on_a_desktop_and_a_phone_and_mark_th
         // The default period, the last 30 days, ends today, whose figures are still coming in.
         assert!(b.text("#trend-note").await.starts_with("Dashed: "));
 
-        b.goto("/usage/6475").await;
+        b.goto("/parents/6464/usage/6475").await;
         b.until(
             "the drill-down",
             "return document.readyState === 'complete' && !!document.querySelector('#trend-storage svg')",
@@ -665,7 +665,7 @@ async fn a_slow_period_says_what_it_is_loading_and_the_search_hint_fits_a_phone(
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
     b.resize(PHONE.0, PHONE.1).await;
-    b.goto("/usage").await;
+    b.goto("/parents/6464/usage").await;
     b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
         .await;
     let fits = "const i = document.querySelector('.usage-search input[type=search]'); const s = getComputedStyle(i); \
@@ -699,10 +699,10 @@ async fn a_slow_period_says_what_it_is_loading_and_the_search_hint_fits_a_phone(
 async fn usage_changes_period_sorts_and_drills_down_to_an_account_with_its_chart() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
-    b.find("nav.subnav a[href='/usage']").await.click().await.expect("a click");
+    b.find("nav.subnav a[href='/parents/6464/usage']").await.click().await.expect("a click");
     b.until(
         "the Usage page",
-        "return location.pathname === '/usage' && !!document.querySelector('#trend-bandwidth svg')",
+        "return location.pathname === '/parents/6464/usage' && !!document.querySelector('#trend-bandwidth svg')",
     )
     .await;
     assert!(b.find("#top-chart svg").await.is_displayed().await.expect("visibility"));
@@ -729,7 +729,7 @@ async fn usage_changes_period_sorts_and_drills_down_to_an_account_with_its_chart
     b.find("#usage-6475 td.name a").await.click().await.expect("a click");
     b.until(
         "Shanghai's drill-down",
-        "return location.pathname === '/usage/6475' && !!document.querySelector('#trend-bandwidth svg')",
+        "return location.pathname === '/parents/6464/usage/6475' && !!document.querySelector('#trend-bandwidth svg')",
     )
     .await;
     assert_eq!(b.text("h1").await, "Shanghai");
@@ -940,19 +940,19 @@ async fn add_account_has_an_address_of_its_own_so_back_closes_it_and_a_reload_ke
     b.mark_page().await;
     b.find("#add-account").await.click().await.expect("Add Account");
     assert_eq!(b.dialog().await.0, "Add Account");
-    b.until("the dialog's address", "return location.pathname === '/accounts/new'").await;
+    b.until("the dialog's address", "return location.pathname === '/parents/6464/accounts/new'").await;
 
     b.client.back().await.expect("Back");
     b.until_no_dialog().await;
-    b.until("the list's address", "return location.pathname + location.search === '/accounts'").await;
+    b.until("the list's address", "return location.pathname + location.search === '/parents/6464/accounts'").await;
     assert_eq!(b.js("return window.__marker === 1").await, json!(true), "Back closed the dialog, not the page");
 
     b.client.forward().await.expect("Forward");
     assert_eq!(b.dialog().await.0, "Add Account", "Forward opens it again");
-    assert_eq!(b.location().await, "/accounts/new");
+    assert_eq!(b.location().await, "/parents/6464/accounts/new");
     b.press(Key::Escape).await;
     b.until_no_dialog().await;
-    b.until("the list's address", "return location.pathname + location.search === '/accounts'").await;
+    b.until("the list's address", "return location.pathname + location.search === '/parents/6464/accounts'").await;
     assert_eq!(b.js("return window.__marker === 1").await, json!(true));
 
     b.find("#add-account").await.click().await.expect("Add Account");
@@ -961,7 +961,7 @@ async fn add_account_has_an_address_of_its_own_so_back_closes_it_and_a_reload_ke
     b.until("the form as a page", "return document.readyState === 'complete' && !!document.querySelector('main form')")
         .await;
     assert_eq!(b.text("h1").await, "Add Account");
-    assert_eq!(b.location().await, "/accounts/new");
+    assert_eq!(b.location().await, "/parents/6464/accounts/new");
     b.close().await;
 }
 
@@ -972,7 +972,7 @@ async fn back_after_adding_an_account_returns_to_the_view_before() {
     let b = Browser::signed_in(&app).await;
     b.mark_page().await;
     b.find("#accounts-filter input[name=status][value='3']").await.click().await.expect("ticking Removed");
-    b.until_swapped_to("Removed to be ticked", "/accounts?status=1%2C2%2C3").await;
+    b.until_swapped_to("Removed to be ticked", "/parents/6464/accounts?status=1%2C2%2C3").await;
 
     b.find("#add-account").await.click().await.expect("Add Account");
     for (name, value) in [
@@ -985,7 +985,11 @@ async fn back_after_adding_an_account_returns_to_the_view_before() {
     }
     b.find("#dialog-slot button[type=submit]").await.click().await.expect("Create");
     b.until("the new account at the top, and nothing more in flight", "const n = document.querySelector('#accounts-panel tbody tr[id^=account-] td.name'); return !!n && n.innerText.trim() === 'Singapore' && !document.querySelector('.htmx-request')").await;
-    b.until("the view's address", "return location.pathname + location.search === '/accounts?status=1%2C2%2C3'").await;
+    b.until(
+        "the view's address",
+        "return location.pathname + location.search === '/parents/6464/accounts?status=1%2C2%2C3'",
+    )
+    .await;
 
     b.client.back().await.expect("Back");
     b.until(
@@ -993,7 +997,7 @@ async fn back_after_adding_an_account_returns_to_the_view_before() {
         r#"return !document.querySelector('#accounts-filter input[name=status][value="3"]').checked"#,
     )
     .await;
-    assert_eq!(b.location().await, "/accounts", "Back goes to the view before ticking Removed");
+    assert_eq!(b.location().await, "/parents/6464/accounts", "Back goes to the view before ticking Removed");
     assert!(!b.account_names().await.contains(&"adtest name".to_string()));
     b.close().await;
 }
@@ -1028,10 +1032,10 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     }
     until_selected(&b, 2).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "accounts.png");
-    b.goto("/accounts/6475").await;
+    b.goto("/parents/6464/accounts/6475").await;
     b.until("the details", "return document.readyState === 'complete' && document.querySelectorAll('#account-admins tbody tr').length === 3").await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "account-details.png");
-    b.goto("/usage").await;
+    b.goto("/parents/6464/usage").await;
     b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
         .await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "usage.png");
@@ -1047,13 +1051,13 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
          Eve Econ,Faculty of Economics,eve@econ.example.edu,+1 555 0105,,0\n",
     )
     .expect("the file is written");
-    b.goto("/accounts/import").await;
+    b.goto("/parents/6464/accounts/import").await;
     b.find("input[type=file][name=file]").await.send_keys(file.to_str().unwrap()).await.expect("choosing the file");
     b.find(".import-form button[type=submit]").await.click().await.expect("a click");
     b.until("the preview", "return document.readyState === 'complete' && !!document.getElementById('tally-create')")
         .await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "import.png");
-    b.goto("/accounts").await;
+    b.goto("/parents/6464/accounts").await;
     b.until("the table", "return document.readyState === 'complete' && document.querySelectorAll('#accounts-panel tbody tr').length === 5").await;
     b.resize(PHONE.0, PHONE.1).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone.png");
@@ -1062,7 +1066,7 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     b.until("the cards in view", "return document.querySelector('#accounts-panel').getBoundingClientRect().top < 200")
         .await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), PHONE.0, PHONE.1, "accounts-phone-cards.png");
-    b.goto("/usage").await;
+    b.goto("/parents/6464/usage").await;
     b.until("the usage", "return document.readyState === 'complete' && !!document.querySelector('#top-chart svg')")
         .await;
     b.js("document.getElementById('trend').scrollIntoView({block: 'start'})").await;
@@ -1075,7 +1079,7 @@ async fn row_menus_are_shown_whole_on_a_one_row_result_and_at_the_bottom_of_the_
     let app = spawn_app_with_emulator(|cfg| cfg.children = 40).await;
     let b = Browser::signed_in(&app).await;
     // A Partner ID search finds one account: its menu hangs below the only row of the table.
-    b.goto("/accounts?q=6475").await;
+    b.goto("/parents/6464/accounts?q=6475").await;
     b.until(
         "one account alone",
         "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length === 1",
@@ -1085,7 +1089,7 @@ async fn row_menus_are_shown_whole_on_a_one_row_result_and_at_the_bottom_of_the_
     assert!(b.menu_fully_shown(6475).await, "the only row's menu is cut off");
 
     // The last row with a menu on a long page, at the bottom of the window: the menu opens upward.
-    b.goto("/accounts").await;
+    b.goto("/parents/6464/accounts").await;
     b.until("a long page", "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length > 40")
         .await;
     let last = b
@@ -1178,7 +1182,11 @@ async fn values_the_console_corrected_leave_the_address_bar() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
     for (asked, shown, note) in [
-        ("/accounts?page=abc&sort=phone&q=Shang", "/accounts?q=Shang", "#accounts-panel .flash-note"),
+        (
+            "/parents/6464/accounts?page=abc&sort=phone&q=Shang",
+            "/parents/6464/accounts?q=Shang",
+            "#accounts-panel .flash-note",
+        ),
         ("/audit?page=abc", "/audit", "#audit-panel .flash-note"),
     ] {
         b.goto(asked).await;
@@ -1194,10 +1202,10 @@ async fn values_the_console_corrected_leave_the_address_bar() {
         .await;
     }
     // A view with nothing to correct keeps its address as it was typed.
-    b.goto("/accounts?status=1&filtered=1").await;
+    b.goto("/parents/6464/accounts?status=1&filtered=1").await;
     b.until("the table", "return document.readyState === 'complete' && !!document.querySelector('#accounts-panel')")
         .await;
-    assert_eq!(b.location().await, "/accounts?status=1&filtered=1");
+    assert_eq!(b.location().await, "/parents/6464/accounts?status=1&filtered=1");
     b.close().await;
 }
 
@@ -1205,7 +1213,7 @@ async fn values_the_console_corrected_leave_the_address_bar() {
 async fn checking_an_import_without_a_file_says_so_on_the_page() {
     let app = spawn_app().await;
     let b = Browser::signed_in(&app).await;
-    b.goto("/accounts/import").await;
+    b.goto("/parents/6464/accounts/import").await;
     b.find(".import-form button[type=submit]").await.click().await.expect("a click");
     b.until("the message", "return !!document.getElementById('import-error')").await;
     assert_eq!(b.text("#import-error").await, "Choose a CSV file to upload.", "the page says it, not a browser bubble");
@@ -1268,7 +1276,7 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
     let b = Browser::signed_in(&app).await;
     b.resize(PHONE.0, PHONE.1).await;
     for (path, table) in [
-        ("/accounts", "#accounts-panel tbody tr"),
+        ("/parents/6464/accounts", "#accounts-panel tbody tr"),
         ("/users", "#users-panel tbody tr"),
         ("/audit", "#audit-panel tbody tr"),
     ] {
@@ -1284,8 +1292,10 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
     }
 
     // A card's title is the name alone, with no label glued to it.
-    for (path, cell) in [("/usage", "#usage-panel tbody td.name"), ("/accounts/6475", "#account-admins tbody td.name")]
-    {
+    for (path, cell) in [
+        ("/parents/6464/usage", "#usage-panel tbody td.name"),
+        ("/parents/6464/accounts/6475", "#account-admins tbody td.name"),
+    ] {
         b.goto(path).await;
         b.until(&format!("{path} to load"), &format!("return !!document.querySelector(\"{cell}\")")).await;
         let labels = b
@@ -1297,7 +1307,7 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
         assert!(labels.iter().all(|c| c == "none"), "{path}: {labels:?}");
     }
 
-    b.goto("/accounts").await;
+    b.goto("/parents/6464/accounts").await;
     b.until("the cards", "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length === 5")
         .await;
     let offscreen = b
@@ -1309,7 +1319,7 @@ async fn on_a_phone_accounts_are_cards_and_no_page_scrolls_sideways() {
 
     // Emails take the card's width after their label: no column of one or two letters a line.
     for (path, cell) in [
-        ("/accounts", "#accounts-panel tbody tr[id^=account-] td[data-label='Admin Email']"),
+        ("/parents/6464/accounts", "#accounts-panel tbody tr[id^=account-] td[data-label='Admin Email']"),
         ("/users", "#users-panel tbody td[data-label='Login Email']"),
     ] {
         b.goto(path).await;
@@ -1396,13 +1406,13 @@ async fn a_field_error_goes_as_soon_as_the_field_is_corrected() {
 async fn next_page_shows_the_top_of_the_new_page() {
     let app = spawn_app_with_emulator(|cfg| cfg.children = 60).await;
     let b = Browser::signed_in(&app).await;
-    b.goto("/accounts?size=25").await;
+    b.goto("/parents/6464/accounts?size=25").await;
     b.until("25 rows", "return document.querySelectorAll('#accounts-panel tbody tr[id^=account-]').length === 25")
         .await;
     b.js("window.scrollTo(0, document.documentElement.scrollHeight)").await;
     b.mark_page().await;
     b.find(".pager a[rel=next]").await.click().await.expect("Next");
-    b.until_swapped_to("page 2", "/accounts?page=2&size=25").await;
+    b.until_swapped_to("page 2", "/parents/6464/accounts?page=2&size=25").await;
     let place =
         b.js("return [document.getElementById('accounts-panel').getBoundingClientRect().top, innerHeight]").await;
     let (top, height) = (place[0].as_f64().expect("a position"), place[1].as_f64().expect("a height"));
@@ -1487,7 +1497,7 @@ async fn a_csv_import_is_uploaded_previewed_confirmed_and_followed_to_its_result
     .expect("the file is written");
     let b = Browser::signed_in(&app).await;
     b.find("#import-accounts").await.click().await.expect("a click");
-    b.until("the import page", "return location.pathname === '/accounts/import'").await;
+    b.until("the import page", "return location.pathname === '/parents/6464/accounts/import'").await;
     b.find("input[type=file][name=file]").await.send_keys(file.to_str().unwrap()).await.expect("choosing the file");
     b.find(".import-form button[type=submit]").await.click().await.expect("a click");
     b.until("the preview", "return !!document.getElementById('tally-create')").await;
@@ -1543,7 +1553,7 @@ async fn ticked(b: &Browser) -> Vec<i64> {
 async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page() {
     let app = spawn_app_with_emulator(|cfg| cfg.children = 60).await;
     let b = Browser::signed_in(&app).await;
-    b.goto("/accounts?size=25").await;
+    b.goto("/parents/6464/accounts?size=25").await;
     let page1: Vec<i64> = serde_json::from_value(
         b.js("return [...document.querySelectorAll('#accounts-panel input.select-row')].map(i => Number(i.value))")
             .await,
@@ -1557,7 +1567,7 @@ async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page
 
     b.mark_page().await;
     b.find(".pager a[rel=next]").await.click().await.expect("Next");
-    b.until_swapped_to("page 2", "/accounts?page=2&size=25").await;
+    b.until_swapped_to("page 2", "/parents/6464/accounts?page=2&size=25").await;
     assert_eq!(selection_count(&b).await, "2", "the bar is still true after paging");
     assert!(ticked(&b).await.is_empty());
     let page2: Vec<i64> = serde_json::from_value(
@@ -1575,7 +1585,7 @@ async fn a_selection_made_on_two_pages_counts_both_and_select_all_ticks_the_page
 
     b.mark_page().await;
     b.find(".pager a[rel=prev]").await.click().await.expect("Previous");
-    b.until_swapped_to("page 1", "/accounts?size=25").await;
+    b.until_swapped_to("page 1", "/parents/6464/accounts?size=25").await;
     assert_eq!(ticked(&b).await, page1[..2].to_vec(), "page 1's ticks are kept");
     assert_eq!(b.js("return document.querySelector('[data-select-page]').checked").await, json!(false));
 
@@ -1628,7 +1638,7 @@ async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_row
 
     b.until(
         "the job's page, finished",
-        "return location.pathname.startsWith('/accounts/bulk/') && !!document.querySelector('#bulk-progress[data-state=done]')",
+        "return location.pathname.startsWith('/parents/6464/accounts/bulk/') && !!document.querySelector('#bulk-progress[data-state=done]')",
     )
     .await;
     assert_eq!((b.text("#bulk-done").await, b.text("#bulk-total").await), ("4".into(), "4".into()));
@@ -1636,7 +1646,7 @@ async fn bulk_block_asks_once_with_the_counts_then_shows_the_outcome_and_the_row
     let widths = b.js("return [document.documentElement.scrollWidth, innerWidth]").await;
     assert!(widths[0].as_u64() <= widths[1].as_u64(), "the job's page scrolls sideways: {widths}");
 
-    b.goto("/accounts").await;
+    b.goto("/parents/6464/accounts").await;
     for id in [6475, 6474, 6478, 6479] {
         assert_eq!(b.text(&format!("#account-{id} .badge")).await, "Blocked", "account {id}");
     }
@@ -1665,7 +1675,7 @@ async fn single_sign_on_goes_through_the_providers_pages_and_back_signed_in() {
     b.find("button[type=submit]").await.click().await.expect("a click");
     b.until(
         "the Accounts page, signed in",
-        "return location.pathname === '/accounts' && !!document.querySelector('#accounts-panel tbody')",
+        "return location.pathname === '/parents/6464/accounts' && !!document.querySelector('#accounts-panel tbody')",
     )
     .await;
     assert!(b.text("body").await.contains(ADMIN_EMAIL) || b.text("body").await.contains("Sign out"));
@@ -1704,7 +1714,7 @@ async fn two_factor_sign_in_is_set_up_from_the_header_then_asked_for_at_sign_in(
     b.find("form[action='/login/code'] button").await.click().await.expect("Sign in");
     b.until(
         "the Accounts page after the code",
-        "return location.pathname === '/accounts' && !!document.querySelector('#accounts-panel tbody')",
+        "return location.pathname === '/parents/6464/accounts' && !!document.querySelector('#accounts-panel tbody')",
     )
     .await;
     let errors = b.console_errors().await;

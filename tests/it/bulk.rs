@@ -43,7 +43,14 @@ fn selection_form(back: &str, shown: &[i64], ticked: &[i64]) -> Vec<(&'static st
 
 /// Ticks `ids` as a plain form would (no JavaScript): the answer goes back to the view.
 async fn select(app: &TestApp, client: &reqwest::Client, ids: &[i64]) {
-    let a = post(app, client, "/accounts/selection", &selection_form("/accounts", ids, ids), false).await;
+    let a = post(
+        app,
+        client,
+        "/parents/6464/accounts/selection",
+        &selection_form("/parents/6464/accounts", ids, ids),
+        false,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
 }
 
@@ -138,10 +145,11 @@ async fn until_finished(app: &TestApp, id: i64) {
 
 /// Confirms `action` for the selection as a plain form does; returns the job's number once it has finished.
 async fn run(app: &TestApp, client: &reqwest::Client, action: &str) -> i64 {
-    let a = post(app, client, &format!("/accounts/bulk/{action}"), &[], false).await;
+    let a = post(app, client, &format!("/parents/6464/accounts/bulk/{action}"), &[], false).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let to = location(&a);
-    let id: i64 = to.strip_prefix("/accounts/bulk/").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{to}"));
+    let id: i64 =
+        to.strip_prefix("/parents/6464/accounts/bulk/").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{to}"));
     until_finished(app, id).await;
     id
 }
@@ -157,7 +165,7 @@ async fn audit_count(app: &TestApp, action: &str, result: &str) -> i64 {
 
 /// The job page's lists: `(changed, skipped, failed)` as the user reads them.
 async fn outcome(app: &TestApp, client: &reqwest::Client, job: i64) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let a = get(app, client, &format!("/accounts/bulk/{job}")).await;
+    let a = get(app, client, &format!("/parents/6464/accounts/bulk/{job}")).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     (
         select_all(&a.body, "#bulk-changed li"),
@@ -176,9 +184,9 @@ async fn bulk_block_changes_the_active_accounts_and_skips_the_rest_saying_why() 
     // Shanghai and Down Under are active, Template - Legacy blocked, adtest removed; 6464 is the parent and 7001
     // another organisation's account.
     select(&app, &admin, &[6475, 6474, 6479, 6472, 6464, 7001]).await;
-    assert_eq!(selected_count(&get(&app, &admin, "/accounts").await.body), 6);
+    assert_eq!(selected_count(&get(&app, &admin, "/parents/6464/accounts").await.body), 6);
 
-    let confirm = get(&app, &admin, "/accounts/bulk/confirm/block").await;
+    let confirm = get(&app, &admin, "/parents/6464/accounts/bulk/confirm/block").await;
     assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
     assert_eq!(
         select_all(&confirm.body, ".bulk-question"),
@@ -223,7 +231,11 @@ async fn bulk_block_changes_the_active_accounts_and_skips_the_rest_saying_why() 
     assert!(failed.is_empty());
     assert_eq!(audit_count(&app, "account.block", "ok").await, 2, "one audit entry per account changed");
     assert_eq!(audit_count(&app, "account.block", "refused").await, 0);
-    assert_eq!(selected_count(&get(&app, &admin, "/accounts").await.body), 0, "the job took the selection");
+    assert_eq!(
+        selected_count(&get(&app, &admin, "/parents/6464/accounts").await.body),
+        0,
+        "the job took the selection"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +243,7 @@ async fn bulk_unblock_and_remove_follow_the_row_menus_rules() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     select(&app, &admin, &[6475, 6479]).await;
-    let confirm = get(&app, &admin, "/accounts/bulk/confirm/unblock").await;
+    let confirm = get(&app, &admin, "/parents/6464/accounts/bulk/confirm/unblock").await;
     assert_eq!(
         select_all(&confirm.body, ".bulk-question"),
         vec!["Are you sure you want to unblock 1 account? 1 will be skipped: 1 already active."]
@@ -255,13 +267,13 @@ async fn bulk_unblock_and_remove_follow_the_row_menus_rules() {
 
     // Nothing left that Remove could change: the confirmation says so and offers no button.
     select(&app, &admin, &[6472]).await;
-    let confirm = get(&app, &admin, "/accounts/bulk/confirm/remove").await;
+    let confirm = get(&app, &admin, "/parents/6464/accounts/bulk/confirm/remove").await;
     assert_eq!(confirm.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         select_all(&confirm.body, ".bulk-question"),
         vec!["None of the 1 account selected can be removed: 1 removed."]
     );
-    assert!(attr_all(&confirm.body, "form[action='/accounts/bulk/remove']", "action").is_empty());
+    assert!(attr_all(&confirm.body, "form[action='/parents/6464/accounts/bulk/remove']", "action").is_empty());
 }
 
 #[tokio::test]
@@ -275,10 +287,17 @@ async fn a_refused_account_shows_kalturas_message_the_others_change_in_batches_o
     app.emulator().refuse(UPDATE_STATUS, refused, "PARTNER_BLOCKED", "Partner is locked by an audit");
 
     // Every active account, by "select all N matching this search".
-    let a = post(&app, &admin, "/accounts/selection/all", &[("back", "/accounts?status=1".into())], false).await;
+    let a = post(
+        &app,
+        &admin,
+        "/parents/6464/accounts/selection/all",
+        &[("back", "/parents/6464/accounts?status=1".into())],
+        false,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(location(&a), "/accounts?status=1");
-    let page = get(&app, &admin, "/accounts?status=1").await.body;
+    assert_eq!(location(&a), "/parents/6464/accounts?status=1");
+    let page = get(&app, &admin, "/parents/6464/accounts?status=1").await.body;
     assert_eq!(selected_count(&page), active.len() as i64, "every active child; never the parent");
 
     app.emulator().reset_stats();
@@ -304,22 +323,22 @@ async fn a_refused_account_shows_kalturas_message_the_others_change_in_batches_o
     assert_eq!(details, "Partner is locked by an audit");
 
     // Retry: a new job of the one failure.
-    let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
+    let page = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}")).await.body;
     assert_eq!(select_all(&page, "form[action$='/retry'] button"), vec!["Retry the 1 failure"]);
     app.emulator().reset_stats();
-    let a = post(&app, &admin, &format!("/accounts/bulk/{job}/retry"), &[], false).await;
+    let a = post(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}/retry"), &[], false).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    let retry: i64 = location(&a).trim_start_matches("/accounts/bulk/").parse().expect("a job");
+    let retry: i64 = location(&a).trim_start_matches("/parents/6464/accounts/bulk/").parse().expect("a job");
     until_finished(&app, retry).await;
     assert_eq!(calls(&app.emulator().stats(), UPDATE_STATUS), 1, "only the failure is sent again");
     let (changed, skipped, failed) = outcome(&app, &admin, retry).await;
     assert_eq!((changed.len(), skipped.len(), failed.len()), (0, 0, 1));
 
     // Each run's page links the other: the retry names the run it retried, and that run its retry.
-    let page = get(&app, &admin, &format!("/accounts/bulk/{retry}")).await.body;
-    assert_eq!(attr_all(&page, "#bulk-retry-of a", "href"), vec![format!("/accounts/bulk/{job}")]);
-    let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
-    assert_eq!(attr_all(&page, "#bulk-retried a", "href"), vec![format!("/accounts/bulk/{retry}")]);
+    let page = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{retry}")).await.body;
+    assert_eq!(attr_all(&page, "#bulk-retry-of a", "href"), vec![format!("/parents/6464/accounts/bulk/{job}")]);
+    let page = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}")).await.body;
+    assert_eq!(attr_all(&page, "#bulk-retried a", "href"), vec![format!("/parents/6464/accounts/bulk/{retry}")]);
     assert!(select_all(&page, "#bulk-retry-of").is_empty(), "the first run retried nothing");
 }
 
@@ -327,7 +346,7 @@ async fn a_refused_account_shows_kalturas_message_the_others_change_in_batches_o
 async fn the_selection_survives_paging_with_and_without_javascript() {
     let app = spawn_app_with_emulator(|c| c.children = 60).await;
     let admin = app.admin().await;
-    let page1 = get(&app, &admin, "/accounts?size=25").await.body;
+    let page1 = get(&app, &admin, "/parents/6464/accounts?size=25").await.body;
     let (shown1, ticked) = checkboxes(&page1);
     assert!(shown1.len() >= 20 && ticked.is_empty(), "{shown1:?}");
     assert_eq!(
@@ -337,20 +356,20 @@ async fn the_selection_survives_paging_with_and_without_javascript() {
     );
 
     // Without JavaScript: the form, then back to the same view.
-    let form = selection_form("/accounts?size=25", &shown1, &shown1[..2]);
-    let a = post(&app, &admin, "/accounts/selection", &form, false).await;
-    assert_eq!((a.status, location(&a)), (StatusCode::SEE_OTHER, "/accounts?size=25".to_string()));
+    let form = selection_form("/parents/6464/accounts?size=25", &shown1, &shown1[..2]);
+    let a = post(&app, &admin, "/parents/6464/accounts/selection", &form, false).await;
+    assert_eq!((a.status, location(&a)), (StatusCode::SEE_OTHER, "/parents/6464/accounts?size=25".to_string()));
 
     // With htmx: the answer is the bar.
-    let page2 = get(&app, &admin, "/accounts?size=25&page=2").await.body;
+    let page2 = get(&app, &admin, "/parents/6464/accounts?size=25&page=2").await.body;
     let (shown2, ticked) = checkboxes(&page2);
     assert!(ticked.is_empty(), "page 2 has none of page 1's ticks");
     assert_eq!(selected_count(&page2), 2, "the bar counts page 1's");
     let a = post(
         &app,
         &admin,
-        "/accounts/selection",
-        &selection_form("/accounts?size=25&page=2", &shown2, &shown2[..1]),
+        "/parents/6464/accounts/selection",
+        &selection_form("/parents/6464/accounts?size=25&page=2", &shown2, &shown2[..1]),
         true,
     )
     .await;
@@ -358,30 +377,40 @@ async fn the_selection_survives_paging_with_and_without_javascript() {
     assert_eq!(selected_count(&a.body), 3);
 
     // Back on page 1, its two are ticked; the panel's htmx swap carries the bar out of band.
-    let again = htmx_get(&app, &admin, "/accounts?size=25", "accounts-panel").await;
+    let again = htmx_get(&app, &admin, "/parents/6464/accounts?size=25", "accounts-panel").await;
     assert_eq!(checkboxes(&again.body).1, shown1[..2].to_vec());
     assert_eq!(attr_all(&again.body, "#selection-bar", "hx-swap-oob"), vec!["true"]);
     assert_eq!(selected_count(&again.body), 3);
 
     // Unticking one row of page 1 leaves the others.
-    let form = selection_form("/accounts?size=25", &shown1, &shown1[1..2]);
-    assert_eq!(selected_count(&post(&app, &admin, "/accounts/selection", &form, true).await.body), 2);
+    let form = selection_form("/parents/6464/accounts?size=25", &shown1, &shown1[1..2]);
+    assert_eq!(selected_count(&post(&app, &admin, "/parents/6464/accounts/selection", &form, true).await.body), 2);
 
     // "Select all on this page" without JavaScript, then Clear.
-    let mut form = selection_form("/accounts?size=25", &shown1, &[]);
+    let mut form = selection_form("/parents/6464/accounts?size=25", &shown1, &[]);
     form.push(("page", "all".into()));
-    post(&app, &admin, "/accounts/selection", &form, false).await;
-    assert_eq!(selected_count(&get(&app, &admin, "/accounts?size=25").await.body), shown1.len() as i64 + 1);
-    let a = post(&app, &admin, "/accounts/selection/clear", &[("back", "/accounts?size=25".into())], true).await;
+    post(&app, &admin, "/parents/6464/accounts/selection", &form, false).await;
+    assert_eq!(
+        selected_count(&get(&app, &admin, "/parents/6464/accounts?size=25").await.body),
+        shown1.len() as i64 + 1
+    );
+    let a = post(
+        &app,
+        &admin,
+        "/parents/6464/accounts/selection/clear",
+        &[("back", "/parents/6464/accounts?size=25".into())],
+        true,
+    )
+    .await;
     assert_eq!(
         a.headers.get("hx-trigger").and_then(|v| v.to_str().ok()),
         Some("accounts-changed"),
         "the table redraws"
     );
-    assert_eq!(selected_count(&get(&app, &admin, "/accounts").await.body), 0);
+    assert_eq!(selected_count(&get(&app, &admin, "/parents/6464/accounts").await.body), 0);
 
     // The parent and removed accounts have no checkbox.
-    let (shown, _) = checkboxes(&get(&app, &admin, "/accounts?q=6464,6472&status=1,2,3").await.body);
+    let (shown, _) = checkboxes(&get(&app, &admin, "/parents/6464/accounts?q=6464,6472&status=1,2,3").await.body);
     assert!(shown.is_empty(), "{shown:?}");
 }
 
@@ -389,7 +418,7 @@ async fn the_selection_survives_paging_with_and_without_javascript() {
 async fn select_all_matching_refuses_a_search_past_the_limit_naming_it() {
     let app = spawn_app_with_emulator(|c| c.children = 5_500).await;
     let admin = app.admin().await;
-    let page = get(&app, &admin, "/accounts?status=1,2,3").await.body;
+    let page = get(&app, &admin, "/parents/6464/accounts?status=1,2,3").await.body;
     assert!(select_all(&page, "#select-matching").is_empty(), "not offered past the limit");
     let selectable = grouped(selectable_count(&app).await);
     assert!(selectable.starts_with("5,"), "{selectable}");
@@ -401,7 +430,14 @@ async fn select_all_matching_refuses_a_search_past_the_limit_naming_it() {
              or the status filter to select them all."
         )]
     );
-    let a = post(&app, &admin, "/accounts/selection/all", &[("back", "/accounts?status=1,2,3".into())], true).await;
+    let a = post(
+        &app,
+        &admin,
+        "/parents/6464/accounts/selection/all",
+        &[("back", "/parents/6464/accounts?status=1,2,3".into())],
+        true,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     let error = select_all(&a.body, "#selection-bar .flash-error");
     assert_eq!(error.len(), 1, "{}", a.body);
@@ -410,7 +446,7 @@ async fn select_all_matching_refuses_a_search_past_the_limit_naming_it() {
             .starts_with(&format!("This search matches {selectable} accounts: at most 5,000 can be selected at once.")),
         "{error:?}"
     );
-    assert_eq!(selected_count(&get(&app, &admin, "/accounts").await.body), 0, "nothing was selected");
+    assert_eq!(selected_count(&get(&app, &admin, "/parents/6464/accounts").await.body), 0, "nothing was selected");
 }
 
 #[tokio::test]
@@ -418,19 +454,25 @@ async fn select_all_counts_only_the_accounts_it_can_select() {
     let app = spawn_app_with_emulator(|c| c.children = 60).await;
     let admin = app.admin().await;
     // Every status: the parent and removed accounts are listed, and cannot be selected.
-    let page = get(&app, &admin, "/accounts?status=1,2,3&size=25").await.body;
+    let page = get(&app, &admin, "/parents/6464/accounts?status=1,2,3&size=25").await.body;
     let selectable = selectable_count(&app).await;
     assert!(!children_with(&app, PartnerStatus::Removed).await.is_empty(), "the demo has removed accounts");
     assert_eq!(select_all(&page, "#select-matching"), vec![format!("Select all {selectable} matching this search")]);
-    let a =
-        post(&app, &admin, "/accounts/selection/all", &[("back", "/accounts?status=1,2,3&size=25".into())], true).await;
+    let a = post(
+        &app,
+        &admin,
+        "/parents/6464/accounts/selection/all",
+        &[("back", "/parents/6464/accounts?status=1,2,3&size=25".into())],
+        true,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(selected_count(&a.body), selectable, "the count offered is the count selected");
     // The default view (active and blocked): the same count, the parent left out.
-    let page = get(&app, &admin, "/accounts?size=25").await.body;
+    let page = get(&app, &admin, "/parents/6464/accounts?size=25").await.body;
     assert_eq!(select_all(&page, "#select-matching"), vec![format!("Select all {selectable} matching this search")]);
     // Only removed accounts: nothing to offer.
-    let page = get(&app, &admin, "/accounts?status=3").await.body;
+    let page = get(&app, &admin, "/parents/6464/accounts?status=3").await.body;
     assert!(select_all(&page, "#select-matching").is_empty());
 }
 
@@ -438,12 +480,19 @@ async fn select_all_counts_only_the_accounts_it_can_select() {
 async fn a_large_jobs_outcomes_come_a_page_at_a_time() {
     let app = spawn_app_with_emulator(|c| c.children = 520).await;
     let admin = app.admin().await;
-    let a = post(&app, &admin, "/accounts/selection/all", &[("back", "/accounts?status=1".into())], true).await;
+    let a = post(
+        &app,
+        &admin,
+        "/parents/6464/accounts/selection/all",
+        &[("back", "/parents/6464/accounts?status=1".into())],
+        true,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let selected = selected_count(&a.body);
     assert!(selected > 400, "{selected}");
     let job = run(&app, &admin, "block").await;
-    let first = get(&app, &admin, &format!("/accounts/bulk/{job}")).await;
+    let first = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}")).await;
     assert!(first.body.len() < 150_000, "{} bytes", first.body.len());
     assert_eq!(select_all(&first.body, "#bulk-changed li").len(), 200);
     assert_eq!(
@@ -451,12 +500,12 @@ async fn a_large_jobs_outcomes_come_a_page_at_a_time() {
         vec![format!("{} blocked, 0 skipped, 0 failed.", grouped(selected))]
     );
     assert_eq!(select_all(&first.body, ".pager .range"), vec![format!("1–200 of {}", grouped(selected))]);
-    let last = get(&app, &admin, &format!("/accounts/bulk/{job}?changed=3")).await;
+    let last = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}?changed=3")).await;
     assert_eq!(select_all(&last.body, "#bulk-changed li").len() as i64, selected - 400);
     // A page past the end shows the last; a bad one the first.
-    let past = get(&app, &admin, &format!("/accounts/bulk/{job}?changed=99")).await;
+    let past = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}?changed=99")).await;
     assert_eq!(select_all(&past.body, "#bulk-changed li"), select_all(&last.body, "#bulk-changed li"));
-    let bad = get(&app, &admin, &format!("/accounts/bulk/{job}?changed=abc")).await;
+    let bad = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}?changed=abc")).await;
     assert_eq!(select_all(&bad.body, "#bulk-changed li"), select_all(&first.body, "#bulk-changed li"));
 }
 
@@ -465,11 +514,11 @@ async fn a_bulk_action_confirmed_under_htmx_opens_the_jobs_page_which_refreshes_
     let app = spawn_app().await;
     let admin = app.admin().await;
     select(&app, &admin, &[6475]).await;
-    let dialog = htmx_get(&app, &admin, "/accounts/bulk/confirm/block", "dialog-slot").await;
-    assert_eq!(attr_all(&dialog.body, "dialog form", "hx-post"), vec!["/accounts/bulk/block"]);
-    let a = post(&app, &admin, "/accounts/bulk/block", &[], true).await;
+    let dialog = htmx_get(&app, &admin, "/parents/6464/accounts/bulk/confirm/block", "dialog-slot").await;
+    assert_eq!(attr_all(&dialog.body, "dialog form", "hx-post"), vec!["/parents/6464/accounts/bulk/block"]);
+    let a = post(&app, &admin, "/parents/6464/accounts/bulk/block", &[], true).await;
     let to = a.headers.get("hx-redirect").and_then(|v| v.to_str().ok()).expect("HX-Redirect").to_string();
-    let job: i64 = to.trim_start_matches("/accounts/bulk/").parse().expect("a job page");
+    let job: i64 = to.trim_start_matches("/parents/6464/accounts/bulk/").parse().expect("a job page");
     until_finished(&app, job).await;
     let fragment = htmx_get(&app, &admin, &to, "bulk-progress").await;
     assert_eq!(attr_all(&fragment.body, "#bulk-progress", "data-state"), vec!["done"]);
@@ -482,15 +531,19 @@ async fn a_bulk_action_confirmed_under_htmx_opens_the_jobs_page_which_refreshes_
 async fn bad_ids_and_unknown_jobs_get_a_clear_answer() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let form = vec![("back", "/accounts".to_string()), ("shown", "12abc".into())];
-    let a = post(&app, &admin, "/accounts/selection", &form, false).await;
+    let form = vec![("back", "/parents/6464/accounts".to_string()), ("shown", "12abc".into())];
+    let a = post(&app, &admin, "/parents/6464/accounts/selection", &form, false).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.contains("is not a partner id"), "{}", a.body);
-    assert_eq!(get(&app, &admin, "/accounts/bulk/999").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(&app, &admin, "/accounts/bulk/abc").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(&app, &admin, "/accounts/bulk/confirm/explode").await.status, StatusCode::NOT_FOUND);
-    let a = post(&app, &admin, "/accounts/bulk/block", &[], false).await;
-    assert_eq!((a.status, location(&a)), (StatusCode::SEE_OTHER, "/accounts".to_string()), "nothing selected");
+    assert_eq!(get(&app, &admin, "/parents/6464/accounts/bulk/999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &admin, "/parents/6464/accounts/bulk/abc").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &admin, "/parents/6464/accounts/bulk/confirm/explode").await.status, StatusCode::NOT_FOUND);
+    let a = post(&app, &admin, "/parents/6464/accounts/bulk/block", &[], false).await;
+    assert_eq!(
+        (a.status, location(&a)),
+        (StatusCode::SEE_OTHER, "/parents/6464/accounts".to_string()),
+        "nothing selected"
+    );
 }
 
 #[tokio::test]
@@ -500,7 +553,7 @@ async fn a_running_job_shows_its_progress_and_refreshes_itself_or_offers_refresh
     select(&app, &admin, &[6475, 6474]).await;
     // Kaltura answers slowly: the job is still reading the statuses when its page is opened.
     app.emulator().set_latency_ms(1_500);
-    let a = post(&app, &admin, "/accounts/bulk/remove", &[], false).await;
+    let a = post(&app, &admin, "/parents/6464/accounts/bulk/remove", &[], false).await;
     let to = location(&a);
     let page = get(&app, &admin, &to).await.body;
     assert_eq!(attr_all(&page, "#bulk-progress", "data-state"), vec!["running"]);
@@ -518,8 +571,9 @@ async fn a_running_job_shows_its_progress_and_refreshes_itself_or_offers_refresh
     );
     assert!(!page.contains("http-equiv"), "no meta refresh");
     app.emulator().set_latency_ms(0);
-    until_finished(&app, to.trim_start_matches("/accounts/bulk/").parse().expect("a job")).await;
-    let (changed, _, _) = outcome(&app, &admin, to.trim_start_matches("/accounts/bulk/").parse().expect("a job")).await;
+    until_finished(&app, to.trim_start_matches("/parents/6464/accounts/bulk/").parse().expect("a job")).await;
+    let (changed, _, _) =
+        outcome(&app, &admin, to.trim_start_matches("/parents/6464/accounts/bulk/").parse().expect("a job")).await;
     assert_eq!(changed.len(), 2);
 }
 
@@ -597,7 +651,7 @@ async fn when_kaltura_cannot_be_reached_every_account_fails_saying_why_and_can_b
     let (changed, skipped, failed) = outcome(&app, &admin, job).await;
     assert!(changed.is_empty() && skipped.is_empty());
     assert_eq!(failed, vec!["Account 6474", "Account 6475"], "Kaltura could not name them; the reason said once");
-    let page = get(&app, &admin, &format!("/accounts/bulk/{job}")).await.body;
+    let page = get(&app, &admin, &format!("/parents/6464/accounts/bulk/{job}")).await.body;
     let why = select_all(&page, "#bulk-failed-why");
     assert_eq!(why.len(), 1);
     assert!(why[0].starts_with("Every one failed: Kaltura could not be reached"), "{why:?}");
@@ -638,7 +692,7 @@ async fn a_selection_changed_after_its_confirmation_starts_nothing() {
     let app = spawn_app().await;
     let client = app.admin().await;
     select(&app, &client, &[6475]).await;
-    let asked = get(&app, &client, "/accounts/bulk/confirm/block").await;
+    let asked = get(&app, &client, "/parents/6464/accounts/bulk/confirm/block").await;
     assert!(asked.body.contains("block 1 account?"), "{}", asked.body);
     let doc = Html::parse_document(&asked.body);
     let fingerprint = doc
@@ -650,9 +704,9 @@ async fn a_selection_changed_after_its_confirmation_starts_nothing() {
     // Another tab adds an account before the first one confirms.
     select(&app, &client, &[6475, 6474]).await;
     app.emulator().reset_stats();
-    let started = post(&app, &client, "/accounts/bulk/block", &[("selection", fingerprint)], false).await;
-    assert_eq!(location(&started), "/accounts");
-    let page = get(&app, &client, "/accounts").await.body;
+    let started = post(&app, &client, "/parents/6464/accounts/bulk/block", &[("selection", fingerprint)], false).await;
+    assert_eq!(location(&started), "/parents/6464/accounts");
+    let page = get(&app, &client, "/parents/6464/accounts").await.body;
     assert!(page.contains("The selection changed since you confirmed"), "{page}");
     assert_eq!(calls(&app.emulator().stats(), "varconsole_varconsole.updateStatus"), 0, "nothing was sent");
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk_jobs").fetch_one(&app.db).await.unwrap();
@@ -666,7 +720,7 @@ async fn removing_many_names_them_says_it_cannot_be_undone_and_asks_for_their_nu
     let active = children_with(&app, PartnerStatus::Active).await;
     let chosen: Vec<i64> = active.iter().copied().take(12).collect();
     select(&app, &admin, &chosen).await;
-    let confirm = get(&app, &admin, "/accounts/bulk/confirm/remove").await;
+    let confirm = get(&app, &admin, "/parents/6464/accounts/bulk/confirm/remove").await;
     assert_eq!(confirm.status, StatusCode::OK);
     let named = select_all(&confirm.body, ".changing-list li");
     assert_eq!(named.len(), 11, "the first ten, then how many more: {named:?}");
@@ -683,21 +737,22 @@ async fn removing_many_names_them_says_it_cannot_be_undone_and_asks_for_their_nu
         if let Some(t) = typed {
             form.push(("confirm_count", t.to_owned()));
         }
-        let a = post(&app, &admin, "/accounts/bulk/remove", &form, false).await;
-        assert_eq!(location(&a), "/accounts", "{typed:?}");
-        let page = get(&app, &admin, "/accounts").await.body;
+        let a = post(&app, &admin, "/parents/6464/accounts/bulk/remove", &form, false).await;
+        assert_eq!(location(&a), "/parents/6464/accounts", "{typed:?}");
+        let page = get(&app, &admin, "/parents/6464/accounts").await.body;
         assert!(page.contains("Type the number of accounts to remove (12) to confirm"), "{typed:?}");
         assert_eq!(status_at_kaltura(&app, chosen[0]).await, PartnerStatus::Active, "{typed:?}");
     }
     let form = [("expected_count", "12".to_owned()), ("confirm_count", " 12 ".to_owned())];
-    let a = post(&app, &admin, "/accounts/bulk/remove", &form, false).await;
-    let job: i64 = location(&a).strip_prefix("/accounts/bulk/").and_then(|n| n.parse().ok()).expect("a job");
+    let a = post(&app, &admin, "/parents/6464/accounts/bulk/remove", &form, false).await;
+    let job: i64 =
+        location(&a).strip_prefix("/parents/6464/accounts/bulk/").and_then(|n| n.parse().ok()).expect("a job");
     until_finished(&app, job).await;
     for id in &chosen {
         assert_eq!(status_at_kaltura(&app, *id).await, PartnerStatus::Removed, "{id}");
     }
     // A few need no number; the single row's Remove says what it means too.
     let other = active.iter().find(|id| !chosen.contains(id)).expect("an account left");
-    let confirm = get(&app, &admin, &format!("/accounts/{other}/confirm/remove")).await;
+    let confirm = get(&app, &admin, &format!("/parents/6464/accounts/{other}/confirm/remove")).await;
     assert!(confirm.body.contains("cannot be restored from this console"), "{}", confirm.body);
 }

@@ -304,7 +304,11 @@ async fn wrong_codes_from_many_addresses_end_every_waiting_sign_in_and_the_passw
             // A sign-in that waited for its code before the lock-out has ended too, even with the right code.
             let right = post(&app, &waiting, "/login/code", &[("code", &code_at(&secret, app.clock().now()))]).await;
             assert_eq!(location(&right), "/login", "back to the password");
-            assert_eq!(get(&app, &waiting, "/accounts").await.status, StatusCode::SEE_OTHER, "not signed in");
+            assert_eq!(
+                get(&app, &waiting, "/parents/6464/accounts").await.status,
+                StatusCode::SEE_OTHER,
+                "not signed in"
+            );
         }
         app.clock().advance(wait - 1);
         assert_eq!(password_step("203.0.113.50").await.1, StatusCode::TOO_MANY_REQUESTS, "round {round}");

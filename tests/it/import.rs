@@ -40,7 +40,7 @@ async fn with_email(app: &TestApp, email: &str) -> usize {
 /// Uploads `bytes` as `name`; the status and, for a redirect, the import's path (else the page).
 async fn upload(app: &TestApp, client: &reqwest::Client, name: &str, bytes: Vec<u8>) -> (StatusCode, String) {
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()).mime_str("text/csv").unwrap());
-    let res = client.post(app.at("/accounts/import")).multipart(form).send().await.unwrap();
+    let res = client.post(app.at("/parents/6464/accounts/import")).multipart(form).send().await.unwrap();
     let status = res.status();
     match res.headers().get("location") {
         Some(l) => (status, l.to_str().unwrap().to_string()),
@@ -181,7 +181,7 @@ async fn an_import_previews_every_row_then_creates_the_good_ones_once_within_the
     app.emulator().settled().await;
     assert_eq!(registers(&app), 3, "nothing sent twice");
     // The created accounts' outcomes are on the import page, not announced again on the Accounts page.
-    let accounts = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let accounts = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     assert!(!accounts.contains("was created."), "{accounts}");
 }
 
@@ -234,19 +234,20 @@ async fn bad_files_get_a_message_naming_the_row_and_column_never_a_500() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&Html::parse_document(&body), "#import-error").contains("more than 2,000 accounts"), "{body}");
     // A form that is not an upload at all.
-    let res = client.post(app.at("/accounts/import")).form(&[("file", "x")]).send().await.unwrap();
+    let res = client.post(app.at("/parents/6464/accounts/import")).form(&[("file", "x")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("Choose a CSV file to upload."));
     assert_eq!(registers(&app), 0);
     // The page states the limits and offers the template, which reads back as a valid file.
-    let doc = page(&app, &client, "/accounts/import").await;
+    let doc = page(&app, &client, "/parents/6464/accounts/import").await;
     assert!(text(&doc, ".import-rules").contains("At most 2,000 accounts and 2 MB per file"));
-    let template = client.get(app.at("/accounts/import/template.csv")).send().await.unwrap().text().await.unwrap();
+    let template =
+        client.get(app.at("/parents/6464/accounts/import/template.csv")).send().await.unwrap().text().await.unwrap();
     assert!(template.starts_with(HEADER), "{template}");
     let (status, _) = upload(&app, &client, "template.csv", template.into_bytes()).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     // An import that does not exist.
-    let res = client.get(app.at("/accounts/import/999")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts/import/999")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
@@ -542,7 +543,8 @@ async fn the_quota_check_waits_for_another_process_and_not_for_a_dead_one() {
     let add = |email: &'static str| {
         let (app_url, client) = (app.url.clone(), client.clone());
         async move {
-            let html = client.get(format!("{app_url}/accounts/new")).send().await.unwrap().text().await.unwrap();
+            let html =
+                client.get(format!("{app_url}/parents/6464/accounts/new")).send().await.unwrap().text().await.unwrap();
             let at = html.find("name=\"request_key\" value=\"").unwrap() + 26;
             let key = html[at..at + 32].to_string();
             let form = [
@@ -553,7 +555,7 @@ async fn the_quota_check_waits_for_another_process_and_not_for_a_dead_one() {
                 ("phone", "1"),
                 ("template_id", "0"),
             ];
-            client.post(format!("{app_url}/accounts")).form(&form).send().await.unwrap().status()
+            client.post(format!("{app_url}/parents/6464/accounts")).form(&form).send().await.unwrap().status()
         }
     };
     // Another process (the command line) is checking the quota: this console waits for its turn.
@@ -607,11 +609,11 @@ async fn a_discarded_preview_is_gone_and_the_page_says_so() {
     let client = app.admin().await;
     let file = format!("{HEADER}\nAnn,Arts,ann@discard.example,1,,0,\n");
     let (_, path) = upload(&app, &client, "one.csv", file.into_bytes()).await;
-    let listed = page(&app, &client, "/accounts/import").await;
+    let listed = page(&app, &client, "/parents/6464/accounts/import").await;
     assert_eq!(text(&listed, ".import-recent td[data-label=Rows]"), "1 row checked, 1 to create");
     let res = client.post(app.at(&format!("{path}/discard"))).send().await.unwrap();
-    assert_eq!(res.headers()["location"], "/accounts/import");
-    let after = page(&app, &client, "/accounts/import").await;
+    assert_eq!(res.headers()["location"], "/parents/6464/accounts/import");
+    let after = page(&app, &client, "/parents/6464/accounts/import").await;
     assert_eq!(text(&after, "#flash .flash-ok"), "The preview of one.csv was discarded: nothing was sent to Kaltura.");
     assert_eq!(client.get(app.at(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "deleted");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_rows").fetch_one(&app.db).await.unwrap();

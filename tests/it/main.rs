@@ -14,6 +14,7 @@ mod doctor;
 mod emulator;
 mod identity;
 mod import;
+mod parents;
 mod polish;
 mod replicas;
 mod resilience;

@@ -46,22 +46,25 @@ async fn set_status(app: &TestApp, id: i64, status: PartnerStatus) {
 async fn one_account_in_use_and_one_publisher_are_said_in_the_singular() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let doc = page(&app, &client, "/accounts").await;
+    let doc = page(&app, &client, "/parents/6464/accounts").await;
     assert!(text(&doc, "#quota-banner").starts_with("Current status: 2 accounts in use*, 3 additional remaining."));
     assert_eq!(text(&doc, "#publishers-count"), "5 Publishers");
 
     set_status(&app, 6474, PartnerStatus::Removed).await;
-    let doc = page(&app, &client, "/accounts?q=6475").await;
+    let doc = page(&app, &client, "/parents/6464/accounts?q=6475").await;
     let banner = text(&doc, "#quota-banner");
     assert!(banner.starts_with("Current status: 1 account in use*, 4 additional remaining."), "{banner}");
     assert_eq!(text(&doc, "#publishers-count"), "1 Publisher");
-    assert_eq!(text(&page(&app, &client, "/accounts?q=abc&by=name").await, "#publishers-count"), "0 Publishers");
+    assert_eq!(
+        text(&page(&app, &client, "/parents/6464/accounts?q=abc&by=name").await, "#publishers-count"),
+        "0 Publishers"
+    );
 }
 
 #[tokio::test]
 async fn contact_kaltura_is_a_link_to_kalturas_support() {
     let app = spawn_app().await;
-    let doc = page(&app, &app.admin().await, "/accounts").await;
+    let doc = page(&app, &app.admin().await, "/parents/6464/accounts").await;
     let link = doc.select(&Selector::parse("#quota-banner a").unwrap()).next().expect("a link in the banner");
     assert_eq!(link.text().collect::<String>(), "Contact Kaltura");
     assert_eq!(link.value().attr("href"), Some(SUPPORT));
@@ -73,19 +76,23 @@ async fn contact_kaltura_is_a_link_to_kalturas_support() {
 async fn a_partner_id_search_for_letters_says_a_partner_id_is_a_number() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let doc = page(&app, &client, "/accounts?q=Shanghai&by=id").await;
+    let doc = page(&app, &client, "/parents/6464/accounts?q=Shanghai&by=id").await;
     let empty = text(&doc, "tr.empty");
     assert!(empty.starts_with("No Results. A Partner ID is a number"), "{empty}");
     assert!(empty.contains("search by Account Name or free text"), "{empty}");
     // Words that simply match nothing need no lesson.
-    let doc = page(&app, &client, "/accounts?q=Atlantis&by=name&status=1").await;
+    let doc = page(&app, &client, "/parents/6464/accounts?q=Atlantis&by=name&status=1").await;
     assert_eq!(text(&doc, "tr.empty"), "No Results Clear the search and filters");
     let clear = doc.select(&Selector::parse("#clear-search").unwrap()).next().expect("a way back");
-    assert_eq!(clear.value().attr("href"), Some("/accounts?by=name"), "the same kind of search, nothing typed");
+    assert_eq!(
+        clear.value().attr("href"),
+        Some("/parents/6464/accounts?by=name"),
+        "the same kind of search, nothing typed"
+    );
     let export = doc.select(&Selector::parse(".panel-tools button[disabled]").unwrap()).next();
     assert_eq!(export.map(|e| e.text().collect::<String>()), Some("Export CSV".into()), "nothing to export");
     // Without a search or filter there is nothing to clear.
-    let doc = page(&app, &client, "/accounts?page=99").await;
+    let doc = page(&app, &client, "/parents/6464/accounts?page=99").await;
     assert!(doc.select(&Selector::parse("#clear-search").unwrap()).next().is_none());
 }
 
@@ -93,12 +100,12 @@ async fn a_partner_id_search_for_letters_says_a_partner_id_is_a_number() {
 async fn an_empty_result_shows_no_range_and_no_page_links() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    for path in ["/accounts?q=Atlantis&by=name", "/audit?user=nobody", "/usage?q=Atlantis"] {
+    for path in ["/parents/6464/accounts?q=Atlantis&by=name", "/audit?user=nobody", "/parents/6464/usage?q=Atlantis"] {
         let doc = page(&app, &client, path).await;
         assert_eq!(count(&doc, "nav.pager"), 0, "{path}: no pager, no \"0–0 of 0\"");
         assert!(!doc.html().contains("0–0 of 0"), "{path}");
     }
-    let doc = page(&app, &client, "/accounts").await;
+    let doc = page(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(text(&doc, ".pager .range"), "1–5 of 5", "a page with rows keeps its range");
 }
 
@@ -132,9 +139,12 @@ async fn the_header_names_an_administrator_whose_name_is_only_a_role_by_email() 
     };
     users::add(&app.db, &new, None, multi_account::clock::Clock::system().now()).await.expect("the administrator");
     let client = app.signed_in("it@example.com", "bootstrap password one").await;
-    assert_eq!(text(&page(&app, &client, "/accounts").await, ".user-name"), "it@example.com");
+    assert_eq!(text(&page(&app, &client, "/parents/6464/accounts").await, ".user-name"), "it@example.com");
     // A real name is shown as it is.
-    assert_eq!(text(&page(&app, &app.admin().await, "/accounts").await, ".user-name"), "Test Publisher Administrator");
+    assert_eq!(
+        text(&page(&app, &app.admin().await, "/parents/6464/accounts").await, ".user-name"),
+        "Test Publisher Administrator"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -163,9 +173,9 @@ async fn every_form_reads_cancel_then_its_action() {
     let app = spawn_app().await;
     let client = app.admin().await;
     for (path, actions) in [
-        ("/accounts/new", "Cancel Create"),
+        ("/parents/6464/accounts/new", "Cancel Create"),
         ("/users/new", "Cancel Save"),
-        ("/accounts/6475/confirm/block", "Cancel Block"),
+        ("/parents/6464/accounts/6475/confirm/block", "Cancel Block"),
     ] {
         assert_eq!(text(&page(&app, &client, path).await, "main .form-actions"), actions, "{path}");
     }
@@ -175,16 +185,26 @@ async fn every_form_reads_cancel_then_its_action() {
 async fn the_confirmation_comes_as_a_dialog_for_htmx_with_the_pages_words() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let res = client.get(app.at("/accounts/6474/confirm/remove")).header("HX-Request", "true").send().await.unwrap();
+    let res = client
+        .get(app.at("/parents/6464/accounts/6474/confirm/remove"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let doc = Html::parse_fragment(&res.text().await.unwrap());
     assert_eq!(text(&doc, "dialog h2"), "Confirm Remove");
     assert_eq!(text(&doc, "dialog p"), "Are you sure you want to remove the selected account? (Down Under)");
     let form = doc.select(&Selector::parse("dialog form").unwrap()).next().expect("a form");
-    assert_eq!(form.value().attr("hx-post"), Some("/accounts/6474/remove"));
+    assert_eq!(form.value().attr("hx-post"), Some("/parents/6464/accounts/6474/remove"));
     assert_eq!(form.value().attr("hx-swap"), Some("none"), "the row and the banner come out of band");
     // A refusal is a dialog too, saying why.
-    let res = client.get(app.at("/accounts/6464/confirm/remove")).header("HX-Request", "true").send().await.unwrap();
+    let res = client
+        .get(app.at("/parents/6464/accounts/6464/confirm/remove"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let doc = Html::parse_fragment(&res.text().await.unwrap());
     assert_eq!(count(&doc, "dialog .flash-error"), 1);
@@ -196,13 +216,14 @@ async fn add_account_is_redrawn_with_the_banner_and_says_why_it_is_disabled() {
     let mut app = spawn_app().await;
     let client = app.admin().await;
     // A row update carries the banner and the button together.
-    let res = client.post(app.at("/accounts/6474/block")).header("HX-Request", "true").send().await.unwrap();
+    let res =
+        client.post(app.at("/parents/6464/accounts/6474/block")).header("HX-Request", "true").send().await.unwrap();
     let doc = Html::parse_fragment(&res.text().await.unwrap());
     assert_eq!(count(&doc, "#quota-banner[hx-swap-oob]"), 1);
-    assert_eq!(count(&doc, "#add-account-area[hx-swap-oob] a#add-account[href='/accounts/new']"), 1);
+    assert_eq!(count(&doc, "#add-account-area[hx-swap-oob] a#add-account[href='/parents/6464/accounts/new']"), 1);
 
     app.stop_emulator().await;
-    let doc = page(&app, &client, "/accounts").await;
+    let doc = page(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(count(&doc, "button#add-account[disabled]"), 1);
     assert_eq!(text(&doc, "#add-account-why"), "Quota unknown");
     let title = doc.select(&Selector::parse("#add-account").unwrap()).next().unwrap().value().attr("title").unwrap();
@@ -240,10 +261,10 @@ async fn the_accounts_page_is_compressed_and_its_static_files_are_cached_for_goo
     let client = app.admin().await;
     let get = |path: String| client.get(app.at(&path)).header(ACCEPT_ENCODING, "gzip, br").send();
 
-    let res = get("/accounts".into()).await.unwrap();
+    let res = get("/parents/6464/accounts".into()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[CONTENT_ENCODING], "br", "brotli when the browser takes it");
-    let plain = client.get(app.at("/accounts")).send().await.unwrap().text().await.unwrap();
+    let plain = client.get(app.at("/parents/6464/accounts")).send().await.unwrap().text().await.unwrap();
     let (page_bytes, _) = wire_bytes(res).await;
     assert!(page_bytes * 3 < plain.len(), "compressed: {page_bytes} bytes on the wire for {} of HTML", plain.len());
 
@@ -265,14 +286,16 @@ async fn the_accounts_page_is_compressed_and_its_static_files_are_cached_for_goo
     let first_view = page_bytes + assets_bytes;
     // A repeat view fetches the page alone: every file it links is still fresh in the browser's cache.
     let repeat_view = page_bytes;
-    eprintln!("/accounts in demo mode: first view {first_view} bytes on the wire, repeat view {repeat_view} bytes");
+    eprintln!(
+        "/parents/6464/accounts in demo mode: first view {first_view} bytes on the wire, repeat view {repeat_view} bytes"
+    );
     // The budget grew from 40 KB with the script and styles of the phone's Filters button, Usage's loading note
     // and Add Account's address.
     assert!(first_view < 44 * 1024, "first view: {first_view} bytes");
     assert!(repeat_view < 15 * 1024, "repeat view: {repeat_view} bytes");
 
     // gzip for a browser without brotli.
-    let res = client.get(app.at("/accounts")).header(ACCEPT_ENCODING, "gzip").send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts")).header(ACCEPT_ENCODING, "gzip").send().await.unwrap();
     assert_eq!(res.headers()[CONTENT_ENCODING], "gzip");
 }
 
@@ -326,22 +349,25 @@ async fn signing_out_is_confirmed_and_an_ended_session_says_why_and_returns_to_t
     let login = page(&app, &client, "/login?signed_out=1").await;
     assert_eq!(text(&login, "#flash .flash-ok"), "You are signed out.");
     // Signed out on purpose: no "session ended" on the next sign-in page.
-    let res = client.get(app.at("/accounts")).send().await.unwrap();
-    assert_eq!(location(&res), "/login?next=%2Faccounts");
+    let res = client.get(app.at("/parents/6464/accounts")).send().await.unwrap();
+    assert_eq!(location(&res), "/login?next=%2Fparents%2F6464%2Faccounts");
 
     // A session that ends by time: the sign-in page says so once, and a click made then is not lost.
     let client = app.admin().await;
     app.clock().advance(13 * 3600);
     let res = client
-        .get(app.at("/accounts?sort=name&dir=asc"))
+        .get(app.at("/parents/6464/accounts?sort=name&dir=asc"))
         .header("HX-Request", "true")
-        .header("HX-Current-URL", app.at("/accounts?size=25"))
+        .header("HX-Current-URL", app.at("/parents/6464/accounts?size=25"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let to = res.headers()["hx-redirect"].to_str().unwrap().to_owned();
-    assert_eq!(to, "/login?next=%2Faccounts%3Fsort%3Dname%26dir%3Dasc&ended=1", "the sort clicked, not the old page");
+    assert_eq!(
+        to, "/login?next=%2Fparents%2F6464%2Faccounts%3Fsort%3Dname%26dir%3Dasc&ended=1",
+        "the sort clicked, not the old page"
+    );
     let login = page(&app, &client, &to).await;
     assert!(text(&login, "#flash").starts_with("Your session ended (30 minutes without activity, or 12 hours"));
     assert_eq!(count(&login, "input[name=password][autofocus]"), 0, "no email typed yet: the email first");
@@ -354,7 +380,15 @@ async fn signing_out_is_confirmed_and_an_ended_session_says_why_and_returns_to_t
 async fn every_page_has_a_skip_link_one_h1_and_a_title_that_does_not_repeat_itself() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    for path in ["/accounts", "/accounts/new", "/accounts/6475", "/users", "/usage", "/audit", "/accounts/import"] {
+    for path in [
+        "/parents/6464/accounts",
+        "/parents/6464/accounts/new",
+        "/parents/6464/accounts/6475",
+        "/users",
+        "/parents/6464/usage",
+        "/audit",
+        "/parents/6464/accounts/import",
+    ] {
         let doc = page(&app, &client, path).await;
         assert_eq!(count(&doc, "body > a.skip-link[href='#content']"), 1, "{path}");
         assert_eq!(count(&doc, "main#content"), 1, "{path}");
@@ -385,10 +419,10 @@ async fn a_used_up_quota_is_a_warning_and_add_account_offers_no_create() {
         };
         kaltura.register(&account, None).await.expect("partner.register");
     }
-    let accounts = page(&app, &client, "/accounts").await;
+    let accounts = page(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(count(&accounts, "#quota-banner.quota-full"), 1);
     assert!(text(&accounts, "#quota-full-note").starts_with("The quota is used up:"));
-    let form = page(&app, &client, "/accounts/new").await;
+    let form = page(&app, &client, "/parents/6464/accounts/new").await;
     assert!(text(&form, ".form-error").starts_with("No additional accounts remain"));
     assert_eq!(count(&form, ".add-account button[type=submit]"), 0, "no Create to press");
     assert_eq!(count(&form, "input[name=admin_name]"), 0, "no form to fill in for nothing");
@@ -419,7 +453,7 @@ async fn add_user_describes_each_role_and_says_which_can_use_the_console() {
 async fn the_standalone_edit_page_saves_back_to_the_whole_details_page() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let form = page(&app, &client, "/accounts/6475/edit").await;
+    let form = page(&app, &client, "/parents/6464/accounts/6475/edit").await;
     let mut fields: Vec<(String, String)> = Vec::new();
     for input in form.select(&Selector::parse("form input[name], form textarea[name]").unwrap()) {
         let name = input.value().attr("name").unwrap().to_owned();
@@ -432,17 +466,21 @@ async fn the_standalone_edit_page_saves_back_to_the_whole_details_page() {
         }
     }
     let res = client
-        .post(app.at("/accounts/6475/edit"))
+        .post(app.at("/parents/6464/accounts/6475/edit"))
         .header("HX-Request", "true")
         .header("HX-Target", "account-info")
-        .header("HX-Current-URL", app.at("/accounts/6475/edit"))
+        .header("HX-Current-URL", app.at("/parents/6464/accounts/6475/edit"))
         .form(&fields)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(res.headers()["hx-redirect"], "/accounts/6475", "the whole page, not a card in a half page");
-    let details = page(&app, &client, "/accounts/6475").await;
+    assert_eq!(
+        res.headers()["hx-redirect"],
+        "/parents/6464/accounts/6475",
+        "the whole page, not a card in a half page"
+    );
+    let details = page(&app, &client, "/parents/6464/accounts/6475").await;
     assert_eq!(text(&details, "#flash .flash-ok"), "Saved: Website URL.");
 }
 
@@ -451,30 +489,34 @@ async fn kaltura_down_is_said_in_words_with_a_retry() {
     let mut app = spawn_app().await;
     let client = app.admin().await;
     app.stop_emulator().await;
-    let res = client.get(app.at("/accounts/6475")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts/6475")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let doc = Html::parse_document(&res.text().await.unwrap());
     assert_eq!(text(&doc, "h1"), "Kaltura isn't responding");
     assert_eq!(
         doc.select(&Selector::parse("a#retry").unwrap()).next().unwrap().value().attr("href"),
-        Some("/accounts/6475")
+        Some("/parents/6464/accounts/6475")
     );
     assert!(!doc.html().contains("Bad Gateway"));
     assert!(text(&doc, "main").contains("(connection refused)"), "the reason in words: {}", text(&doc, "main"));
     assert!(!doc.html().contains("os error"), "no error number");
 
-    let res = client.get(app.at("/accounts")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts")).send().await.unwrap();
     let accounts = Html::parse_document(&res.text().await.unwrap());
     assert_eq!(text(&accounts, "#publishers-count"), "Publishers: count unknown", "not 0 while Kaltura is away");
     assert_eq!(count(&accounts, "#accounts-panel a.btn[download]"), 0, "nothing to export");
-    let res = client.get(app.at("/usage?from=2026-10-01&to=2026-11-30&interval=day&sort=plays")).send().await.unwrap();
+    let res = client
+        .get(app.at("/parents/6464/usage?from=2026-10-01&to=2026-11-30&interval=day&sort=plays"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let usage = Html::parse_document(&res.text().await.unwrap());
     assert!(!usage.html().contains("os error"));
     let retry = usage.select(&Selector::parse("a#usage-retry").unwrap()).next().expect("a Retry on Usage");
     assert_eq!(
         retry.value().attr("href"),
-        Some("/usage?from=2026-10-01&to=2026-11-30&interval=day&sort=plays&dir=desc")
+        Some("/parents/6464/usage?from=2026-10-01&to=2026-11-30&interval=day&sort=plays&dir=desc")
     );
 }
 
@@ -482,19 +524,19 @@ async fn kaltura_down_is_said_in_words_with_a_retry() {
 async fn the_row_menu_opens_the_details_and_edit_and_templates_are_marked() {
     let app = spawn_app().await;
     let client = app.admin().await;
-    let doc = page(&app, &client, "/accounts").await;
+    let doc = page(&app, &client, "/parents/6464/accounts").await;
     let items: Vec<String> = doc
         .select(&Selector::parse("#account-6475 .menu-item").unwrap())
         .map(|e| e.text().collect::<String>().trim().to_owned())
         .collect();
     assert_eq!(items[..2], ["View details".to_owned(), "Edit".to_owned()]);
-    let blocked = page(&app, &client, "/accounts/6479").await;
+    let blocked = page(&app, &client, "/parents/6464/accounts/6479").await;
     assert_eq!(
         text(&blocked, "#edit-refusal"),
         "Editing is not available for an account that is blocked: unblock it to edit its details."
     );
-    assert_eq!(count(&page(&app, &client, "/accounts/6475").await, ".template-tag"), 0, "not a template");
-    let details = page(&app, &client, "/accounts/6478").await;
+    assert_eq!(count(&page(&app, &client, "/parents/6464/accounts/6475").await, ".template-tag"), 0, "not a template");
+    let details = page(&app, &client, "/parents/6464/accounts/6478").await;
     assert_eq!(text(&details, "h1 .template-tag"), "(Template Account)");
 }
 
@@ -504,10 +546,10 @@ async fn dates_say_their_time_zone() {
     let client = app.admin().await;
     let users = page(&app, &client, "/users").await;
     assert!(users.html().contains("<th scope=\"col\">Last Login (UTC)</th>"));
-    let details = page(&app, &client, "/accounts/6475").await;
+    let details = page(&app, &client, "/parents/6464/accounts/6475").await;
     assert!(details.html().contains("Creation Date (UTC)"), "the account's date");
     assert!(details.html().contains("Last Login (UTC)"), "its administrators' dates");
-    let accounts = page(&app, &client, "/accounts").await;
+    let accounts = page(&app, &client, "/parents/6464/accounts").await;
     assert_eq!(count(&accounts, "td.date[data-label='Creation Date (UTC)']"), 5, "the phone's cards");
     let head: String = accounts.select(&Selector::parse("thead").unwrap()).flat_map(|h| h.text()).collect();
     assert!(head.contains("Creation Date (UTC)"), "the desktop's column: {head}");

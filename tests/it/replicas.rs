@@ -61,7 +61,7 @@ fn registers(emu: &RunningEmulator) -> u64 {
 
 /// The request key of a fresh Add Account form.
 async fn request_key(console: &Console, client: &reqwest::Client) -> String {
-    let res = client.get(console.at("/accounts/new")).header("HX-Request", "true").send().await.unwrap();
+    let res = client.get(console.at("/parents/6464/accounts/new")).header("HX-Request", "true").send().await.unwrap();
     let html = res.text().await.unwrap();
     let at = html.find("name=\"request_key\" value=\"").expect("the form carries a request key") + 26;
     html[at..at + 32].to_string()
@@ -109,7 +109,7 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
     let client = client_with(Default::default());
     let res = a.post(&client, "/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in on A");
-    let (status, page) = b.get(&client, "/accounts").await;
+    let (status, page) = b.get(&client, "/parents/6464/accounts").await;
     assert_eq!(status, StatusCode::OK, "B knows the session: {page}");
     assert!(page.contains("Sign out") && page.contains("6475"), "B shows the accounts to the signed-in user: {page}");
 
@@ -134,7 +134,7 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
                 ("template_id", "6478"),
             ];
             let res = client
-                .post(console.at("/accounts"))
+                .post(console.at("/parents/6464/accounts"))
                 .header(ORIGIN, &console.url)
                 .header("HX-Request", "true")
                 .form(&form)
@@ -161,7 +161,7 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
     assert_eq!(created.len(), 3);
 
     // A block through A is in the audit log read through B.
-    let res = a.post(&client, "/accounts/6474/block", &[]).await;
+    let res = a.post(&client, "/parents/6464/accounts/6474/block", &[]).await;
     assert!(res.status().is_success() || res.status().is_redirection(), "blocked through A: {}", res.status());
     let (status, audit) = b.get(&client, "/audit?action=account.block&target=6474").await;
     assert_eq!(status, StatusCode::OK);
@@ -184,7 +184,7 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
         .unwrap();
     assert_eq!(made.len(), 3);
     for id in &made {
-        let res = b.post(&client, &format!("/accounts/{id}/remove"), &[]).await;
+        let res = b.post(&client, &format!("/parents/6464/accounts/{id}/remove"), &[]).await;
         assert!(res.status().is_success() || res.status().is_redirection(), "removed {id}: {}", res.status());
     }
 
@@ -199,7 +199,8 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
             .mime_str("text/csv")
             .unwrap(),
     );
-    let res = client.post(a.at("/accounts/import")).header(ORIGIN, &a.url).multipart(form).send().await.unwrap();
+    let res =
+        client.post(a.at("/parents/6464/accounts/import")).header(ORIGIN, &a.url).multipart(form).send().await.unwrap();
     let Some(location) = res.headers().get("location").cloned() else {
         panic!("no preview: {} {}", res.status(), res.text().await.unwrap())
     };

@@ -90,7 +90,11 @@ async fn a_new_password_role_or_status_ends_the_users_other_sessions() {
 
     // A password set with the command line ends them too.
     let again = app.signed_in(B_EMAIL, "bea's second passphrase").await;
-    assert_eq!(status_of(&again, app.at("/accounts")).await, StatusCode::FORBIDDEN, "a Manager is signed in");
+    assert_eq!(
+        status_of(&again, app.at("/parents/6464/accounts")).await,
+        StatusCode::FORBIDDEN,
+        "a Manager is signed in"
+    );
     let mut cli = Command::new(env!("CARGO_BIN_EXE_multi-account"))
         .args(["user", "set-password", B_EMAIL, "--password-stdin", "--database", &app.database_url()])
         .stdin(Stdio::piped())
@@ -99,7 +103,11 @@ async fn a_new_password_role_or_status_ends_the_users_other_sessions() {
         .unwrap();
     cli.stdin.take().unwrap().write_all(b"bea's third passphrase\n").unwrap();
     assert!(cli.wait().unwrap().success());
-    assert_eq!(status_of(&again, app.at("/accounts")).await, StatusCode::SEE_OTHER, "signed out by the CLI");
+    assert_eq!(
+        status_of(&again, app.at("/parents/6464/accounts")).await,
+        StatusCode::SEE_OTHER,
+        "signed out by the CLI"
+    );
 }
 
 #[tokio::test]
@@ -200,7 +208,8 @@ async fn add_account_checks_kalturas_field_sizes_and_echoes_no_more_than_they_ho
         ("template_id", "0"),
         ("reference_id", huge.as_str()),
     ];
-    let res = client.post(app.at("/accounts")).header("HX-Request", "true").form(&form).send().await.unwrap();
+    let res =
+        client.post(app.at("/parents/6464/accounts")).header("HX-Request", "true").form(&form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = res.text().await.unwrap();
     assert!(body.len() < 20_000, "five 100 kB fields come back as {} bytes", body.len());
@@ -231,14 +240,18 @@ async fn every_refusal_is_a_page_with_a_message_and_the_request_id() {
     };
 
     // A post from another site.
-    let foreign =
-        admin.post(app.at("/accounts/6475/block")).header(ORIGIN, "https://evil.example").send().await.unwrap();
+    let foreign = admin
+        .post(app.at("/parents/6464/accounts/6475/block"))
+        .header(ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     page_says(foreign, StatusCode::FORBIDDEN, "did not come from the console&#39;s own pages").await;
     // A POST-only address opened in the address bar.
-    let get = admin.get(app.at("/accounts/6475/block")).send().await.unwrap();
+    let get = admin.get(app.at("/parents/6464/accounts/6475/block")).send().await.unwrap();
     page_says(get, StatusCode::METHOD_NOT_ALLOWED, "This address cannot be used that way").await;
     // A path that is not a number.
-    let path = admin.post(app.at("/accounts/abc/block")).send().await.unwrap();
+    let path = admin.post(app.at("/parents/6464/accounts/abc/block")).send().await.unwrap();
     page_says(path, StatusCode::BAD_REQUEST, "The request could not be read").await;
     // A form with a field twice.
     let twice = admin
@@ -270,24 +283,28 @@ async fn signing_in_after_a_form_post_returns_to_the_page_of_the_form() {
     let app = spawn_app().await;
     let anonymous = app.client();
     let res = anonymous
-        .post(app.at("/accounts/6475/block"))
-        .header(REFERER, app.at("/accounts?page=2&size=25"))
+        .post(app.at("/parents/6464/accounts/6475/block"))
+        .header(REFERER, app.at("/parents/6464/accounts?page=2&size=25"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[LOCATION], "/login?next=%2Faccounts%3Fpage%3D2%26size%3D25");
+    assert_eq!(res.headers()[LOCATION], "/login?next=%2Fparents%2F6464%2Faccounts%3Fpage%3D2%26size%3D25");
 }
 
 #[tokio::test]
 async fn a_next_address_with_control_characters_is_refused_before_the_action_runs() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let res = admin.post(app.at("/accounts/6475/block?next=/accounts%0d%0aSet-Cookie:x")).send().await.unwrap();
+    let res = admin
+        .post(app.at("/parents/6464/accounts/6475/block?next=/parents/6464/accounts%0d%0aSet-Cookie:x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("The page to return to is not a valid address."));
     assert_eq!(app.emulator().stats()["calls"]["varconsole_varconsole.updateStatus"].as_u64().unwrap_or(0), 0);
-    let page = admin.get(app.at("/accounts?q=6475")).send().await.unwrap().text().await.unwrap();
+    let page = admin.get(app.at("/parents/6464/accounts?q=6475")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("badge-active"), "the account is still active");
 }
 
@@ -376,7 +393,8 @@ async fn common_passwords_are_refused_for_new_users() {
 async fn control_characters_in_the_search_are_dropped_before_showing_or_asking_kaltura() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let page = admin.get(app.at("/accounts?q=Shang%00hai&by=name")).send().await.unwrap().text().await.unwrap();
+    let page =
+        admin.get(app.at("/parents/6464/accounts?q=Shang%00hai&by=name")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains('\u{0}'), "no NUL in the page");
     assert!(page.contains("value=\"Shanghai\""), "the search box shows the cleaned text");
     assert!(page.contains("id=\"account-6475\""), "Kaltura was asked for Shanghai, and found it");
@@ -434,7 +452,7 @@ async fn slow_and_silent_clients_are_disconnected_while_slow_answers_are_not() {
     // An answer that takes Kaltura longer than every time-out is not cut short: only the client is timed.
     let admin = app.admin().await;
     app.emulator().set_latency_ms(800);
-    let res = admin.get(app.at("/accounts")).send().await.unwrap();
+    let res = admin.get(app.at("/parents/6464/accounts")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Shanghai"));
 }

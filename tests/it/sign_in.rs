@@ -23,7 +23,7 @@ fn session_cookie(res: &reqwest::Response) -> Option<String> {
 async fn anonymous_pages_redirect_to_sign_in_and_come_back() {
     let app = spawn_app().await;
     let client = app.client();
-    for path in ["/users", "/accounts", "/users/new", "/no-such-page"] {
+    for path in ["/users", "/parents/6464/accounts", "/users/new", "/no-such-page"] {
         let res = client.get(app.at(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
         let next = form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
@@ -67,7 +67,7 @@ async fn other_roles_see_that_their_role_does_not_allow_multi_account_management
     let admin_id = app.user_id(ADMIN_EMAIL).await;
     let client = app.signed_in("editor@example.com", "editor password 1").await;
 
-    for path in ["/accounts", "/users", "/users/new"] {
+    for path in ["/parents/6464/accounts", "/users", "/users/new"] {
         let res = client.get(app.at(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
         let body = res.text().await.unwrap();

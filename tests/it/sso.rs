@@ -215,7 +215,7 @@ async fn audit_details(app: &TestApp, action: &str) -> Vec<String> {
 }
 
 async fn signed_in(app: &TestApp, client: &reqwest::Client) -> bool {
-    let res = client.get(app.at("/accounts")).send().await.unwrap();
+    let res = client.get(app.at("/parents/6464/accounts")).send().await.unwrap();
     res.status() == StatusCode::OK && res.text().await.unwrap().contains("Sign out")
 }
 
@@ -576,7 +576,7 @@ async fn required_two_factor_is_left_to_the_provider_for_single_sign_on() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(signed_in(&app, &client).await, "not sent to set up a second factor");
     let local = app.admin().await;
-    let res = local.get(app.at("/accounts")).send().await.unwrap();
+    let res = local.get(app.at("/parents/6464/accounts")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "a password sign-in is");
     assert_eq!(res.headers()[LOCATION], "/account/two-factor");
 }

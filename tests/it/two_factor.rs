@@ -115,7 +115,7 @@ async fn code_step(app: &TestApp, client: &reqwest::Client, code: &str) -> Answe
 }
 
 async fn signed_in(app: &TestApp, client: &reqwest::Client) -> bool {
-    get(app, client, "/accounts").await.status == StatusCode::OK
+    get(app, client, "/parents/6464/accounts").await.status == StatusCode::OK
 }
 
 async fn audit_codes(app: &TestApp) -> Vec<String> {
@@ -135,7 +135,7 @@ async fn stored_secret(app: &TestApp, email: &str) -> Option<String> {
 async fn set_up_shows_a_qr_code_and_the_key_then_the_recovery_codes_once() {
     let app = spawn_with_key().await;
     let client = app.admin().await;
-    let page = get(&app, &client, "/accounts").await;
+    let page = get(&app, &client, "/parents/6464/accounts").await;
     assert!(page.body.contains(r#"href="/account/two-factor">Two-factor: off</a>"#), "linked from the header");
 
     let off = get(&app, &client, "/account/two-factor").await;
@@ -260,7 +260,7 @@ async fn a_recovery_code_signs_in_once() {
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let used = code_step(&app, &client, &codes[3].to_uppercase()).await;
     assert_eq!(used.status, StatusCode::SEE_OTHER, "in any case: {}", used.body);
-    let first = get(&app, &client, "/accounts").await;
+    let first = get(&app, &client, "/parents/6464/accounts").await;
     assert!(first.body.contains("You signed in with a recovery code: 9 recovery codes are left."), "{}", first.body);
     assert!(signed_in(&app, &client).await);
     let page = get(&app, &client, "/account/two-factor").await;
@@ -435,7 +435,7 @@ async fn require_2fa_sends_a_user_without_it_to_set_it_up_first() {
     })
     .await;
     let client = app.admin().await;
-    for path in ["/accounts", "/users", "/audit", "/no-such-page"] {
+    for path in ["/parents/6464/accounts", "/users", "/audit", "/no-such-page"] {
         let res = get(&app, &client, path).await;
         assert_eq!((res.status, location(&res)), (StatusCode::SEE_OTHER, "/account/two-factor"), "{path}");
     }

@@ -36,7 +36,7 @@ fn texts(doc: &Html, selector: &str) -> Vec<String> {
 }
 
 async fn csv(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<Vec<String>> {
-    let res = client.get(app.at(&format!("/usage.csv?{query}"))).send().await.unwrap();
+    let res = client.get(app.at(&format!("/parents/6464/usage.csv?{query}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let named = res.headers()[reqwest::header::CONTENT_DISPOSITION].to_str().unwrap().to_owned();
     if query == PERIOD {
@@ -104,7 +104,7 @@ async fn the_page_shows_totals_a_row_per_account_and_charts_from_one_request_to_
     let app = spawn_app().await;
     let client = app.admin().await;
     app.emulator().reset_stats();
-    let (status, doc) = page(&app, &client, &format!("/usage?{PERIOD}")).await;
+    let (status, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}")).await;
     assert_eq!(status, StatusCode::OK);
     let stats = app.emulator().stats();
     assert_eq!(stats["requests"], 1, "one multirequest: {stats}");
@@ -155,26 +155,26 @@ async fn the_table_sorts_by_any_column_and_searches_by_name_or_ids() {
     let app = spawn_app().await;
     let client = app.admin().await;
     let names = |doc: &Html| texts(doc, "tbody tr[id^=usage-] td.name a");
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=name&dir=asc")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&sort=name&dir=asc")).await;
     let mut sorted = names(&doc);
     sorted.sort_by_key(|n| n.to_lowercase());
     assert_eq!(names(&doc), sorted, "without regard to case");
     assert_eq!(texts(&doc, r#"th[aria-sort="ascending"]"#), ["Account Name"]);
 
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=plays&dir=desc")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&sort=plays&dir=desc")).await;
     let plays: Vec<i64> = texts(&doc, "tbody tr[id^=usage-] td:nth-child(4)")
         .iter()
         .map(|p| p.replace(',', "").parse().unwrap())
         .collect();
     assert!(plays.windows(2).all(|w| w[0] >= w[1]), "{plays:?}");
 
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&q=shang")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&q=shang")).await;
     assert_eq!(names(&doc), ["Shanghai"]);
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&q=6475,+6474,7001")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&q=6475,+6474,7001")).await;
     let mut found = names(&doc);
     found.sort();
     assert_eq!(found, ["Down Under", "Shanghai"], "ids outside the parent's scope are dropped");
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&q=nothing-like-this")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&q=nothing-like-this")).await;
     assert!(texts(&doc, "tr.empty")[0].contains("No account matches"));
 }
 
@@ -182,14 +182,15 @@ async fn the_table_sorts_by_any_column_and_searches_by_name_or_ids() {
 async fn many_accounts_are_paged_and_exported_500_at_a_time() {
     let app = spawn_app_with_emulator(|cfg| cfg.children = 1200).await;
     let client = app.admin().await;
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&size=50&page=3")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&size=50&page=3")).await;
     assert_eq!(texts(&doc, "tbody tr[id^=usage-]").len(), 50);
     assert!(texts(&doc, ".pager .range")[0].starts_with("101–150 of 1,"), "{:?}", texts(&doc, ".pager .range"));
 
     // By name across pages, not only within one (Kaltura sorts a page alone by name, so the console sorts).
     let names = |doc: &Html| texts(doc, "tbody tr[id^=usage-] td.name a");
-    let (_, first) = page(&app, &client, &format!("/usage?{PERIOD}&size=50&sort=name&dir=asc")).await;
-    let (_, second) = page(&app, &client, &format!("/usage?{PERIOD}&size=50&sort=name&dir=asc&page=2")).await;
+    let (_, first) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&size=50&sort=name&dir=asc")).await;
+    let (_, second) =
+        page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&size=50&sort=name&dir=asc&page=2")).await;
     let all: Vec<String> = names(&first).into_iter().chain(names(&second)).map(|n| n.to_lowercase()).collect();
     assert_eq!(all.len(), 100);
     assert!(all.windows(2).all(|w| w[0] <= w[1]), "{all:?}");
@@ -208,7 +209,7 @@ async fn a_drill_down_shows_one_accounts_figures_and_links_to_it() {
     let app = spawn_app().await;
     let client = app.admin().await;
     app.emulator().reset_stats();
-    let (status, doc) = page(&app, &client, &format!("/usage/6475?{PERIOD}")).await;
+    let (status, doc) = page(&app, &client, &format!("/parents/6464/usage/6475?{PERIOD}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.emulator().stats()["requests"], 1);
     assert_eq!(texts(&doc, "h1"), ["Shanghai"]);
@@ -216,12 +217,15 @@ async fn a_drill_down_shows_one_accounts_figures_and_links_to_it() {
     let plays: f64 = total.get("total_plays").unwrap().parse().unwrap();
     assert_eq!(texts(&doc, r#"[data-metric="plays"] .figure-value"#), [group(plays)]);
     let link = |css: &str| Selector::parse(css).unwrap();
-    assert_eq!(doc.select(&link(r#"a[href="/accounts/6475"]"#)).count(), 1);
-    assert_eq!(doc.select(&link(r#"form[action="/accounts/6475/kmc-login"][target="_blank"]"#)).count(), 1);
+    assert_eq!(doc.select(&link(r#"a[href="/parents/6464/accounts/6475"]"#)).count(), 1);
+    assert_eq!(
+        doc.select(&link(r#"form[action="/parents/6464/accounts/6475/kmc-login"][target="_blank"]"#)).count(),
+        1
+    );
     assert_eq!(doc.select(&link("#trend-bandwidth .chart-wide svg")).count(), 1);
     assert_eq!(doc.select(&link("#trend-storage .chart-wide svg")).count(), 1);
 
-    let res = client.get(app.at(&format!("/usage/7001?{PERIOD}"))).send().await.unwrap();
+    let res = client.get(app.at(&format!("/parents/6464/usage/7001?{PERIOD}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body = res.text().await.unwrap();
     assert!(body.contains("Account 7001 is not one of your accounts.") && !body.contains("Northwind"));
@@ -237,15 +241,15 @@ async fn bad_dates_get_a_message_on_the_page_never_a_500() {
         ("from=1990-01-01&to=2026-11-30&interval=month", "Kaltura reports at most 5000 days"),
         ("from=2026-11-01&to=2026-11-30&interval=week", "not one of day or month"),
     ] {
-        let (status, doc) = page(&app, &client, &format!("/usage?{q}")).await;
+        let (status, doc) = page(&app, &client, &format!("/parents/6464/usage?{q}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
         assert!(texts(&doc, "#usage-error")[0].contains(message), "{q}: {:?}", texts(&doc, "#usage-error"));
         assert!(!texts(&doc, ".period-form").is_empty(), "{q}: the form to fix it");
-        let res = client.get(app.at(&format!("/usage.csv?{q}"))).send().await.unwrap();
+        let res = client.get(app.at(&format!("/parents/6464/usage.csv?{q}"))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{q}");
     }
     // Ends given the wrong way round are read the right way, as the Audit log does, and the page says so.
-    let (status, doc) = page(&app, &client, "/usage?from=2026-11-30&to=2026-11-01").await;
+    let (status, doc) = page(&app, &client, "/parents/6464/usage?from=2026-11-30&to=2026-11-01").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         texts(&doc, "#usage-note"),
@@ -275,15 +279,15 @@ async fn without_the_analytics_permission_the_page_says_so_instead_of_zeros() {
     std::fs::write(&seed, NO_ANALYTICS_SEED).unwrap();
     let app = spawn_app_with_emulator(|cfg| cfg.seed = kaltura_emulator::Seed::File(seed.clone())).await;
     let client = app.admin().await;
-    let (status, doc) = page(&app, &client, &format!("/usage?{PERIOD}")).await;
+    let (status, doc) = page(&app, &client, &format!("/parents/500/usage?{PERIOD}")).await;
     assert_eq!(status, StatusCode::OK);
     let note = texts(&doc, "#usage-not-granted")[0].clone();
     assert!(note.contains("FEATURE_MULTI_ACCOUNT_ANALYTICS") && note.contains("Kaltura enables it"), "{note}");
     assert!(texts(&doc, ".usage-totals").is_empty() && texts(&doc, "table.usage").is_empty(), "no table of zeros");
-    let res = client.get(app.at(&format!("/usage.csv?{PERIOD}"))).send().await.unwrap();
+    let res = client.get(app.at(&format!("/parents/500/usage.csv?{PERIOD}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("FEATURE_MULTI_ACCOUNT_ANALYTICS"));
-    let (_, doc) = page(&app, &client, &format!("/usage/501?{PERIOD}")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/500/usage/501?{PERIOD}")).await;
     assert!(!texts(&doc, "#usage-not-granted").is_empty());
 }
 
@@ -322,12 +326,12 @@ async fn the_figures_equal_what_the_official_python_client_reads() {
 async fn an_order_kaltura_cannot_give_across_more_than_10000_accounts_says_what_it_covers() {
     let app = spawn_app_with_emulator(|cfg| cfg.children = 10_050).await;
     let client = app.admin().await;
-    let (status, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=name&dir=asc")).await;
+    let (status, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&sort=name&dir=asc")).await;
     assert_eq!(status, StatusCode::OK);
     let note = texts(&doc, "#usage-partial");
     assert_eq!(note.len(), 1, "the name order covers only what was read");
     assert!(note[0].contains("cover the 10,000 with the most bandwidth"), "{note:?}");
-    let (_, doc) = page(&app, &client, &format!("/usage?{PERIOD}&sort=plays&dir=desc")).await;
+    let (_, doc) = page(&app, &client, &format!("/parents/6464/usage?{PERIOD}&sort=plays&dir=desc")).await;
     assert!(texts(&doc, "#usage-partial").is_empty(), "Kaltura orders by a figure across every account");
 }
 
@@ -336,7 +340,7 @@ async fn a_kaltura_failure_during_the_export_is_a_502_that_names_the_usage() {
     let mut app = spawn_app().await;
     let client = app.admin().await;
     app.stop_emulator().await;
-    let res = client.get(app.at(&format!("/usage.csv?{PERIOD}"))).send().await.unwrap();
+    let res = client.get(app.at(&format!("/parents/6464/usage.csv?{PERIOD}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "as the page does");
     let body = res.text().await.unwrap();
     assert!(body.contains("Can&#39;t load the usage.") || body.contains("Can't load the usage."), "{body}");

@@ -5,7 +5,7 @@
 use crate::web::session::Session;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -14,6 +14,8 @@ use super::super::auth::{AdminUser, CurrentUser};
 use super::super::format::count;
 use super::super::htmx::{HxRedirect, HxRequest, HxResponseTrigger, wants_fragment};
 use super::super::paging::Pager;
+use super::super::parent::CurrentParent;
+use super::super::parent_base;
 use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
 use super::filters;
 use super::rows::{MenuAction, Row};
@@ -67,7 +69,7 @@ struct BarFragment {
 /// The bar for the user, and the page's rows marked when selected. The count is the one read with the user for this
 /// request: a page view asks the database nothing more unless something is selected.
 pub(super) async fn selection(
-    state: &AppState,
+    parent: &CurrentParent,
     me: &CurrentUser,
     rows: &mut [Row],
     back: &str,
@@ -77,7 +79,7 @@ pub(super) async fn selection(
     let ids: Vec<i64> = rows.iter().filter(|r| r.selectable()).map(|r| r.id).collect();
     // Most views have nothing selected: then no row is, and the rows need not be asked about.
     if count > 0 && !ids.is_empty() {
-        let selected = state.accounts.selected_among(user_id, &ids).await?;
+        let selected = parent.accounts.selected_among(user_id, &ids).await?;
         for row in rows.iter_mut() {
             row.selected = selected.contains(&row.id);
         }
@@ -86,13 +88,13 @@ pub(super) async fn selection(
 }
 
 async fn bar(
-    state: &AppState,
+    parent: &CurrentParent,
     user_id: i64,
     back: &str,
     error: Option<String>,
     oob: bool,
 ) -> Result<SelectionBar, AppError> {
-    let count = state.accounts.selection_count(user_id).await?;
+    let count = parent.accounts.selection_count(user_id).await?;
     Ok(bar_of(count, back, error, oob))
 }
 
@@ -154,7 +156,7 @@ fn select_refusal(e: SelectError) -> Result<String, AppError> {
 /// The answer to a change of the selection: under htmx the bar (and the table redrawn, when its checkboxes may be
 /// wrong now); without JavaScript back to the view, with the refusal as the page's message.
 async fn answer(
-    state: &AppState,
+    parent: &CurrentParent,
     user_id: i64,
     htmx: bool,
     session: &Session,
@@ -174,7 +176,7 @@ async fn answer(
     }
     let redraw = redraw || error.is_some();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let bar = bar(state, user_id, back, error, false).await?;
+    let bar = bar(parent, user_id, back, error, false).await?;
     let trigger = redraw.then(|| HxResponseTrigger::normal(["accounts-changed"]));
     Ok((status, trigger, render(&BarFragment { bar })?).into_response())
 }
@@ -182,7 +184,7 @@ async fn answer(
 /// The page's checkboxes: the selectable rows it showed (`shown`) leave the selection and those ticked (`id`) join
 /// it; "Select all on this page" without JavaScript (`page=all`) ticks every shown row.
 async fn select(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     session: Session,
@@ -195,13 +197,13 @@ async fn select(
     }
     let checked = if field(&f, "page") == Some("all") { shown.clone() } else { ids(&f, "id")? };
     let back = field(&f, "back").unwrap_or("/accounts").to_string();
-    let outcome = state.accounts.select_shown(me.id, &shown, &checked).await.map(drop);
-    answer(&state, me.id, htmx, &session, &back, outcome, false).await
+    let outcome = parent.accounts.select_shown(me.id, &shown, &checked).await.map(drop);
+    answer(&parent, me.id, htmx, &session, &back, outcome, false).await
 }
 
 /// "Select all N matching this search": the search is the one of the view the form came from (`back`).
 async fn select_matching(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     session: Session,
@@ -210,12 +212,12 @@ async fn select_matching(
     let f = fields(&body);
     let back = back_to(field(&f, "back"));
     let (view, _) = View::parse(back.split_once('?').map_or("", |(_, q)| q));
-    let outcome = state.accounts.select_matching(me.id, &view.filter()).await.map(drop);
-    answer(&state, me.id, htmx, &session, &back, outcome, true).await
+    let outcome = parent.accounts.select_matching(me.id, &view.filter()).await.map(drop);
+    answer(&parent, me.id, htmx, &session, &back, outcome, true).await
 }
 
 async fn clear(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     session: Session,
@@ -223,8 +225,8 @@ async fn clear(
 ) -> Result<Response, AppError> {
     let f = fields(&body);
     let back = back_to(field(&f, "back"));
-    state.accounts.clear_selection(me.id).await?;
-    answer(&state, me.id, htmx, &session, &back, Ok(()), true).await
+    parent.accounts.clear_selection(me.id).await?;
+    answer(&parent, me.id, htmx, &session, &back, Ok(()), true).await
 }
 
 /// A bulk action's question: how many accounts it changes, how many it skips and why.
@@ -268,7 +270,7 @@ struct ConfirmDialog {
 /// One confirmation for the whole selection, from the statuses Kaltura has now: in the page's dialog under htmx, a
 /// page of its own without JavaScript.
 async fn confirm(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     Path(action): Path<String>,
@@ -276,7 +278,7 @@ async fn confirm(
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
     let next = back_to(query_next(&query)?.as_deref());
-    let plan = state.accounts.plan(me.id, action).await.map_err(bulk_error)?;
+    let plan = parent.accounts.plan(me.id, action).await.map_err(bulk_error)?;
     let skipped = plan
         .skipped
         .iter()
@@ -314,7 +316,7 @@ async fn confirm(
     let body = if htmx {
         render(&ConfirmDialog { c })?
     } else {
-        render(&ConfirmPage { nav: Nav::for_user(&me, Section::Accounts), c })?
+        render(&ConfirmPage { nav: parent.nav(&me, Section::Accounts), c })?
     };
     Ok((status, body).into_response())
 }
@@ -332,7 +334,7 @@ fn go(htmx: bool, url: String) -> Response {
 }
 
 fn job_page(job: i64) -> String {
-    format!("/accounts/bulk/{job}")
+    format!("{}/accounts/bulk/{job}", parent_base())
 }
 
 /// A job's number from its address; anything else is no job.
@@ -342,7 +344,7 @@ fn job_id(key: &str) -> Result<i64, AppError> {
 
 /// `POST /accounts/bulk/{action}` starts a job of the selection; `GET /accounts/bulk/{job}` shows one.
 async fn start(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     HxRequest(htmx): HxRequest,
@@ -359,20 +361,20 @@ async fn start(
             let message =
                 format!("Type the number of accounts to remove ({expected}) to confirm: nothing was changed.");
             session.set_flash(Flash::error(message)).await?;
-            return Ok(go(htmx, "/accounts".into()));
+            return Ok(go(htmx, format!("{}/accounts", parent_base())));
         }
     }
-    match state.accounts.start_job(Actor::of(&me, &ip), action, field(&f, "selection")).await? {
+    match parent.accounts.start_job(Actor::of(&me, &ip), action, field(&f, "selection")).await? {
         Started::Job(job) => Ok(go(htmx, job_page(job))),
         Started::Empty => {
             session.set_flash(Flash::error("No accounts are selected: nothing was changed.")).await?;
-            Ok(go(htmx, "/accounts".into()))
+            Ok(go(htmx, format!("{}/accounts", parent_base())))
         }
         Started::Changed => {
             let message = "The selection changed since you confirmed (in another tab?): nothing was changed. Check \
                            the selection and confirm again.";
             session.set_flash(Flash::error(message)).await?;
-            Ok(go(htmx, "/accounts".into()))
+            Ok(go(htmx, format!("{}/accounts", parent_base())))
         }
     }
 }
@@ -495,7 +497,14 @@ impl Outcome {
 }
 
 fn outcome_href(job: i64, p: OutcomePages, list: Outcome) -> String {
-    format!("/accounts/bulk/{job}?changed={}&skipped={}&failed={}#{}", p.changed, p.skipped, p.failed, list.anchor())
+    format!(
+        "{}/accounts/bulk/{job}?changed={}&skipped={}&failed={}#{}",
+        parent_base(),
+        p.changed,
+        p.skipped,
+        p.failed,
+        list.anchor()
+    )
 }
 
 /// The pages of the outcome lists a job's address asks for (page 1 of each by default; a bad value is page 1).
@@ -530,34 +539,34 @@ struct JobFragment {
 /// what was skipped and why, and what failed with Kaltura's message. Any Publisher Administrator may open it: each
 /// may do the same actions, and reads the same audit log.
 async fn show(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     headers: HeaderMap,
     Path(job): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let report = state.accounts.job(job_id(&job)?, outcome_pages(query.as_deref())).await?;
+    let report = parent.accounts.job(job_id(&job)?, outcome_pages(query.as_deref())).await?;
     let r = JobView::new(report.ok_or(AppError::NotFound)?);
     if wants_fragment(&headers, "bulk-progress") {
         return Ok(render(&JobFragment { r })?.into_response());
     }
-    Ok(render(&JobPage { nav: Nav::for_user(&me, Section::Accounts), r })?.into_response())
+    Ok(render(&JobPage { nav: parent.nav(&me, Section::Accounts), r })?.into_response())
 }
 
 /// "Retry the N failures": a new job of the same action for only the accounts that failed.
 async fn retry(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     HxRequest(htmx): HxRequest,
     Path(job): Path<String>,
 ) -> Result<Response, AppError> {
     let first = OutcomePages { changed: 1, skipped: 1, failed: 1 };
-    let report = state.accounts.job(job_id(&job)?, first).await?.ok_or(AppError::NotFound)?;
+    let report = parent.accounts.job(job_id(&job)?, first).await?.ok_or(AppError::NotFound)?;
     if report.job.finished_at.is_none() {
         return Err(AppError::BadRequest("This job is still running: retry its failures once it is done.".into()));
     }
-    match state.accounts.retry_failures(Actor::of(&me, &ip), &report.job).await? {
+    match parent.accounts.retry_failures(Actor::of(&me, &ip), &report.job).await? {
         Some(new) => Ok(go(htmx, job_page(new))),
         None => Err(AppError::BadRequest("No account failed in this job: there is nothing to retry.".into())),
     }

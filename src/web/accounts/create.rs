@@ -1,17 +1,19 @@
 //! Add Account: the form (a dialog under htmx, a page without JavaScript), and where a submitted request stands.
 //! The rules (validation, quota, recording, reconciliation) are the accounts service's.
 
+use crate::web::parent::CurrentParent;
+use crate::web::parent_base;
 use crate::web::session::Session;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::super::auth::{AdminUser, CurrentUser};
 use super::super::htmx::{HxRequest, HxResponseTrigger};
-use super::super::{AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use super::super::{AppError, ClientIp, Flash, Nav, Section, render};
 use super::Actor;
 use crate::accounts::{
     AccountForm, CreateError, CreateOutcome, Creation, FieldErrors, TemplateChoice, outcome_message,
@@ -96,11 +98,11 @@ struct Done {
 }
 
 pub(crate) async fn new_form(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
 ) -> Result<Response, AppError> {
-    let new = state.accounts.new_form().await?;
+    let new = parent.accounts.new_form().await?;
     let form = AccountForm { request_key: new.request_key, ..AccountForm::default() };
     let blocked = new.blocked.is_some();
     let errors = FieldErrors { general: new.blocked, ..FieldErrors::default() };
@@ -108,19 +110,19 @@ pub(crate) async fn new_form(
     if htmx {
         return Ok(render(&inner)?.into_response());
     }
-    Ok(render(&FormPage { nav: Nav::for_user(&me, Section::Accounts), body: inner.render()? })?.into_response())
+    Ok(render(&FormPage { nav: parent.nav(&me, Section::Accounts), body: inner.render()? })?.into_response())
 }
 
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     HxRequest(htmx): HxRequest,
     session: Session,
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
-    match state.accounts.create(Actor::of(&me, &ip), form.into()).await {
-        Ok(outcome) => answer(&state, &me, &session, htmx, outcome).await,
+    match parent.accounts.create(Actor::of(&me, &ip), form.into()).await {
+        Ok(outcome) => answer(&parent, &me, &session, htmx, outcome).await,
         Err(e @ CreateError::Incomplete) => Err(AppError::BadRequest(e.to_string())),
         Err(CreateError::Database(e)) => Err(e.into()),
     }
@@ -128,18 +130,18 @@ pub(crate) async fn create(
 
 /// The dialog (or the page without JavaScript) asks here until the creation is settled.
 pub(crate) async fn status(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let outcome = state.accounts.creation_of(me.id, id).await?.ok_or(AppError::NotFound)?;
-    answer(&state, &me, &session, htmx, outcome).await
+    let outcome = parent.accounts.creation_of(me.id, id).await?.ok_or(AppError::NotFound)?;
+    answer(&parent, &me, &session, htmx, outcome).await
 }
 
 async fn answer(
-    state: &AppState,
+    parent: &CurrentParent,
     me: &CurrentUser,
     session: &Session,
     htmx: bool,
@@ -147,7 +149,7 @@ async fn answer(
 ) -> Result<Response, AppError> {
     match outcome {
         CreateOutcome::Settled { creation, first_report } => settled(session, htmx, &creation, first_report).await,
-        CreateOutcome::Pending(creation) => pending(me, htmx, *creation, state.accounts.now()),
+        CreateOutcome::Pending(creation) => pending(parent, me, htmx, *creation, parent.accounts.now()),
         CreateOutcome::Invalid(r) => {
             let inner = FormPartial {
                 page: !htmx,
@@ -160,7 +162,7 @@ async fn answer(
             let body = if htmx {
                 render(&inner)?
             } else {
-                render(&FormPage { nav: Nav::for_user(me, Section::Accounts), body: inner.render()? })?
+                render(&FormPage { nav: parent.nav(me, Section::Accounts), body: inner.render()? })?
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response())
         }
@@ -179,18 +181,18 @@ async fn settled(session: &Session, htmx: bool, c: &Creation, first_report: bool
         if first_report {
             session.set_flash(flash).await?;
         }
-        return Ok(Redirect::to("/accounts").into_response());
+        return Ok(Redirect::to(&format!("{}/accounts", parent_base())).into_response());
     }
     // The table and banner refresh themselves (the new account sorts to the top by creation date).
     Ok((HxResponseTrigger::normal(["accounts-changed"]), render(&Done { f: flash })?).into_response())
 }
 
-fn pending(me: &CurrentUser, htmx: bool, c: Creation, now: i64) -> Result<Response, AppError> {
+fn pending(parent: &CurrentParent, me: &CurrentUser, htmx: bool, c: Creation, now: i64) -> Result<Response, AppError> {
     let elapsed = (now - c.started_at).max(0);
     let inner = StatusPartial { page: !htmx, creation: c, elapsed };
     if htmx {
         return Ok((StatusCode::ACCEPTED, render(&inner)?).into_response());
     }
-    let page = StatusPage { nav: Nav::for_user(me, Section::Accounts), body: inner.render()? };
+    let page = StatusPage { nav: parent.nav(me, Section::Accounts), body: inner.render()? };
     Ok((StatusCode::ACCEPTED, render(&page)?).into_response())
 }

@@ -1,15 +1,16 @@
 //! CSV export of every account under the current search and filter, by partner id: all pages, fetched 500 at a
 //! time and streamed, so a large organisation never sits in memory.
 
+use crate::web::parent::CurrentParent;
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::response::Response;
 use futures_util::{StreamExt, stream};
 use kaltura::Partner;
 
 use super::rows::Row;
 use super::view::View;
-use super::{AdminUser, AppError, AppState};
+use super::{AdminUser, AppError};
 use crate::web::csv;
 use crate::web::error::Loading;
 use crate::web::format::kmc_date;
@@ -54,14 +55,14 @@ fn record(p: &Partner, parent_id: i64) -> String {
 }
 
 pub(crate) async fn export(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(_): AdminUser,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let (view, _) = View::parse(query.as_deref().unwrap_or(""));
     // A Kaltura failure before the first page is an error page, not a broken download.
     let (parent_id, pages) =
-        state.accounts.export(&view.filter()).await.map_err(AppError::kaltura(Loading::Accounts))?;
+        parent.accounts.export(&view.filter()).await.map_err(AppError::kaltura(Loading::Accounts))?;
     let head = stream::iter([Ok(Bytes::from(csv::line(HEADER)))]);
     let rows = pages.map(move |page| match page {
         Ok(page) => Ok(Bytes::from(page.iter().map(|p| record(p, parent_id)).collect::<String>())),

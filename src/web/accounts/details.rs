@@ -4,15 +4,17 @@
 //! without showing anything about it. Under htmx, the "Account Info" card alone can be asked for (Cancel in the
 //! edit form).
 
+use crate::web::parent::CurrentParent;
+use crate::web::parent_base;
 use crate::web::session::Session;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kaltura::{KalturaError, Partner, PartnerStatus};
 
 use super::rows::{Row, or_na};
-use super::{AdminUser, AppError, AppState, Flash, Nav, Section, render};
+use super::{AdminUser, AppError, Flash, Nav, Section, render};
 use crate::accounts::rules::RowAction;
 use crate::accounts::{ActionError, Admins};
 use crate::usage::{Metric, Preset};
@@ -130,17 +132,19 @@ fn fields(p: &Partner, row: &Row) -> Vec<Field> {
         plain("Creation Date (UTC)", row.created.clone()),
         plain("Template Partner ID", number(p.template_partner_id)),
         match p.partner_parent_id.filter(|id| *id > 0 && !row.is_parent) {
-            Some(parent) => {
-                Field { label: "Parent Account", value: parent.to_string(), link: Some(format!("/accounts/{parent}")) }
-            }
+            Some(parent) => Field {
+                label: "Parent Account",
+                value: parent.to_string(),
+                link: Some(format!("{}/accounts/{parent}", parent_base())),
+            },
             None => plain("Parent Account", "This is the parent account".into()),
         },
     ]
 }
 
 /// The refusal page for an id outside the parent's scope.
-pub(crate) fn refused(me: &auth::CurrentUser, message: String) -> Result<Response, AppError> {
-    let page = RefusedPage { nav: Nav::for_user(me, Section::Accounts), message };
+pub(crate) fn refused(parent: &CurrentParent, me: &auth::CurrentUser, message: String) -> Result<Response, AppError> {
+    let page = RefusedPage { nav: parent.nav(me, Section::Accounts), message };
     Ok((StatusCode::NOT_FOUND, render(&page)?).into_response())
 }
 
@@ -171,27 +175,27 @@ fn admins(found: Result<Admins, KalturaError>, status: Option<PartnerStatus>) ->
 }
 
 pub(crate) async fn show(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     session: Session,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if wants_fragment(&headers, "account-info") {
-        return info_card(&state, &me, id).await;
+        return info_card(&parent, &me, id).await;
     }
     // The account and its last 30 days of usage, asked for side by side.
-    let period = Preset::Last30Days.period(state.usage.today());
-    let (details, usage) = tokio::join!(state.accounts.details(id), state.usage.totals(id, &period));
+    let period = Preset::Last30Days.period(parent.usage.today());
+    let (details, usage) = tokio::join!(parent.accounts.details(id), parent.usage.totals(id, &period));
     let details = match details {
         Ok(details) => details,
-        Err(e @ ActionError::NotYours(_)) => return refused(&me, e.to_string()),
+        Err(e @ ActionError::NotYours(_)) => return refused(&parent, &me, e.to_string()),
         Err(ActionError::Kaltura(e)) => return Err(AppError::kaltura(Loading::Account)(e)),
         Err(ActionError::Database(e)) => return Err(e.into()),
         Err(ActionError::NotAllowed(why)) => return Err(AppError::BadRequest(why)),
     };
     let p = &details.partner;
-    let mut card = InfoCard::new(p, state.accounts.parent_id());
+    let mut card = InfoCard::new(p, parent.accounts.parent_id());
     card.row.is_template = details.is_template;
     let recent = details
         .recent
@@ -234,7 +238,7 @@ pub(crate) async fn show(
         )),
         Err(e) => Err(format!("Kaltura did not give this account's usage: {e}")),
     };
-    let mut nav = Nav::for_user(&me, Section::Accounts);
+    let mut nav = parent.nav(&me, Section::Accounts);
     nav.flash = session.take_flash().await?;
     let page = DetailsPage {
         nav,
@@ -246,21 +250,21 @@ pub(crate) async fn show(
         title_oob: false,
         admins,
         usage,
-        usage_href: format!("/usage/{id}"),
+        usage_href: format!("{}/usage/{id}", parent_base()),
         admins_more,
         owner_differs,
         recent,
         read_only,
-        kmc_url: state.settings.kmc_url.to_string(),
+        kmc_url: parent.kmc_url.to_string(),
     };
     Ok(render(&page)?.into_response())
 }
 
 /// The "Account Info" card alone, for htmx.
-async fn info_card(state: &AppState, me: &auth::CurrentUser, id: i64) -> Result<Response, AppError> {
-    match state.accounts.partner(id).await {
-        Ok(p) => Ok(render(&InfoCard::new(&p, state.accounts.parent_id()))?.into_response()),
-        Err(e @ ActionError::NotYours(_)) => refused(me, e.to_string()),
+async fn info_card(parent: &CurrentParent, me: &auth::CurrentUser, id: i64) -> Result<Response, AppError> {
+    match parent.accounts.partner(id).await {
+        Ok(p) => Ok(render(&InfoCard::new(&p, parent.accounts.parent_id()))?.into_response()),
+        Err(e @ ActionError::NotYours(_)) => refused(parent, me, e.to_string()),
         Err(ActionError::Kaltura(e)) => Err(AppError::kaltura(Loading::Account)(e)),
         Err(ActionError::Database(e)) => Err(e.into()),
         Err(ActionError::NotAllowed(why)) => Err(AppError::BadRequest(why)),

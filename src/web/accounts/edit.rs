@@ -2,17 +2,19 @@
 //! and, once saved, the card again) or as a page of its own without JavaScript. The form carries the values it was
 //! opened with, so the service can tell a change made in Kaltura meanwhile and hand both values back.
 
+use crate::web::parent::CurrentParent;
+use crate::web::parent_base;
 use crate::web::session::Session;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kaltura::{Partner, PartnerField};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::details::{InfoCard, refused};
-use super::{AdminUser, AppError, AppState, ClientIp, Flash, Nav, Section, render};
+use super::{AdminUser, AppError, ClientIp, Flash, Nav, Section, render};
 use crate::accounts::{ActionError, Actor, Conflict, Edit, EditErrors, EditOutcome, Values, input_name, label};
 use crate::web::auth::CurrentUser;
 use crate::web::error::Loading;
@@ -82,6 +84,7 @@ fn form_fields(mine: &Values, loaded: &Values, errors: &EditErrors, conflicts: &
 
 /// The form as a card (htmx) or a page (without JavaScript).
 struct Shown<'a> {
+    parent: &'a CurrentParent,
     me: &'a CurrentUser,
     htmx: bool,
     id: i64,
@@ -103,7 +106,7 @@ impl Shown<'_> {
             let name_oob = self.fresh_name.then_some(name);
             render(&EditCard { id, fields, general, conflicts, name_oob })?
         } else {
-            let nav = Nav::for_user(self.me, Section::Accounts);
+            let nav = self.parent.nav(self.me, Section::Accounts);
             render(&EditPage { nav, id, name, fields, general, conflicts, name_oob: None })?
         };
         Ok((status, html).into_response())
@@ -121,9 +124,9 @@ struct FlashMessage {
 }
 
 /// Why the account cannot be edited: a page, or under htmx a message in the flash area (the card stays).
-fn refusal(me: &CurrentUser, htmx: bool, e: ActionError) -> Result<Response, AppError> {
+fn refusal(parent: &CurrentParent, me: &CurrentUser, htmx: bool, e: ActionError) -> Result<Response, AppError> {
     match e {
-        e @ ActionError::NotYours(_) => refused(me, e.to_string()),
+        e @ ActionError::NotYours(_) => refused(parent, me, e.to_string()),
         ActionError::NotAllowed(why) if htmx => {
             let message = render(&FlashMessage { f: Flash::error(why) })?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, to_flash(), message).into_response())
@@ -135,19 +138,19 @@ fn refusal(me: &CurrentUser, htmx: bool, e: ActionError) -> Result<Response, App
 }
 
 pub(crate) async fn form(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let htmx = is_htmx(&headers);
-    let partner = match state.accounts.for_edit(id).await {
+    let partner = match parent.accounts.for_edit(id).await {
         Ok(p) => p,
-        Err(e) => return refusal(&me, htmx, e),
+        Err(e) => return refusal(&parent, &me, htmx, e),
     };
     let values = Values::of(&partner);
     let fields = form_fields(&values, &values, &EditErrors::new(), &[]);
-    Shown { me: &me, htmx, id, name: shown_name(&partner), fresh_name: false }.render(
+    Shown { parent: &parent, me: &me, htmx, id, name: shown_name(&partner), fresh_name: false }.render(
         StatusCode::OK,
         fields,
         None,
@@ -179,7 +182,7 @@ fn read_edit(body: &[u8]) -> (Edit, Vec<Conflict>) {
 }
 
 pub(crate) async fn save(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     session: Session,
@@ -190,7 +193,7 @@ pub(crate) async fn save(
     let htmx = is_htmx(&headers);
     let (edit, unchosen) = read_edit(&body);
     let (mine, loaded) = (edit.mine.clone(), edit.loaded.clone());
-    let shown = |name: String| Shown { me: &me, htmx, id, name, fresh_name: false };
+    let shown = |name: String| Shown { parent: &parent, me: &me, htmx, id, name, fresh_name: false };
     let fallback_name =
         || Some(mine.get(PartnerField::Name).to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.to_string());
     // A conflict sent back without a choice: nothing is sent to Kaltura until each one has its answer.
@@ -200,7 +203,7 @@ pub(crate) async fn save(
         let fields = form_fields(&mine, &loaded, &EditErrors::new(), &unchosen);
         return shown(fallback_name()).render(StatusCode::UNPROCESSABLE_ENTITY, fields, general, unchosen);
     }
-    let (partner, flash) = match state.accounts.edit(Actor::of(&me, &ip), id, edit).await {
+    let (partner, flash) = match parent.accounts.edit(Actor::of(&me, &ip), id, edit).await {
         Ok(EditOutcome::Saved { partner, changes, altered }) => {
             let names: Vec<&str> = changes.iter().map(|c| label(c.field)).collect();
             let mut message = format!("Saved: {}.", names.join(", "));
@@ -228,7 +231,7 @@ pub(crate) async fn save(
             let general = Some(format!("Kaltura did not save the changes: {e}"));
             return shown(fallback_name()).render(StatusCode::BAD_GATEWAY, fields, general, Vec::new());
         }
-        Err(e) => return refusal(&me, htmx, e),
+        Err(e) => return refusal(&parent, &me, htmx, e),
     };
     // Saved from the edit page of its own (a bookmark, a second tab) rather than the details' card: the details page
     // comes back whole, with the message.
@@ -238,13 +241,13 @@ pub(crate) async fn save(
         .is_some_and(|url| url.split(['?', '#']).next().unwrap_or_default().ends_with("/edit"));
     if !htmx || standalone {
         session.set_flash(flash).await?;
-        let to = format!("/accounts/{id}");
+        let to = format!("{}/accounts/{id}", parent_base());
         if htmx {
             return Ok((HxRedirect(to), StatusCode::NO_CONTENT).into_response());
         }
         return Ok(Redirect::to(&to).into_response());
     }
-    let mut card = InfoCard::new(&partner, state.accounts.parent_id());
+    let mut card = InfoCard::new(&partner, parent.accounts.parent_id());
     card.flash = Some(flash);
     card.title_oob = true;
     Ok(render(&card)?.into_response())

@@ -2,11 +2,13 @@
 //! progress while it runs (the work goes on with the tab closed), the outcome of each row, and a result CSV. The
 //! rules are the accounts service's (`accounts::import`).
 
+use crate::web::parent::CurrentParent;
+use crate::web::parent_base;
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -67,8 +69,12 @@ fn state_label(state: ImportState) -> &'static str {
     }
 }
 
-async fn import_page(state: &AppState, me: &super::CurrentUser, error: Option<String>) -> Result<ImportPage, AppError> {
-    let recent = state
+async fn import_page(
+    parent: &CurrentParent,
+    me: &super::CurrentUser,
+    error: Option<String>,
+) -> Result<ImportPage, AppError> {
+    let recent = parent
         .accounts
         .recent_imports()
         .await?
@@ -86,7 +92,7 @@ async fn import_page(state: &AppState, me: &super::CurrentUser, error: Option<St
         })
         .collect();
     Ok(ImportPage {
-        nav: Nav::for_user(me, Section::Accounts),
+        nav: parent.nav(me, Section::Accounts),
         error,
         max_rows: crate::numbers::grouped(MAX_ROWS as i64),
         max_mb: MAX_FILE_BYTES / (1024 * 1024),
@@ -95,8 +101,8 @@ async fn import_page(state: &AppState, me: &super::CurrentUser, error: Option<St
     })
 }
 
-async fn page(State(state): State<AppState>, AdminUser(me): AdminUser, session: Session) -> Result<Response, AppError> {
-    let mut page = import_page(&state, &me, None).await?;
+async fn page(parent: CurrentParent, AdminUser(me): AdminUser, session: Session) -> Result<Response, AppError> {
+    let mut page = import_page(&parent, &me, None).await?;
     page.nav.flash = session.take_flash().await?;
     Ok(render(&page)?.into_response())
 }
@@ -170,21 +176,23 @@ async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Upload
 }
 
 async fn upload(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, AppError> {
     let refused = match read_upload(multipart).await {
-        Upload::File { name, bytes } => match state.accounts.import_preview(Actor::of(&me, &ip), &name, &bytes).await {
-            Ok(id) => return Ok(Redirect::to(&format!("/accounts/import/{id}")).into_response()),
-            Err(ImportError::Database(e)) => return Err(e.into()),
-            Err(e @ ImportError::File(_)) => format!("{name}: {e}"),
-            Err(e @ ImportError::Kaltura(_)) => e.to_string(),
-        },
+        Upload::File { name, bytes } => {
+            match parent.accounts.import_preview(Actor::of(&me, &ip), &name, &bytes).await {
+                Ok(id) => return Ok(Redirect::to(&format!("{}/accounts/import/{id}", parent_base())).into_response()),
+                Err(ImportError::Database(e)) => return Err(e.into()),
+                Err(e @ ImportError::File(_)) => format!("{name}: {e}"),
+                Err(e @ ImportError::Kaltura(_)) => e.to_string(),
+            }
+        }
         Upload::Refused(message) => message,
     };
-    let page = import_page(&state, &me, Some(refused)).await?;
+    let page = import_page(&parent, &me, Some(refused)).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
 }
 
@@ -293,13 +301,13 @@ struct ProgressPartial {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if wants_fragment(&headers, "import-progress") {
-        let Some((import, tally)) = state.accounts.import_tally(id).await? else { return Err(AppError::NotFound) };
+        let Some((import, tally)) = parent.accounts.import_tally(id).await? else { return Err(AppError::NotFound) };
         let p = Progress::of(&import, tally);
         if !p.is_running() {
             // Finished while the page watched: load it whole, with every row's outcome.
@@ -307,12 +315,12 @@ async fn show(
         }
         return Ok(render(&ProgressPartial { p })?.into_response());
     }
-    let Some(ImportView { import, columns, rows, tally }) = state.accounts.import(id).await? else {
+    let Some(ImportView { import, columns, rows, tally }) = parent.accounts.import(id).await? else {
         return Err(AppError::NotFound);
     };
     let preview = import.state == ImportState::Preview;
     let page = JobPage {
-        nav: Nav::for_user(&me, Section::Accounts),
+        nav: parent.nav(&me, Section::Accounts),
         file_name: import.file_name.clone(),
         actor: import.actor.clone(),
         uploaded: kmc_time(import.created_at),
@@ -324,44 +332,40 @@ async fn show(
 }
 
 async fn start(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    if state.accounts.import_tally(id).await?.is_none() {
+    if parent.accounts.import_tally(id).await?.is_none() {
         return Err(AppError::NotFound);
     }
     // A second click, or the form sent again, finds it started and only shows it.
-    state.accounts.import_start(Actor::of(&me, &ip), id).await?;
-    Ok(Redirect::to(&format!("/accounts/import/{id}")).into_response())
+    parent.accounts.import_start(Actor::of(&me, &ip), id).await?;
+    Ok(Redirect::to(&format!("{}/accounts/import/{id}", parent_base())).into_response())
 }
 
 async fn discard(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(_): AdminUser,
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let Some((import, _)) = state.accounts.import_tally(id).await? else {
+    let Some((import, _)) = parent.accounts.import_tally(id).await? else {
         return Err(AppError::NotFound);
     };
-    if state.accounts.import_discard(id).await? {
+    if parent.accounts.import_discard(id).await? {
         let message = format!("The preview of {} was discarded: nothing was sent to Kaltura.", import.file_name);
         session.set_flash(Flash::ok(message)).await?;
-        Ok(Redirect::to("/accounts/import").into_response())
+        Ok(Redirect::to(&format!("{}/accounts/import", parent_base())).into_response())
     } else {
-        Ok(Redirect::to(&format!("/accounts/import/{id}")).into_response())
+        Ok(Redirect::to(&format!("{}/accounts/import/{id}", parent_base())).into_response())
     }
 }
 
 /// The input columns as the file had them, then Partner ID, Outcome and Message.
-async fn result_csv(
-    State(state): State<AppState>,
-    AdminUser(_): AdminUser,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let Some(view) = state.accounts.import(id).await? else { return Err(AppError::NotFound) };
+async fn result_csv(parent: CurrentParent, AdminUser(_): AdminUser, Path(id): Path<i64>) -> Result<Response, AppError> {
+    let Some(view) = parent.accounts.import(id).await? else { return Err(AppError::NotFound) };
     Ok(csv::attachment(&format!("accounts-import-{id}"), Body::from(view.result_csv())))
 }
 

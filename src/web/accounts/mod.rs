@@ -23,6 +23,7 @@ use super::auth::{self, AdminUser, CurrentUser};
 use super::error::{Loading, kaltura_failure};
 use super::htmx::{HxPushUrl, HxRequest, triggered_by, wants_fragment};
 use super::paging::Pager;
+use super::parent::CurrentParent;
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render, render_sized};
 use crate::accounts::bulk::SELECTION_LIMIT;
 use crate::accounts::rules::{RowAction, StatusAction};
@@ -228,8 +229,8 @@ const COLUMNS: [(&str, Option<Sort>); 9] = [
     ("Creation Date (UTC)", Some(Sort::CreatedAt)),
 ];
 
-async fn load(state: &AppState, view: &View, size: u32) -> Loaded {
-    match state.accounts.view_page(&view.filter(), kaltura::Pager::new(size, view.page)).await {
+async fn load(parent: &CurrentParent, view: &View, size: u32) -> Loaded {
+    match parent.accounts.view_page(&view.filter(), kaltura::Pager::new(size, view.page)).await {
         Ok(page) => Loaded::Page(Box::new(page)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot load the accounts page from Kaltura");
@@ -324,6 +325,7 @@ async fn page_size(state: &AppState, me: &CurrentUser, session: &Session, view: 
 
 async fn show(
     State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     session: Session,
     headers: HeaderMap,
@@ -331,11 +333,16 @@ async fn show(
 ) -> Result<Response, AppError> {
     let (view, notes) = View::parse(query.as_deref().unwrap_or(""));
     let size = page_size(&state, &me, &session, &view).await?;
-    let loaded = load(&state, &view, size).await;
-    let banner = Banner { quota: loaded.quota(), support_url: state.settings.support_url.to_string() };
+    let loaded = load(&parent, &view, size).await;
+    if let Loaded::Page(p) = &loaded
+        && let Some(name) = &p.parent_name
+    {
+        parent.learn_name(name);
+    }
+    let banner = Banner { quota: loaded.quota(), support_url: parent.support_url.to_string() };
     let mut panel = build_panel(&view, size, &loaded, notes);
     let fragment = wants_fragment(&headers, "accounts-panel");
-    let bar = bulk::selection(&state, &me, &mut panel.rows, &panel.href, fragment).await?;
+    let bar = bulk::selection(&parent, &me, &mut panel.rows, &panel.href, fragment).await?;
     if fragment {
         // The panel refreshing itself (after an account was added) shows the same view: no new history entry.
         let push = (!triggered_by(&headers, "accounts-panel")).then(|| HxPushUrl(panel.href.clone()));
@@ -343,9 +350,9 @@ async fn show(
         let fragment = Fragment { banner_oob: true, row_oob: false, banner, panel, bar };
         return Ok((push, render_sized(&fragment, expected)?).into_response());
     }
-    let mut nav = Nav::for_user(&me, Section::Accounts);
+    let mut nav = parent.nav(&me, Section::Accounts);
     let unreported = match me.awaiting_report {
-        true => state.accounts.unreported(me.id).await?.map(|(ok, message)| Flash { ok, message }),
+        true => parent.accounts.unreported(me.id).await?.map(|(ok, message)| Flash { ok, message }),
         false => None,
     };
     nav.flash = match (session.take_flash().await?, unreported) {
@@ -358,11 +365,13 @@ async fn show(
     Ok(render_sized(&page, expected)?.into_response())
 }
 
-/// A local path to return to after a plain-form action; anything else goes to the accounts page.
+/// A local path of this parent's accounts to return to after a plain-form action; anything else goes to its
+/// Accounts page.
 fn back_to(next: Option<&str>) -> String {
+    let home = format!("{}/accounts", super::parent_base());
     match next.and_then(auth::local_path) {
-        Some(n) if n.starts_with("/accounts") => n.to_string(),
-        _ => "/accounts".into(),
+        Some(n) if n.starts_with(&home) => n.to_string(),
+        _ => home,
     }
 }
 
@@ -411,7 +420,7 @@ struct ConfirmDialog {
 /// Block, Unblock and Remove ask first: in a dialog under htmx, on a page of their own without JavaScript. An action
 /// the server would refuse is not asked about: the answer says why instead.
 async fn confirm(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     HxRequest(htmx): HxRequest,
     Path((id, action)): Path<(i64, String)>,
@@ -419,7 +428,7 @@ async fn confirm(
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
     let next = query_next(&query)?;
-    let (status, question, refused) = match state.accounts.allowed(id, RowAction::Status(action)).await {
+    let (status, question, refused) = match parent.accounts.allowed(id, RowAction::Status(action)).await {
         Ok(partner) => {
             let name = partner.name.unwrap_or_else(|| id.to_string());
             (StatusCode::OK, action.question(&name), None)
@@ -444,7 +453,7 @@ async fn confirm(
     let body = if htmx {
         render(&ConfirmDialog { c })?
     } else {
-        render(&ConfirmPage { nav: Nav::for_user(&me, Section::Accounts), c })?
+        render(&ConfirmPage { nav: parent.nav(&me, Section::Accounts), c })?
     };
     Ok((status, body).into_response())
 }
@@ -461,7 +470,7 @@ struct RowUpdate {
 }
 
 async fn change_status(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     HxRequest(htmx): HxRequest,
@@ -471,7 +480,7 @@ async fn change_status(
 ) -> Result<Response, AppError> {
     let Some(action) = StatusAction::parse(&action) else { return Err(AppError::NotFound) };
     let next = query_next(&query)?;
-    let flash = match state.accounts.change_status(Actor::of(&me, &ip), id, action).await {
+    let flash = match parent.accounts.change_status(Actor::of(&me, &ip), id, action).await {
         Ok(changed) => Flash::ok(changed.message),
         Err(ActionError::Database(e)) => return Err(e.into()),
         Err(e) => Flash::error(e.to_string()),
@@ -481,17 +490,17 @@ async fn change_status(
         return Ok(Redirect::to(&back_to(next.as_deref())).into_response());
     }
     // The row and the banner as they are now, in one round trip.
-    let (mut row, quota) = match state.accounts.row(id).await {
-        Ok((partner, quota)) => (partner.map(|p| Row::new(&p, state.accounts.parent_id())), Some(quota)),
+    let (mut row, quota) = match parent.accounts.row(id).await {
+        Ok((partner, quota)) => (partner.map(|p| Row::new(&p, parent.accounts.parent_id())), Some(quota)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot reload the account's row from Kaltura");
             (None, None)
         }
     };
     if let Some(row) = row.as_mut().filter(|r| r.selectable()) {
-        row.selected = !state.accounts.selected_among(me.id, &[row.id]).await?.is_empty();
+        row.selected = !parent.accounts.selected_among(me.id, &[row.id]).await?.is_empty();
     }
-    let banner = Banner { quota, support_url: state.settings.support_url.to_string() };
+    let banner = Banner { quota, support_url: parent.support_url.to_string() };
     let status = if flash.ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     Ok((status, render(&RowUpdate { banner_oob: true, row_oob: true, banner, row, f: flash })?).into_response())
 }
@@ -500,7 +509,7 @@ async fn change_status(
 /// the KS is handed to the browser as a redirect, so it is never part of a page. The form targets a new tab; this
 /// tab stays put.
 async fn kmc_login(
-    State(state): State<AppState>,
+    parent: CurrentParent,
     AdminUser(me): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
@@ -508,7 +517,7 @@ async fn kmc_login(
 ) -> Result<Response, AppError> {
     let user = form_urlencoded::parse(&body).find(|(k, _)| k == "user").map(|(_, v)| v.trim().to_string());
     let user = user.filter(|u| !u.is_empty());
-    let url = match state.accounts.kmc_login(Actor::of(&me, &ip), id, user.as_deref()).await {
+    let url = match parent.accounts.kmc_login(Actor::of(&me, &ip), id, user.as_deref()).await {
         Ok(url) => url,
         Err(ActionError::Database(e)) => return Err(e.into()),
         Err(e) => {

@@ -245,7 +245,8 @@ impl View {
             s.append_pair("size", &size.to_string());
         }
         let query = s.finish();
-        if query.is_empty() { "/accounts".into() } else { format!("/accounts?{query}") }
+        let base = crate::web::parent_base();
+        if query.is_empty() { format!("{base}/accounts") } else { format!("{base}/accounts?{query}") }
     }
 
     pub(crate) fn with_page(&self, page: u32) -> View {

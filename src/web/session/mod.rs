@@ -1,7 +1,7 @@
 //! What a browser session holds, in one place: who is signed in (their id and session generation, when, and whether
 //! through the provider, with its ID token for the provider's logout), a one-time message, a sign-in waiting for its
-//! code, a second factor being set up (sealed), the moment the identity was last confirmed, and the Accounts page
-//! size. Handlers take this [`Session`]; no session key is written anywhere else.
+//! code, a second factor being set up (sealed), the moment the identity was last confirmed, the Accounts page size
+//! and the parent last shown. Handlers take this [`Session`]; no session key is written anywhere else.
 
 mod store;
 
@@ -24,6 +24,7 @@ const PENDING_CODE: &str = "pending_sign_in";
 const NEW_SECRET: &str = "two_factor_new_secret";
 const STEPPED_UP_AT: &str = "stepped_up_at";
 const PAGE_SIZE: &str = "accounts_page_size";
+const LAST_PARENT: &str = "last_parent";
 
 /// The deadline moves at most this often, so reading a page does not write the session every time.
 const REFRESH_EVERY_SECS: u64 = 60;
@@ -155,6 +156,19 @@ impl Session {
 
     pub(crate) async fn set_page_size(&self, size: u32) -> Result<(), AppError> {
         Ok(self.0.insert(PAGE_SIZE, size).await?)
+    }
+
+    /// The parent whose pages the user opened last: where an address without a parent leads.
+    pub(crate) async fn last_parent(&self) -> Result<Option<i64>, AppError> {
+        Ok(self.0.get(LAST_PARENT).await?)
+    }
+
+    /// Notes the parent of the page being shown (written only when it changes).
+    pub(crate) async fn set_last_parent(&self, id: i64) -> Result<(), AppError> {
+        if self.last_parent().await? != Some(id) {
+            self.0.insert(LAST_PARENT, id).await?;
+        }
+        Ok(())
     }
 }
 

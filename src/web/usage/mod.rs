@@ -4,10 +4,12 @@
 mod charts;
 mod view;
 
+use crate::web::parent::CurrentParent;
+use crate::web::parent_base;
 use askama::Template;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -158,13 +160,13 @@ struct UsagePage {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    current: CurrentParent,
     AdminUser(me): AdminUser,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let v = UsageView::parse(query.as_deref().unwrap_or(""), state.usage.today());
+    let v = UsageView::parse(query.as_deref().unwrap_or(""), current.usage.today());
     let mut page = UsagePage {
-        nav: Nav::for_user(&me, Section::Usage),
+        nav: current.nav(&me, Section::Usage),
         error: None,
         retry: None,
         granted: true,
@@ -176,7 +178,7 @@ async fn show(
         pager: None,
         matching: 0,
         partial: None,
-        csv_href: format!("/usage.csv?{}", v.query(None)),
+        csv_href: format!("{}/usage.csv?{}", parent_base(), v.query(None)),
         permission: FEATURE_MULTI_ACCOUNT_ANALYTICS,
         v,
     };
@@ -188,12 +190,12 @@ async fn show(
         }
     };
     let v = &page.v;
-    let found = state.usage.view(&period, &v.search, v.sort, v.pager(), v.top).await;
+    let found = current.usage.view(&period, &v.search, v.sort, v.pager(), v.top).await;
     let found = match found {
         Ok(found) => found,
         Err(e) => {
             page.error = Some(upstream(&e));
-            page.retry = Some(format!("/usage?{}", page.v.query(Some(page.v.page))));
+            page.retry = Some(format!("{}/usage?{}", parent_base(), page.v.query(Some(page.v.page))));
             return Ok((StatusCode::BAD_GATEWAY, render(&page)?).into_response());
         }
     };
@@ -201,7 +203,7 @@ async fn show(
     if !found.granted {
         return Ok(render(&page)?.into_response());
     }
-    let parent = state.usage.parent_id();
+    let parent = current.usage.parent_id();
     page.figures = figures(&found.totals);
     page.trend = trend_charts(&found.trend);
     let largest = found.top.iter().map(|a| a.get(v.top)).fold(0.0, f64::max);
@@ -227,8 +229,9 @@ async fn show(
             count(f64::from(crate::usage::SEARCH_ROWS))
         )
     });
-    let pager =
-        Pager::of_rows(v.page, v.size, page.rows.len(), found.matching, |n| format!("/usage?{}", v.query(Some(n))));
+    let pager = Pager::of_rows(v.page, v.size, page.rows.len(), found.matching, |n| {
+        format!("{}/usage?{}", parent_base(), v.query(Some(n)))
+    });
     // Nothing found on the first page: the empty row says so, and a "0–0 of 0" under it would only repeat it.
     page.pager = (found.matching > 0 || v.page > 1).then_some(pager);
     Ok(render(&page)?.into_response())
@@ -249,7 +252,7 @@ fn headings(v: &UsageView) -> Vec<Heading> {
             let descending = if current { !v.sort.descending } else { matches!(column, SortColumn::Metric(_)) };
             Heading {
                 label,
-                href: format!("/usage?{}", v.with_sort(Sort { column, descending }).query(None)),
+                href: format!("{}/usage?{}", parent_base(), v.with_sort(Sort { column, descending }).query(None)),
                 aria_sort: current.then_some(if v.sort.descending { "descending" } else { "ascending" }),
                 numeric,
             }
@@ -263,7 +266,7 @@ fn table_row(a: &AccountUsage, parent: i64, v: &UsageView) -> TableRow {
         name: if a.name.trim().is_empty() { a.partner_id.to_string() } else { a.name.clone() },
         is_parent: a.partner_id == parent,
         status: status_label(a.status),
-        href: format!("/usage/{}?{}", a.partner_id, v.period_query()),
+        href: format!("{}/usage/{}?{}", parent_base(), a.partner_id, v.period_query()),
         cells: Metric::ALL.into_iter().map(|m| shown(m, a.get(m))).collect(),
     }
 }
@@ -299,18 +302,18 @@ struct AccountPage {
 }
 
 async fn account(
-    State(state): State<AppState>,
+    current: CurrentParent,
     AdminUser(me): AdminUser,
     Path(id): Path<i64>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let v = UsageView::parse(query.as_deref().unwrap_or(""), state.usage.today());
+    let v = UsageView::parse(query.as_deref().unwrap_or(""), current.usage.today());
     let mut page = AccountPage {
-        nav: Nav::for_user(&me, Section::Usage),
+        nav: current.nav(&me, Section::Usage),
         id,
-        action: format!("/usage/{id}"),
+        action: format!("{}/usage/{id}", parent_base()),
         name: id.to_string(),
-        is_parent: id == state.usage.parent_id(),
+        is_parent: id == current.usage.parent_id(),
         status: super::accounts::rows::NA,
         status_class: "other",
         error: None,
@@ -329,19 +332,19 @@ async fn account(
             return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
         }
     };
-    let found = match state.usage.account(id, &period).await {
+    let found = match current.usage.account(id, &period).await {
         Ok(found) => found,
-        Err(e @ UsageError::NotYours(_)) => return super::accounts::details::refused(&me, e.to_string()),
+        Err(e @ UsageError::NotYours(_)) => return super::accounts::details::refused(&current, &me, e.to_string()),
         Err(e) => {
             page.error = Some(match e {
                 UsageError::Kaltura(k) => upstream(&k),
                 other => other.to_string(),
             });
-            page.retry = Some(format!("/usage/{id}?{}", page.v.query(None)));
+            page.retry = Some(format!("{}/usage/{id}?{}", parent_base(), page.v.query(None)));
             return Ok((StatusCode::BAD_GATEWAY, render(&page)?).into_response());
         }
     };
-    let row = Row::new(&found.partner, state.usage.parent_id());
+    let row = Row::new(&found.partner, current.usage.parent_id());
     page.name = row.plain_name().to_string();
     page.status = row.status_label;
     page.status_class = row.status_class;
@@ -381,13 +384,13 @@ fn record(a: &AccountUsage) -> String {
 }
 
 async fn export(
-    State(state): State<AppState>,
+    current: CurrentParent,
     AdminUser(_): AdminUser,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let v = UsageView::parse(query.as_deref().unwrap_or(""), state.usage.today());
+    let v = UsageView::parse(query.as_deref().unwrap_or(""), current.usage.today());
     let period = v.period.clone().map_err(AppError::BadRequest)?;
-    let pages = match state.usage.export(&period, &v.search).await {
+    let pages = match current.usage.export(&period, &v.search).await {
         Ok(pages) => pages,
         Err(UsageError::Kaltura(e)) => return Err(AppError::kaltura(Loading::Usage)(e)),
         Err(e) => return Err(AppError::BadRequest(e.to_string())),

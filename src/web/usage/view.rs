@@ -231,7 +231,11 @@ impl UsageView {
                 let current =
                     !marked && self.period.as_ref().is_ok_and(|shown| shown.from == p.from && shown.to == p.to);
                 marked |= current;
-                Choice { label: preset.label(), href: format!("/usage?{}", view.query(None)), current }
+                Choice {
+                    label: preset.label(),
+                    href: format!("{}/usage?{}", crate::web::parent_base(), view.query(None)),
+                    current,
+                }
             })
             .collect()
     }
@@ -242,7 +246,11 @@ impl UsageView {
             .into_iter()
             .map(|m| Choice {
                 label: m.label(),
-                href: format!("/usage?{}", UsageView { top: m, ..self.clone() }.query(None)),
+                href: format!(
+                    "{}/usage?{}",
+                    crate::web::parent_base(),
+                    UsageView { top: m, ..self.clone() }.query(None)
+                ),
                 current: m == self.top,
             })
             .collect()
