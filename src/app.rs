@@ -103,6 +103,11 @@ impl Application {
             },
             Some(accounts.clone()),
         );
+        // Work recorded before several parents belongs to the one served until then.
+        let adopted = db::parents::adopt_unowned(&database.pool, kaltura.config().partner_id).await?;
+        if adopted > 0 {
+            tracing::info!(rows = adopted, parent = kaltura.config().partner_id, "earlier work given to its parent");
+        }
         let urls = (kmc_url, web.support_url.clone());
         let parent = Parent::new(None, urls, accounts, crate::usage::Usage::new(kaltura));
         let state = AppState::new(web::Services {

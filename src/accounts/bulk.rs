@@ -215,19 +215,19 @@ pub(crate) const OUTCOME_PAGE: u32 = 200;
 
 impl Accounts {
     pub(crate) async fn selection_count(&self, user_id: i64) -> Result<i64, sqlx::Error> {
-        bulk::selection_count(&self.db, user_id).await
+        bulk::selection_count(&self.db, user_id, self.parent_id()).await
     }
 
     /// Which of `ids` (a page's rows) the user has selected.
     pub(crate) async fn selected_among(&self, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
-        bulk::selected_among(&self.db, user_id, ids).await
+        bulk::selected_among(&self.db, user_id, self.parent_id(), ids).await
     }
 
     /// A page's checkboxes: the page's `shown` rows leave the selection and the `checked` ones among them join it.
     /// Returns the new count.
     pub(crate) async fn select_shown(&self, user_id: i64, shown: &[i64], checked: &[i64]) -> Result<i64, SelectError> {
         let checked: Vec<i64> = checked.iter().copied().filter(|id| shown.contains(id)).collect();
-        bulk::set_shown(&self.db, user_id, shown, &checked, SELECTION_LIMIT)
+        bulk::set_shown(&self.db, user_id, self.parent_id(), shown, &checked, SELECTION_LIMIT)
             .await?
             .map_err(|over| SelectError::OverLimit { would_be: over.would_be })
     }
@@ -255,18 +255,18 @@ impl Accounts {
                 _ => break,
             }
         }
-        bulk::add_all(&self.db, user_id, &ids, SELECTION_LIMIT)
+        bulk::add_all(&self.db, user_id, self.parent_id(), &ids, SELECTION_LIMIT)
             .await?
             .map_err(|over| SelectError::OverLimit { would_be: over.would_be })
     }
 
     pub(crate) async fn clear_selection(&self, user_id: i64) -> Result<(), sqlx::Error> {
-        bulk::clear_selection(&self.db, user_id).await
+        bulk::clear_selection(&self.db, user_id, self.parent_id()).await
     }
 
     /// What `action` would do to the user's selection now, from Kaltura's statuses.
     pub(crate) async fn plan(&self, user_id: i64, action: StatusAction) -> Result<Plan, BulkError> {
-        let ids = bulk::selection(&self.db, user_id).await?;
+        let ids = bulk::selection(&self.db, user_id, self.parent_id()).await?;
         let found = self.statuses(&ids).await?;
         Ok(Plan::new(action, self.parent_id(), &ids, &found))
     }
@@ -319,7 +319,13 @@ impl Accounts {
         action: StatusAction,
         confirmed: Option<&str>,
     ) -> Result<Started, sqlx::Error> {
-        let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: action.key() };
+        let new = NewJob {
+            parent_id: self.parent_id(),
+            user_id: actor.user_id,
+            actor: actor.email,
+            ip: actor.ip,
+            action: action.key(),
+        };
         let started = bulk::job_from_selection(&self.db, &new, confirmed, self.now()).await?;
         self.bulk_wake.notify_one();
         Ok(started)
@@ -327,7 +333,13 @@ impl Accounts {
 
     /// A new job of the same action for the accounts that failed in job `of`; `None` when none did.
     pub(crate) async fn retry_failures(&self, actor: Actor<'_>, of: &Job) -> Result<Option<i64>, sqlx::Error> {
-        let new = NewJob { user_id: actor.user_id, actor: actor.email, ip: actor.ip, action: &of.action };
+        let new = NewJob {
+            parent_id: self.parent_id(),
+            user_id: actor.user_id,
+            actor: actor.email,
+            ip: actor.ip,
+            action: &of.action,
+        };
         let job = bulk::job_from_failures(&self.db, of.id, &new, self.now()).await?;
         self.bulk_wake.notify_one();
         Ok(job)
@@ -336,7 +348,9 @@ impl Accounts {
     /// Job `id` with its progress, and the asked pages of its outcomes once it is finished; `None` if there is no
     /// such job.
     pub(crate) async fn job(&self, id: i64, pages: OutcomePages) -> Result<Option<Report>, sqlx::Error> {
-        let Some(job) = bulk::job(&self.db, id).await? else { return Ok(None) };
+        let Some(job) = bulk::job(&self.db, id).await?.filter(|j| j.parent_id == self.parent_id()) else {
+            return Ok(None);
+        };
         let Some(action) = StatusAction::parse(&job.action) else { return Ok(None) };
         let progress = bulk::progress(&self.db, id).await?;
         let outcomes = match job.finished_at {
@@ -527,7 +541,7 @@ fn update_calls(action: StatusAction, batch: &[Named]) -> (MultiRequest, Vec<Res
 pub(crate) fn spawn_bulk_worker(accounts: Accounts, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !*stop.borrow() {
-            match bulk::unclaimed(&accounts.db, accounts.now()).await {
+            match bulk::unclaimed(&accounts.db, accounts.parent_id(), accounts.now()).await {
                 Ok(jobs) => {
                     for job in jobs {
                         if *stop.borrow() {

@@ -19,7 +19,8 @@ use crate::db::creations::CreationState;
 
 /// How often unresolved creations are looked for, and how long before giving up on one.
 const RECONCILE_EVERY: Duration = Duration::from_secs(3);
-/// The database lock held during a reconciler pass; it lapses if the process dies in the middle of one.
+/// The database lock held during a reconciler pass (one per parent, `reconciler:{parent}`); it lapses if the
+/// process dies in the middle of one.
 const RECONCILER_LOCK: &str = "reconciler";
 const RECONCILER_LAPSES_AFTER_SECS: i64 = 120;
 /// How often a process waiting for the reconciler's turn looks again.
@@ -124,7 +125,8 @@ pub(crate) enum CreateOutcome {
     Invalid(Box<Rejected>),
 }
 
-/// The database lock held while the quota is checked and a creation recorded.
+/// The database lock held while a parent's quota is checked and a creation recorded (`account-creation:{parent}`:
+/// one parent's quota never waits for another's).
 const CREATION_LOCK: &str = "account-creation";
 /// A turn's lock lapses after this long unless renewed (every [`TURN_RENEW`] while the turn lasts), so a process
 /// that died or stopped mid-turn holds up the others only briefly.
@@ -139,6 +141,7 @@ const TURN_POLL: Duration = Duration::from_millis(10);
 pub(super) struct CreationTurn {
     _local: tokio::sync::OwnedMutexGuard<()>,
     db: crate::db::Pool,
+    lock: String,
     holder: String,
     renew: tokio::task::JoinHandle<()>,
 }
@@ -146,9 +149,9 @@ pub(super) struct CreationTurn {
 impl Drop for CreationTurn {
     fn drop(&mut self) {
         self.renew.abort();
-        let (db, holder) = (self.db.clone(), std::mem::take(&mut self.holder));
+        let (db, lock, holder) = (self.db.clone(), std::mem::take(&mut self.lock), std::mem::take(&mut self.holder));
         tokio::spawn(async move {
-            if let Err(e) = locks::release(&db, CREATION_LOCK, &holder).await {
+            if let Err(e) = locks::release(&db, &lock, &holder).await {
                 tracing::warn!(error = %e, "cannot release the account creation lock; it lapses in seconds");
             }
         });
@@ -259,7 +262,7 @@ impl Accounts {
         let request_key = kaltura::random_secret();
         let (templates, blocked) = match self.quota_and_templates().await {
             Ok((quota, templates)) => {
-                let in_flight = creations::count_in_flight(&self.db).await?;
+                let in_flight = creations::count_in_flight(&self.db, self.parent_id()).await?;
                 let blocked = (quota.available - in_flight < 1).then(|| no_quota_message(in_flight));
                 (template_choices(&templates), blocked)
             }
@@ -289,7 +292,7 @@ impl Accounts {
             }
         };
         let (mut errors, template) = validate(&form, &templates);
-        let in_flight = creations::count_in_flight(&self.db).await?;
+        let in_flight = creations::count_in_flight(&self.db, self.parent_id()).await?;
         if quota.available - in_flight < 1 {
             errors.general = Some(no_quota_message(in_flight));
         }
@@ -307,6 +310,7 @@ impl Accounts {
         let recorded = creations::record(
             &self.db,
             &NewCreation {
+                parent_id: self.parent_id(),
                 request_key: &form.request_key,
                 user_id: actor.user_id,
                 actor: actor.email,
@@ -349,24 +353,30 @@ impl Accounts {
         }
     }
 
+    /// The name of this parent's own `lock`.
+    fn parent_lock(&self, lock: &str) -> String {
+        format!("{lock}:{}", self.parent_id())
+    }
+
     /// Waits for a [`CreationTurn`].
     pub(super) async fn creation_turn(&self) -> Result<CreationTurn, sqlx::Error> {
         let local = self.create_lock.clone().lock_owned().await;
         let holder = kaltura::random_secret();
+        let lock = self.parent_lock(CREATION_LOCK);
         loop {
             let now = self.now();
-            if locks::try_take(&self.db, CREATION_LOCK, &holder, now, now + TURN_LAPSES_AFTER_SECS).await? {
-                let (db, renewer, clock) = (self.db.clone(), holder.clone(), self.clock.clone());
+            if locks::try_take(&self.db, &lock, &holder, now, now + TURN_LAPSES_AFTER_SECS).await? {
+                let (db, renewed, renewer, clock) = (self.db.clone(), lock.clone(), holder.clone(), self.clock.clone());
                 let renew = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(TURN_RENEW).await;
                         let now = clock.now();
-                        if let Err(e) = locks::renew(&db, CREATION_LOCK, &renewer, now + TURN_LAPSES_AFTER_SECS).await {
+                        if let Err(e) = locks::renew(&db, &renewed, &renewer, now + TURN_LAPSES_AFTER_SECS).await {
                             tracing::warn!(error = %e, "cannot renew the account creation lock");
                         }
                     }
                 });
-                return Ok(CreationTurn { _local: local, db: self.db.clone(), holder, renew });
+                return Ok(CreationTurn { _local: local, db: self.db.clone(), lock, holder, renew });
             }
             tokio::time::sleep(TURN_POLL).await;
         }
@@ -412,7 +422,7 @@ impl Accounts {
 
     /// Where the user's own request `id` stands (`None` if there is no such request of theirs).
     pub(crate) async fn creation_of(&self, user_id: i64, id: i64) -> Result<Option<CreateOutcome>, sqlx::Error> {
-        match creations::get(&self.db, id).await?.filter(|c| c.user_id == user_id) {
+        match creations::get(&self.db, id).await?.filter(|c| c.user_id == user_id && c.parent_id == self.parent_id()) {
             Some(c) => Ok(Some(self.standing(c).await?)),
             None => Ok(None),
         }
@@ -573,7 +583,8 @@ impl Accounts {
     /// however many consoles share the database. False when another process was in its pass, so none was made.
     pub(crate) async fn reconcile_pass(&self) -> bool {
         let now = self.now();
-        match locks::try_take(&self.db, RECONCILER_LOCK, &self.runner, now, now + RECONCILER_LAPSES_AFTER_SECS).await {
+        let lock = self.parent_lock(RECONCILER_LOCK);
+        match locks::try_take(&self.db, &lock, &self.runner, now, now + RECONCILER_LAPSES_AFTER_SECS).await {
             Ok(true) => {}
             Ok(false) => return false,
             Err(e) => {
@@ -589,7 +600,7 @@ impl Accounts {
             ),
             Err(e) => tracing::error!(error = %e, "cannot read interrupted account creations"),
         }
-        match creations::unresolved(&self.db).await {
+        match creations::unresolved(&self.db, self.parent_id()).await {
             Ok(list) => {
                 for c in list {
                     self.reconcile_one(&c).await;
@@ -597,7 +608,7 @@ impl Accounts {
             }
             Err(e) => tracing::error!(error = %e, "cannot read unresolved account creations"),
         }
-        if let Err(e) = locks::release(&self.db, RECONCILER_LOCK, &self.runner).await {
+        if let Err(e) = locks::release(&self.db, &lock, &self.runner).await {
             tracing::warn!(error = %e, "cannot give up the reconciler's turn");
         }
         true

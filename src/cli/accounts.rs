@@ -78,6 +78,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let location = args.database.location()?;
     let pool = db::connect(&location, &args.database.pool()).await?.pool;
     let (kaltura, _, demo) = connect_kaltura(&args.kaltura, &location).await?;
+    db::parents::adopt_unowned(&pool, kaltura.config().partner_id).await?;
     let accounts = Accounts::new(kaltura, pool.clone(), crate::clock::Clock::system());
     // A console sharing the database must not take this process's creations for a dead one's; and creations that
     // got no answer are settled by asking Kaltura, here as in a console.

@@ -44,6 +44,8 @@ stored_as_text!(Skip {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {
     pub id: i64,
+    /// The parent whose accounts it changes.
+    pub parent_id: i64,
     pub user_id: i64,
     pub actor: String,
     pub ip: String,
@@ -102,29 +104,38 @@ fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
-pub async fn selection_count(pool: &Pool, user_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = $1").bind(user_id).fetch_one(pool).await
+pub async fn selection_count(pool: &Pool, user_id: i64, parent_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = $1 AND parent_id = $2")
+        .bind(user_id)
+        .bind(parent_id)
+        .fetch_one(pool)
+        .await
 }
 
-/// Which of `ids` the user has selected.
-pub async fn selected_among(pool: &Pool, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+/// Which of `ids` the user has selected among the parent's accounts.
+pub async fn selected_among(pool: &Pool, user_id: i64, parent_id: i64, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
     let mut selected = Vec::new();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT partner_id FROM account_selection WHERE user_id = $1 AND partner_id IN ({}) ORDER BY partner_id",
-            placeholders(2, chunk.len())
+            "SELECT partner_id FROM account_selection WHERE user_id = $1 AND parent_id = $2 AND partner_id IN ({}) \
+             ORDER BY partner_id",
+            placeholders(3, chunk.len())
         );
-        let q = chunk.iter().fold(sqlx::query_scalar::<_, i64>(&sql).bind(user_id), |q, id| q.bind(*id));
+        let q =
+            chunk.iter().fold(sqlx::query_scalar::<_, i64>(&sql).bind(user_id).bind(parent_id), |q, id| q.bind(*id));
         selected.extend(q.fetch_all(pool).await?);
     }
     Ok(selected)
 }
 
-pub async fn selection(pool: &Pool, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = $1 ORDER BY partner_id")
-        .bind(user_id)
-        .fetch_all(pool)
-        .await
+pub async fn selection(pool: &Pool, user_id: i64, parent_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT partner_id FROM account_selection WHERE user_id = $1 AND parent_id = $2 ORDER BY partner_id",
+    )
+    .bind(user_id)
+    .bind(parent_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// A page's checkboxes as sent: `shown` leave the selection, `checked` join it. The new count, or nothing changed
@@ -132,6 +143,7 @@ pub async fn selection(pool: &Pool, user_id: i64) -> Result<Vec<i64>, sqlx::Erro
 pub async fn set_shown(
     pool: &Pool,
     user_id: i64,
+    parent_id: i64,
     shown: &[i64],
     checked: &[i64],
     limit: i64,
@@ -139,36 +151,37 @@ pub async fn set_shown(
     let mut tx = pool.begin().await?;
     for chunk in shown.chunks(IDS_PER_STATEMENT) {
         let sql = format!(
-            "DELETE FROM account_selection WHERE user_id = $1 AND partner_id IN ({})",
-            placeholders(2, chunk.len())
+            "DELETE FROM account_selection WHERE user_id = $1 AND parent_id = $2 AND partner_id IN ({})",
+            placeholders(3, chunk.len())
         );
-        let q = chunk.iter().fold(sqlx::query(&sql).bind(user_id), |q, id| q.bind(*id));
+        let q = chunk.iter().fold(sqlx::query(&sql).bind(user_id).bind(parent_id), |q, id| q.bind(*id));
         q.execute(&mut *tx).await?;
     }
-    add(&mut tx, user_id, checked).await?;
-    commit_within(tx, user_id, limit).await
+    add(&mut tx, user_id, parent_id, checked).await?;
+    commit_within(tx, user_id, parent_id, limit).await
 }
 
 /// Adds `ids` to the selection: the new count, or nothing changed when it would pass `limit`.
 pub async fn add_all(
     pool: &Pool,
     user_id: i64,
+    parent_id: i64,
     ids: &[i64],
     limit: i64,
 ) -> Result<Result<i64, OverLimit>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    add(&mut tx, user_id, ids).await?;
-    commit_within(tx, user_id, limit).await
+    add(&mut tx, user_id, parent_id, ids).await?;
+    commit_within(tx, user_id, parent_id, limit).await
 }
 
-async fn add(tx: &mut Transaction<'_, Any>, user_id: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
+async fn add(tx: &mut Transaction<'_, Any>, user_id: i64, parent_id: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
         let sql = format!(
-            "INSERT INTO account_selection (user_id, partner_id) VALUES {} ON CONFLICT DO NOTHING",
+            "INSERT INTO account_selection (user_id, parent_id, partner_id) VALUES {} ON CONFLICT DO NOTHING",
             rows.join(", ")
         );
-        let q = chunk.iter().fold(sqlx::query(&sql).bind(user_id), |q, id| q.bind(*id));
+        let q = chunk.iter().fold(sqlx::query(&sql).bind(user_id).bind(parent_id), |q, id| q.bind(*id));
         q.execute(&mut **tx).await?;
     }
     Ok(())
@@ -177,10 +190,12 @@ async fn add(tx: &mut Transaction<'_, Any>, user_id: i64, ids: &[i64]) -> Result
 async fn commit_within(
     mut tx: Transaction<'_, Any>,
     user_id: i64,
+    parent_id: i64,
     limit: i64,
 ) -> Result<Result<i64, OverLimit>, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = $1")
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_selection WHERE user_id = $1 AND parent_id = $2")
         .bind(user_id)
+        .bind(parent_id)
         .fetch_one(&mut *tx)
         .await?;
     if count > limit {
@@ -191,13 +206,19 @@ async fn commit_within(
     Ok(Ok(count))
 }
 
-pub async fn clear_selection(pool: &Pool, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM account_selection WHERE user_id = $1").bind(user_id).execute(pool).await?;
+pub async fn clear_selection(pool: &Pool, user_id: i64, parent_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM account_selection WHERE user_id = $1 AND parent_id = $2")
+        .bind(user_id)
+        .bind(parent_id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
 /// Who asks for a job, and what.
 pub struct NewJob<'a> {
+    /// The parent whose accounts it changes.
+    pub parent_id: i64,
     pub user_id: i64,
     pub actor: &'a str,
     pub ip: &'a str,
@@ -214,11 +235,13 @@ pub async fn job_from_selection(
 ) -> Result<Started, sqlx::Error> {
     let mut tx = pool.begin().await?;
     if let Some(confirmed) = confirmed {
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT partner_id FROM account_selection WHERE user_id = $1 ORDER BY partner_id")
-                .bind(new.user_id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT partner_id FROM account_selection WHERE user_id = $1 AND parent_id = $2 ORDER BY partner_id",
+        )
+        .bind(new.user_id)
+        .bind(new.parent_id)
+        .fetch_all(&mut *tx)
+        .await?;
         if fingerprint(&ids) != confirmed {
             tx.rollback().await?;
             return Ok(Started::Changed);
@@ -227,17 +250,22 @@ pub async fn job_from_selection(
     let id = insert_job(&mut tx, new, None, now).await?;
     let added = sqlx::query(
         "INSERT INTO bulk_items (job_id, partner_id, state) SELECT $1, partner_id, 'pending' FROM account_selection \
-         WHERE user_id = $2",
+         WHERE user_id = $2 AND parent_id = $3",
     )
     .bind(id)
     .bind(new.user_id)
+    .bind(new.parent_id)
     .execute(&mut *tx)
     .await?;
     if added.rows_affected() == 0 {
         tx.rollback().await?;
         return Ok(Started::Empty);
     }
-    sqlx::query("DELETE FROM account_selection WHERE user_id = $1").bind(new.user_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM account_selection WHERE user_id = $1 AND parent_id = $2")
+        .bind(new.user_id)
+        .bind(new.parent_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Started::Job(id))
 }
@@ -289,8 +317,8 @@ async fn insert_job(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at, retry_of) \
-         VALUES ($1, $2, $3, $4, 'running', $5, $6) RETURNING id",
+        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at, retry_of, parent_id) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7) RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.actor)
@@ -298,11 +326,12 @@ async fn insert_job(
     .bind(new.action)
     .bind(now)
     .bind(retry_of)
+    .bind(new.parent_id)
     .fetch_one(&mut **tx)
     .await
 }
 
-const JOB_COLUMNS: &str = "id, user_id, actor, ip, action, started_at, finished_at, retry_of";
+const JOB_COLUMNS: &str = "id, parent_id, user_id, actor, ip, action, started_at, finished_at, retry_of";
 
 /// The runs that retried job `id`'s failures, oldest first: their ids and when they started.
 pub async fn retries_of(pool: &Pool, id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
@@ -316,12 +345,14 @@ pub async fn job(pool: &Pool, id: i64) -> Result<Option<Job>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-/// Jobs not finished yet that no live process holds, oldest first (new ones, and those of a process that stopped).
-pub async fn unclaimed(pool: &Pool, now: i64) -> Result<Vec<Job>, sqlx::Error> {
+/// The parent's jobs not finished yet that no live process holds, oldest first (new ones, and those of a process
+/// that stopped).
+pub async fn unclaimed(pool: &Pool, parent_id: i64, now: i64) -> Result<Vec<Job>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE state = 'running' AND lease_until < $1 ORDER BY id"
+        "SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE state = 'running' AND lease_until < $1 AND parent_id = $2 ORDER BY id"
     ))
     .bind(now)
+    .bind(parent_id)
     .fetch_all(pool)
     .await
 }

@@ -6,6 +6,8 @@ use super::text::stored_as_text;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Creation {
     pub id: i64,
+    /// The parent it was made under.
+    pub parent_id: i64,
     pub user_id: i64,
     pub actor: String,
     pub ip: String,
@@ -37,11 +39,12 @@ impl CreationState {
 }
 
 /// What the console reads back of a request; the rest of the row is its record.
-const COLUMNS: &str = "id, user_id, actor, ip, name, admin_email, state, partner_id, message, started_at";
+const COLUMNS: &str = "id, parent_id, user_id, actor, ip, name, admin_email, state, partner_id, message, started_at";
 
 /// What a new request needs to be recorded.
 pub struct NewCreation<'a> {
     pub request_key: &'a str,
+    pub parent_id: i64,
     pub user_id: i64,
     pub actor: &'a str,
     pub ip: &'a str,
@@ -73,8 +76,8 @@ pub async fn record(pool: &Pool, c: &NewCreation<'_>, now: i64) -> Result<Record
     }
     let inserted = sqlx::query_scalar(
         "INSERT INTO account_creations (request_key, user_id, actor, ip, admin_name, name, admin_email, phone, \
-         website, reference_id, template_id, state, started_at, reported, runner) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'sending', $12, $13, $14) RETURNING id",
+         website, reference_id, template_id, state, started_at, reported, runner, parent_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'sending', $12, $13, $14, $15) RETURNING id",
     )
     .bind(c.request_key)
     .bind(c.user_id)
@@ -90,6 +93,7 @@ pub async fn record(pool: &Pool, c: &NewCreation<'_>, now: i64) -> Result<Record
     .bind(now)
     .bind(i64::from(c.reported))
     .bind(c.runner)
+    .bind(c.parent_id)
     .fetch_one(pool)
     .await;
     match inserted {
@@ -117,23 +121,27 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<Creation>, sqlx::Error> 
         .await
 }
 
-/// Requests still under way or unresolved: they count against the quota until settled.
-pub async fn count_in_flight(pool: &Pool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM account_creations WHERE state IN ('sending', 'unknown')")
-        .fetch_one(pool)
-        .await
+/// The parent's requests still under way or unresolved: they count against its quota until settled.
+pub async fn count_in_flight(pool: &Pool, parent_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM account_creations WHERE state IN ('sending', 'unknown') AND parent_id = $1",
+    )
+    .bind(parent_id)
+    .fetch_one(pool)
+    .await
 }
 
-/// What counts against a quota Kaltura reported at `read_at`: the requests still under way or unresolved, and
+/// What counts against the quota of a parent Kaltura reported at `read_at`: the requests still under way or unresolved, and
 /// those created since (Kaltura's count may not hold them). A creation settled in the second of the read may be in
 /// both, so a count that comes up short because of those is worth reading again rather than final.
-pub async fn count_against_quota(pool: &Pool, read_at: i64) -> Result<QuotaUse, sqlx::Error> {
+pub async fn count_against_quota(pool: &Pool, parent_id: i64, read_at: i64) -> Result<QuotaUse, sqlx::Error> {
     let (in_flight, created_since): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*) FILTER (WHERE state IN ('sending', 'unknown')), \
                 COUNT(*) FILTER (WHERE state = 'created' AND finished_at >= $1) \
-         FROM account_creations WHERE state IN ('sending', 'unknown') OR finished_at >= $1",
+         FROM account_creations WHERE parent_id = $2 AND (state IN ('sending', 'unknown') OR finished_at >= $1)",
     )
     .bind(read_at)
+    .bind(parent_id)
     .fetch_one(pool)
     .await?;
     Ok(QuotaUse { in_flight, created_since })
@@ -152,7 +160,8 @@ impl QuotaUse {
     }
 }
 
-/// The administrator emails of the requests still under way or unresolved.
+/// The administrator emails of the requests still under way or unresolved, under any parent (one creation per
+/// email at a time, wherever it is made).
 pub async fn emails_in_flight(pool: &Pool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT admin_email FROM account_creations WHERE state IN ('sending', 'unknown')")
         .fetch_all(pool)
@@ -207,10 +216,14 @@ pub async fn orphaned_to_unknown(pool: &Pool, now: i64) -> Result<u64, sqlx::Err
     Ok(done.rows_affected())
 }
 
-pub async fn unresolved(pool: &Pool) -> Result<Vec<Creation>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM account_creations WHERE state = 'unknown' ORDER BY id"))
-        .fetch_all(pool)
-        .await
+/// The parent's requests whose outcome only its Kaltura can tell.
+pub async fn unresolved(pool: &Pool, parent_id: i64) -> Result<Vec<Creation>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM account_creations WHERE state = 'unknown' AND parent_id = $1 ORDER BY id"
+    ))
+    .bind(parent_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Marks a settled outcome as shown; true only for the one caller that gets to show it.

@@ -53,6 +53,8 @@ impl RowState {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Import {
     pub id: i64,
+    /// The parent whose accounts it creates.
+    pub parent_id: i64,
     pub user_id: i64,
     pub actor: String,
     pub ip: String,
@@ -81,12 +83,13 @@ pub struct Row {
 }
 
 const IMPORT_COLUMNS: &str =
-    "id, user_id, actor, ip, file_name, columns, state, created_at, started_at, finished_at, to_send";
+    "id, parent_id, user_id, actor, ip, file_name, columns, state, created_at, started_at, finished_at, to_send";
 const ROW_COLUMNS: &str = "row_no, admin_name, name, admin_email, phone, website, template_id, reference_id, state, \
                            message, partner_id";
 
 /// Who uploads what.
 pub struct NewImport<'a> {
+    pub parent_id: i64,
     pub user_id: i64,
     pub actor: &'a str,
     pub ip: &'a str,
@@ -98,8 +101,8 @@ pub struct NewImport<'a> {
 pub async fn create(pool: &Pool, new: &NewImport<'_>, rows: &[Row], now: i64) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO imports (user_id, actor, ip, file_name, columns, state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'preview', $6) RETURNING id",
+        "INSERT INTO imports (user_id, actor, ip, file_name, columns, state, created_at, parent_id) \
+         VALUES ($1, $2, $3, $4, $5, 'preview', $6, $7) RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.actor)
@@ -107,6 +110,7 @@ pub async fn create(pool: &Pool, new: &NewImport<'_>, rows: &[Row], now: i64) ->
     .bind(new.file_name)
     .bind(new.columns)
     .bind(now)
+    .bind(new.parent_id)
     .fetch_one(&mut *tx)
     .await?;
     for r in rows {
@@ -136,11 +140,12 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<Import>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-/// The latest imports, newest first.
-pub async fn recent(pool: &Pool, limit: i64) -> Result<Vec<Import>, sqlx::Error> {
+/// The parent's latest imports, newest first.
+pub async fn recent(pool: &Pool, parent_id: i64, limit: i64) -> Result<Vec<Import>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {IMPORT_COLUMNS} FROM imports WHERE state != 'discarded' ORDER BY id DESC LIMIT $1"
+        "SELECT {IMPORT_COLUMNS} FROM imports WHERE state != 'discarded' AND parent_id = $1 ORDER BY id DESC LIMIT $2"
     ))
+    .bind(parent_id)
     .bind(limit)
     .fetch_all(pool)
     .await
@@ -193,12 +198,15 @@ pub async fn discard(pool: &Pool, id: i64) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Running imports nobody holds a claim on (the console that ran them stopped).
-pub async fn unclaimed(pool: &Pool, now: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM imports WHERE state = 'running' AND lease_until < $1 ORDER BY id")
-        .bind(now)
-        .fetch_all(pool)
-        .await
+/// The parent's running imports nobody holds a claim on (the console that ran them stopped).
+pub async fn unclaimed(pool: &Pool, parent_id: i64, now: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM imports WHERE state = 'running' AND lease_until < $1 AND parent_id = $2 ORDER BY id",
+    )
+    .bind(now)
+    .bind(parent_id)
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn set_row(

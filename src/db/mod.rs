@@ -8,6 +8,7 @@ pub mod creations;
 pub mod imports;
 pub mod keys;
 pub mod locks;
+pub mod parents;
 pub mod retention;
 pub mod throttle;
 pub mod two_factor;

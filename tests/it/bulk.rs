@@ -582,8 +582,8 @@ async fn a_running_job_shows_its_progress_and_refreshes_itself_or_offers_refresh
 async fn job_left_running(app: &TestApp, accounts: &[(i64, bool)]) -> i64 {
     let user = app.user_id(crate::support::ADMIN_EMAIL).await;
     let job: i64 = sqlx::query_scalar(
-        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at) \
-         VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'running', 0) RETURNING id",
+        "INSERT INTO bulk_jobs (parent_id, user_id, actor, ip, action, state, started_at) \
+         VALUES (6464, ?, 'admin@example.com', '127.0.0.1', 'block', 'running', 0) RETURNING id",
     )
     .bind(user)
     .fetch_one(&app.db)
@@ -667,8 +667,8 @@ async fn a_job_that_could_not_name_its_accounts_names_them_once_kaltura_can() {
     // As a job ends when Kaltura could not be read: done, each account failed and recorded under its id.
     let user = app.user_id(crate::support::ADMIN_EMAIL).await;
     let job: i64 = sqlx::query_scalar(
-        "INSERT INTO bulk_jobs (user_id, actor, ip, action, state, started_at, finished_at) \
-         VALUES (?, 'admin@example.com', '127.0.0.1', 'block', 'done', 0, 1) RETURNING id",
+        "INSERT INTO bulk_jobs (parent_id, user_id, actor, ip, action, state, started_at, finished_at) \
+         VALUES (6464, ?, 'admin@example.com', '127.0.0.1', 'block', 'done', 0, 1) RETURNING id",
     )
     .bind(user)
     .fetch_one(&app.db)

@@ -115,6 +115,23 @@ async fn ping_answers_without_a_session() {
 }
 
 #[tokio::test]
+async fn the_demos_second_organisation_is_a_parent_of_its_own() {
+    let emu = demo().await;
+    let secret = emu.admin_secret_of(7001).await.unwrap().expect("7001 is a parent");
+    assert_ne!(secret, emu.admin_secret);
+    assert_eq!(emu.admin_secret_of(7002).await.unwrap(), None, "a child is nobody's parent here");
+    let northwind =
+        KalturaClient::new(ClientConfig::new(&emu.url, 7001, Secret::new(secret)).unwrap()).expect("a client");
+    let by_id = PartnerFilter { order_by: Some(PartnerOrder::asc(PartnerOrderField::Id)), ..PartnerFilter::in_use() };
+    let all = northwind.list_partners(&by_id, &Pager::new(50, 1)).await.expect("partner.list");
+    assert_eq!(ids(&all.objects), [7001, 7002, 7003, 7004], "its own children, none of 6464's");
+    let quota = accounts::quota(&northwind).await.expect("a multi-account parent");
+    assert_eq!(quota.publishers_quota, 10);
+    let e = northwind.get_partner(6475).await.expect_err("6475 is 6464's");
+    assert!(e.is_invalid_partner(), "{e}");
+}
+
+#[tokio::test]
 async fn listing_partners_filters_sorts_and_pages_like_kaltura() {
     let emu = demo().await;
     let client = client_for(&emu);

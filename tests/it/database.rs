@@ -215,6 +215,7 @@ async fn sign_in_failures_are_counted_for_an_email_in_any_case() {
 fn creation<'a>(key: &'a str, email: &'a str, runner: &'a str) -> NewCreation<'a> {
     NewCreation {
         request_key: key,
+        parent_id: 6464,
         user_id: 1,
         actor: "admin@example.com",
         ip: "127.0.0.1",
@@ -257,7 +258,11 @@ async fn creations_are_recorded_once_and_a_dead_process_leaves_its_own_to_the_re
         else {
             panic!("a new creation")
         };
-        assert_eq!(creations::count_in_flight(pool).await.unwrap(), 2);
+        assert_eq!(creations::count_in_flight(pool, 6464).await.unwrap(), 2);
+        assert_eq!(creations::count_in_flight(pool, 7001).await.unwrap(), 0, "another parent's quota counts none");
+        let elsewhere = NewCreation { parent_id: 7001, ..creation("k4", "cy@example.com", "alive") };
+        assert!(matches!(creations::record(pool, &elsewhere, 1_000).await.unwrap(), Recorded::New(_)));
+        assert_eq!(creations::count_in_flight(pool, 7001).await.unwrap(), 1);
         assert_eq!(
             creations::orphaned_to_unknown(pool, 1_500).await.unwrap(),
             1,
@@ -265,13 +270,34 @@ async fn creations_are_recorded_once_and_a_dead_process_leaves_its_own_to_the_re
             t.engine()
         );
         assert_eq!(creations::get(pool, orphan).await.unwrap().unwrap().state, CreationState::Unknown);
+        assert_eq!(creations::unresolved(pool, 6464).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), [orphan]);
+        assert!(creations::unresolved(pool, 7001).await.unwrap().is_empty(), "each parent's reconciler asks its own");
         assert_eq!(creations::get(pool, kept).await.unwrap().unwrap().state, CreationState::Sending);
-        assert_eq!(creations::orphaned_to_unknown(pool, 2_001).await.unwrap(), 1, "the lease lapsed");
+        assert_eq!(
+            creations::orphaned_to_unknown(pool, 2_001).await.unwrap(),
+            2,
+            "the lease lapsed: both parents' own"
+        );
 
         assert!(creations::settle(pool, kept, CreationState::Created, Some(7000), "", 2_002).await.unwrap());
         assert!(!creations::settle(pool, kept, CreationState::Failed, None, "", 2_003).await.unwrap(), "settled once");
         assert!(creations::claim_report(pool, kept).await.unwrap());
         assert!(!creations::claim_report(pool, kept).await.unwrap(), "reported once");
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn work_recorded_before_several_parents_goes_to_the_parent_served_until_then() {
+    for t in engines("work_recorded_before_several_parents_goes_to_the_parent_served_until_then").await {
+        let pool = t.pool();
+        let before = NewCreation { parent_id: 0, ..creation("k-before", "old@example.com", "gone") };
+        let Recorded::New(old) = creations::record(pool, &before, 1_000).await.unwrap() else { panic!("recorded") };
+        bulk::add_all(pool, 1, 0, &[6475], 10).await.unwrap().unwrap();
+        assert_eq!(db::parents::adopt_unowned(pool, 6464).await.unwrap(), 2, "{:?}", t.engine());
+        assert_eq!(creations::get(pool, old).await.unwrap().unwrap().parent_id, 6464);
+        assert_eq!(bulk::selection(pool, 1, 6464).await.unwrap(), vec![6475]);
+        assert_eq!(db::parents::adopt_unowned(pool, 7001).await.unwrap(), 0, "once");
         t.finish().await;
     }
 }
@@ -296,28 +322,40 @@ async fn a_lock_has_one_holder_at_a_time_and_lapses() {
 async fn a_selection_never_passes_its_limit_and_a_job_runs_in_one_place() {
     for t in engines("a_selection_never_passes_its_limit_and_a_job_runs_in_one_place").await {
         let pool = t.pool();
-        assert_eq!(bulk::set_shown(pool, 1, &[1, 2, 3], &[1, 2], 3).await.unwrap(), Ok(2));
-        assert_eq!(bulk::set_shown(pool, 1, &[4, 5], &[4, 5], 3).await.unwrap(), Err(OverLimit { would_be: 4 }));
-        assert_eq!(bulk::selection(pool, 1).await.unwrap(), vec![1, 2], "nothing changed");
-        assert_eq!(bulk::set_shown(pool, 1, &[1, 2, 3], &[3], 3).await.unwrap(), Ok(1), "unticked rows leave");
-        assert_eq!(bulk::selected_among(pool, 1, &[1, 3]).await.unwrap(), vec![3]);
-        assert_eq!(bulk::selection_count(pool, 2).await.unwrap(), 0, "one selection per user");
+        assert_eq!(bulk::set_shown(pool, 1, 6464, &[1, 2, 3], &[1, 2], 3).await.unwrap(), Ok(2));
+        assert_eq!(bulk::set_shown(pool, 1, 6464, &[4, 5], &[4, 5], 3).await.unwrap(), Err(OverLimit { would_be: 4 }));
+        assert_eq!(bulk::selection(pool, 1, 6464).await.unwrap(), vec![1, 2], "nothing changed");
+        assert_eq!(
+            bulk::set_shown(pool, 1, 7001, &[7002], &[7002], 3).await.unwrap(),
+            Ok(1),
+            "one selection per parent"
+        );
+        assert_eq!(bulk::selection(pool, 1, 7001).await.unwrap(), vec![7002]);
+        assert_eq!(bulk::set_shown(pool, 1, 6464, &[1, 2, 3], &[3], 3).await.unwrap(), Ok(1), "unticked rows leave");
+        assert_eq!(bulk::selected_among(pool, 1, 6464, &[1, 3, 7002]).await.unwrap(), vec![3]);
+        assert_eq!(bulk::selection_count(pool, 2, 6464).await.unwrap(), 0, "one selection per user");
         let many: Vec<i64> = (1..=1_200).collect();
-        assert_eq!(bulk::add_all(pool, 2, &many, 5_000).await.unwrap(), Ok(1_200), "{:?}", t.engine());
-        assert_eq!(bulk::add_all(pool, 2, &many, 5_000).await.unwrap(), Ok(1_200), "adding again changes nothing");
-        bulk::clear_selection(pool, 2).await.unwrap();
+        assert_eq!(bulk::add_all(pool, 2, 6464, &many, 5_000).await.unwrap(), Ok(1_200), "{:?}", t.engine());
+        assert_eq!(
+            bulk::add_all(pool, 2, 6464, &many, 5_000).await.unwrap(),
+            Ok(1_200),
+            "adding again changes nothing"
+        );
+        bulk::clear_selection(pool, 2, 6464).await.unwrap();
 
-        bulk::clear_selection(pool, 1).await.unwrap();
-        bulk::add_all(pool, 1, &[10, 11, 12], 10).await.unwrap().unwrap();
-        let new = NewJob { user_id: 1, actor: "a@example.com", ip: "127.0.0.1", action: "block" };
+        bulk::clear_selection(pool, 1, 6464).await.unwrap();
+        assert_eq!(bulk::selection_count(pool, 1, 7001).await.unwrap(), 1, "another parent's selection stays");
+        bulk::add_all(pool, 1, 6464, &[10, 11, 12], 10).await.unwrap().unwrap();
+        let new = NewJob { parent_id: 6464, user_id: 1, actor: "a@example.com", ip: "127.0.0.1", action: "block" };
         let stale = bulk::fingerprint(&[10, 11]);
         assert_eq!(bulk::job_from_selection(pool, &new, Some(&stale), 1).await.unwrap(), Started::Changed);
-        assert_eq!(bulk::selection_count(pool, 1).await.unwrap(), 3, "a refused start leaves the selection");
+        assert_eq!(bulk::selection_count(pool, 1, 6464).await.unwrap(), 3, "a refused start leaves the selection");
         let confirmed = bulk::fingerprint(&[10, 11, 12]);
         let Started::Job(job) = bulk::job_from_selection(pool, &new, Some(&confirmed), 1).await.unwrap() else {
             panic!("a job")
         };
-        assert_eq!(bulk::selection_count(pool, 1).await.unwrap(), 0);
+        assert_eq!(bulk::selection_count(pool, 1, 6464).await.unwrap(), 0);
+        assert_eq!(bulk::selection(pool, 1, 7001).await.unwrap(), vec![7002], "only the parent's selection went");
         assert_eq!(bulk::job_from_selection(pool, &new, None, 1).await.unwrap(), Started::Empty);
 
         let claims = (0..6).map(|i| {
@@ -328,8 +366,9 @@ async fn a_selection_never_passes_its_limit_and_a_job_runs_in_one_place() {
         });
         let claimed = futures_util::future::join_all(claims).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
         assert_eq!(claimed, 1, "{:?}: one runner per job", t.engine());
-        assert!(bulk::unclaimed(pool, 110).await.unwrap().is_empty(), "claimed until 120");
-        assert_eq!(bulk::unclaimed(pool, 121).await.unwrap().len(), 1, "the claim lapsed");
+        assert!(bulk::unclaimed(pool, 6464, 110).await.unwrap().is_empty(), "claimed until 120");
+        assert_eq!(bulk::unclaimed(pool, 6464, 121).await.unwrap().len(), 1, "the claim lapsed");
+        assert!(bulk::unclaimed(pool, 7001, 121).await.unwrap().is_empty(), "another parent's worker leaves it");
 
         let outcome =
             |id, state| Settled { partner_id: id, name: format!("n{id}"), state, skip: None, message: "".into() };
@@ -369,8 +408,14 @@ fn row(row_no: i64, state: RowState) -> Row {
 async fn an_import_starts_once_and_runs_in_one_place() {
     for t in engines("an_import_starts_once_and_runs_in_one_place").await {
         let pool = t.pool();
-        let new =
-            NewImport { user_id: 1, actor: "a@example.com", ip: "127.0.0.1", file_name: "f.csv", columns: "Name" };
+        let new = NewImport {
+            parent_id: 6464,
+            user_id: 1,
+            actor: "a@example.com",
+            ip: "127.0.0.1",
+            file_name: "f.csv",
+            columns: "Name",
+        };
         let rows = [row(2, RowState::Pending), row(3, RowState::Invalid), row(4, RowState::Pending)];
         let id = imports::create(pool, &new, &rows, 1).await.unwrap();
         let (first, second) = tokio::join!(imports::start(pool, id, 2), imports::start(pool, id, 2));
@@ -392,7 +437,8 @@ async fn an_import_starts_once_and_runs_in_one_place() {
         assert!(!claims::claim(pool, Work::Import, id, "b", 20, 40).await.unwrap(), "a holds it");
         assert!(claims::claim(pool, Work::Import, id, "b", 31, 51).await.unwrap(), "a's claim lapsed");
         claims::release(pool, Work::Import, id, "b").await.unwrap();
-        assert_eq!(imports::unclaimed(pool, 32).await.unwrap(), vec![id]);
+        assert_eq!(imports::unclaimed(pool, 6464, 32).await.unwrap(), vec![id]);
+        assert!(imports::unclaimed(pool, 7001, 32).await.unwrap().is_empty(), "another parent's worker leaves it");
 
         imports::set_row(pool, id, 2, RowState::Created, "", Some(7001)).await.unwrap();
         assert!(!imports::finish_if_settled(pool, id, 50).await.unwrap(), "row 4 is still to send");
@@ -401,7 +447,8 @@ async fn an_import_starts_once_and_runs_in_one_place() {
         let mut counts = imports::counts(pool, id).await.unwrap();
         counts.sort_by_key(|(state, _)| state.stored());
         assert_eq!(counts, [(RowState::Created, 1), (RowState::Failed, 1), (RowState::Invalid, 1)]);
-        assert_eq!(imports::recent(pool, 5).await.unwrap()[0].state, ImportState::Done);
+        assert_eq!(imports::recent(pool, 6464, 5).await.unwrap()[0].state, ImportState::Done);
+        assert!(imports::recent(pool, 7001, 5).await.unwrap().is_empty());
         t.finish().await;
     }
 }
@@ -544,7 +591,14 @@ async fn old_work_is_purged_and_audited_and_the_audit_log_only_by_its_own_retent
         };
         audit::record(pool, NOW - 400 * DAY, entry("old")).await.unwrap();
         audit::record(pool, NOW - DAY, entry("recent")).await.unwrap();
-        let new = NewImport { user_id: 1, actor: "a@example.com", ip: "10.0.0.1", file_name: "f.csv", columns: "" };
+        let new = NewImport {
+            parent_id: 6464,
+            user_id: 1,
+            actor: "a@example.com",
+            ip: "10.0.0.1",
+            file_name: "f.csv",
+            columns: "",
+        };
         let stale_preview = imports::create(pool, &new, &[row(2, RowState::Pending)], NOW - 2 * DAY).await.unwrap();
         let fresh_preview = imports::create(pool, &new, &[row(2, RowState::Pending)], NOW - 3600).await.unwrap();
         let old_done =
@@ -568,15 +622,16 @@ async fn old_work_is_purged_and_audited_and_the_audit_log_only_by_its_own_retent
             .execute(pool)
             .await
             .unwrap();
-        bulk::add_all(pool, active, &[10, 11], 10).await.unwrap().unwrap();
-        bulk::add_all(pool, 999, &[10], 10).await.unwrap().unwrap();
-        let job_of = NewJob { user_id: active, actor: "a@example.com", ip: "10.0.0.1", action: "block" };
+        bulk::add_all(pool, active, 6464, &[10, 11], 10).await.unwrap().unwrap();
+        bulk::add_all(pool, 999, 6464, &[10], 10).await.unwrap().unwrap();
+        let job_of =
+            NewJob { parent_id: 6464, user_id: active, actor: "a@example.com", ip: "10.0.0.1", action: "block" };
         let Started::Job(old_job) = bulk::job_from_selection(pool, &job_of, None, NOW - 100 * DAY).await.unwrap()
         else {
             panic!("a job")
         };
         bulk::finish(pool, old_job, NOW - 100 * DAY).await.unwrap();
-        bulk::add_all(pool, active, &[12], 10).await.unwrap().unwrap();
+        bulk::add_all(pool, active, 6464, &[12], 10).await.unwrap().unwrap();
 
         let cutoffs = Cutoffs { previews: NOW - DAY, work: NOW - 90 * DAY, audit: None };
         let purged = retention::purge(pool, NOW, cutoffs).await.unwrap();
@@ -593,8 +648,8 @@ async fn old_work_is_purged_and_audited_and_the_audit_log_only_by_its_own_retent
         assert!(bulk::job(pool, old_job).await.unwrap().is_none());
         let items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk_items").fetch_one(pool).await.unwrap();
         assert_eq!(items, 0, "the job's accounts went with it");
-        assert_eq!(bulk::selection(pool, active).await.unwrap(), vec![12], "a signed-in user's selection stays");
-        assert_eq!(bulk::selection_count(pool, 999).await.unwrap(), 0, "a user long gone loses theirs");
+        assert_eq!(bulk::selection(pool, active, 6464).await.unwrap(), vec![12], "a signed-in user's selection stays");
+        assert_eq!(bulk::selection_count(pool, 999, 6464).await.unwrap(), 0, "a user long gone loses theirs");
         let logged: Vec<(String, String)> =
             sqlx::query_as("SELECT action, details FROM audit_log ORDER BY id").fetch_all(pool).await.unwrap();
         assert_eq!(logged.len(), 3, "kept for ever by default, and the purge audited: {logged:?}");

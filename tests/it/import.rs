@@ -405,8 +405,8 @@ async fn the_command_line_previews_imports_and_fails_when_a_row_fails() {
 async fn creation_without_answer(app: &TestApp, email: &str, age_secs: i64) {
     sqlx::query(
         "INSERT INTO account_creations (request_key, user_id, actor, ip, admin_name, name, admin_email, phone, \
-         template_id, state, started_at, reported, runner) \
-         VALUES (?, 0, 'cli', 'local', 'Lost', 'Lost', ?, '1', 0, 'sending', strftime('%s','now') - ?, 1, 'gone')",
+         template_id, state, started_at, reported, runner, parent_id) \
+         VALUES (?, 0, 'cli', 'local', 'Lost', 'Lost', ?, '1', 0, 'sending', strftime('%s','now') - ?, 1, 'gone', 6464)",
     )
     .bind(format!("lost-{email}"))
     .bind(email)
@@ -451,7 +451,7 @@ async fn the_command_line_waits_for_a_consoles_check_of_unanswered_creations_ins
     creation_without_answer(&app, "mo@busy.example", 20 * 60).await;
     // Another console is in the middle of its check: it holds the reconciler's turn.
     sqlx::query(
-        "INSERT INTO locks (name, holder, until) VALUES ('reconciler', 'another console', strftime('%s','now') + 120)",
+        "INSERT INTO locks (name, holder, until) VALUES ('reconciler:6464', 'another console', strftime('%s','now') + 120)",
     )
     .execute(&app.db)
     .await
@@ -478,7 +478,7 @@ async fn the_command_line_waits_for_a_consoles_check_of_unanswered_creations_ins
         all
     });
     assert!(waiting.await.is_ok(), "the command line did not say it waits: {}", reader.await.unwrap());
-    sqlx::query("DELETE FROM locks WHERE name = 'reconciler'").execute(&app.db).await.unwrap();
+    sqlx::query("DELETE FROM locks WHERE name = 'reconciler:6464'").execute(&app.db).await.unwrap();
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = reader.await.unwrap();
@@ -559,7 +559,7 @@ async fn the_quota_check_waits_for_another_process_and_not_for_a_dead_one() {
         }
     };
     // Another process (the command line) is checking the quota: this console waits for its turn.
-    sqlx::query("INSERT INTO locks (name, holder, until) VALUES ('account-creation', 'cli-elsewhere', strftime('%s','now') + 60)")
+    sqlx::query("INSERT INTO locks (name, holder, until) VALUES ('account-creation:6464', 'cli-elsewhere', strftime('%s','now') + 60)")
         .execute(&app.db)
         .await
         .unwrap();
@@ -571,7 +571,7 @@ async fn the_quota_check_waits_for_another_process_and_not_for_a_dead_one() {
     assert_eq!(with_email(&app, "first@lock.example").await, 1);
     // A holder that died leaves a lock that has lapsed: it does not block.
     sqlx::query(
-        "INSERT INTO locks (name, holder, until) VALUES ('account-creation', 'dead', strftime('%s','now') - 1)",
+        "INSERT INTO locks (name, holder, until) VALUES ('account-creation:6464', 'dead', strftime('%s','now') - 1)",
     )
     .execute(&app.db)
     .await

@@ -193,6 +193,12 @@ impl RunningEmulator {
         self.emu.store.pool.close().await;
     }
 
+    /// The admin secret of another parent partner of the emulator's organisations (the demo's second one, 7001),
+    /// for a console that serves several parents.
+    pub async fn admin_secret_of(&self, partner_id: i64) -> anyhow::Result<Option<String>> {
+        Ok(self.emu.store.get(partner_id).await?.filter(|p| p.partner_parent_id.is_none()).map(|p| p.admin_secret))
+    }
+
     /// Resolves when the server ends (for the `emulator` command, which runs until Ctrl-C or SIGTERM).
     pub async fn wait(self, signal: impl std::future::Future<Output = ()>) {
         signal.await;

@@ -263,17 +263,44 @@ pub fn demo() -> SeedFile {
     legacy.group_type = GROUP_TEMPLATE;
     legacy.status = STATUS_BLOCKED;
 
+    // A second multi-account organisation, outside the first one's scope: a console can serve both parents.
     let mut northwind =
         admin(sp(7001, "Northwind Media"), "Nora Wind", "nora@northwind.example", "+1-555-0101", 1_590_000_000);
     northwind.parent_id = None;
-    let mut northwind_sales = admin(
-        sp(7002, "Northwind Media - Sales"),
+    northwind.group_type = GROUP_VAR;
+    northwind.publishers_quota = 10;
+    northwind.website = Some("www.northwind.example".into());
+    northwind.features = vec![FEATURE_VAR_CONSOLE_LOGIN.into(), FEATURE_MULTI_ACCOUNT_ANALYTICS.into()];
+    let northwind_child = |id: i64, name: &str, admin_name: &str, email: &str, phone: &str, created: i64| {
+        let mut child = admin(sp(id, name), admin_name, email, phone, created);
+        child.parent_id = Some(7001);
+        child
+    };
+    let northwind_sales = northwind_child(
+        7002,
+        "Northwind Media - Sales",
         "Sam Sales",
         "sam@sales.northwind.example",
         "+1-555-0102",
         1_590_100_000,
     );
-    northwind_sales.parent_id = Some(7001);
+    let northwind_marketing = northwind_child(
+        7003,
+        "Northwind Media - Marketing",
+        "Mia Market",
+        "mia@marketing.northwind.example",
+        "+1-555-0103",
+        1_600_000_000,
+    );
+    let mut northwind_archive = northwind_child(
+        7004,
+        "Northwind Media - Archive",
+        "Arlo Archive",
+        "arlo@archive.northwind.example",
+        "+1-555-0104",
+        1_610_000_000,
+    );
+    northwind_archive.status = STATUS_BLOCKED;
 
     let user = |partner_id: i64, id: &str, name: &str, roles: &str, last_login: Option<i64>| {
         let (first, last) = split_name(name);
@@ -301,7 +328,18 @@ pub fn demo() -> SeedFile {
 
     SeedFile {
         parent: Some(DEMO_PARENT_ID),
-        partners: vec![parent, shanghai, down_under, adtest, standard, legacy, northwind, northwind_sales],
+        partners: vec![
+            parent,
+            shanghai,
+            down_under,
+            adtest,
+            standard,
+            legacy,
+            northwind,
+            northwind_sales,
+            northwind_marketing,
+            northwind_archive,
+        ],
         users,
     }
 }

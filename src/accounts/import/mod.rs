@@ -271,6 +271,7 @@ impl Accounts {
         }
         let columns: Vec<&str> = file.columns.iter().map(|c| c.label()).collect();
         let new = NewImport {
+            parent_id: self.parent_id(),
             user_id: actor.user_id,
             actor: actor.email,
             ip: actor.ip,
@@ -301,9 +302,14 @@ impl Accounts {
         Ok(out)
     }
 
+    /// An import of this parent's: another parent's is none.
+    async fn own_import(&self, id: i64) -> Result<Option<Import>, sqlx::Error> {
+        Ok(imports::get(&self.db, id).await?.filter(|i| i.parent_id == self.parent_id()))
+    }
+
     /// An import with its rows.
     pub(crate) async fn import(&self, id: i64) -> Result<Option<ImportView>, sqlx::Error> {
-        let Some(import) = imports::get(&self.db, id).await? else { return Ok(None) };
+        let Some(import) = self.own_import(id).await? else { return Ok(None) };
         let rows = imports::rows(&self.db, id).await?;
         let tally = self.tally(&import).await?;
         let columns = import.columns.split(',').filter_map(Column::parse).collect();
@@ -317,7 +323,7 @@ impl Accounts {
 
     /// An import and its tally, without the rows (the progress while it runs).
     pub(crate) async fn import_tally(&self, id: i64) -> Result<Option<(Import, Tally)>, sqlx::Error> {
-        let Some(import) = imports::get(&self.db, id).await? else { return Ok(None) };
+        let Some(import) = self.own_import(id).await? else { return Ok(None) };
         let tally = self.tally(&import).await?;
         Ok(Some((import, tally)))
     }
@@ -325,7 +331,7 @@ impl Accounts {
     /// The latest imports, newest first, with their tallies.
     pub(crate) async fn recent_imports(&self) -> Result<Vec<(Import, Tally)>, sqlx::Error> {
         let mut out = Vec::new();
-        for import in imports::recent(&self.db, RECENT).await? {
+        for import in imports::recent(&self.db, self.parent_id(), RECENT).await? {
             let tally = self.tally(&import).await?;
             out.push((import, tally));
         }
@@ -335,7 +341,7 @@ impl Accounts {
     /// Starts a previewed import (audited); a second start of the same import changes nothing. False when it was
     /// not a preview (started already, discarded, or unknown).
     pub(crate) async fn import_start(&self, actor: Actor<'_>, id: i64) -> Result<bool, sqlx::Error> {
-        if !imports::start(&self.db, id, self.now()).await? {
+        if self.own_import(id).await?.is_none() || !imports::start(&self.db, id, self.now()).await? {
             return Ok(false);
         }
         if let Some(import) = imports::get(&self.db, id).await? {
@@ -355,7 +361,7 @@ impl Accounts {
     }
 
     pub(crate) async fn import_discard(&self, id: i64) -> Result<bool, sqlx::Error> {
-        imports::discard(&self.db, id).await
+        Ok(self.own_import(id).await?.is_some() && imports::discard(&self.db, id).await?)
     }
 
     /// Runs a started import this process claimed until every row has its outcome, `stop` says the process is
@@ -371,7 +377,7 @@ impl Accounts {
 
     /// Started imports nobody runs any more (their process stopped and its claim lapsed).
     pub(crate) async fn abandoned_imports(&self) -> Result<Vec<i64>, sqlx::Error> {
-        imports::unclaimed(&self.db, self.now()).await
+        imports::unclaimed(&self.db, self.parent_id(), self.now()).await
     }
 
     /// Claims a started import for this process (the command line runs its own import this way).
@@ -388,7 +394,7 @@ impl Accounts {
             if stopped(&stop) {
                 return false;
             }
-            let (import, rows) = match (imports::get(&self.db, id).await, imports::rows(&self.db, id).await) {
+            let (import, rows) = match (self.own_import(id).await, imports::rows(&self.db, id).await) {
                 (Ok(Some(import)), Ok(rows)) => (import, rows),
                 (Ok(None), _) => return false,
                 (Err(e), _) | (_, Err(e)) => {
@@ -471,7 +477,7 @@ impl Accounts {
             }
         }
         let serial = self.creation_turn().await?;
-        let used = creations::count_against_quota(&self.db, pass.read_at).await?;
+        let used = creations::count_against_quota(&self.db, self.parent_id(), pass.read_at).await?;
         if pass.quota.available - used.total() < 1 {
             // Creations under way may already be counted by Kaltura too (their answer not yet recorded, or their
             // process gone before it could record it), and those settled since the pass read the quota may be in its
@@ -492,6 +498,7 @@ impl Accounts {
             reference_id: Some(form.reference_id.trim().to_string()).filter(|s| !s.is_empty()),
         };
         let new = NewCreation {
+            parent_id: self.parent_id(),
             request_key: &key,
             user_id: import.user_id,
             actor: &import.actor,
@@ -565,7 +572,7 @@ pub(crate) fn spawn_import_worker(accounts: Accounts, stop: watch::Receiver<bool
         let mut active: Vec<i64> = Vec::new();
         let mut stopping = stop.clone();
         while !*stop.borrow() {
-            match imports::unclaimed(&accounts.db, accounts.now()).await {
+            match imports::unclaimed(&accounts.db, accounts.parent_id(), accounts.now()).await {
                 Ok(ids) => {
                     for id in ids {
                         if active.contains(&id) {
