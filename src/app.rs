@@ -59,7 +59,7 @@ impl Application {
         );
         let database = db::connect(&settings.database, &settings.database_pool).await?;
         tracing::info!(database = %settings.database, "database open");
-        let (kaltura, kmc_url, demo) = connect_kaltura(&settings.kaltura, &settings.database).await?;
+        let (connected, demo) = connect_kaltura(&settings.kaltura, &settings.database).await?;
         // In demo mode two-factor sign-in works out of the box: a key is made and kept beside the demo database.
         let demo_key = match (&demo, &settings.secret_key) {
             (Some(_), None) => {
@@ -78,7 +78,7 @@ impl Application {
         };
         let web = WebSettings {
             public_url,
-            kmc_url: kmc_url.clone(),
+            kmc_urls: connected.iter().map(|p| p.kmc_url.clone()).collect(),
             session_idle: settings.session_idle,
             session_max: settings.session_max,
             body_timeout: settings.timeouts.body,
@@ -91,7 +91,23 @@ impl Application {
         if let Some(sso) = &sso {
             tracing::info!(issuer = %sso.issuer(), redirect_uri = sso.redirect_uri(), "single sign-on");
         }
-        let accounts = Accounts::new(kaltura.clone(), database.pool.clone(), settings.clock.clone());
+        let parents = Parents::new(
+            connected
+                .into_iter()
+                .map(|c| {
+                    let accounts = Accounts::new(c.client.clone(), database.pool.clone(), settings.clock.clone());
+                    let urls = (c.kmc_url, web.support_url.clone());
+                    Parent::new(c.label, urls, accounts, crate::usage::Usage::new(c.client))
+                })
+                .collect(),
+        )?;
+        // Work recorded before several parents belongs to the one served until then: the first.
+        let first = parents.first().id;
+        let adopted = db::parents::adopt_unowned(&database.pool, first).await?;
+        if adopted > 0 {
+            tracing::info!(rows = adopted, parent = first, "earlier work given to its parent");
+        }
+        check_parents(&parents).await;
         let identity = Identity::new(
             database.pool.clone(),
             settings.clock.clone(),
@@ -101,17 +117,11 @@ impl Application {
                 secret_key: settings.secret_key,
                 sso,
             },
-            Some(accounts.clone()),
+            // The console's users count against the first parent's quota of administrator logins.
+            Some(parents.first().accounts.clone()),
         );
-        // Work recorded before several parents belongs to the one served until then.
-        let adopted = db::parents::adopt_unowned(&database.pool, kaltura.config().partner_id).await?;
-        if adopted > 0 {
-            tracing::info!(rows = adopted, parent = kaltura.config().partner_id, "earlier work given to its parent");
-        }
-        let urls = (kmc_url, web.support_url.clone());
-        let parent = Parent::new(None, urls, accounts, crate::usage::Usage::new(kaltura));
         let state = AppState::new(web::Services {
-            parents: Parents::new(vec![parent])?,
+            parents,
             identity,
             db_file: Arc::new(settings.database.sqlite_path().map(db::DbFile::of)),
             db: database.pool,
@@ -201,24 +211,66 @@ impl Application {
     }
 }
 
-/// The Kaltura client the settings describe; with none, the demo emulator, which keeps its state in a file next to
-/// the console's database, so accounts changed in the demo are still there after a restart (and the command line
-/// sees what `serve` does).
+/// One parent as the console reaches it: its client, where its KMC is, and its label.
+pub(crate) struct Connected {
+    pub(crate) client: KalturaClient,
+    pub(crate) kmc_url: Url,
+    pub(crate) label: Option<String>,
+}
+
+/// The parents the settings describe; with none, the demo emulator's (its first organisation and every other
+/// multi-account parent it holds), which keeps its state in a file next to the console's database, so accounts
+/// changed in the demo are still there after a restart (and the command line sees what `serve` does).
 pub(crate) async fn connect_kaltura(
     settings: &KalturaSettings,
     database: &db::Location,
-) -> anyhow::Result<(KalturaClient, Url, Option<RunningEmulator>)> {
+) -> anyhow::Result<(Vec<Connected>, Option<RunningEmulator>)> {
     if settings.is_configured() {
-        return Ok((settings.client()?, settings.kmc_url()?, None));
+        let mut parents = Vec::new();
+        for p in settings.parent_configs()? {
+            let kmc_url = parse_http_url("the KMC URL", &p.client.kmc_url)?;
+            let client =
+                KalturaClient::new(p.client).map_err(|e| anyhow::anyhow!("cannot set up a Kaltura client: {e}"))?;
+            parents.push(Connected { client, kmc_url, label: p.label });
+        }
+        return Ok((parents, None));
     }
     let data = database.sibling("emulator");
     let emu =
         kaltura_emulator::start(EmulatorConfig { data: data.clone(), seed: Seed::Demo, ..EmulatorConfig::for_tests() })
             .await?;
-    let client = settings.demo_client(&emu.url, emu.parent_id, &emu.admin_secret)?;
     let kmc_url = parse_http_url("the emulator URL", &emu.url)?;
-    tracing::info!(url = %emu.url, data, "demo mode: serving the Kaltura API emulator");
-    Ok((client, kmc_url, Some(emu)))
+    let mut parents = vec![Connected {
+        client: settings.demo_client(&emu.url, emu.parent_id, &emu.admin_secret)?,
+        kmc_url: kmc_url.clone(),
+        label: None,
+    }];
+    for (id, secret) in emu.other_parents().await? {
+        let client = settings.demo_client(&emu.url, id, &secret)?;
+        parents.push(Connected { client, kmc_url: kmc_url.clone(), label: None });
+    }
+    let ids: Vec<i64> = parents.iter().map(|p| p.client.config().partner_id).collect();
+    tracing::info!(url = %emu.url, data, parents = ?ids, "demo mode: serving the Kaltura API emulator");
+    Ok((parents, Some(emu)))
+}
+
+/// Asks Kaltura about every parent at once: each one served learns its name; each one it does not serve is
+/// reported by partner id and reason, and noted for its pages, while the console serves the others.
+async fn check_parents(parents: &Parents) {
+    let checks = parents.iter().map(|p| async move { (p, p.accounts.check_parent().await) });
+    for (parent, checked) in futures_util::future::join_all(checks).await {
+        match checked {
+            Ok(info) => {
+                if let Some(name) = info.name.as_deref().filter(|n| !n.trim().is_empty()) {
+                    parent.learn_name(name);
+                }
+            }
+            Err(problem) => {
+                tracing::warn!(parent = parent.id, reason = %problem, "Kaltura does not serve this parent");
+                parent.note_problem(problem.to_string());
+            }
+        }
+    }
 }
 
 fn spawn_session_sweeper(sessions: db::Sessions, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {

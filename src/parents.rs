@@ -2,7 +2,7 @@
 //! services. Every parent-scoped page, action and job goes through the [`Parent`] that owns it.
 
 use reqwest::Url;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::accounts::Accounts;
 use crate::usage::Usage;
@@ -20,12 +20,23 @@ pub struct Parent {
     pub(crate) usage: Usage,
     /// Kaltura's name for it, learnt from the first answer that gives it.
     name: RwLock<Option<String>>,
+    /// Why Kaltura does not serve it, as found at start.
+    problem: OnceLock<String>,
 }
 
 impl Parent {
     pub(crate) fn new(label: Option<String>, urls: (Url, Url), accounts: Accounts, usage: Usage) -> Parent {
         let (kmc_url, support_url) = urls;
-        Parent { id: accounts.parent_id(), label, kmc_url, support_url, accounts, usage, name: RwLock::default() }
+        Parent {
+            id: accounts.parent_id(),
+            label,
+            kmc_url,
+            support_url,
+            accounts,
+            usage,
+            name: RwLock::default(),
+            problem: OnceLock::new(),
+        }
     }
 
     /// Kaltura's name for the parent, once known.
@@ -39,6 +50,15 @@ impl Parent {
         {
             *kept = Some(name.to_owned());
         }
+    }
+
+    /// Why Kaltura does not serve it, if it said so at start.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.get().map(String::as_str)
+    }
+
+    pub(crate) fn note_problem(&self, problem: String) {
+        let _ = self.problem.set(problem);
     }
 
     /// How people tell it apart: its label and Kaltura's name, either alone, or else its partner id.

@@ -103,6 +103,17 @@ pub struct AccountsPage {
     pub selectable: Option<i64>,
 }
 
+/// Why Kaltura does not serve a configured parent as one.
+#[derive(Debug, thiserror::Error)]
+pub enum ParentProblem {
+    #[error("Kaltura refuses its session: check its partner id and admin secret ({0})")]
+    Refused(KalturaError),
+    #[error("it is not a multi-account (VAR/GROUP) parent: Kaltura lists and creates no child accounts for it")]
+    NotMultiAccount,
+    #[error("Kaltura could not be asked about it: {0}")]
+    Kaltura(KalturaError),
+}
+
 /// Why a row action did not happen.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ActionError {
@@ -378,6 +389,32 @@ impl Accounts {
                 Err(e)
             }
         }
+    }
+
+    /// Asks Kaltura once whether it serves this parent as a multi-account parent: its own record, or why not.
+    pub(crate) async fn check_parent(&self) -> Result<Partner, ParentProblem> {
+        let pid = self.parent_id();
+        let probe = |group: PartnerGroupType| {
+            let filter = PartnerFilter {
+                id_equal: Some(pid),
+                partner_group_type_equal: Some(group),
+                ..PartnerFilter::default()
+            };
+            json!({ "filter": filter.to_wire(), "pager": Pager::new(1, 1).to_wire() })
+        };
+        let mut mr = MultiRequest::new();
+        let info = mr.add(Action::PARTNER_GET_INFO, Value::Null);
+        let var = mr.add(Action::PARTNER_LIST, probe(PartnerGroupType::VarGroup));
+        let group = mr.add(Action::PARTNER_LIST, probe(PartnerGroupType::Group));
+        let asked =
+            |e: KalturaError| if e.is_invalid_ks() { ParentProblem::Refused(e) } else { ParentProblem::Kaltura(e) };
+        let r = self.kaltura.multirequest(&mr).await.map_err(asked)?;
+        let parent: Partner = r.get(info).map_err(asked)?;
+        let count = |call| r.get::<ListResponse<Partner>>(call).map(|l| l.total_count).map_err(asked);
+        if count(var)? + count(group)? == 0 {
+            return Err(ParentProblem::NotMultiAccount);
+        }
+        Ok(parent)
     }
 
     /// The parent's `adminLoginUsersQuota`: how many console users it may have.

@@ -42,6 +42,9 @@ pub struct ImportArgs {
     /// Also write the result (the file's columns, then Partner ID, Outcome and Message) to this CSV file.
     #[arg(long, value_name = "OUTPUT.csv")]
     pub result: Option<PathBuf>,
+    /// The parent whose child accounts the file creates (default: the first parent of the settings).
+    #[arg(long, value_name = "PARTNER_ID")]
+    pub parent: Option<i64>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -77,8 +80,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     });
     let location = args.database.location()?;
     let pool = db::connect(&location, &args.database.pool()).await?.pool;
-    let (kaltura, _, demo) = connect_kaltura(&args.kaltura, &location).await?;
-    db::parents::adopt_unowned(&pool, kaltura.config().partner_id).await?;
+    let (parents, demo) = connect_kaltura(&args.kaltura, &location).await?;
+    let ids: Vec<i64> = parents.iter().map(|p| p.client.config().partner_id).collect();
+    // Work recorded before several parents belongs to the one served until then: the first.
+    if let Some(first) = ids.first() {
+        db::parents::adopt_unowned(&pool, *first).await?;
+    }
+    let chosen = parents.into_iter().find(|p| args.parent.is_none_or(|id| p.client.config().partner_id == id));
+    let Some(kaltura) = chosen.map(|p| p.client) else {
+        let listed = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        anyhow::bail!("--parent: partner {} is not a parent the console serves ({listed})", args.parent.unwrap_or(0));
+    };
     let accounts = Accounts::new(kaltura, pool.clone(), crate::clock::Clock::system());
     // A console sharing the database must not take this process's creations for a dead one's; and creations that
     // got no answer are settled by asking Kaltura, here as in a console.

@@ -26,6 +26,9 @@ pub struct DoctorArgs {
     pub public_url: reqwest::Url,
     #[command(flatten)]
     pub oidc: crate::config::oidc::OidcArgs,
+    /// The console's TOML settings file (`serve --config`): its Kaltura settings and `[[parents]]` are checked.
+    #[arg(long, env = "MA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +88,32 @@ pub async fn diagnose(settings: &KalturaSettings) -> Report {
         report.push(Outcome::Fail, SettingsError::NotConfigured.to_string());
         return report;
     }
-    let client = match settings.client() {
-        Ok(c) => c,
+    let parents = match settings.parent_configs() {
+        Ok(parents) => parents,
         Err(e) => {
             report.push(Outcome::Fail, format!("settings: {e}"));
             return report;
         }
     };
+    // With several parents each line names its parent; every parent is checked, whatever the others' outcome.
+    let several = parents.len() > 1;
+    for parent in parents {
+        let pid = parent.client.partner_id;
+        let mut one = Report::default();
+        match KalturaClient::new(parent.client) {
+            Ok(client) => diagnose_parent(&client, &mut one).await,
+            Err(e) => one.push(Outcome::Fail, format!("settings: {}", SettingsError::Client(e.to_string()))),
+        }
+        for check in one.checks {
+            let text = if several { format!("partner {pid}: {}", check.text) } else { check.text };
+            report.push(check.outcome, text);
+        }
+    }
+    report
+}
+
+/// The checks of one parent, in order; a failure that makes the later ones meaningless skips them.
+async fn diagnose_parent(client: &KalturaClient, report: &mut Report) {
     let cfg = client.config();
     let (url, pid) = (cfg.service_url.clone(), cfg.partner_id);
     report.push(Outcome::Ok, format!("settings: partner {pid} at {url}"));
@@ -99,7 +121,7 @@ pub async fn diagnose(settings: &KalturaSettings) -> Report {
     if let Err(e) = client.ping().await {
         report.push(Outcome::Fail, format!("service not reachable (system.ping): {e}. Check KALTURA_SERVICE_URL."));
         report.skip(&["admin secret", "VAR/GROUP", "varConsole", "quota", "analytics"]);
-        return report;
+        return;
     }
     report.push(Outcome::Ok, format!("service reachable: {url} answered system.ping"));
 
@@ -111,26 +133,25 @@ pub async fn diagnose(settings: &KalturaSettings) -> Report {
                 format!("admin secret: the session made for partner {pid} belongs to partner {}", p.id),
             );
             report.skip(&["VAR/GROUP", "varConsole", "quota", "analytics"]);
-            return report;
+            return;
         }
         Err(e) => {
             report.push(Outcome::Fail, secret_diagnosis(pid, &e));
             report.skip(&["VAR/GROUP", "varConsole", "quota", "analytics"]);
-            return report;
+            return;
         }
     };
     let name = parent.name.clone().unwrap_or_default();
     report.push(Outcome::Ok, format!("admin secret accepted: partner {pid} is {name:?} (partner.getInfo)"));
 
-    let (outcome, text) = group_check(&client, pid).await;
+    let (outcome, text) = group_check(client, pid).await;
     report.push(outcome, text);
-    let (outcome, text) = var_console_check(&client, &parent).await;
+    let (outcome, text) = var_console_check(client, &parent).await;
     report.push(outcome, text);
-    let (outcome, text) = quota_check(&client).await;
+    let (outcome, text) = quota_check(client).await;
     report.push(outcome, text);
-    let (outcome, text) = analytics_check(&client).await;
+    let (outcome, text) = analytics_check(client).await;
     report.push(outcome, text);
-    report
 }
 
 fn secret_diagnosis(pid: i64, e: &KalturaError) -> String {

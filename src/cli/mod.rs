@@ -63,13 +63,20 @@ where
         Command::Serve(a) => ("serve", &a.config),
         Command::Healthcheck(a) => ("healthcheck", &a.config),
         Command::Backup(a) => ("backup", &a.config),
+        Command::Doctor(a) => ("doctor", &a.config),
         _ => return Ok(cli),
     };
     let Some(path) = config else {
         return Ok(cli);
     };
-    let matches = crate::config::file::matches_with_file(Cli::command(), subcommand, path, &args)?;
-    Cli::from_arg_matches(&matches)
+    let (matches, parents) = crate::config::file::matches_with_file(Cli::command(), subcommand, path, &args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    match &mut cli.command {
+        Command::Serve(a) => a.kaltura.parents = parents,
+        Command::Doctor(a) => a.kaltura.parents = parents,
+        _ => {}
+    }
+    Ok(cli)
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -230,6 +237,58 @@ mod settings_file_tests {
         let settings = serve(&["--config", path.to_str().unwrap()]).unwrap().settings().unwrap();
         assert!(settings.require_2fa);
         assert!(settings.secret_key.is_some());
+    }
+
+    #[test]
+    fn the_file_names_several_parents_each_checked_and_named_when_wrong() {
+        let secrets = tempfile::tempdir().unwrap();
+        let secret = secrets.path().join("parent-6464");
+        std::fs::write(&secret, "secret-of-6464\n").unwrap();
+        let (_dir, path) = file(&format!(
+            "kaltura-service-url = \"https://www.kaltura.com\"\n\
+             [[parents]]\npartner-id = 6464\nadmin-secret-file = {:?}\nlabel = \"Europe\"\n\
+             [[parents]]\npartner-id = 7001\nadmin-secret = \"secret-of-7001\"\n\
+             service-url = \"https://kaltura.example.edu/api_v3\"\nkmc-url = \"https://kmc.example.edu\"\n",
+            secret.to_str().unwrap()
+        ));
+        let args = serve(&["--config", path.to_str().unwrap()]).unwrap();
+        let parents = args.kaltura.parent_configs().unwrap();
+        let shown: Vec<_> = parents
+            .iter()
+            .map(|p| {
+                let c = &p.client;
+                (c.partner_id, c.admin_secret.expose(), c.service_url.as_str(), c.kmc_url.as_str(), p.label.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (6464, "secret-of-6464", "https://www.kaltura.com", "https://www.kaltura.com", Some("Europe")),
+                (7001, "secret-of-7001", "https://kaltura.example.edu", "https://kmc.example.edu", None),
+            ]
+        );
+        assert!(!format!("{:?}", args.kaltura).contains("secret-of-7001"), "never in a log line");
+
+        // The flags' one parent and a file's several are one too many.
+        let twice = serve(&["--config", path.to_str().unwrap(), "--kaltura-partner-id", "6464"]).unwrap();
+        let e = twice.kaltura.parent_configs().unwrap_err().to_string();
+        assert!(e.contains("the parents are given twice"), "{e}");
+
+        for (entries, expected) in [
+            ("[[parents]]\npartner-id = 6464\n", "[[parents]] number 1 (partner 6464):"),
+            ("[[parents]]\npartner-id = -3\nadmin-secret = \"s\"\n", "positive whole number"),
+            (
+                "[[parents]]\npartner-id = 6464\nadmin-secret = \"s\"\n[[parents]]\npartner-id = 6464\nadmin-secret = \"t\"\n",
+                "partner 6464 is in [[parents]] twice",
+            ),
+        ] {
+            let (_dir, path) = file(&format!("kaltura-service-url = \"https://www.kaltura.com\"\n{entries}"));
+            let e = serve(&["--config", path.to_str().unwrap()]).unwrap().kaltura.parent_configs().unwrap_err();
+            assert!(e.to_string().contains(expected), "{entries}: {e}");
+        }
+        let (_dir, path) = file("[[parents]]\npartner-id = 6464\nsecret = \"s\"\n");
+        let e = serve(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("[[parents]]") && e.contains("unknown field `secret`"), "{e}");
     }
 
     #[test]

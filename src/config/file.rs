@@ -1,17 +1,22 @@
 //! The optional TOML settings file (`--config FILE` or `MA_CONFIG`). Its keys are `serve`'s long flag names without
 //! the dashes (`listen`, `database`, `kaltura-partner-id`, …). Its values become the flags' defaults, so clap checks
 //! them like any flag and the precedence is flag > environment > file > built-in default. Other commands that take
-//! `--config` (`healthcheck`, `backup`) use the keys they share with `serve` and ignore the rest.
+//! `--config` (`healthcheck`, `backup`, `doctor`) use the keys they share with `serve` and ignore the rest. The
+//! parents the console serves are an array of tables, `[[parents]]`, one per parent partner.
 
 use clap::Command;
 use clap::error::ErrorKind;
 use std::ffi::OsString;
 use std::path::Path;
 
+use super::kaltura::ParentEntry;
+
 /// The command whose flags define the file's keys.
 const SETTINGS_COMMAND: &str = "serve";
 /// Flags that are not settings.
 const NOT_KEYS: &[&str] = &["config", "help"];
+/// The array of tables naming the parents (see [`ParentEntry`]); not a flag.
+const PARENTS: &str = "parents";
 
 /// Parses `args` again with the file's values as the defaults of `subcommand`'s flags.
 pub fn matches_with_file(
@@ -19,16 +24,23 @@ pub fn matches_with_file(
     subcommand: &str,
     path: &Path,
     args: &[OsString],
-) -> Result<clap::ArgMatches, clap::Error> {
+) -> Result<(clap::ArgMatches, Vec<ParentEntry>), clap::Error> {
     let fail = |kind: ErrorKind, msg: String| cmd.clone().error(kind, format!("config file {}: {msg}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| fail(ErrorKind::Io, e.to_string()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| fail(ErrorKind::InvalidValue, e.to_string()))?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| fail(ErrorKind::InvalidValue, e.to_string()))?;
+    let parents = match table.remove(PARENTS) {
+        None => Vec::new(),
+        Some(value) => value.try_into::<Vec<ParentEntry>>().map_err(|e| {
+            let msg = format!("[[{PARENTS}]]: {}", e.message());
+            fail(ErrorKind::InvalidValue, msg)
+        })?,
+    };
 
     let keys = setting_keys(&cmd);
     let mut values = Vec::with_capacity(table.len());
     for (key, value) in table {
         if !keys.contains(&key) {
-            let msg = format!("unknown key `{key}`; the keys are: {}", keys.join(", "));
+            let msg = format!("unknown key `{key}`; the keys are: {}, [[{PARENTS}]]", keys.join(", "));
             return Err(fail(ErrorKind::UnknownArgument, msg));
         }
         let value = match value {
@@ -47,7 +59,7 @@ pub fn matches_with_file(
     }
 
     match with_defaults(cmd.clone(), subcommand, &values).try_get_matches_from(args) {
-        Ok(matches) => Ok(matches),
+        Ok(matches) => Ok((matches, parents)),
         // The command line parsed without the file, so a file value is wrong: find which, to name it.
         Err(e) => {
             let culprit = values.iter().find_map(|(key, value)| {

@@ -42,6 +42,50 @@ pub struct KalturaSettings {
     #[arg(long = "kaltura-max-answer-mb", env = "KALTURA_MAX_ANSWER_MB", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_answer_mb: u32,
+    /// The parents of the settings file's `[[parents]]` tables (none: the flags above name the one parent).
+    #[arg(skip)]
+    pub parents: Vec<ParentEntry>,
+}
+
+/// One `[[parents]]` table of the settings file: a parent partner the console serves.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ParentEntry {
+    pub partner_id: i64,
+    #[serde(default)]
+    pub admin_secret: Option<String>,
+    #[serde(default)]
+    pub admin_secret_file: Option<PathBuf>,
+    /// How the console names it (e.g. a region or a brand).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Its own service URL (default: the console's).
+    #[serde(default)]
+    pub service_url: Option<String>,
+    /// Its own KMC URL (default: the console's, else its service URL).
+    #[serde(default)]
+    pub kmc_url: Option<String>,
+}
+
+/// Never shows the secret.
+impl std::fmt::Debug for ParentEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParentEntry")
+            .field("partner_id", &self.partner_id)
+            .field("admin_secret", &self.admin_secret.as_ref().map(|_| "[hidden]"))
+            .field("admin_secret_file", &self.admin_secret_file)
+            .field("label", &self.label)
+            .field("service_url", &self.service_url)
+            .field("kmc_url", &self.kmc_url)
+            .finish()
+    }
+}
+
+/// A parent partner as the console will serve it: its client's settings and its label.
+#[derive(Debug, Clone)]
+pub struct ParentConfig {
+    pub client: ClientConfig,
+    pub label: Option<String>,
 }
 
 /// The same defaults as the flags.
@@ -58,6 +102,7 @@ impl Default for KalturaSettings {
             register_timeout_secs: 120,
             impersonation_secs: 120,
             max_answer_mb: 32,
+            parents: Vec::new(),
         }
     }
 }
@@ -83,6 +128,15 @@ pub enum SettingsError {
     SecretFile { path: String, reason: String },
     #[error("cannot set up the Kaltura client: {0}")]
     Client(String),
+    #[error(
+        "the parents are given twice: the settings file's [[parents]] and KALTURA_PARTNER_ID or an admin secret flag; \
+         keep one of them"
+    )]
+    ParentsTwice,
+    #[error("[[parents]] number {number} (partner {partner_id}): {reason}")]
+    Parent { number: usize, partner_id: i64, reason: Box<SettingsError> },
+    #[error("partner {0} is in [[parents]] twice")]
+    ParentTwice(i64),
 }
 
 const SERVICE_URL: &str = "--kaltura-service-url (KALTURA_SERVICE_URL)";
@@ -93,7 +147,8 @@ const KMC_URL: &str = "--kaltura-kmc-url (KALTURA_KMC_URL)";
 impl KalturaSettings {
     /// Whether any Kaltura setting is given; if none is, the console runs its demo on the embedded emulator.
     pub fn is_configured(&self) -> bool {
-        self.service_url.is_some()
+        !self.parents.is_empty()
+            || self.service_url.is_some()
             || self.partner_id.is_some()
             || self.admin_secret.is_some()
             || self.admin_secret_file.is_some()
@@ -117,6 +172,44 @@ impl KalturaSettings {
             cfg.kmc_url = normalize_url(KMC_URL, kmc)?;
         }
         Ok(cfg)
+    }
+
+    /// Every parent the console serves, checked: the `[[parents]]` of the settings file (each with the flags'
+    /// service and KMC URLs unless it has its own), or else the one the flags name.
+    pub fn parent_configs(&self) -> Result<Vec<ParentConfig>, SettingsError> {
+        if self.parents.is_empty() {
+            return Ok(vec![ParentConfig { client: self.client_config()?, label: None }]);
+        }
+        if self.partner_id.is_some() || self.admin_secret.is_some() || self.admin_secret_file.is_some() {
+            return Err(SettingsError::ParentsTwice);
+        }
+        let mut out: Vec<ParentConfig> = Vec::with_capacity(self.parents.len());
+        for (i, entry) in self.parents.iter().enumerate() {
+            let config = self.parent_config(entry).map_err(|reason| SettingsError::Parent {
+                number: i + 1,
+                partner_id: entry.partner_id,
+                reason: Box::new(reason),
+            })?;
+            if out.iter().any(|p| p.client.partner_id == config.client.partner_id) {
+                return Err(SettingsError::ParentTwice(entry.partner_id));
+            }
+            out.push(config);
+        }
+        Ok(out)
+    }
+
+    fn parent_config(&self, entry: &ParentEntry) -> Result<ParentConfig, SettingsError> {
+        let one = KalturaSettings {
+            service_url: entry.service_url.clone().or_else(|| self.service_url.clone()),
+            partner_id: Some(entry.partner_id.to_string()),
+            admin_secret: entry.admin_secret.clone().map(Secret::new),
+            admin_secret_file: entry.admin_secret_file.clone(),
+            kmc_url: entry.kmc_url.clone().or_else(|| self.kmc_url.clone()),
+            parents: Vec::new(),
+            ..self.clone()
+        };
+        let label = entry.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
+        Ok(ParentConfig { client: one.client_config()?, label })
     }
 
     pub fn client(&self) -> Result<KalturaClient, SettingsError> {

@@ -188,8 +188,8 @@ impl Settings {
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub public_url: Url,
-    /// Where "Rich Media CMS Login" sends the browser; allowed as a form target by the CSP.
-    pub kmc_url: Url,
+    /// Where "Rich Media CMS Login" sends the browser, for each parent; allowed as form targets by the CSP.
+    pub kmc_urls: Vec<Url>,
     pub session_idle: Duration,
     pub session_max: Duration,
     /// A request body that makes no progress this long fails.

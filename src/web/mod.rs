@@ -181,7 +181,10 @@ async fn drop_malformed_request_id(mut req: Request<axum::body::Body>, next: Nex
 /// `Content-Security-Policy`: scripts and styles from this site only (no inline code anywhere), no framing, and
 /// forms may post here or to the Rich Media CMS (where "Rich Media CMS Login" lands).
 fn content_security_policy(settings: &WebSettings) -> HeaderValue {
-    let kmc = settings.kmc_url.origin().ascii_serialization();
+    let mut origins: Vec<String> = settings.kmc_urls.iter().map(|u| u.origin().ascii_serialization()).collect();
+    origins.sort();
+    origins.dedup();
+    let kmc = origins.join(" ");
     // Sign-out of a single sign-on session ends at the provider: the form's redirect goes there.
     let sso =
         settings.sso_issuer.as_ref().map(|u| format!(" {}", u.origin().ascii_serialization())).unwrap_or_default();

@@ -43,6 +43,40 @@ fn line<'a>(run: &'a Run, start: &str) -> &'a str {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn doctor_checks_every_parent_of_the_settings_file_and_names_each() {
+    let emu = emulator::start(EmulatorConfig::for_tests()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("multi-account.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "kaltura-service-url = {:?}\n[[parents]]\npartner-id = 6464\nadmin-secret = {:?}\n\
+             [[parents]]\npartner-id = 7001\nadmin-secret = \"not-its-secret\"\n",
+            emu.url, emu.admin_secret
+        ),
+    )
+    .unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_multi-account"));
+    cmd.args(["doctor", "--config", config.to_str().unwrap()]);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KALTURA_") || name == "MA_CONFIG" {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "one parent fails: {stdout}");
+    assert!(
+        stdout.contains("ok   partner 6464: admin secret accepted: partner 6464 is \"Debbie Techpubs\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok   partner 6464: partner 6464 is a VAR group"), "{stdout}");
+    assert!(stdout.contains("FAIL partner 7001: admin secret refused"), "{stdout}");
+    assert!(stdout.contains("skip partner 7001: VAR/GROUP"), "the rest of 7001's checks are skipped: {stdout}");
+    assert!(!stdout.contains("not-its-secret") && !stdout.contains(&emu.admin_secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn doctor_passes_every_check_against_the_demo_emulator() {
     let emu = emulator::start(EmulatorConfig::for_tests()).await.unwrap();
     let run = doctor_against(&emu, &emu.admin_secret).await;

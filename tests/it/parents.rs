@@ -2,7 +2,8 @@
 //! today's addresses lead to the same page of the user's last parent; a parent the console does not serve is a 404
 //! that names nothing.
 
-use crate::support::spawn_app;
+use crate::support::{spawn_app, spawn_app_with_parents};
+use multi_account::config::kaltura::KalturaSettings;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 
@@ -81,4 +82,172 @@ async fn a_sign_in_comes_back_to_the_page_of_the_parent_it_was_asked_for() {
         .await
         .unwrap();
     assert_eq!(location(&res), "/parents/6464/accounts/6475");
+}
+
+/// The partner ids of the Accounts page's rows.
+fn row_ids(html: &str) -> Vec<i64> {
+    let doc = scraper::Html::parse_document(html);
+    let rows = scraper::Selector::parse(r#"tr[id^="account-"]"#).unwrap();
+    doc.select(&rows).filter_map(|tr| tr.value().id()?.strip_prefix("account-")?.parse().ok()).collect()
+}
+
+async fn page(client: &reqwest::Client, app: &crate::support::TestApp, path: &str) -> (StatusCode, String) {
+    let res = client.get(app.at(path)).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn each_parent_shows_only_its_own_children_and_switching_keeps_the_page() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    let (status, techpubs) = page(&client, &app, "/parents/6464/accounts?status=1,2,3").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ids = row_ids(&techpubs);
+    ids.sort_unstable();
+    assert_eq!(ids, [6464, 6472, 6474, 6475, 6478, 6479]);
+    let (_, northwind) = page(&client, &app, "/parents/7001/accounts?status=1,2,3").await;
+    let mut ids = row_ids(&northwind);
+    ids.sort_unstable();
+    assert_eq!(ids, [7001, 7002, 7003, 7004]);
+    assert!(northwind.contains(r#"href="/parents/7001/accounts/7002""#), "its links stay under it");
+
+    // The header names the parent and offers the other one, on the same page.
+    let header = |html: &str| {
+        let doc = scraper::Html::parse_document(html);
+        let s = scraper::Selector::parse("details.parent-menu").unwrap();
+        doc.select(&s).next().map(|e| e.html()).unwrap_or_default()
+    };
+    let menu = header(&techpubs);
+    assert!(menu.contains("Techpubs — Debbie Techpubs") && menu.contains("6464"), "label and name: {menu}");
+    assert!(menu.contains(r#"href="/parents/7001/accounts""#) && menu.contains("Northwind Media"), "{menu}");
+    let (_, usage) = page(&client, &app, "/parents/7001/usage").await;
+    let menu = header(&usage);
+    assert!(menu.contains(r#"href="/parents/6464/usage""#), "Usage stays Usage: {menu}");
+
+    // An address without a parent leads to the last one opened.
+    let res = client.get(app.at("/accounts")).send().await.unwrap();
+    assert_eq!(location(&res), "/parents/7001/accounts");
+}
+
+#[tokio::test]
+async fn an_account_of_one_parent_is_not_found_under_the_other() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    for path in [
+        "/parents/6464/accounts/7002",
+        "/parents/7001/accounts/6475",
+        "/parents/7001/accounts/6475/edit",
+        "/parents/7001/usage/6475",
+    ] {
+        let (status, body) = page(&client, &app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("Shanghai") && !body.contains("Northwind Media - Sales"), "{path}: names nothing");
+    }
+    let res = client.post(app.at("/parents/7001/accounts/6475/block")).send().await.unwrap();
+    assert_ne!(res.status(), StatusCode::OK);
+    let kaltura = multi_account::config::kaltura::KalturaSettings::default()
+        .demo_client(&app.emulator().url, 6464, &app.emulator().admin_secret)
+        .unwrap();
+    let shanghai = kaltura.get_partner(6475).await.unwrap();
+    assert_eq!(shanghai.status, Some(kaltura::PartnerStatus::Active), "nothing was blocked through the wrong parent");
+}
+
+#[tokio::test]
+async fn one_parents_quota_turn_never_holds_up_add_account_on_the_other() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    // Another process is checking 6464's quota, and will be for a minute.
+    sqlx::query("INSERT INTO locks (name, holder, until) VALUES ('account-creation:6464', 'elsewhere', strftime('%s','now') + 60)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let html = client
+        .get(app.at("/parents/7001/accounts/new"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find("name=\"request_key\" value=\"").expect("the form carries a request key") + 26;
+    let key = html[at..at + 32].to_string();
+    let form = [
+        ("request_key", key.as_str()),
+        ("admin_name", "Nia North"),
+        ("name", "Northwind Media - Events"),
+        ("admin_email", "nia@events.northwind.example"),
+        ("phone", "+1-555-0105"),
+        ("website", ""),
+        ("template_id", "0"),
+        ("reference_id", ""),
+    ];
+    let res =
+        client.post(app.at("/parents/7001/accounts")).header("HX-Request", "true").form(&form).send().await.unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Account Northwind Media - Events (") && body.contains("was created."), "{body}");
+    let (_, northwind) = page(&client, &app, "/parents/7001/accounts").await;
+    assert!(northwind.contains("Northwind Media - Events"));
+    let (_, techpubs) = page(&client, &app, "/parents/6464/accounts").await;
+    assert!(!techpubs.contains("Northwind Media - Events"), "made under 7001, not 6464");
+}
+
+#[tokio::test]
+async fn a_parent_kaltura_refuses_is_reported_and_the_others_are_served() {
+    let app = spawn_app_with_parents(|parents| parents[1].admin_secret = Some("not-the-secret".into())).await;
+    let client = app.admin().await;
+    let (status, techpubs) = page(&client, &app, "/parents/6464/accounts").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(techpubs.contains("Shanghai"));
+    let (_, northwind) = page(&client, &app, "/parents/7001/accounts").await;
+    assert!(
+        northwind.contains(
+            "partner 7001 could not be served: Kaltura refuses its session: check its partner id and admin secret"
+        ),
+        "{northwind}"
+    );
+    assert!(!northwind.contains("not-the-secret"), "the secret is never shown");
+    let res = app.bare_client().get(app.at("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "ready: one parent is served");
+}
+
+#[tokio::test]
+async fn demo_mode_serves_both_organisations_of_the_demo() {
+    use multi_account::app::{Application, Settings};
+    use multi_account::db::{Location, users};
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::Sqlite(dir.path().join("demo.db").to_str().unwrap().to_owned());
+    let app = Application::build(Settings::new(location, KalturaSettings::default())).await.expect("demo mode starts");
+    let url = format!("http://{}", app.addr().unwrap());
+    let hash = multi_account::identity::password::hash("a demo password here".into()).await.unwrap();
+    let new = users::NewUser {
+        email: "demo@example.com",
+        first_name: "Demo",
+        last_name: "Admin",
+        publisher_user_id: None,
+        role: users::Role::PublisherAdministrator,
+        password_hash: &hash,
+    };
+    users::add(app.db(), &new, None, multi_account::clock::Clock::system().now()).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, url.parse().unwrap());
+    let client = crate::support::client_with(headers);
+    let res = client
+        .post(format!("{url}/login"))
+        .form(&[("email", "demo@example.com"), ("password", "a demo password here")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = client.get(format!("{url}/parents/7001/accounts")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Northwind Media - Sales") && !body.contains("Shanghai"), "its own children");
+    assert!(body.contains(r#"href="/parents/6464/accounts""#), "the other parent is offered");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -5,7 +5,7 @@ use kaltura::Secret;
 use kaltura_emulator::{self as emulator, EmulatorConfig, RunningEmulator, Seed};
 use multi_account::app::{Application, Settings};
 pub use multi_account::clock::Clock;
-use multi_account::config::kaltura::KalturaSettings;
+use multi_account::config::kaltura::{KalturaSettings, ParentEntry};
 use multi_account::db::{self, users};
 use multi_account::identity::password;
 use reqwest::StatusCode;
@@ -60,12 +60,44 @@ pub async fn spawn_app_with_kaltura(configure: impl FnOnce(&mut KalturaSettings)
     start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() }, kaltura, |_| {}).await
 }
 
+/// The console serving both multi-account organisations of the demo, each a `[[parents]]` entry: 6464 (labelled
+/// "Techpubs") and Northwind Media (7001); `configure` may change the entries (a wrong secret, another label).
+pub async fn spawn_app_with_parents(configure: impl FnOnce(&mut Vec<ParentEntry>)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let emulator = emulator::start(EmulatorConfig { seed: Seed::Demo, ..EmulatorConfig::for_tests() })
+        .await
+        .expect("the emulator starts");
+    let northwind = emulator.admin_secret_of(7001).await.unwrap().expect("the demo's second parent");
+    let entry = |partner_id, secret: String, label: Option<&str>| ParentEntry {
+        partner_id,
+        admin_secret: Some(secret),
+        admin_secret_file: None,
+        label: label.map(str::to_owned),
+        service_url: None,
+        kmc_url: None,
+    };
+    let mut parents =
+        vec![entry(emulator.parent_id, emulator.admin_secret.clone(), Some("Techpubs")), entry(7001, northwind, None)];
+    configure(&mut parents);
+    let kaltura = KalturaSettings { service_url: Some(emulator.url.clone()), parents, ..KalturaSettings::default() };
+    finish_start(dir, emulator, kaltura, |_| {}).await
+}
+
 async fn start(cfg: EmulatorConfig, mut kaltura: KalturaSettings, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temp dir");
     let emulator = emulator::start(cfg).await.expect("the emulator starts");
     kaltura.service_url = Some(emulator.url.clone());
     kaltura.partner_id = Some(emulator.parent_id.to_string());
     kaltura.admin_secret = Some(Secret::new(emulator.admin_secret.clone()));
+    finish_start(dir, emulator, kaltura, configure).await
+}
+
+async fn finish_start(
+    dir: TempDir,
+    emulator: RunningEmulator,
+    kaltura: KalturaSettings,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let db_path = dir.path().join("console.db");
     let location = db::Location::Sqlite(db_path.to_str().expect("a UTF-8 path").to_owned());
     let mut settings = Settings::new(location, kaltura);

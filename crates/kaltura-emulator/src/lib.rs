@@ -199,6 +199,18 @@ impl RunningEmulator {
         Ok(self.emu.store.get(partner_id).await?.filter(|p| p.partner_parent_id.is_none()).map(|p| p.admin_secret))
     }
 
+    /// The other multi-account parents the emulator holds (VAR or GROUP, of no parent themselves), by id, with their
+    /// admin secrets: what a console serving every organisation of the demo is given.
+    pub async fn other_parents(&self) -> anyhow::Result<Vec<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, admin_secret FROM partner WHERE partner_parent_id IS NULL AND partner_group_type IN (2, 3) \
+             AND id != ? ORDER BY id",
+        )
+        .bind(self.parent_id)
+        .fetch_all(&self.emu.store.pool)
+        .await?)
+    }
+
     /// Resolves when the server ends (for the `emulator` command, which runs until Ctrl-C or SIGTERM).
     pub async fn wait(self, signal: impl std::future::Future<Output = ()>) {
         signal.await;

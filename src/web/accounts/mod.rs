@@ -331,7 +331,10 @@ async fn show(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let (view, notes) = View::parse(query.as_deref().unwrap_or(""));
+    let (view, mut notes) = View::parse(query.as_deref().unwrap_or(""));
+    if let Some(problem) = parent.problem() {
+        notes.insert(0, format!("When the console started, partner {} could not be served: {problem}", parent.id));
+    }
     let size = page_size(&state, &me, &session, &view).await?;
     let loaded = load(&parent, &view, size).await;
     if let Loaded::Page(p) = &loaded
