@@ -220,6 +220,12 @@
     var viewWidth = document.documentElement.clientWidth, viewHeight = window.innerHeight;
     if (r.bottom < 0 || r.top > viewHeight) { menu.open = false; return; }
     var h = list.offsetHeight, w = list.offsetWidth, gap = 4;
+    // A header menu drops below its button.
+    if (menu.hasAttribute("data-menu-below")) {
+      list.style.top = (r.bottom + gap) + "px";
+      list.style.left = Math.max(gap, Math.min(r.left, viewWidth - w - gap)) + "px";
+      return;
+    }
     // Beside the button, to its left, where it covers no other row's menu button; below or above it when the window
     // has no room there.
     if (r.left - w - gap >= gap) {

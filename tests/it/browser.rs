@@ -1017,7 +1017,8 @@ fn keep_screenshot(png: &[u8], width: u32, height: u32, name: &str) {
 
 #[tokio::test]
 async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
-    let app = spawn_app().await;
+    // As demo mode serves them: two parents, so the header offers the other one.
+    let app = crate::support::spawn_app_with_parents(|_| {}).await;
     sqlx::query("UPDATE users SET first_name = 'Demo', last_name = 'Administrator' WHERE email = ?")
         .bind(ADMIN_EMAIL)
         .execute(&app.db)
@@ -1032,6 +1033,10 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     }
     until_selected(&b, 2).await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "accounts.png");
+    b.find("details.parent-menu summary").await.click().await.expect("opening the parents");
+    b.until("the parents", "return !!document.querySelector('details.parent-menu[open] a[data-parent=\"7001\"]')")
+        .await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "parents.png");
     b.goto("/parents/6464/accounts/6475").await;
     b.until("the details", "return document.readyState === 'complete' && document.querySelectorAll('#account-admins tbody tr').length === 3").await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "account-details.png");
@@ -1755,5 +1760,43 @@ async fn stepping_through_the_role_list_changes_no_one_until_change_is_pressed()
     // Sent, and answered by re-authentication: the identity is confirmed before anyone gets full control.
     b.until("the password asked again", "return location.pathname === '/account/confirm'").await;
     assert_eq!(role().await, before, "not promoted before the password is confirmed");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_header_switches_parents_keeping_the_page_at_desktop_and_phone_widths() {
+    let app = crate::support::spawn_app_with_parents(|_| {}).await;
+    let b = Browser::signed_in(&app).await;
+    for (width, height) in [(1280, 900), PHONE] {
+        b.resize(width, height).await;
+        b.goto("/parents/6464/usage").await;
+        b.until("Usage of 6464", "return !!document.querySelector('details.parent-menu summary')").await;
+        let summary = b.text("details.parent-menu summary").await;
+        assert!(summary.contains("Techpubs"), "{width}px: {summary}");
+        // The header fits: nothing scrolls sideways, and the menu's title is within the window.
+        let fits = b
+            .js("const r = document.querySelector('details.parent-menu summary').getBoundingClientRect(); \
+                 return r.right <= document.documentElement.clientWidth && r.width > 40 \
+                 && document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            .await;
+        assert_eq!(fits, Value::Bool(true), "{width}px: the header does not fit");
+        b.find("details.parent-menu summary").await.click().await.expect("a click");
+        b.find("details.parent-menu a[data-parent='7001']").await.click().await.expect("a click");
+        b.until(
+            "Usage of 7001",
+            "return location.pathname === '/parents/7001/usage' && !!document.querySelector('#usage-panel')",
+        )
+        .await;
+        let summary = b.text("details.parent-menu summary").await;
+        assert!(summary.contains("Northwind Media"), "{width}px: {summary}");
+        // The partner id is said to screen readers always, and shown beside the name where there is room.
+        let label =
+            b.js("return document.querySelector('details.parent-menu summary').getAttribute('aria-label')").await;
+        assert!(label.as_str().is_some_and(|l| l.contains("Northwind Media (7001)")), "{label}");
+        assert!(summary.contains("7001"), "{width}px: {summary}");
+        b.find("details.parent-menu summary").await.click().await.expect("a click");
+        b.find("details.parent-menu a[data-parent='6464']").await.click().await.expect("a click");
+        b.until("back to 6464", "return location.pathname === '/parents/6464/usage'").await;
+    }
     b.close().await;
 }
