@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the README's screenshots (the Accounts page on a desktop and a phone, its top and its cards, the parents, an account's details, Usage on both, an
+# Regenerates the README's screenshots (the Accounts page on a desktop and a phone, its top and its cards, the parents and their overview, an account's details, Usage on both, an
 # import's preview: the files in `pictures` below) by running the browser test that takes them with MA_SCREENSHOT_DIR
 # set. Test runs never write them (a test run must not change
 # the tree), so this is the one way to update the pictures: run it after changing how these pages look, review
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 test_name=browser::the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone
-pictures=(docs/accounts.png docs/parents.png docs/accounts-phone.png docs/accounts-phone-cards.png docs/account-details.png docs/usage.png
+pictures=(docs/accounts.png docs/parents.png docs/overview.png docs/accounts-phone.png docs/accounts-phone-cards.png docs/account-details.png docs/usage.png
     docs/usage-phone.png docs/import.png)
 # A filter that matches no test passes silently; a file older than this marker means the picture was not taken.
 marker=$(mktemp)

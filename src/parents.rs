@@ -4,8 +4,10 @@
 use reqwest::Url;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::accounts::Accounts;
-use crate::usage::Usage;
+use kaltura::{KalturaError, MultiRequest};
+
+use crate::accounts::{self, Accounts, AccountsSummary};
+use crate::usage::{Totals, Usage};
 
 /// One parent partner and what serves it.
 pub struct Parent {
@@ -69,6 +71,20 @@ impl Parent {
             (None, Some(name)) => name,
             (None, None) => format!("Partner {}", self.id),
         }
+    }
+
+    /// Its row of the overview, in one request to Kaltura: the accounts at a glance and this month's usage (`None`
+    /// without the analytics permission).
+    pub(crate) async fn summary(&self) -> Result<(AccountsSummary, Option<Totals>), KalturaError> {
+        let mut mr = MultiRequest::new();
+        let accounts = accounts::summary_calls(&mut mr);
+        let month = self.usage.month_calls(&mut mr);
+        let r = self.accounts.send_shared(&mr).await?;
+        let summary = accounts::read_summary(&r, &accounts)?;
+        if let Some(name) = &summary.name {
+            self.learn_name(name);
+        }
+        Ok((summary, Usage::read_month(&r, &month)?))
     }
 
     /// The start of every URL of its pages.

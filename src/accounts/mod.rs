@@ -13,8 +13,9 @@ use crate::db::Pool;
 use crate::db::claims::{self, Work};
 use futures_util::{Stream, stream};
 use kaltura::{
-    Action, KalturaClient, KalturaError, ListResponse, MultiRequest, Pager, Partner, PartnerFilter, PartnerGroupType,
-    PartnerOrder, PartnerOrderField, PartnerStatus, SecretUrl, User, UserFilter, UserStatus,
+    Action, KalturaClient, KalturaError, ListResponse, MultiRequest, MultiResponse, Pager, Partner, PartnerFilter,
+    PartnerGroupType, PartnerOrder, PartnerOrderField, PartnerStatus, ResultRef, SecretUrl, User, UserFilter,
+    UserStatus,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -101,6 +102,53 @@ pub struct AccountsPage {
     pub parent_name: Option<String>,
     /// Of the accounts the filter matches, how many a bulk action could change (when asked for).
     pub selectable: Option<i64>,
+}
+
+/// A parent's accounts at a glance (its row of the overview): its name, the quota, and how many accounts are in
+/// each status (the parent among them, as Kaltura counts it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsSummary {
+    pub name: Option<String>,
+    pub quota: Quota,
+    pub active: i64,
+    pub blocked: i64,
+    pub removed: i64,
+}
+
+/// Where the answers of [`summary_calls`] are in their multirequest.
+pub(crate) struct SummaryCalls {
+    info: ResultRef,
+    templates: ResultRef,
+    by_status: [ResultRef; 3],
+}
+
+/// The calls of a parent's [`AccountsSummary`], added to a multirequest shared with other services.
+pub(crate) fn summary_calls(mr: &mut MultiRequest) -> SummaryCalls {
+    let count = |filter: PartnerFilter| json!({ "filter": filter.to_wire() });
+    let templates =
+        PartnerFilter { partner_group_type_equal: Some(PartnerGroupType::Template), ..PartnerFilter::in_use() };
+    let status = |s: PartnerStatus| PartnerFilter { status_in: Some(vec![s]), ..PartnerFilter::default() };
+    SummaryCalls {
+        info: mr.add(Action::PARTNER_GET_INFO, Value::Null),
+        templates: mr.add(Action::PARTNER_COUNT, count(templates)),
+        by_status: [PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]
+            .map(|s| mr.add(Action::PARTNER_COUNT, count(status(s)))),
+    }
+}
+
+/// What [`summary_calls`] asked.
+pub(crate) fn read_summary(r: &MultiResponse, calls: &SummaryCalls) -> Result<AccountsSummary, KalturaError> {
+    let parent: Partner = r.get(calls.info)?;
+    let [active, blocked, removed] =
+        [r.get::<i64>(calls.by_status[0])?, r.get(calls.by_status[1])?, r.get(calls.by_status[2])?];
+    let templates: i64 = r.get(calls.templates)?;
+    Ok(AccountsSummary {
+        name: parent.name.filter(|n| !n.trim().is_empty()),
+        quota: Quota::compute(active + blocked, templates, parent.publishers_quota.unwrap_or(0)),
+        active,
+        blocked,
+        removed,
+    })
 }
 
 /// Why Kaltura does not serve a configured parent as one.
@@ -207,6 +255,11 @@ impl Accounts {
 
     pub(crate) fn parent_id(&self) -> i64 {
         self.kaltura.config().partner_id
+    }
+
+    /// Sends a multirequest other services added calls to, under this parent's session.
+    pub(crate) async fn send_shared(&self, mr: &MultiRequest) -> Result<MultiResponse, KalturaError> {
+        self.kaltura.multirequest(mr).await
     }
 
     /// One page of accounts, the templates, the count in use and the parent, in one HTTP request.

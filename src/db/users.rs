@@ -210,6 +210,7 @@ pub struct SignedIn {
     pub user: User,
     pub awaiting_report: bool,
     pub two_factor: bool,
+    /// Accounts selected, under every parent.
     pub selected: i64,
 }
 

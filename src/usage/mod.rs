@@ -349,6 +349,12 @@ impl AccountUsage {
     }
 }
 
+/// Where the answers of [`Usage::month_calls`] are in their multirequest.
+pub(crate) struct MonthCalls {
+    permission: ResultRef,
+    total: ResultRef,
+}
+
 /// Totals over the period, in [`Metric::ALL`]'s order; `None` where Kaltura has no figure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Totals(pub(crate) [Option<f64>; 8]);
@@ -586,6 +592,24 @@ impl Usage {
             totals: Totals::read(&ReportTotal::read(&r.item(total)?)),
             trend: trend(&ReportGraph::read_all(&r.item(graphs)?), period, self.today()),
         })
+    }
+
+    /// The calls for this month's totals of every account, added to a multirequest shared with other services (a
+    /// parent's row of the overview).
+    pub(crate) fn month_calls(&self, mr: &mut MultiRequest) -> MonthCalls {
+        let period = Preset::ThisMonth.period(self.today());
+        MonthCalls {
+            permission: mr.add(Action::PERMISSION_LIST, Permission::query(FEATURE_MULTI_ACCOUNT_ANALYTICS)),
+            total: mr.add(Action::REPORT_GET_TOTAL, period.query(PER_ACCOUNT, Vec::new()).for_total()),
+        }
+    }
+
+    /// What [`Usage::month_calls`] asked: `None` without the analytics permission.
+    pub(crate) fn read_month(r: &MultiResponse, calls: &MonthCalls) -> Result<Option<Totals>, KalturaError> {
+        if !granted(r, calls.permission)? {
+            return Ok(None);
+        }
+        Ok(Some(Totals::read(&ReportTotal::read(&r.item(calls.total)?))))
     }
 
     /// One account's totals for `period`, `None` without the analytics permission (for its details page).

@@ -29,7 +29,8 @@ const CODE_STEP: &str = "/login/code";
 const WRONG: &str = "Wrong email or password.";
 const WRONG_CODE: &str = "Wrong code.";
 const TOO_MANY_CODES: &str = "Too many wrong codes: enter your password again.";
-const HOME: &str = "/accounts";
+/// The start page: the parents side by side, or the one parent's accounts.
+const HOME: &str = "/";
 
 #[derive(Template)]
 #[template(path = "login.html")]

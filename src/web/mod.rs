@@ -113,7 +113,7 @@ pub(crate) fn build_router(state: AppState) -> Router {
         .merge(usage::router())
         .layer(middleware::from_fn_with_state(state.clone(), parent::require_parent));
     let admins = Router::new()
-        .route("/", get(|| async { Redirect::to("/accounts") }))
+        .route("/", get(|| async { Redirect::to("/parents") }))
         .merge(users::router())
         .merge(scoped)
         .merge(parent::router())
@@ -217,6 +217,7 @@ pub(crate) enum Section {
     #[default]
     None,
     Accounts,
+    Parents,
     Users,
     Audit,
     Usage,

@@ -3,19 +3,24 @@
 //! [`CurrentParent`] finds it. An address without the prefix (today's bookmarks) leads to the same page of the
 //! user's last parent, or the first one.
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use std::sync::Arc;
 
-use super::auth::CurrentUser;
+use super::auth::{AdminUser, CurrentUser};
+use super::error::{Loading, kaltura_failure};
+use super::format::{count, size};
 use super::session::Session;
-use super::{AppError, AppState, Nav, Section};
+use super::{AppError, AppState, Nav, Section, render};
+use crate::numbers::grouped;
 use crate::parents::{Parent, Parents};
+use crate::usage::Metric;
 
 tokio::task_local! {
     /// The parent of the page being made, for its templates' links ([`base`]).
@@ -33,6 +38,13 @@ impl std::fmt::Display for Base {
             Some(id) => write!(f, "/parents/{id}"),
             None => Ok(()),
         }
+    }
+}
+
+impl Base {
+    /// `path` under the page's parent.
+    pub(crate) fn at(self, path: &str) -> String {
+        format!("{self}{path}")
     }
 }
 
@@ -164,9 +176,76 @@ pub(crate) async fn require_parent(
     Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, format!("{}{page}", parent.base()))]).into_response())
 }
 
-/// `/parents/{id}`: that parent's Accounts page.
+/// `/parents`: the overview (or, with one parent, its Accounts page); `/parents/{id}`: that parent's Accounts page.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/parents/{id}", get(home))
+    Router::new().route("/parents", get(overview)).route("/parents/{id}", get(home))
+}
+
+#[derive(Template)]
+#[template(path = "parents.html")]
+struct OverviewPage {
+    nav: Nav,
+    rows: Vec<OverviewRow>,
+}
+
+/// A parent's row of the overview.
+struct OverviewRow {
+    id: i64,
+    title: String,
+    /// Why Kaltura does not serve it, or could not be read now.
+    problem: Option<String>,
+    accounts: Option<AccountCells>,
+    /// Plays, storage and bandwidth this month, each with its label.
+    usage: Vec<(&'static str, String)>,
+}
+
+struct AccountCells {
+    in_use: String,
+    quota: String,
+    active: String,
+    blocked: String,
+    removed: String,
+}
+
+/// Every parent side by side: one request to Kaltura per parent, all of them at once.
+async fn overview(State(state): State<AppState>, AdminUser(me): AdminUser) -> Result<Response, AppError> {
+    if state.parents.len() == 1 {
+        return Ok(Redirect::to(&format!("{}/accounts", state.parents.first().base())).into_response());
+    }
+    let asked = state.parents.iter().map(|p| async move { (p, p.summary().await) });
+    let rows = futures_util::future::join_all(asked)
+        .await
+        .into_iter()
+        .map(|(parent, summary)| {
+            let (accounts, usage, failed) = match summary {
+                Ok((a, month)) => {
+                    let cells = AccountCells {
+                        in_use: grouped(a.quota.used),
+                        quota: grouped(a.quota.publishers_quota),
+                        active: grouped(a.active),
+                        blocked: grouped(a.blocked),
+                        removed: grouped(a.removed),
+                    };
+                    let figure = |m: Metric| {
+                        month
+                            .as_ref()
+                            .and_then(|t| t.get(m))
+                            .map_or_else(|| "—".to_owned(), |v| if m.is_size() { size(v) } else { count(v) })
+                    };
+                    let usage = vec![
+                        ("Plays", figure(Metric::Plays)),
+                        ("Average storage", figure(Metric::AverageStorage)),
+                        ("Bandwidth", figure(Metric::Bandwidth)),
+                    ];
+                    (Some(cells), usage, None)
+                }
+                Err(e) => (None, Vec::new(), Some(kaltura_failure(Loading::Accounts, &e))),
+            };
+            let problem = failed.or_else(|| parent.problem().map(str::to_owned));
+            OverviewRow { id: parent.id, title: parent.title(), problem, accounts, usage }
+        })
+        .collect();
+    Ok(render(&OverviewPage { nav: Nav::for_user(&me, Section::Parents), rows })?.into_response())
 }
 
 async fn home(
@@ -174,7 +253,7 @@ async fn home(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, AppError> {
     let parent = id.parse::<i64>().ok().and_then(|id| state.parents.get(id)).ok_or(AppError::NotFound)?;
-    Ok(axum::response::Redirect::to(&format!("{}/accounts", parent.base())).into_response())
+    Ok(Redirect::to(&format!("{}/accounts", parent.base())).into_response())
 }
 
 #[cfg(test)]

@@ -139,11 +139,17 @@ impl Browser {
         b.find("form[action='/login'] input[name=email]").await.send_keys(ADMIN_EMAIL).await.expect("typing");
         b.find("form[action='/login'] input[name=password]").await.send_keys(ADMIN_PASSWORD).await.expect("typing");
         b.find("form[action='/login'] button[type=submit]").await.click().await.expect("a click");
+        // The start page: the one parent's accounts, or with several the parents side by side.
         b.until(
-            "the Accounts page after signing in",
-            "return location.pathname === '/parents/6464/accounts' && !!document.querySelector('#accounts-panel tbody')",
+            "the start page after signing in",
+            "return (location.pathname === '/parents/6464/accounts' && !!document.querySelector('#accounts-panel tbody')) \
+             || (location.pathname === '/parents' && !!document.querySelector('#parents-panel tbody'))",
         )
         .await;
+        if b.location().await != "/parents/6464/accounts" {
+            b.goto("/parents/6464/accounts").await;
+            b.until("the Accounts page", "return !!document.querySelector('#accounts-panel tbody')").await;
+        }
         b
     }
 
@@ -1037,6 +1043,9 @@ async fn the_readme_screenshots_show_the_main_pages_on_a_desktop_and_a_phone() {
     b.until("the parents", "return !!document.querySelector('details.parent-menu[open] a[data-parent=\"7001\"]')")
         .await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "parents.png");
+    b.goto("/parents").await;
+    b.until("the overview", "return document.readyState === 'complete' && document.querySelectorAll('#parents-panel tbody tr').length === 2").await;
+    keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "overview.png");
     b.goto("/parents/6464/accounts/6475").await;
     b.until("the details", "return document.readyState === 'complete' && document.querySelectorAll('#account-admins tbody tr').length === 3").await;
     keep_screenshot(&b.client.screenshot().await.expect("a screenshot"), 1400, 900, "account-details.png");

@@ -38,6 +38,8 @@ async fn old_addresses_lead_to_the_same_page_of_the_parent_keeping_the_query_and
     let body = res.text().await.unwrap();
     assert!(body.contains(r#"href="/parents/6464/accounts/6475""#), "the rows link under the parent");
     assert!(body.contains(r#"href="/parents/6464/usage""#), "the navigation too");
+    let usage = client.get(app.at("/parents/6464/usage")).send().await.unwrap().text().await.unwrap();
+    assert!(usage.contains(r#"<form method="get" action="/parents/6464/usage" class="period-form">"#), "{usage}");
     assert!(!body.contains(r#"href="/accounts/"#), "no link leaves the parent");
 }
 
@@ -250,4 +252,86 @@ async fn demo_mode_serves_both_organisations_of_the_demo() {
     assert!(body.contains(r#"href="/parents/6464/accounts""#), "the other parent is offered");
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// The text of the first element `css` selects in `html`.
+fn text_of(html: &str, css: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let s = scraper::Selector::parse(css).unwrap();
+    doc.select(&s).next().map(|e| e.text().collect::<String>().trim().to_owned()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_overview_shows_every_parent_side_by_side_from_one_request_each() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    // The start page after signing in, with several parents.
+    assert_eq!(location(&client.get(app.at("/")).send().await.unwrap()), "/parents");
+    app.emulator().reset_stats();
+    let (status, overview) = page(&client, &app, "/parents").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.emulator().stats()["requests"], 2, "one multirequest per parent");
+    let cell = |id: i64, label: &str| text_of(&overview, &format!("tr#parent-{id} td[data-label='{label}']"));
+    assert_eq!(text_of(&overview, "tr#parent-6464 td.name a"), "Techpubs — Debbie Techpubs");
+    assert_eq!(text_of(&overview, "tr#parent-7001 td.name a"), "Northwind Media");
+    assert_eq!([cell(6464, "Active"), cell(6464, "Blocked"), cell(6464, "Removed")], ["4", "1", "1"]);
+    assert_eq!([cell(7001, "Active"), cell(7001, "Blocked"), cell(7001, "Removed")], ["3", "1", "0"]);
+    // The same figures as each parent's own pages: the banner's accounts in use, this month's plays.
+    let today = time::OffsetDateTime::now_utc().date();
+    let month = format!("from={}&to={today}&interval=day", today.replace_day(1).unwrap());
+    for id in [6464, 7001] {
+        let (_, accounts) = page(&client, &app, &format!("/parents/{id}/accounts")).await;
+        let in_use = text_of(&accounts, "#quota-banner strong");
+        assert_eq!(cell(id, "In use / quota").split(" / ").next().unwrap(), in_use, "{id}");
+        let (_, usage) = page(&client, &app, &format!("/parents/{id}/usage?{month}")).await;
+        assert_ne!(cell(id, "Plays"), "—", "{id}: the demo's parents have analytics");
+        assert_eq!(cell(id, "Plays"), text_of(&usage, "[data-metric=plays] .figure-value"), "{id}");
+        assert_eq!(cell(id, "Bandwidth"), text_of(&usage, "[data-metric=bandwidth] .figure-value"), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn with_one_parent_the_overview_is_its_accounts_page() {
+    let app = spawn_app().await;
+    let client = app.admin().await;
+    assert_eq!(location(&client.get(app.at("/")).send().await.unwrap()), "/parents");
+    assert_eq!(location(&client.get(app.at("/parents")).send().await.unwrap()), "/parents/6464/accounts");
+    let (_, accounts) = page(&client, &app, "/parents/6464/accounts").await;
+    assert!(!accounts.contains("parent-menu"), "with one parent nothing changes on screen");
+}
+
+#[tokio::test]
+async fn each_parent_has_its_own_selection() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    let form = |back: &str, ids: &[i64]| {
+        let mut f: Vec<(&str, String)> = vec![("back", back.to_owned())];
+        for id in ids {
+            f.push(("shown", id.to_string()));
+            f.push(("id", id.to_string()));
+        }
+        f
+    };
+    let res = client
+        .post(app.at("/parents/6464/accounts/selection"))
+        .form(&form("/parents/6464/accounts", &[6474, 6475]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, techpubs) = page(&client, &app, "/parents/6464/accounts").await;
+    assert_eq!(text_of(&techpubs, "#selection-count"), "2");
+    let (_, northwind) = page(&client, &app, "/parents/7001/accounts").await;
+    assert_eq!(text_of(&northwind, "#selection-count"), "", "nothing is selected under 7001");
+    let res = client
+        .post(app.at("/parents/7001/accounts/selection"))
+        .form(&form("/parents/7001/accounts", &[7002]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, northwind) = page(&client, &app, "/parents/7001/accounts").await;
+    assert_eq!(text_of(&northwind, "#selection-count"), "1");
+    let (_, techpubs) = page(&client, &app, "/parents/6464/accounts").await;
+    assert_eq!(text_of(&techpubs, "#selection-count"), "2", "each parent keeps its own");
 }

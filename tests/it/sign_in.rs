@@ -34,7 +34,7 @@ async fn anonymous_pages_redirect_to_sign_in_and_come_back() {
     assert!(location(&res).starts_with("/login"));
 
     let res = app.login(&client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(location(&res), "/accounts", "without next, sign-in lands on Multi Account");
+    assert_eq!(location(&res), "/", "without next, sign-in lands on the start page");
 }
 
 #[tokio::test]
@@ -233,11 +233,11 @@ async fn next_leads_only_to_local_paths() {
     let app = spawn_app().await;
     for (next, expected) in [
         ("/users?x=1", "/users?x=1"),
-        ("//evil.example/", "/accounts"),
-        ("http://evil.example/", "/accounts"),
-        ("https:evil.example", "/accounts"),
-        ("/\\evil.example", "/accounts"),
-        ("\\\\evil.example", "/accounts"),
+        ("//evil.example/", "/"),
+        ("http://evil.example/", "/"),
+        ("https:evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("\\\\evil.example", "/"),
     ] {
         let client = app.client();
         let res = client

@@ -232,7 +232,7 @@ async fn an_existing_user_signs_in_through_the_provider_and_out_of_it_again() {
     let before = planted.cookies().next().map(|c| c.value().to_owned());
     let res = sign_in_through(&app, &client, "admin-1").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[LOCATION], "/accounts");
+    assert_eq!(res.headers()[LOCATION], "/");
     let after = res.cookies().find(|c| c.name() == "ma_session").map(|c| c.value().to_owned());
     assert!(after.is_some() && after != before, "a new session id at sign-in");
     assert!(signed_in(&app, &client).await);

@@ -211,7 +211,7 @@ async fn the_code_step_takes_the_steps_either_side_of_now_and_each_code_once() {
     assert_eq!(two_back.status, StatusCode::UNAUTHORIZED, "two steps back is too old");
     assert!(two_back.body.contains("Wrong code."));
     let previous = code_step(&app, &client, &code_at(&secret, t - 30)).await;
-    assert_eq!((previous.status, location(&previous)), (StatusCode::SEE_OTHER, "/accounts"), "the previous step");
+    assert_eq!((previous.status, location(&previous)), (StatusCode::SEE_OTHER, "/"), "the previous step");
     assert!(signed_in(&app, &client).await);
 
     let client = password_step(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;

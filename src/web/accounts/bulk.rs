@@ -66,8 +66,8 @@ struct BarFragment {
     bar: SelectionBar,
 }
 
-/// The bar for the user, and the page's rows marked when selected. The count is the one read with the user for this
-/// request: a page view asks the database nothing more unless something is selected.
+/// The bar for the user, and the page's rows marked when selected. The count read with the user for this request
+/// (every parent's) spares a page view any further question when nothing is selected.
 pub(super) async fn selection(
     parent: &CurrentParent,
     me: &CurrentUser,
@@ -75,9 +75,14 @@ pub(super) async fn selection(
     back: &str,
     oob: bool,
 ) -> Result<SelectionBar, AppError> {
-    let (user_id, count) = (me.id, me.selected);
+    let user_id = me.id;
+    // Most views have nothing selected under any parent: then no row is, and nothing more is asked. Otherwise the
+    // count is this parent's.
+    let count = match me.selected {
+        0 => 0,
+        _ => parent.accounts.selection_count(user_id).await?,
+    };
     let ids: Vec<i64> = rows.iter().filter(|r| r.selectable()).map(|r| r.id).collect();
-    // Most views have nothing selected: then no row is, and the rows need not be asked about.
     if count > 0 && !ids.is_empty() {
         let selected = parent.accounts.selected_among(user_id, &ids).await?;
         for row in rows.iter_mut() {
