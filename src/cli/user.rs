@@ -1,4 +1,4 @@
-//! `multi-account user add|list|set-password|reset-2fa|remove`: manage the console's users from the command line, on
+//! `multi-account user add|list|set-password|reset-2fa|remove|parents`: manage the console's users from the command line, on
 //! the same database as `serve`. This is the operator's way in, so it needs no Kaltura and does not apply the user
 //! quota; the last active Publisher Administrator is still protected.
 
@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::DatabaseArgs;
 use crate::db;
 use crate::db::users::{Role, User};
-use crate::identity::{self, Actor, Identity, NewUserInput, UserChange, UserOutcome};
+use crate::identity::{self, Actor, Identity, NewUserInput, ParentAccess, ParentsOutcome, UserChange, UserOutcome};
 
 #[derive(clap::Args, Debug)]
 pub struct UserArgs {
@@ -53,6 +53,17 @@ pub enum UserAction {
     ResetTwoFactor { email: String },
     /// Remove a user.
     Remove { email: String },
+    /// Set which parent accounts a user sees: every one (--all) or only those listed (--only 6464,7001). Ends the
+    /// user's sessions.
+    Parents {
+        email: String,
+        /// Every parent the console serves, now and later.
+        #[arg(long, conflicts_with = "only", required_unless_present = "only")]
+        all: bool,
+        /// Only these parents' partner ids, comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "PARTNER_ID,...")]
+        only: Option<Vec<i64>>,
+    },
 }
 
 pub async fn run(args: UserArgs) -> anyhow::Result<()> {
@@ -84,16 +95,29 @@ async fn act(identity: &Identity, action: UserAction) -> anyhow::Result<()> {
         }
         UserAction::List => {
             let (all, _) = identity.users().await?;
-            println!("{:<5} {:<32} {:<28} {:<24} {:<8}", "ID", "EMAIL", "NAME", "ROLE", "STATUS");
+            let limited = identity.limited_to_parents().await?;
+            println!("{:<5} {:<32} {:<28} {:<24} {:<8} PARENTS", "ID", "EMAIL", "NAME", "ROLE", "STATUS");
             for u in all {
+                let parents = match limited.iter().find(|(id, _)| *id == u.id) {
+                    Some((_, ids)) => ParentAccess::Only(ids.clone()).to_string(),
+                    None => ParentAccess::All.to_string(),
+                };
                 println!(
-                    "{:<5} {:<32} {:<28} {:<24} {:<8}",
+                    "{:<5} {:<32} {:<28} {:<24} {:<8} {parents}",
                     u.id,
                     u.email,
                     u.full_name(),
                     u.role.label(),
                     u.status.label()
                 );
+            }
+        }
+        UserAction::Parents { email, all: _, only } => {
+            let user = find(identity, &email).await?;
+            let access = only.map_or(ParentAccess::All, ParentAccess::Only);
+            match identity.set_parent_access(&cli, user.id, &access).await? {
+                ParentsOutcome::Done => println!("{} now sees {access}.", user.email),
+                refused => anyhow::bail!("{refused}"),
             }
         }
         UserAction::SetPassword { email, password_stdin } => {

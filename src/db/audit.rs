@@ -39,6 +39,7 @@ pub enum AuditAction {
     Logout,
     UserAdd,
     UserRole,
+    UserParents,
     UserBlock,
     UserUnblock,
     UserRemove,
@@ -60,7 +61,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::Login,
         AuditAction::LoginFailure,
         AuditAction::LoginLockout,
@@ -72,6 +73,7 @@ impl AuditAction {
         AuditAction::Logout,
         AuditAction::UserAdd,
         AuditAction::UserRole,
+        AuditAction::UserParents,
         AuditAction::UserBlock,
         AuditAction::UserUnblock,
         AuditAction::UserRemove,
@@ -117,6 +119,7 @@ impl AuditAction {
             AuditAction::Logout => ("logout", "Sign-out"),
             AuditAction::UserAdd => ("user.add", "User added"),
             AuditAction::UserRole => ("user.role", "User role changed"),
+            AuditAction::UserParents => ("user.parents", "User's parents changed"),
             AuditAction::UserBlock => ("user.block", "User blocked"),
             AuditAction::UserUnblock => ("user.unblock", "User unblocked"),
             AuditAction::UserRemove => ("user.remove", "User removed"),

@@ -212,6 +212,8 @@ pub struct SignedIn {
     pub two_factor: bool,
     /// Accounts selected, under every parent.
     pub selected: i64,
+    /// They may see every parent (otherwise only those [`parents_of`] lists).
+    pub all_parents: bool,
 }
 
 impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
@@ -223,6 +225,7 @@ impl<'r> FromRow<'r, sqlx::any::AnyRow> for SignedIn {
             awaiting_report: flag("awaiting_report")?,
             two_factor: flag("two_factor")?,
             selected: row.try_get("selected")?,
+            all_parents: flag("all_parents")?,
         })
     }
 }
@@ -236,7 +239,8 @@ pub(super) static SIGNED_IN_COLUMNS: LazyLock<String> = LazyLock::new(|| {
         "{}, CASE WHEN EXISTS (SELECT 1 FROM account_creations c WHERE c.user_id = users.id \
          AND c.reported = 0 AND c.state IN ('created', 'failed')) THEN 1 ELSE 0 END AS awaiting_report, \
          CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor, \
-         (SELECT COUNT(*) FROM account_selection s WHERE s.user_id = users.id) AS selected",
+         (SELECT COUNT(*) FROM account_selection s WHERE s.user_id = users.id) AS selected, \
+         users.all_parents AS all_parents",
         user.join(", ")
     )
 });
@@ -247,6 +251,80 @@ pub async fn signed_in(pool: &Pool, id: i64) -> Result<Option<SignedIn>, sqlx::E
         .bind(id)
         .fetch_optional(pool)
         .await
+}
+
+/// The parents a user may see: `None` for every one.
+pub async fn parents_of(pool: &Pool, id: i64) -> Result<Option<Vec<i64>>, sqlx::Error> {
+    let all: Option<i64> =
+        sqlx::query_scalar("SELECT all_parents FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    if all.is_none_or(|a| a != 0) {
+        return Ok(None);
+    }
+    let listed = sqlx::query_scalar("SELECT parent_id FROM user_parents WHERE user_id = $1 ORDER BY parent_id")
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+    Ok(Some(listed))
+}
+
+/// Every user limited to some parents, with those parents (users not here see every one).
+pub async fn limited_to_parents(pool: &Pool) -> Result<Vec<(i64, Vec<i64>)>, sqlx::Error> {
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT users.id, user_parents.parent_id FROM users LEFT JOIN user_parents ON user_parents.user_id = users.id \
+         WHERE users.all_parents = 0 ORDER BY users.id, user_parents.parent_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<(i64, Vec<i64>)> = Vec::new();
+    for (user, parent) in rows {
+        if out.last().is_none_or(|(u, _)| *u != user) {
+            out.push((user, Vec::new()));
+        }
+        if let (Some(parent), Some((_, list))) = (parent, out.last_mut()) {
+            list.push(parent);
+        }
+    }
+    Ok(out)
+}
+
+/// Lets a user see every parent (`None`) or only `only`, ending their sessions. Refused when it would leave no active
+/// Publisher Administrator who sees every parent.
+pub async fn set_parents(pool: &Pool, id: i64, only: Option<&[i64]>) -> Result<Change, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::serialize(&mut tx, USERS_TURN).await?;
+    let user: Option<(String, String, i64)> =
+        sqlx::query_as("SELECT role, status, all_parents FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((role, status, all)) = user else { return Ok(Change::NotFound) };
+    if only.is_some() && all != 0 && role == Role::PublisherAdministrator.stored() && status == "active" {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = 'publisher_administrator' AND status = 'active' \
+             AND all_parents = 1 AND id != $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if others == 0 {
+            return Ok(Change::LastAdmin);
+        }
+    }
+    sqlx::query(&format!("UPDATE users SET all_parents = $1, {NEW_GENERATION} WHERE id = $2"))
+        .bind(i64::from(only.is_none()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM user_parents WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    for parent in only.unwrap_or_default() {
+        sqlx::query("INSERT INTO user_parents (user_id, parent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(parent)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Change::Done)
 }
 
 /// Case-insensitive, as emails are unique.

@@ -26,7 +26,9 @@ pub use sign_in::{PendingCode, Refusal, SessionUser, SignIn, SsoSignIn};
 pub use step_up::StepUp;
 pub use throttle::{address_key, locked_message};
 pub use two_factor::{CodeChange, Enrolment, TwoFactorView};
-pub use users::{Actor, Created, DEMO_ADMIN, FieldErrors, NewUserInput, UserChange, UserOutcome};
+pub use users::{
+    Actor, Created, DEMO_ADMIN, FieldErrors, NewUserInput, ParentAccess, ParentsOutcome, UserChange, UserOutcome,
+};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -372,6 +372,46 @@ impl Identity {
         Ok(users::signed_in(&self.db, id).await?)
     }
 
+    /// Which parents the user may see.
+    pub async fn parent_access(&self, id: i64) -> Result<ParentAccess, Error> {
+        Ok(users::parents_of(&self.db, id).await?.map_or(ParentAccess::All, ParentAccess::Only))
+    }
+
+    /// Every user limited to some parents, with those parents (the others see every one).
+    pub async fn limited_to_parents(&self) -> Result<Vec<(i64, Vec<i64>)>, Error> {
+        Ok(users::limited_to_parents(&self.db).await?)
+    }
+
+    /// Lets user `id` see every parent or only some, audited; their sessions end (their access changed). Nobody
+    /// limits their own access, and at least one active Publisher Administrator keeps every parent.
+    pub async fn set_parent_access(
+        &self,
+        actor: &Actor,
+        id: i64,
+        access: &ParentAccess,
+    ) -> Result<ParentsOutcome, Error> {
+        let Some(user) = users::get(&self.db, id).await? else { return Ok(ParentsOutcome::NotFound) };
+        let outcome = if actor.user_id == Some(id) {
+            ParentsOutcome::Own
+        } else {
+            let only = match access {
+                ParentAccess::All => None,
+                ParentAccess::Only(ids) => Some(ids.as_slice()),
+            };
+            match users::set_parents(&self.db, id, only).await? {
+                Change::Done => ParentsOutcome::Done,
+                Change::LastAdmin => ParentsOutcome::LastAdmin,
+                Change::NotFound => return Ok(ParentsOutcome::NotFound),
+            }
+        };
+        let (result, details) = match outcome {
+            ParentsOutcome::Done => (Outcome::Ok, access.to_string()),
+            refused => (Outcome::Refused, format!("{access}: {refused}")),
+        };
+        self.record(&actor.email, &actor.ip, AuditAction::UserParents, &user.email, result, &details).await?;
+        Ok(outcome)
+    }
+
     /// The Accounts page size the user chose last, if any.
     pub async fn accounts_page_size(&self, id: i64) -> Result<Option<i64>, Error> {
         Ok(users::accounts_page_size(&self.db, id).await?)
@@ -380,6 +420,49 @@ impl Identity {
     pub async fn set_accounts_page_size(&self, id: i64, size: i64) -> Result<(), Error> {
         Ok(users::set_accounts_page_size(&self.db, id, size).await?)
     }
+}
+
+/// Which parents a console user may see: every one (the default), or a chosen list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParentAccess {
+    All,
+    Only(Vec<i64>),
+}
+
+impl ParentAccess {
+    pub fn may_see(&self, parent: i64) -> bool {
+        match self {
+            ParentAccess::All => true,
+            ParentAccess::Only(ids) => ids.contains(&parent),
+        }
+    }
+}
+
+/// As the audit log and the command line say it.
+impl std::fmt::Display for ParentAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParentAccess::All => f.write_str("every parent"),
+            ParentAccess::Only(ids) if ids.is_empty() => f.write_str("no parent"),
+            ParentAccess::Only(ids) => {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                write!(f, "parents {}", ids.join(", "))
+            }
+        }
+    }
+}
+
+/// What changing a user's parents came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParentsOutcome {
+    #[error("done")]
+    Done,
+    #[error("No such user.")]
+    NotFound,
+    #[error("You cannot change which parents you see yourself: another Publisher Administrator can.")]
+    Own,
+    #[error("At least one active Publisher Administrator must see every parent.")]
+    LastAdmin,
 }
 
 /// The administrator [`Identity::ensure_admin`] made.

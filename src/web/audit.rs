@@ -47,6 +47,7 @@ fn entry_label(code: &str, ok: bool) -> Option<&'static str> {
     Some(match action {
         AuditAction::UserAdd => "Adding a user",
         AuditAction::UserRole => "Changing a user's role",
+        AuditAction::UserParents => "Changing which parents a user sees",
         AuditAction::UserBlock => "Blocking a user",
         AuditAction::UserUnblock => "Unblocking a user",
         AuditAction::UserRemove => "Removing a user",

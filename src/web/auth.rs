@@ -14,7 +14,7 @@ use super::htmx::{HxRedirect, is_htmx, to_flash};
 use super::session::{self, Session};
 use super::{AppError, AppState, Nav, Section, render};
 use crate::db::users::{self, Role};
-use crate::identity::Actor;
+use crate::identity::{Actor, ParentAccess};
 
 /// The user's own two-factor page, where a user without a second factor is sent when one is required.
 pub(crate) const TWO_FACTOR_PAGE: &str = "/account/two-factor";
@@ -34,6 +34,8 @@ pub(crate) struct CurrentUser {
     pub(crate) selected: i64,
     /// This session was made through the identity provider.
     pub(crate) through_provider: bool,
+    /// The parents they may see.
+    pub(crate) parents: ParentAccess,
 }
 
 impl CurrentUser {
@@ -87,16 +89,23 @@ pub(crate) async fn current_user(state: &AppState, session: &Session) -> Result<
         user.filter(|s| s.user.is_active() && s.user.session_generation == signed_in.generation)
     };
     match user {
-        Some(users::SignedIn { user: u, awaiting_report, two_factor, selected }) => Ok(Some(CurrentUser {
-            id: u.id,
-            name: u.full_name(),
-            email: u.email,
-            role: u.role,
-            awaiting_report,
-            two_factor,
-            selected,
-            through_provider: signed_in.id_token.is_some(),
-        })),
+        Some(users::SignedIn { user: u, awaiting_report, two_factor, selected, all_parents }) => {
+            Ok(Some(CurrentUser {
+                // The list is read only for a user limited to some parents: most see every one.
+                parents: match all_parents {
+                    true => ParentAccess::All,
+                    false => state.identity.parent_access(u.id).await?,
+                },
+                id: u.id,
+                name: u.full_name(),
+                email: u.email,
+                role: u.role,
+                awaiting_report,
+                two_factor,
+                selected,
+                through_provider: signed_in.id_token.is_some(),
+            }))
+        }
         None => {
             session.end().await?;
             Ok(None)

@@ -93,11 +93,11 @@ pub(crate) fn scope(mut req: Request) -> Request {
     req
 }
 
-/// The parent of a parent-scoped page, and the others the console serves.
+/// The parent of a parent-scoped page, and the others the user may see.
 #[derive(Clone)]
 pub(crate) struct CurrentParent {
     parent: Arc<Parent>,
-    parents: Parents,
+    others: Vec<Arc<Parent>>,
 }
 
 impl std::ops::Deref for CurrentParent {
@@ -119,9 +119,8 @@ impl CurrentParent {
             title: self.parent.title(),
             id: self.parent.id,
             others: self
-                .parents
+                .others
                 .iter()
-                .filter(|p| p.id != self.parent.id)
                 .map(|p| ParentLink { title: p.title(), id: p.id, href: format!("{}{page}", p.base()) })
                 .collect(),
         });
@@ -145,12 +144,19 @@ pub(crate) struct ParentLink {
     pub(crate) href: String,
 }
 
+/// The parents `user` may see, in the settings' order.
+fn visible<'a>(parents: &'a Parents, user: &'a CurrentUser) -> impl Iterator<Item = &'a Arc<Parent>> {
+    parents.iter().filter(|p| user.parents.may_see(p.id))
+}
+
 impl FromRequestParts<AppState> for CurrentParent {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let ScopedParent(id) = parts.extensions.get::<ScopedParent>().copied().ok_or(AppError::NotFound)?;
-        let parent = state.parents.get(id).ok_or(AppError::NotFound)?.clone();
-        Ok(CurrentParent { parent, parents: state.parents.clone() })
+        let user = parts.extensions.get::<CurrentUser>().ok_or(AppError::NotFound)?;
+        let parent = state.parents.get(id).filter(|_| user.parents.may_see(id)).ok_or(AppError::NotFound)?.clone();
+        let others = visible(&state.parents, user).filter(|p| p.id != id).cloned().collect();
+        Ok(CurrentParent { parent, others })
     }
 }
 
@@ -162,15 +168,17 @@ pub(crate) async fn require_parent(
     req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
+    let user = req.extensions().get::<CurrentUser>().ok_or(AppError::NotFound)?;
     if let Some(ScopedParent(id)) = req.extensions().get::<ScopedParent>().copied() {
-        if state.parents.get(id).is_none() {
+        // A parent nobody serves and one the user may not see answer alike.
+        if state.parents.get(id).is_none() || !user.parents.may_see(id) {
             return Err(AppError::NotFound);
         }
         session.set_last_parent(id).await?;
         return Ok(PAGE_PARENT.scope(id, next.run(req)).await);
     }
-    let last = session.last_parent().await?.and_then(|id| state.parents.get(id));
-    let parent = last.unwrap_or_else(|| state.parents.first());
+    let last = session.last_parent().await?.filter(|id| user.parents.may_see(*id)).and_then(|id| state.parents.get(id));
+    let parent = last.or_else(|| visible(&state.parents, user).next()).ok_or(AppError::NotFound)?;
     let page = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     // 307 keeps the method and body, so an old form posted to an old address still arrives.
     Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, format!("{}{page}", parent.base()))]).into_response())
@@ -209,10 +217,11 @@ struct AccountCells {
 
 /// Every parent side by side: one request to Kaltura per parent, all of them at once.
 async fn overview(State(state): State<AppState>, AdminUser(me): AdminUser) -> Result<Response, AppError> {
-    if state.parents.len() == 1 {
-        return Ok(Redirect::to(&format!("{}/accounts", state.parents.first().base())).into_response());
+    let shown: Vec<&Arc<Parent>> = visible(&state.parents, &me).collect();
+    if let [only] = shown.as_slice() {
+        return Ok(Redirect::to(&format!("{}/accounts", only.base())).into_response());
     }
-    let asked = state.parents.iter().map(|p| async move { (p, p.summary().await) });
+    let asked = shown.into_iter().map(|p| async move { (p, p.summary().await) });
     let rows = futures_util::future::join_all(asked)
         .await
         .into_iter()
@@ -250,9 +259,11 @@ async fn overview(State(state): State<AppState>, AdminUser(me): AdminUser) -> Re
 
 async fn home(
     State(state): State<AppState>,
+    AdminUser(me): AdminUser,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, AppError> {
-    let parent = id.parse::<i64>().ok().and_then(|id| state.parents.get(id)).ok_or(AppError::NotFound)?;
+    let id = id.parse::<i64>().ok().filter(|id| me.parents.may_see(*id));
+    let parent = id.and_then(|id| state.parents.get(id)).ok_or(AppError::NotFound)?;
     Ok(Redirect::to(&format!("{}/accounts", parent.base())).into_response())
 }
 

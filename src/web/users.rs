@@ -16,7 +16,9 @@ use super::htmx::{HxRequest, HxReswap, HxRetarget, SwapOption};
 use super::session::Session;
 use super::{AppError, AppState, ClientIp, Flash, Nav, Section, render, step_up};
 use crate::db::users::{Role, Status, User};
-use crate::identity::{FieldErrors, NewUserInput, StepUp, UserChange, UserOutcome, users::MAX_NAME};
+use crate::identity::{
+    FieldErrors, NewUserInput, ParentAccess, ParentsOutcome, StepUp, UserChange, UserOutcome, users::MAX_NAME,
+};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -24,6 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/new", get(new_form))
         .route("/users/{id}/role", post(change_role))
         .route("/users/{id}/reset-2fa", post(reset_two_factor))
+        .route("/users/{id}/parents", post(set_parents))
         .route("/users/{id}/{action}", post(act))
         .route("/users/{id}/password", get(password_form).post(set_password))
 }
@@ -55,11 +58,27 @@ struct UserRow {
     is_me: bool,
     /// They sign in with a second factor.
     two_factor: bool,
+    /// The parents they may see: every one when `None`.
+    parents: Option<Vec<i64>>,
 }
 
 impl UserRow {
-    fn new(u: User, me: &CurrentUser, two_factor: &[i64]) -> UserRow {
+    fn sees(&self, parent: &i64) -> bool {
+        self.parents.as_ref().is_none_or(|ids| ids.contains(parent))
+    }
+
+    /// What the Parents cell says.
+    fn parents_label(&self) -> String {
+        match &self.parents {
+            None => "Every parent".to_owned(),
+            Some(ids) if ids.is_empty() => "No parent".to_owned(),
+            Some(ids) => ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    fn new(u: User, me: &CurrentUser, two_factor: &[i64], limited: &[(i64, Vec<i64>)]) -> UserRow {
         UserRow {
+            parents: limited.iter().find(|(id, _)| *id == u.id).map(|(_, ids)| ids.clone()),
             two_factor: two_factor.contains(&u.id),
             id: u.id,
             name: u.full_name(),
@@ -81,6 +100,8 @@ impl UserRow {
 #[template(path = "partials/users_panel.html")]
 struct UsersPanel {
     users: Vec<UserRow>,
+    /// With several parents, each one's id and title: who sees which is shown and changed here.
+    parents: Vec<(i64, String)>,
     quota: Quota,
     roles: &'static [Role],
     add_form: Option<AddUserForm>,
@@ -173,9 +194,14 @@ impl AddUserForm {
 
 async fn panel(state: &AppState, me: &CurrentUser) -> Result<UsersPanel, AppError> {
     let (all, two_factor) = state.identity.users().await?;
-    let users: Vec<UserRow> = all.into_iter().map(|u| UserRow::new(u, me, &two_factor)).collect();
+    let limited = state.identity.limited_to_parents().await?;
+    let users: Vec<UserRow> = all.into_iter().map(|u| UserRow::new(u, me, &two_factor, &limited)).collect();
     let quota = Quota { used: users.len() as i64, limit: state.identity.users_quota().await };
-    Ok(UsersPanel { users, quota, roles: &Role::ALL, add_form: None, password_form: None, oob_flash: None })
+    let parents = match state.parents.len() {
+        1 => Vec::new(),
+        _ => state.parents.iter().map(|p| (p.id, p.title())).collect(),
+    };
+    Ok(UsersPanel { users, parents, quota, roles: &Role::ALL, add_form: None, password_form: None, oob_flash: None })
 }
 
 fn page(me: &CurrentUser, panel: UsersPanel, flash: Option<Flash>) -> UsersPage {
@@ -449,6 +475,33 @@ async fn act(
         })
     };
     changed(&state, &session, &me, htmx, outcome, message, refused).await
+}
+
+/// Which parents a user sees: every one (`all=1`), or the `parent` values ticked. Their sessions end.
+async fn set_parents(
+    State(state): State<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    ClientIp(ip): ClientIp,
+    HxRequest(htmx): HxRequest,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let access = if fields.iter().any(|(k, v)| k == "all" && v == "1") {
+        ParentAccess::All
+    } else {
+        let ids = fields.iter().filter(|(k, _)| k == "parent").filter_map(|(_, v)| v.parse::<i64>().ok());
+        ParentAccess::Only(ids.filter(|id| state.parents.get(*id).is_some()).collect())
+    };
+    let Some(user) = state.identity.user(id).await? else { return Err(AppError::NotFound) };
+    let actor = acting(&state, &session, &me, &ip).await?;
+    let flash = match state.identity.set_parent_access(&actor, id, &access).await? {
+        ParentsOutcome::Done => Flash::ok(format!("{} now sees {access}; their sessions ended.", user.full_name())),
+        ParentsOutcome::NotFound => return Err(AppError::NotFound),
+        refused => Flash::error(refused.to_string()),
+    };
+    done(&state, &session, &me, htmx, flash).await
 }
 
 /// Removes another user's second factor (a lost authenticator) and ends their sessions; they sign in with their

@@ -303,6 +303,30 @@ async fn work_recorded_before_several_parents_goes_to_the_parent_served_until_th
 }
 
 #[tokio::test]
+async fn a_users_parents_are_every_one_or_a_list_and_an_administrator_keeps_every_one() {
+    for t in engines("a_users_parents_are_every_one_or_a_list_and_an_administrator_keeps_every_one").await {
+        let pool = t.pool();
+        let ann = users::add(pool, &user("ann@example.com", Role::PublisherAdministrator), None, 1).await.unwrap();
+        let bob = users::add(pool, &user("bob@example.com", Role::PublisherAdministrator), None, 1).await.unwrap();
+        assert_eq!(users::parents_of(pool, bob).await.unwrap(), None, "{:?}: every parent at first", t.engine());
+        let before = users::get(pool, bob).await.unwrap().unwrap().session_generation;
+        assert_eq!(users::set_parents(pool, bob, Some(&[7001, 6464])).await.unwrap(), Change::Done);
+        assert_eq!(users::parents_of(pool, bob).await.unwrap(), Some(vec![6464, 7001]));
+        assert_eq!(users::get(pool, bob).await.unwrap().unwrap().session_generation, before + 1, "sessions end");
+        assert!(!users::signed_in(pool, bob).await.unwrap().unwrap().all_parents);
+        assert!(users::signed_in(pool, ann).await.unwrap().unwrap().all_parents);
+        assert_eq!(users::limited_to_parents(pool).await.unwrap(), vec![(bob, vec![6464, 7001])]);
+        assert_eq!(users::set_parents(pool, ann, Some(&[6464])).await.unwrap(), Change::LastAdmin, "{:?}", t.engine());
+        assert_eq!(users::set_parents(pool, bob, Some(&[])).await.unwrap(), Change::Done, "none at all is a list");
+        assert_eq!(users::limited_to_parents(pool).await.unwrap(), vec![(bob, vec![])]);
+        assert_eq!(users::set_parents(pool, bob, None).await.unwrap(), Change::Done);
+        assert_eq!(users::parents_of(pool, bob).await.unwrap(), None);
+        assert_eq!(users::set_parents(pool, 999, None).await.unwrap(), Change::NotFound);
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn a_lock_has_one_holder_at_a_time_and_lapses() {
     for t in engines("a_lock_has_one_holder_at_a_time_and_lapses").await {
         let takers = (0..10).map(|i| {

@@ -335,3 +335,72 @@ async fn each_parent_has_its_own_selection() {
     let (_, techpubs) = page(&client, &app, "/parents/6464/accounts").await;
     assert_eq!(text_of(&techpubs, "#selection-count"), "2", "each parent keeps its own");
 }
+
+/// Limits `email` to `form` through the Users page, as `admin`; the flash it answers with.
+async fn set_parents(
+    app: &crate::support::TestApp,
+    admin: &reqwest::Client,
+    email: &str,
+    form: &[(&str, &str)],
+) -> String {
+    let id = app.user_id(email).await;
+    let res = admin.post(app.at(&format!("/users/{id}/parents"))).form(form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "back to the Users page");
+    let (_, users) = page(admin, app, "/users").await;
+    text_of(&users, "#flash")
+}
+
+#[tokio::test]
+async fn a_user_limited_to_one_parent_never_reaches_another() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    app.create_user("eu@example.com", crate::support::Role::PublisherAdministrator, "eu password here").await;
+    let admin = app.admin().await;
+    let (_, users) = page(&admin, &app, "/users").await;
+    assert!(
+        users.contains(r#"<input type="checkbox" name="parent" value="7001" checked>"#),
+        "everyone sees all at first"
+    );
+    let said = set_parents(&app, &admin, "eu@example.com", &[("parent", "7001")]).await;
+    assert!(said.contains("now sees parents 7001"), "{said}");
+    let logged: String = sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'user.parents'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(logged, "parents 7001");
+
+    let eu = app.signed_in("eu@example.com", "eu password here").await;
+    assert_eq!(location(&eu.get(app.at("/parents")).send().await.unwrap()), "/parents/7001/accounts", "their only one");
+    assert_eq!(location(&eu.get(app.at("/accounts/7002")).send().await.unwrap()), "/parents/7001/accounts/7002");
+    for path in [
+        "/parents/6464",
+        "/parents/6464/accounts",
+        "/parents/6464/accounts/6475",
+        "/parents/6464/accounts.csv",
+        "/parents/6464/usage",
+        "/parents/6464/usage.csv",
+        "/parents/6464/accounts/import",
+        "/parents/6464/accounts/bulk/1",
+    ] {
+        let (status, body) = page(&eu, &app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("Debbie Techpubs") && !body.contains("Shanghai"), "{path} names nothing");
+    }
+    let res = eu.post(app.at("/parents/6464/accounts/6475/block")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, northwind) = page(&eu, &app, "/parents/7001/accounts").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!northwind.contains("parent-menu"), "no other parent to offer");
+
+    // Nobody limits themselves, and one active Publisher Administrator keeps every parent.
+    let admin_id = app.user_id(crate::support::ADMIN_EMAIL).await;
+    let res = eu.post(app.at(&format!("/users/{admin_id}/parents"))).form(&[("parent", "6464")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, users) = page(&eu, &app, "/users").await;
+    assert!(text_of(&users, "#flash").contains("At least one active Publisher Administrator must see every parent"));
+    let said = set_parents(&app, &admin, crate::support::ADMIN_EMAIL, &[("parent", "6464")]).await;
+    assert!(said.contains("You cannot change which parents you see yourself"), "{said}");
+    // Every parent again: their old session ended with the change.
+    let said = set_parents(&app, &admin, "eu@example.com", &[("all", "1")]).await;
+    assert!(said.contains("now sees every parent"), "{said}");
+    assert_eq!(location(&eu.get(app.at("/parents")).send().await.unwrap()), "/login?next=%2Fparents&ended=1");
+}

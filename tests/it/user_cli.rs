@@ -64,6 +64,19 @@ async fn the_user_cli_adds_lists_sets_passwords_and_removes_users() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("at least 10 characters"));
 
+    let out = run(&["user", "parents", "ops@example.com", "--only", "6464,7001", "--database", db], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ops@example.com now sees parents 6464, 7001."), "{}", text(&out.stdout));
+    let out = run(&["user", "--database", db, "list"], "");
+    let listed = text(&out.stdout);
+    let line = listed.lines().find(|l| l.contains("ops@example.com")).unwrap();
+    assert!(line.ends_with("parents 6464, 7001"), "{listed}");
+    assert!(listed.lines().find(|l| l.contains(ADMIN_EMAIL)).unwrap().ends_with("every parent"), "{listed}");
+    let out = run(&["user", "parents", "ops@example.com", "--database", db], "");
+    assert!(!out.status.success(), "--all or --only is needed");
+    let out = run(&["user", "parents", ADMIN_EMAIL, "--only", "6464", "--database", db], "");
+    assert!(text(&out.stderr).contains("At least one active Publisher Administrator must see every parent"));
+
     let out = run(&["user", "remove", "ops@example.com", "--database", db], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(multi_account::db::users::find_by_email(&app.db, "ops@example.com").await.unwrap().is_none());
