@@ -510,7 +510,7 @@ impl Accounts {
                 (now, entry)
             })
             .collect();
-        bulk::settle_audited(&self.db, job.id, &settled, &entries).await
+        bulk::settle_audited(&self.db, job.id, self.parent_id(), &settled, &entries).await
     }
 
     /// One multirequest of `updateStatus` calls; each account's own outcome (a failed request fails them all).

@@ -461,7 +461,7 @@ impl Accounts {
         let target = c.partner_id.map(|p| p.to_string()).unwrap_or_else(|| c.admin_email.clone());
         let entry =
             Entry { actor: &c.actor, ip: &c.ip, action: AuditAction::AccountCreate, target: &target, result, details };
-        audit::record(&self.db, self.now(), entry).await
+        audit::record_under(&self.db, self.now(), self.parent_id(), entry).await
     }
 
     /// Looks for the account of an unresolved creation among the parent's children, by its administrator email.

@@ -497,8 +497,13 @@ impl Accounts {
         result: Outcome,
         details: &str,
     ) -> Result<(), sqlx::Error> {
-        audit::record(&self.db, self.now(), Entry { actor: actor.email, ip: actor.ip, action, target, result, details })
-            .await
+        audit::record_under(
+            &self.db,
+            self.now(),
+            self.parent_id(),
+            Entry { actor: actor.email, ip: actor.ip, action, target, result, details },
+        )
+        .await
     }
 }
 

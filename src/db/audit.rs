@@ -147,8 +147,24 @@ pub async fn record<'c, E>(db: E, at: i64, e: Entry<'_>) -> Result<(), sqlx::Err
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
+    insert(db, at, None, e).await
+}
+
+/// [`record`] of an entry about one parent's accounts, imports or jobs.
+pub async fn record_under<'c, E>(db: E, at: i64, parent_id: i64, e: Entry<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    insert(db, at, Some(parent_id), e).await
+}
+
+async fn insert<'c, E>(db: E, at: i64, parent_id: Option<i64>, e: Entry<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     sqlx::query(
-        "INSERT INTO audit_log (at, actor, ip, action, target, result, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_log (at, actor, ip, action, target, result, details, parent_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(at)
     .bind(e.actor)
@@ -157,6 +173,7 @@ where
     .bind(e.target)
     .bind(e.result)
     .bind(e.details)
+    .bind(parent_id)
     .execute(db)
     .await?;
     Ok(())
@@ -173,6 +190,8 @@ pub struct Logged {
     pub target: String,
     pub result: Outcome,
     pub details: String,
+    /// The parent it is about, if any.
+    pub parent_id: Option<i64>,
 }
 
 impl Logged {
@@ -196,9 +215,11 @@ pub struct Filter {
     pub since: Option<i64>,
     /// Unix time, exclusive.
     pub before: Option<i64>,
+    /// Entries about this parent only.
+    pub parent: Option<i64>,
 }
 
-const COLUMNS: &str = "SELECT id, at, actor, ip, action, target, result, details FROM audit_log";
+const COLUMNS: &str = "SELECT id, at, actor, ip, action, target, result, details, parent_id FROM audit_log";
 
 /// `%` and `_` typed by a user are literal characters, not wildcards.
 fn escape_like(s: &str) -> String {
@@ -283,6 +304,9 @@ impl Statement {
         }
         if let Some(before) = f.before {
             self.push(" AND at < ").int(before);
+        }
+        if let Some(parent) = f.parent {
+            self.push(" AND parent_id = ").int(parent);
         }
     }
 }

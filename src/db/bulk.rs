@@ -405,7 +405,7 @@ pub async fn progress(pool: &Pool, job_id: i64) -> Result<Progress, sqlx::Error>
 
 /// Records what became of some accounts, in one transaction; an account already settled keeps its outcome.
 pub async fn settle(pool: &Pool, job_id: i64, settled: &[Settled]) -> Result<(), sqlx::Error> {
-    settle_audited(pool, job_id, settled, &[]).await
+    settle_audited(pool, job_id, 0, settled, &[]).await
 }
 
 /// Settles accounts and writes their audit entries in one transaction: an outcome is never recorded without its
@@ -413,6 +413,7 @@ pub async fn settle(pool: &Pool, job_id: i64, settled: &[Settled]) -> Result<(),
 pub async fn settle_audited(
     pool: &Pool,
     job_id: i64,
+    parent_id: i64,
     settled: &[Settled],
     entries: &[(i64, Entry<'_>)],
 ) -> Result<(), sqlx::Error> {
@@ -432,7 +433,7 @@ pub async fn settle_audited(
         .await?;
     }
     for (at, entry) in entries {
-        audit::record(&mut *tx, *at, *entry).await?;
+        audit::record_under(&mut *tx, *at, parent_id, *entry).await?;
     }
     tx.commit().await
 }

@@ -116,6 +116,8 @@ struct View {
     from: Option<Date>,
     /// Inclusive: the whole day.
     to: Option<Date>,
+    /// Entries about this parent only.
+    parent: Option<i64>,
     page: u32,
 }
 
@@ -128,6 +130,7 @@ impl Default for View {
             result: ResultChoice::All,
             from: None,
             to: None,
+            parent: None,
             page: 1,
         }
     }
@@ -167,6 +170,14 @@ impl View {
                     }
                     if key == "from" { v.from = date } else { v.to = date }
                 }
+                "parent" => match value.parse::<i64>() {
+                    Ok(id) if id > 0 => v.parent = Some(id),
+                    _ if value.is_empty() => {}
+                    _ => notes.push(format!(
+                        "\u{201c}{}\u{201d} is not a partner id; entries of every parent are shown.",
+                        short(value)
+                    )),
+                },
                 "page" => match value.parse::<u32>() {
                     Ok(p) if p >= 1 => v.page = p,
                     _ => notes.push(format!("Page \u{201c}{}\u{201d} does not exist; showing page 1.", short(value))),
@@ -196,6 +207,7 @@ impl View {
             },
             since: self.from.map(start_of),
             before: self.to.and_then(|d| d.next_day()).map(start_of),
+            parent: self.parent,
         }
     }
 
@@ -218,6 +230,9 @@ impl View {
             if let Some(d) = date {
                 s.append_pair(key, &format_date(d));
             }
+        }
+        if let Some(parent) = self.parent {
+            s.append_pair("parent", &parent.to_string());
         }
         if with_page && self.page > 1 {
             s.append_pair("page", &self.page.to_string());
@@ -290,6 +305,10 @@ struct Row {
     target_href: String,
     /// The account a partner id names, when Kaltura could say: its name, linking to its details.
     account_name: Option<String>,
+    /// The parent the entry is about, if any.
+    parent_id: Option<i64>,
+    /// Its address on the log, filtered to that parent.
+    parent_href: String,
     ok: bool,
     details: String,
 }
@@ -307,6 +326,8 @@ impl Row {
             code: l.action,
             target: l.target,
             account_name: None,
+            parent_href: View { parent: l.parent_id, page: 1, ..view.clone() }.href(),
+            parent_id: l.parent_id,
             details: l.details,
         }
     }
@@ -317,6 +338,8 @@ impl Row {
 #[template(path = "partials/audit_panel.html")]
 struct Panel {
     notes: Vec<String>,
+    /// Whether the console serves several parents: each entry then names its own.
+    several: bool,
     /// The view's own address, which replaces the one asked for when a note says a value was corrected.
     href: String,
     filtered: bool,
@@ -349,7 +372,15 @@ struct AuditPage {
     /// The codes in the log, and one the URL asked for that is not (yet) there.
     actions: Vec<ActionOption>,
     results: [ResultChoice; 3],
+    /// With several parents, each one's id and title, for the filter.
+    parents: Vec<(i64, String)>,
     panel: Panel,
+}
+
+impl AuditPage {
+    fn parent_chosen(&self, id: &i64) -> bool {
+        self.view.parent == Some(*id)
+    }
 }
 
 async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Result<(View, Panel), AppError> {
@@ -363,23 +394,43 @@ async fn panel(state: &AppState, mut view: View, mut notes: Vec<String>) -> Resu
     let offset = i64::from(view.page - 1) * i64::from(PAGE_SIZE);
     let logged = audit::page(&state.db, &filter, i64::from(PAGE_SIZE), offset).await?;
     let mut rows: Vec<Row> = logged.into_iter().map(|l| Row::new(l, &view)).collect();
-    // Account targets by name (one request to Kaltura for the page); the ids alone when Kaltura cannot say.
-    let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.target.parse::<i64>().ok()).filter(|id| *id > 0).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if !ids.is_empty() {
-        match state.parents.first().accounts.account_names(&ids).await {
+    // Account targets by name, asked of the parent each entry is about (entries from before several parents: the
+    // first one), one request per parent on the page; the ids alone when Kaltura cannot say.
+    for parent in state.parents.iter() {
+        let first = state.parents.first().id == parent.id;
+        let of_parent = |r: &Row| r.parent_id.map_or(first, |p| p == parent.id);
+        let mut ids: Vec<i64> = rows
+            .iter()
+            .filter(|r| of_parent(r))
+            .filter_map(|r| r.target.parse::<i64>().ok())
+            .filter(|id| *id > 0)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            continue;
+        }
+        match parent.accounts.account_names(&ids).await {
             Ok(names) => {
-                for row in &mut rows {
+                for row in rows.iter_mut().filter(|r| of_parent(r)) {
                     row.account_name = row.target.parse::<i64>().ok().and_then(|id| names.get(&id).cloned());
+                    row.parent_id.get_or_insert(parent.id);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot name the audit log's accounts"),
+            Err(e) => tracing::warn!(parent = parent.id, error = %e, "cannot name the audit log's accounts"),
         }
     }
     let pager = Pager::of_rows(view.page, PAGE_SIZE, rows.len(), total, |n| view.with_page(n).href());
-    let panel =
-        Panel { notes, href: view.href(), filtered: view.is_filtered(), total, csv_href: view.csv_href(), pager, rows };
+    let panel = Panel {
+        notes,
+        several: state.parents.len() > 1,
+        href: view.href(),
+        filtered: view.is_filtered(),
+        total,
+        csv_href: view.csv_href(),
+        pager,
+        rows,
+    };
     Ok((view, panel))
 }
 
@@ -435,6 +486,10 @@ async fn show(
         families,
         actions,
         results: ResultChoice::ALL,
+        parents: match state.parents.len() {
+            1 => Vec::new(),
+            _ => state.parents.iter().map(|p| (p.id, p.title())).collect(),
+        },
         panel,
     };
     Ok(render(&page)?.into_response())
@@ -442,14 +497,17 @@ async fn show(
 
 const CSV_HEADER: [&str; 9] =
     ["When (UTC)", "Unix Time", "Who", "From", "Action", "Action Code", "Account / Target", "Result", "Details"];
+/// The column a console with several parents adds, last, so files of one parent keep their columns.
+const CSV_PARENT: &str = "Parent ID";
 
 /// One log row as a CSV record; what a user typed (a failed sign-in logs the email as typed) is never run as a
 /// formula by a spreadsheet.
-fn csv_record(l: &Logged) -> String {
+fn csv_record(l: &Logged, several: bool) -> String {
     let result = if l.is_ok() { "OK" } else { "Failed" };
-    super::csv::line([
-        kmc_time(l.at).as_str(),
-        &l.at.to_string(),
+    let (when, at, parent) = (kmc_time(l.at), l.at.to_string(), l.parent_id.map(|p| p.to_string()).unwrap_or_default());
+    let fields = [
+        when.as_str(),
+        &at,
         &l.actor,
         &l.ip,
         entry_label(&l.action, l.is_ok()).unwrap_or(&l.action),
@@ -457,21 +515,25 @@ fn csv_record(l: &Logged) -> String {
         &l.target,
         result,
         &l.details,
-    ])
+        &parent,
+    ];
+    super::csv::line(if several { &fields[..] } else { &fields[..CSV_HEADER.len()] }.iter().copied())
 }
 
 /// Every entry of the view (all pages), streamed from the database a batch at a time.
 async fn export(State(state): State<AppState>, AdminUser(_): AdminUser, RawQuery(query): RawQuery) -> Response {
     let (view, _) = View::parse(query.as_deref().unwrap_or(""));
-    let rows = audit::stream(state.db.clone(), view.filter()).map(|batch| match batch {
-        Ok(batch) => Ok(Bytes::from(batch.iter().map(csv_record).collect::<String>())),
+    let several = state.parents.len() > 1;
+    let rows = audit::stream(state.db.clone(), view.filter()).map(move |batch| match batch {
+        Ok(batch) => Ok(Bytes::from(batch.iter().map(|l| csv_record(l, several)).collect::<String>())),
         Err(e) => {
             // Ending the body with an error makes the browser report a failed download, not a short file.
             tracing::warn!(error = %e, "audit CSV export stopped");
             Err(std::io::Error::other(e))
         }
     });
-    let head = stream::iter([Ok(Bytes::from(super::csv::line(CSV_HEADER)))]);
+    let header = CSV_HEADER.iter().copied().chain(several.then_some(CSV_PARENT));
+    let head = stream::iter([Ok(Bytes::from(super::csv::line(header)))]);
     super::csv::attachment("audit", Body::from_stream(head.chain(rows)))
 }
 

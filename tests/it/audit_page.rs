@@ -367,8 +367,11 @@ async fn account_targets_are_named_and_link_to_their_details() {
     log(&app, "2026-01-02 10:01:00", ADMIN_EMAIL, "account.block", "7001", "refused", "not ours").await;
     let body = page(&client, &app, "/audit").await;
     let rows = tbody(&body);
-    assert!(rows.contains(r#"<a href="/accounts/6475">Shanghai</a> (<a href="/audit?account=6475""#), "{rows}");
-    assert!(!rows.contains(r#"href="/accounts/7001""#), "another organisation's id stays a bare id");
+    assert!(
+        rows.contains(r#"<a href="/parents/6464/accounts/6475">Shanghai</a> (<a href="/audit?account=6475""#),
+        "{rows}"
+    );
+    assert!(!rows.contains(r#"accounts/7001""#), "another organisation's id stays a bare id");
     // Kaltura unreachable: the ids alone, and the page still opens.
     let mut app = app;
     app.stop_emulator().await;

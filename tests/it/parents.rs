@@ -404,3 +404,26 @@ async fn a_user_limited_to_one_parent_never_reaches_another() {
     assert!(said.contains("now sees every parent"), "{said}");
     assert_eq!(location(&eu.get(app.at("/parents")).send().await.unwrap()), "/login?next=%2Fparents&ended=1");
 }
+
+#[tokio::test]
+async fn the_audit_log_records_and_filters_by_parent() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    for path in ["/parents/7001/accounts/7002/block", "/parents/6464/accounts/6474/block"] {
+        let res = client.post(app.at(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    let (_, all) = page(&client, &app, "/audit?action=account.block").await;
+    assert!(all.contains(r#"<a href="/parents/7001/accounts/7002">Northwind Media - Sales</a>"#), "{all}");
+    assert!(all.contains(r#"<a href="/parents/6464/accounts/6474">Down Under</a>"#));
+    let (_, northwind) = page(&client, &app, "/audit?action=account.block&parent=7001").await;
+    assert!(northwind.contains("Northwind Media - Sales") && !northwind.contains("Down Under"), "{northwind}");
+    assert!(northwind.contains(r#"<option value="7001" selected>Northwind Media (7001)</option>"#));
+    let csv = client.get(app.at("/audit.csv?action=account.block")).send().await.unwrap().text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(r#""Details","Parent ID""#), "{csv}");
+    let parents: Vec<&str> = lines.map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(parents, [r#""6464""#, r#""7001""#], "newest first: {csv}");
+    let (_, bad) = page(&client, &app, "/audit?parent=x").await;
+    assert!(bad.contains("is not a partner id; entries of every parent are shown."));
+}

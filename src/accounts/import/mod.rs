@@ -354,7 +354,7 @@ impl Accounts {
                 result: Outcome::Ok,
                 details: &details,
             };
-            audit::record(&self.db, self.now(), entry).await?;
+            audit::record_under(&self.db, self.now(), self.parent_id(), entry).await?;
         }
         self.import_wakeup.notify_one();
         Ok(true)
