@@ -132,6 +132,36 @@ async fn the_demos_second_organisation_is_a_parent_of_its_own() {
 }
 
 #[tokio::test]
+async fn synthetic_parents_each_have_their_own_children_and_the_given_secret() {
+    let emu = emulator::start(EmulatorConfig {
+        seed: Seed::Empty,
+        children: 5,
+        parents: 3,
+        admin_secret: Some("one-secret-for-every-parent".into()),
+        ..EmulatorConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let others = emu.other_parents().await.unwrap();
+    assert_eq!(others.len(), 2, "{others:?}");
+    let mut seen = vec![6464];
+    for (id, secret) in others {
+        assert_eq!(secret, "one-secret-for-every-parent");
+        let client = KalturaClient::new(ClientConfig::new(&emu.url, id, Secret::new(secret)).unwrap()).unwrap();
+        let all = PartnerFilter {
+            status_in: Some(vec![PartnerStatus::Active, PartnerStatus::Blocked, PartnerStatus::Removed]),
+            ..PartnerFilter::default()
+        };
+        let list = client.list_partners(&all, &Pager::new(50, 1)).await.unwrap();
+        assert_eq!(list.total_count, 6, "{id}: itself and its 5 children");
+        assert!(list.objects.iter().all(|p| p.id == id || p.partner_parent_id == Some(id)), "{id}");
+        assert!(list.objects.iter().all(|p| !seen.contains(&p.id)), "{id}: nobody else's");
+        seen.extend(list.objects.iter().map(|p| p.id));
+        assert_eq!(accounts::quota(&client).await.unwrap().publishers_quota, 105);
+    }
+}
+
+#[tokio::test]
 async fn listing_partners_filters_sorts_and_pages_like_kaltura() {
     let emu = demo().await;
     let client = client_for(&emu);

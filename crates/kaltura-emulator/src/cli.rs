@@ -19,7 +19,10 @@ pub struct EmulatorArgs {
     /// Synthetic children to add to the parent when seeding.
     #[arg(long, env = "EMULATOR_CHILDREN", default_value_t = 0)]
     pub children: u32,
-    /// The parent account's admin secret (generated when not given).
+    /// Multi-account parents to seed: the seed's own, and synthetic ones with as many children each.
+    #[arg(long, env = "EMULATOR_PARENTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub parents: u32,
+    /// The parent account's admin secret (generated when not given); with --parents, every parent's.
     #[arg(long, env = "EMULATOR_ADMIN_SECRET", hide_env_values = true)]
     pub admin_secret: Option<String>,
     /// Delay every answer by this many milliseconds.
@@ -34,6 +37,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         data: args.data,
         seed: args.seed,
         children: args.children,
+        parents: args.parents,
         admin_secret: args.admin_secret,
         latency_ms: args.latency_ms,
     })
@@ -43,6 +47,11 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     println!("  service URL:        {}", emu.url);
     println!("  parent partner id:  {}", emu.parent_id);
     println!("  parent admin secret: {}", emu.admin_secret);
+    let others = emu.other_parents().await?;
+    if !others.is_empty() {
+        let ids: Vec<String> = others.iter().map(|(id, _)| id.to_string()).collect();
+        println!("  other parents:      {}", ids.join(", "));
+    }
     println!("  stand-in KMC:       {}/index.php/kmcng/actions/persist-login-by-ks/{{KS}}", emu.url);
     println!("  request counts:     {}/emulator/stats", emu.url);
     println!("Press Ctrl-C to stop.");

@@ -59,7 +59,9 @@ pub struct EmulatorConfig {
     pub seed: Seed,
     /// Synthetic children added to the parent when seeding.
     pub children: u32,
-    /// The parent's admin secret; generated when seeding if not given.
+    /// Multi-account parents seeded (the seed's own and synthetic ones, each with `children` children of its own).
+    pub parents: u32,
+    /// The parent's admin secret; generated when seeding if not given. With synthetic parents, theirs too.
     pub admin_secret: Option<String>,
     /// Delay before every answer, to imitate a real network.
     pub latency_ms: u64,
@@ -73,6 +75,7 @@ impl EmulatorConfig {
             data: ":memory:".into(),
             seed: Seed::Demo,
             children: 0,
+            parents: 1,
             admin_secret: None,
             latency_ms: 0,
         }
@@ -228,7 +231,7 @@ pub async fn start(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     };
     let now = unix_now();
     if store.is_empty().await? {
-        seed::apply(&store, &seed_file, cfg.children, now).await?;
+        seed::apply(&store, &seed_file, cfg.children, cfg.parents.saturating_sub(1), now).await?;
     }
     let parent_id = match seed_file.parent_id() {
         Some(id) if store.get(id).await?.is_some() => id,
@@ -240,6 +243,17 @@ pub async fn start(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     if let Some(secret) = &cfg.admin_secret {
         anyhow::ensure!(!secret.trim().is_empty(), "--admin-secret must not be empty");
         store.set_admin_secret(parent_id, secret).await?;
+    }
+    if let Some(secret) = cfg.admin_secret.as_deref().filter(|_| cfg.parents > 1) {
+        let others: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM partner WHERE partner_parent_id IS NULL AND partner_group_type IN (2, 3) AND id != ?",
+        )
+        .bind(parent_id)
+        .fetch_all(&store.pool)
+        .await?;
+        for other in others {
+            store.set_admin_secret(other, secret).await?;
+        }
     }
     let admin_secret = store
         .get(parent_id)

@@ -388,7 +388,7 @@ pub fn split_name(full: &str) -> (String, String) {
 }
 
 /// Writes a seed into an empty store, plus `children` synthetic children of its parent, in one transaction.
-pub async fn apply(store: &Store, seed: &SeedFile, children: u32, now: i64) -> anyhow::Result<()> {
+pub async fn apply(store: &Store, seed: &SeedFile, children: u32, extra_parents: u32, now: i64) -> anyhow::Result<()> {
     let mut tx = store.pool.begin().await?;
     for s in &seed.partners {
         let p = to_partner(s, now);
@@ -418,6 +418,22 @@ pub async fn apply(store: &Store, seed: &SeedFile, children: u32, now: i64) -> a
         let first_id = seed.partners.iter().map(|p| p.id).max().unwrap_or(0).max(100_000) + 1;
         for i in 0..i64::from(children) {
             store::insert_partner(&mut tx, &synthetic_child(parent, first_id + i, i, now)).await?;
+        }
+        // More organisations, each a multi-account parent with as many children: a console serving several parents.
+        let mut next = first_id + i64::from(children);
+        for k in 0..i64::from(extra_parents) {
+            let id = next;
+            let mut p = sp(id, &format!("Organisation {}", k + 2));
+            p.parent_id = None;
+            p.group_type = GROUP_VAR;
+            p.publishers_quota = i64::from(children) + 100;
+            p.admin_email = Some(format!("admin@organisation{}.example", k + 2));
+            p.features = vec![FEATURE_VAR_CONSOLE_LOGIN.into(), FEATURE_MULTI_ACCOUNT_ANALYTICS.into()];
+            store::insert_partner(&mut tx, &to_partner(&p, now)).await?;
+            for i in 0..i64::from(children) {
+                store::insert_partner(&mut tx, &synthetic_child(id, id + 1 + i, i, now)).await?;
+            }
+            next = id + 1 + i64::from(children);
         }
     }
     tx.commit().await?;

@@ -39,6 +39,12 @@ pub struct ConsoleArgs {
     /// Children of the organisation whose Usage page is timed.
     #[arg(long, default_value_t = 2_000)]
     pub usage_children: u32,
+    /// Parents the console serves in the parents scenario.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub parents: u32,
+    /// Children of each of those parents.
+    #[arg(long, default_value_t = 2_000)]
+    pub parent_children: u32,
 }
 
 /// A scratch directory, removed when dropped.
@@ -81,19 +87,30 @@ struct Stack {
 
 impl Stack {
     async fn start(children: u32, latency_ms: u64) -> anyhow::Result<Stack> {
+        Ok(Stack::start_parents(children, 1, latency_ms).await?.0)
+    }
+
+    /// [`Stack::start`] with `parents` organisations of `children` children each, the console serving all of them
+    /// (named in its settings file as `[[parents]]`): the stack, and the other parents' ids.
+    async fn start_parents(children: u32, parents: u32, latency_ms: u64) -> anyhow::Result<(Stack, Vec<i64>)> {
         let exe = std::env::current_exe()?;
         let dir = Scratch::new()?;
-        let (emulator, emulator_url, parent_id) =
-            start_emulator(&dir, &["--seed", "empty", "--children", &children.to_string()], latency_ms)?;
+        let seed = ["--seed", "empty", "--children", &children.to_string(), "--parents", &parents.to_string()];
+        let (emulator, emulator_url, parent_id, others) = spawn_emulator(&dir, &seed, latency_ms)?;
+        let config = dir.0.join("console.toml");
+        let entries: String = std::iter::once(parent_id)
+            .chain(others.iter().copied())
+            .map(|id| format!("[[parents]]\npartner-id = {id}\nadmin-secret = {SECRET:?}\n"))
+            .collect();
+        std::fs::write(&config, entries)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let console = Process(
             Command::new(&exe)
-                .arg("serve")
+                .args(["serve", "--config"])
+                .arg(&config)
                 .env("MA_LISTEN", format!("127.0.0.1:{port}"))
                 .env("MA_DATABASE_URL", format!("sqlite://{}", dir.0.join("console.db").display()))
                 .env("KALTURA_SERVICE_URL", &emulator_url)
-                .env("KALTURA_PARTNER_ID", parent_id.to_string())
-                .env("KALTURA_ADMIN_SECRET", SECRET)
                 .env("MA_BOOTSTRAP_ADMIN_EMAIL", EMAIL)
                 .env("MA_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
                 .env("RUST_LOG", "warn")
@@ -107,7 +124,7 @@ impl Stack {
             anyhow::ensure!(Instant::now() < deadline, "the console did not start within 30 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(Stack { _emulator: emulator, console, _dir: dir, url, emulator_url, parent_id })
+        Ok((Stack { _emulator: emulator, console, _dir: dir, url, emulator_url, parent_id }, others))
     }
 
     /// A client carrying a fresh session's cookie.
@@ -141,6 +158,12 @@ impl Stack {
 
 /// An emulator process with `args` (its seed), answering after `latency_ms`: it, its URL and its parent's id.
 pub(super) fn start_emulator(dir: &Scratch, args: &[&str], latency_ms: u64) -> anyhow::Result<(Process, String, i64)> {
+    let (process, url, parent_id, _) = spawn_emulator(dir, args, latency_ms)?;
+    Ok((process, url, parent_id))
+}
+
+/// [`start_emulator`], and the ids of the other parents it holds.
+fn spawn_emulator(dir: &Scratch, args: &[&str], latency_ms: u64) -> anyhow::Result<(Process, String, i64, Vec<i64>)> {
     let mut emulator = Process(
         Command::new(std::env::current_exe()?)
             .args(["emulator", "--listen", "127.0.0.1:0", "--admin-secret", SECRET])
@@ -151,7 +174,7 @@ pub(super) fn start_emulator(dir: &Scratch, args: &[&str], latency_ms: u64) -> a
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let (mut emulator_url, mut parent_id) = (String::new(), 0);
+    let (mut emulator_url, mut parent_id, mut others) = (String::new(), 0, Vec::new());
     let out = emulator.0.stdout.take().ok_or_else(|| anyhow::anyhow!("no emulator output"))?;
     for line in BufReader::new(out).lines() {
         let line = line?;
@@ -159,12 +182,14 @@ pub(super) fn start_emulator(dir: &Scratch, args: &[&str], latency_ms: u64) -> a
             emulator_url = url.trim().to_owned();
         } else if let Some(id) = line.trim().strip_prefix("parent partner id:") {
             parent_id = id.trim().parse()?;
+        } else if let Some(ids) = line.trim().strip_prefix("other parents:") {
+            others = ids.split(',').map(|id| id.trim().parse()).collect::<Result<_, _>>()?;
         } else if line.starts_with("Press Ctrl-C") {
             break;
         }
     }
     anyhow::ensure!(!emulator_url.is_empty() && parent_id > 0, "the emulator did not start");
-    Ok((emulator, emulator_url, parent_id))
+    Ok((emulator, emulator_url, parent_id, others))
 }
 
 /// The console's CPU time so far (user and system), from `/proc/PID/stat`.
@@ -201,7 +226,8 @@ async fn time_csv(stack: &Stack) -> anyhow::Result<(Duration, usize, f64)> {
     let client = stack.signed_in().await?;
     reset_peak(stack.pid());
     let started = Instant::now();
-    let mut res = client.get(format!("{}/accounts.csv?status=1,2,3", stack.url)).send().await?;
+    let mut res =
+        client.get(format!("{}/parents/{}/accounts.csv?status=1,2,3", stack.url, stack.parent_id)).send().await?;
     let mut lines = 0;
     while let Some(chunk) = res.chunk().await? {
         lines += chunk.iter().filter(|b| **b == b'\n').count();
@@ -218,7 +244,7 @@ async fn time_usage(args: &ConsoleArgs) -> anyhow::Result<Vec<(Duration, Duratio
     let usage = Usage::new(kaltura);
     let period = Preset::Last30Days.period(usage.today());
     anyhow::ensure!(period.interval == Interval::Day, "the last 30 days are reported by day");
-    let page = format!("{}/usage", stack.url);
+    let page = format!("{}/parents/{}/usage", stack.url, stack.parent_id);
     let sort = Sort { column: SortColumn::Metric(Metric::Bandwidth), descending: true };
     let mut rounds = Vec::new();
     for _ in 0..ROUNDS {
@@ -266,7 +292,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     );
     let stack = Stack::start(args.csv_children, args.latency_ms).await?;
     let client = stack.signed_in().await?;
-    let page = format!("{}/accounts?size=50", stack.url);
+    let page = format!("{}/parents/{}/accounts?size=50", stack.url, stack.parent_id);
 
     // The Accounts page against the one multirequest it is made of, and the console's CPU per view: each round
     // times the bare multirequest, then the page.
@@ -395,4 +421,56 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         println!("({failed} of the {} sign-ins were turned away as too many at once)", args.concurrency);
     }
     Ok(())
+}
+
+/// `bench --scenario parents`: the Parents overview of several parents at once against one bare multirequest of one
+/// parent's summary (the parents are asked concurrently, so the page should cost about one).
+pub async fn run_parents(args: &ConsoleArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.views > 0, "counts must be at least 1");
+    println!(
+        "Parents overview: {} parents of {} children each, {} ms emulator latency",
+        args.parents, args.parent_children, args.latency_ms
+    );
+    let (stack, others) = Stack::start_parents(args.parent_children, args.parents, args.latency_ms).await?;
+    anyhow::ensure!(others.len() + 1 == args.parents as usize, "the emulator holds {} parents", others.len() + 1);
+    let client = stack.signed_in().await?;
+    let kaltura = KalturaClient::new(ClientConfig::new(&stack.emulator_url, stack.parent_id, Secret::new(SECRET))?)?;
+    let usage = Usage::new(kaltura.clone());
+    let page = format!("{}/parents", stack.url);
+    let rows = format!("id=\"parent-{}\"", others.last().copied().unwrap_or(stack.parent_id));
+    let mut ratios = Vec::new();
+    for _ in 0..ROUNDS {
+        let (mut bare, mut views) = (Vec::new(), Vec::new());
+        for i in 0..=args.views {
+            let mut mr = kaltura::MultiRequest::new();
+            let calls = accounts::summary_calls(&mut mr);
+            let month = usage.month_calls(&mut mr);
+            let started = Instant::now();
+            let r = kaltura.multirequest(&mr).await?;
+            accounts::read_summary(&r, &calls)?;
+            Usage::read_month(&r, &month)?;
+            if i > 0 {
+                bare.push(started.elapsed());
+            }
+        }
+        for i in 0..=args.views {
+            let started = Instant::now();
+            let body = client.get(&page).send().await?.text().await?;
+            anyhow::ensure!(body.contains(&rows), "the overview did not list every parent");
+            if i > 0 {
+                views.push(started.elapsed());
+            }
+        }
+        let (page_p50, bare_p50) = (p50(views), p50(bare));
+        println!("  round: overview p50 {:.1} ms, one parent's multirequest p50 {:.1} ms", ms(page_p50), ms(bare_p50));
+        ratios.push(page_p50.as_secs_f64() / bare_p50.as_secs_f64().max(1e-9));
+    }
+    let (ratio, all) = median(ratios);
+    println!("Medians of {ROUNDS} rounds (each round's figures in brackets)");
+    println!("{:<44} {:>9.3}x {:>12}   [{}]", "overview / one bare multirequest", ratio, "<= 1.10x", spread(&all, "x"));
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

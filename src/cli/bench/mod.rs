@@ -3,6 +3,7 @@
 //!   the partner.list and partner.count calls the Accounts page makes, and prints each figure with the ratio
 //!   large/small, so a missing index shows as a ratio near the size ratio instead of near 1.
 //! - `--scenario console`: the console itself, see [`console`].
+//! - `--scenario parents`: the Parents overview of several parents against one parent's bare multirequest.
 
 mod console;
 mod import;
@@ -18,6 +19,7 @@ pub enum Scenario {
     Emulator,
     Console,
     Import,
+    Parents,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +136,7 @@ async fn measure(children: u32, iterations: u32) -> anyhow::Result<(Vec<Figures>
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Console => return console::run(args.console).await,
+        Scenario::Parents => return console::run_parents(&args.console).await,
         Scenario::Import => return import::run(&args.import, args.console.latency_ms).await,
         Scenario::Emulator => {}
     }
