@@ -296,7 +296,7 @@ impl Accounts {
     pub(crate) async fn export(
         &self,
         filter: &PartnerFilter,
-    ) -> Result<(i64, impl Stream<Item = Result<Vec<Partner>, KalturaError>> + Send + 'static), KalturaError> {
+    ) -> Result<(i64, impl Stream<Item = Result<Vec<Partner>, KalturaError>> + Send + use<>), KalturaError> {
         let filter = PartnerFilter { order_by: Some(PartnerOrder::asc(PartnerOrderField::Id)), ..filter.clone() };
         let first = self.page(&filter, EXPORT_PAGE).await?;
         let kaltura = self.kaltura.clone();

@@ -184,9 +184,13 @@ pub(crate) async fn require_parent(
     Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, format!("{}{page}", parent.base()))]).into_response())
 }
 
-/// `/parents`: the overview (or, with one parent, its Accounts page); `/parents/{id}`: that parent's Accounts page.
+/// `/parents`: the overview (or, with one parent, its Accounts page); `/parents/accounts.csv`: every visible parent's
+/// accounts; `/parents/{id}`: that parent's Accounts page.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/parents", get(overview)).route("/parents/{id}", get(home))
+    Router::new()
+        .route("/parents", get(overview))
+        .route("/parents/accounts.csv", get(super::accounts::export_all))
+        .route("/parents/{id}", get(home))
 }
 
 #[derive(Template)]

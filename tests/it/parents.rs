@@ -427,3 +427,46 @@ async fn the_audit_log_records_and_filters_by_parent() {
     let (_, bad) = page(&client, &app, "/audit?parent=x").await;
     assert!(bad.contains("is not a partner id; entries of every parent are shown."));
 }
+
+#[tokio::test]
+async fn every_visible_parents_accounts_export_as_one_csv_with_their_parent() {
+    let app = spawn_app_with_parents(|_| {}).await;
+    let client = app.admin().await;
+    let (_, overview) = page(&client, &app, "/parents").await;
+    assert!(overview.contains(r#"href="/parents/accounts.csv?status=1,2,3""#), "offered on the overview");
+    let csv = |client: reqwest::Client, query: &'static str| {
+        let url = app.at(&format!("/parents/accounts.csv?{query}"));
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.text().await.unwrap()
+        }
+    };
+    let all = csv(client.clone(), "status=1,2,3").await;
+    let mut lines = all.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with(r#""Account Name","Partner ID""#) && header.ends_with(r#""Parent Account","Parent ID""#)
+    );
+    let rows: Vec<(String, String)> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[1].trim_matches('"').to_owned(), cells[cells.len() - 1].trim_matches('"').to_owned())
+        })
+        .collect();
+    let of = |parent: &str| rows.iter().filter(|(_, p)| p == parent).map(|(id, _)| id.as_str()).collect::<Vec<_>>();
+    assert_eq!(of("6464"), ["6464", "6472", "6474", "6475", "6478", "6479"]);
+    assert_eq!(of("7001"), ["7001", "7002", "7003", "7004"]);
+    assert_eq!(rows.len(), 10);
+    // The same search and filter for every parent.
+    let blocked = csv(client.clone(), "status=2").await;
+    assert_eq!(blocked.lines().count(), 3, "6479 and 7004 under the header: {blocked}");
+
+    // A user limited to 7001 exports 7001's accounts only.
+    app.create_user("na@example.com", crate::support::Role::PublisherAdministrator, "na password here").await;
+    set_parents(&app, &client, "na@example.com", &[("parent", "7001")]).await;
+    let na = app.signed_in("na@example.com", "na password here").await;
+    let theirs = csv(na, "status=1,2,3").await;
+    assert_eq!(theirs.lines().count(), 5, "{theirs}");
+    assert!(!theirs.contains("6475"));
+}

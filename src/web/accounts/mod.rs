@@ -4,6 +4,7 @@
 mod bulk;
 mod create;
 mod csv;
+pub(crate) use csv::export_all;
 pub(crate) mod details;
 mod edit;
 mod import;
