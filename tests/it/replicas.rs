@@ -227,7 +227,8 @@ async fn two_consoles_on_one_postgres_database_share_sessions_the_quota_the_audi
     }
     a.kill().await;
     emu.set_latency_ms(0);
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // A killed in the middle of its reconciler pass holds that turn until it lapses (120 s): B takes over by then.
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let state: String =
             sqlx::query_scalar("SELECT state FROM imports WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap();
