@@ -486,10 +486,7 @@ async fn show(
         families,
         actions,
         results: ResultChoice::ALL,
-        parents: match state.parents.len() {
-            1 => Vec::new(),
-            _ => state.parents.iter().map(|p| (p.id, p.title())).collect(),
-        },
+        parents: super::parent::choices(&state.parents),
         panel,
     };
     Ok(render(&page)?.into_response())

@@ -144,6 +144,14 @@ pub(crate) struct ParentLink {
     pub(crate) href: String,
 }
 
+/// Each parent's id and title, for a choice among them; none with one parent, where there is nothing to choose.
+pub(crate) fn choices(parents: &Parents) -> Vec<(i64, String)> {
+    match parents.len() {
+        1 => Vec::new(),
+        _ => parents.iter().map(|p| (p.id, p.title())).collect(),
+    }
+}
+
 /// The parents `user` may see, in the settings' order.
 fn visible<'a>(parents: &'a Parents, user: &'a CurrentUser) -> impl Iterator<Item = &'a Arc<Parent>> {
     parents.iter().filter(|p| user.parents.may_see(p.id))

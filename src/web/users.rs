@@ -197,10 +197,7 @@ async fn panel(state: &AppState, me: &CurrentUser) -> Result<UsersPanel, AppErro
     let limited = state.identity.limited_to_parents().await?;
     let users: Vec<UserRow> = all.into_iter().map(|u| UserRow::new(u, me, &two_factor, &limited)).collect();
     let quota = Quota { used: users.len() as i64, limit: state.identity.users_quota().await };
-    let parents = match state.parents.len() {
-        1 => Vec::new(),
-        _ => state.parents.iter().map(|p| (p.id, p.title())).collect(),
-    };
+    let parents = super::parent::choices(&state.parents);
     Ok(UsersPanel { users, parents, quota, roles: &Role::ALL, add_form: None, password_form: None, oob_flash: None })
 }
 

@@ -8,8 +8,13 @@ use std::time::{Duration, Instant};
 
 /// Opens the dialog and returns its one-time request key.
 pub(crate) async fn request_key(app: &TestApp, client: &reqwest::Client) -> String {
+    request_key_under(app, client, 6464).await
+}
+
+/// [`request_key`] of the dialog under `parent`.
+pub(crate) async fn request_key_under(app: &TestApp, client: &reqwest::Client, parent: i64) -> String {
     let html = client
-        .get(app.at("/parents/6464/accounts/new"))
+        .get(app.at(&format!("/parents/{parent}/accounts/new")))
         .header("HX-Request", "true")
         .send()
         .await

@@ -163,17 +163,7 @@ async fn one_parents_quota_turn_never_holds_up_add_account_on_the_other() {
         .execute(&app.db)
         .await
         .unwrap();
-    let html = client
-        .get(app.at("/parents/7001/accounts/new"))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let at = html.find("name=\"request_key\" value=\"").expect("the form carries a request key") + 26;
-    let key = html[at..at + 32].to_string();
+    let key = crate::add_account::request_key_under(&app, &client, 7001).await;
     let form = [
         ("request_key", key.as_str()),
         ("admin_name", "Nia North"),
